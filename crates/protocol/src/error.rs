@@ -1,0 +1,284 @@
+//! The one error type of the SDK and its stable [`ErrorKind`].
+//!
+//! The client, the C library and the Python module all report these kinds: the
+//! kind picks the C result code and the Python exception class, so kinds are
+//! only ever added, never renamed.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The stable category of an [`Error`]. `as_str` names are part of the public contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller passed something unusable (empty `obj`, params not an object, bad URL).
+    InvalidInput,
+    /// The connection failed: DNS, refused, reset, TLS.
+    Transport,
+    /// A connect or overall timeout ran out.
+    Timeout,
+    /// The server's answer could not be understood (bad JSON, wrong `action_id`, too large).
+    Protocol,
+    /// The server said no: an error envelope or an HTTP error status.
+    Api,
+    /// The server refused the login or password.
+    Auth,
+    /// The client refuses to try another login for now, to keep its host from being blocked.
+    AuthLockout,
+    /// No token (or an expired one) and no stored credentials to get a new one.
+    NotAuthenticated,
+}
+
+impl ErrorKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::InvalidInput,
+        ErrorKind::Transport,
+        ErrorKind::Timeout,
+        ErrorKind::Protocol,
+        ErrorKind::Api,
+        ErrorKind::Auth,
+        ErrorKind::AuthLockout,
+        ErrorKind::NotAuthenticated,
+    ];
+
+    /// The stable snake_case name used in logs, the CLI and the other front ends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Api => "api",
+            ErrorKind::Auth => "auth",
+            ErrorKind::AuthLockout => "auth_lockout",
+            ErrorKind::NotAuthenticated => "not_authenticated",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the server answered when it refused a request (see `runtel-api.md` §3).
+///
+/// Every field the answer had is kept; `raw_body` is an excerpt bounded by
+/// [`crate::Limits::error_excerpt_bytes`].
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct ApiErrorInfo {
+    /// The HTTP status of the answer.
+    pub http_status: u16,
+    /// The envelope's `code`, when the body was an envelope.
+    pub code: Option<i64>,
+    /// The envelope's `msg_id`, a machine-readable reason.
+    pub msg_id: Option<String>,
+    /// A human-readable message from the envelope, if it had one.
+    pub message: Option<String>,
+    /// The `action_id` the answer echoed, if any.
+    pub action_id: Option<String>,
+    /// The object and action of the request.
+    pub obj: String,
+    /// The action of the request.
+    pub action: String,
+    /// Per-field validation messages (`errors` in the envelope), as sent.
+    pub field_errors: Option<serde_json::Value>,
+    /// The `notifies` of the answer, as sent.
+    pub notifies: Vec<serde_json::Value>,
+    /// The start of the raw body (lossy UTF-8), bounded.
+    pub raw_body: String,
+    /// True when `raw_body` is shorter than the body.
+    pub raw_body_truncated: bool,
+}
+
+impl fmt::Display for ApiErrorInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}: HTTP {}", self.obj, self.action, self.http_status)?;
+        if let Some(code) = self.code {
+            write!(f, ", code {code}")?;
+        } else {
+            f.write_str(", not a JSON envelope")?;
+        }
+        if let Some(m) = &self.msg_id {
+            write!(f, ", msg_id {m:?}")?;
+        }
+        if let Some(m) = &self.message {
+            write!(f, ": {m}")?;
+        }
+        if let Some(fe) = &self.field_errors {
+            write!(f, " (fields: {fe})")?;
+        }
+        if self.code.is_none() && !self.raw_body.is_empty() {
+            write!(f, "; body starts {:?}", excerpt_for_message(&self.raw_body))?;
+        }
+        Ok(())
+    }
+}
+
+fn excerpt_for_message(s: &str) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    one_line.chars().take(120).collect()
+}
+
+/// Why an answer could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolErrorReason {
+    /// The body is not valid UTF-8.
+    InvalidUtf8,
+    /// The body is not valid JSON (or is truncated).
+    InvalidJson,
+    /// The JSON is valid but not the expected shape (not an object, field of the wrong type).
+    UnexpectedShape,
+    /// The answer echoed another `action_id` than the request's.
+    ActionIdMismatch,
+    /// The body is larger than the configured limit.
+    BodyTooLarge,
+}
+
+impl ProtocolErrorReason {
+    /// A stable snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProtocolErrorReason::InvalidUtf8 => "invalid_utf8",
+            ProtocolErrorReason::InvalidJson => "invalid_json",
+            ProtocolErrorReason::UnexpectedShape => "unexpected_shape",
+            ProtocolErrorReason::ActionIdMismatch => "action_id_mismatch",
+            ProtocolErrorReason::BodyTooLarge => "body_too_large",
+        }
+    }
+}
+
+/// Details of an answer that could not be understood.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ProtocolErrorInfo {
+    /// What went wrong.
+    pub reason: ProtocolErrorReason,
+    /// A one-line description.
+    pub detail: String,
+    /// Where in the JSON it went wrong (`$.body.exp`, or `line 1 column 40`), when known.
+    pub path: Option<String>,
+    /// The HTTP status of the answer (0 when none was read).
+    pub http_status: u16,
+    /// The object and action of the request.
+    pub obj: String,
+    /// The action of the request.
+    pub action: String,
+    /// A bounded excerpt of the body around the failure (lossy UTF-8).
+    pub excerpt: String,
+}
+
+impl fmt::Display for ProtocolErrorInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}: {}", self.obj, self.action, self.detail)?;
+        if let Some(p) = &self.path {
+            write!(f, " at {p}")?;
+        }
+        if self.http_status != 0 {
+            write!(f, " (HTTP {})", self.http_status)?;
+        }
+        if !self.excerpt.is_empty() {
+            write!(f, "; near {:?}", excerpt_for_message(&self.excerpt))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every error the SDK reports. Match on [`Error::kind`] for a stable category.
+///
+/// No variant ever holds a password or token: messages built from server answers
+/// are excerpts of bodies, and requests are never echoed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller passed something unusable.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The connection failed.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// A timeout ran out.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The answer could not be understood.
+    #[error("protocol error: {0}")]
+    Protocol(Box<ProtocolErrorInfo>),
+    /// The server refused the request.
+    #[error("API error: {0}")]
+    Api(Box<ApiErrorInfo>),
+    /// The server refused the credentials.
+    #[error("authentication refused: {0}")]
+    Auth(Box<ApiErrorInfo>),
+    /// Logins are suspended locally after too many refusals.
+    #[error(
+        "login suspended locally after {failures} refused attempts; retry in {}s \
+         (this protects the host from being blocked by the server's Defender)",
+        retry_after.as_secs()
+    )]
+    AuthLockout {
+        /// Consecutive refusals counted for this server.
+        failures: u32,
+        /// How long until a login is allowed again.
+        retry_after: Duration,
+    },
+    /// No usable token and no stored credentials.
+    #[error("not authenticated: {0}")]
+    NotAuthenticated(String),
+}
+
+impl Error {
+    /// The stable category of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Transport(_) => ErrorKind::Transport,
+            Error::Timeout(_) => ErrorKind::Timeout,
+            Error::Protocol(_) => ErrorKind::Protocol,
+            Error::Api(_) => ErrorKind::Api,
+            Error::Auth(_) => ErrorKind::Auth,
+            Error::AuthLockout { .. } => ErrorKind::AuthLockout,
+            Error::NotAuthenticated(_) => ErrorKind::NotAuthenticated,
+        }
+    }
+
+    /// The server's answer, for `Api` and `Auth` errors.
+    pub fn api_info(&self) -> Option<&ApiErrorInfo> {
+        match self {
+            Error::Api(i) | Error::Auth(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The details, for `Protocol` errors.
+    pub fn protocol_info(&self) -> Option<&ProtocolErrorInfo> {
+        match self {
+            Error::Protocol(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the answer that caused this error, if there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Api(i) | Error::Auth(i) => Some(i.http_status),
+            Error::Protocol(i) if i.http_status != 0 => Some(i.http_status),
+            _ => None,
+        }
+    }
+
+    /// The envelope `code` of the answer, if it was an envelope.
+    pub fn api_code(&self) -> Option<i64> {
+        self.api_info().and_then(|i| i.code)
+    }
+
+    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidInput(msg.into())
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

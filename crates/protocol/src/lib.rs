@@ -1,0 +1,55 @@
+//! # runtel-protocol
+//!
+//! The sans-IO core of the Runtel PBX API v2 SDK. It builds request envelopes and
+//! HTTP request descriptions, parses answers into a [`Response`] or a typed
+//! [`Error`], reads the typed auth body ([`AuthInfo`]) and keeps the session state
+//! ([`Session`], [`LoginGuard`]).
+//!
+//! Scope: this crate opens no socket and reads no clock. Whoever owns the transport
+//! (the blocking `runtel-client`, an async runtime, a test harness) sends the
+//! [`HttpRequest`] it gets from here, hands back the status, the `Date` header and
+//! the body bytes, and passes `now` wherever time matters. That keeps every rule of
+//! the protocol testable without a network and reusable with any transport; see
+//! `examples/custom_transport.rs`.
+//!
+//! ```
+//! use runtel_protocol::{Call, Endpoint, Expected, Limits, parse_response};
+//! use serde_json::json;
+//!
+//! let endpoint = Endpoint::parse("https://pbx.example")?;
+//! let call = Call::new("DomainUser", "list", json!({"domain_id": 3}))?.limit(100);
+//! let request = call.to_http(&endpoint, "42".into(), None);
+//! assert_eq!(request.url, "https://pbx.example/api/");
+//!
+//! let body = br#"{"action":"list","action_id":"42","obj":"DomainUser","code":200,
+//!                 "notifies":[],"list":[{"id":1}],"total_count":1}"#;
+//! let response = parse_response(Expected::from(&request), 200, body, &Limits::default())?;
+//! assert_eq!(response.total_count(), Some(1));
+//! # Ok::<(), runtel_protocol::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod datetime;
+mod error;
+mod request;
+mod response;
+mod secret;
+mod session;
+mod types;
+
+pub use datetime::{DateTimeParseError, ServerDateTime};
+pub use error::{ApiErrorInfo, Error, ErrorKind, ProtocolErrorInfo, ProtocolErrorReason, Result};
+pub use request::{mask_secrets_in, ActionIdGenerator, Call, Endpoint, HttpRequest};
+pub use response::{
+    classify_auth_error, deserialize_at, parse_response, Expected, Limits, Response,
+};
+pub use secret::{Secret, MASK};
+pub use session::{expiry_on_local_clock, parse_http_date, LoginGuard, Session, SessionStatus};
+pub use types::{AuthInfo, BillingOptions, DomainUser, Role, SoftwareVersion, User};
+
+/// The version of this crate (and of the SDK).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Re-exported so callers need not depend on serde_json to build params.
+pub use serde_json;

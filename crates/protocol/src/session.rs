@@ -1,0 +1,299 @@
+//! Session state and the login guard. No clock is read here: every method that
+//! needs the time takes `now`.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::request::{Call, Endpoint, HttpRequest};
+use crate::response::Response;
+use crate::secret::Secret;
+use crate::types::AuthInfo;
+
+/// Where a session stands at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// Never logged in.
+    Unauthenticated,
+    /// Holds a token that has not expired.
+    Authenticated,
+    /// Held a token that has expired, or that the server rejected.
+    Expired,
+    /// Logged out.
+    LoggedOut,
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    info: AuthInfo,
+    /// Expiry on the local clock (see [`expiry_on_local_clock`]).
+    expires_at: SystemTime,
+    rejected: bool,
+}
+
+/// The client side of a login: token, auth info and expiry.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    held: Option<Held>,
+    logged_out: bool,
+    generation: u64,
+}
+
+/// Converts the server's `exp` into a local expiry time, tolerant of clock skew.
+///
+/// With the server's `Date` header, the token's lifetime is `exp - date` on the
+/// server's own clock, and the token expires that long after `now` on ours: skew
+/// between the clocks cancels out. Without it, `exp` is read as UTC on our clock.
+pub fn expiry_on_local_clock(
+    exp: SystemTime,
+    server_date: Option<SystemTime>,
+    now: SystemTime,
+) -> SystemTime {
+    match server_date {
+        Some(date) => match exp.duration_since(date) {
+            Ok(lifetime) => now + lifetime,
+            Err(_) => now, // already expired on the server's own clock
+        },
+        None => exp,
+    }
+}
+
+/// Parses an HTTP `Date` header (IMF-fixdate and the two obsolete forms).
+pub fn parse_http_date(value: &str) -> Option<SystemTime> {
+    httpdate::parse_http_date(value.trim()).ok()
+}
+
+impl Session {
+    /// A session that has not logged in.
+    pub fn new() -> Self {
+        Session::default()
+    }
+
+    /// The `auth` request for these credentials. It never carries a token.
+    pub fn auth_request(
+        endpoint: &Endpoint,
+        action_id: String,
+        login: &str,
+        password: &Secret,
+    ) -> Result<HttpRequest> {
+        if login.trim().is_empty() {
+            return Err(Error::InvalidInput("login must not be empty".into()));
+        }
+        if password.is_empty() {
+            return Err(Error::InvalidInput("password must not be empty".into()));
+        }
+        let call = Call::new(
+            "User",
+            "auth",
+            json!({"login": login, "password": password.expose()}),
+        )?;
+        Ok(call.to_http(endpoint, action_id, None))
+    }
+
+    /// The request for `call` carrying this session's token. `auth` calls go through
+    /// [`Session::auth_request`]; without a valid token this is `not_authenticated`.
+    pub fn request(
+        &self,
+        endpoint: &Endpoint,
+        call: &Call,
+        action_id: String,
+        now: SystemTime,
+    ) -> Result<HttpRequest> {
+        if call.is_auth() {
+            return Err(Error::InvalidInput(
+                "use login() for the auth action, so the password stays masked".into(),
+            ));
+        }
+        match self.status(now) {
+            SessionStatus::Authenticated => {
+                let held = self.held.as_ref().expect("authenticated implies held");
+                Ok(call.to_http(endpoint, action_id, Some(&held.info.token)))
+            }
+            SessionStatus::Unauthenticated => Err(Error::NotAuthenticated(
+                "not logged in: call login() first".into(),
+            )),
+            SessionStatus::Expired => Err(Error::NotAuthenticated(
+                "the token has expired or was rejected; log in again".into(),
+            )),
+            SessionStatus::LoggedOut => {
+                Err(Error::NotAuthenticated("logged out; log in again".into()))
+            }
+        }
+    }
+
+    /// Takes a successful `auth` answer: parses the [`AuthInfo`], stores the token and
+    /// computes its local expiry from `exp` and the answer's `Date` header.
+    pub fn accept_login(
+        &mut self,
+        response: &Response,
+        server_date: Option<SystemTime>,
+        now: SystemTime,
+    ) -> Result<AuthInfo> {
+        let info: AuthInfo = response.body_as()?;
+        if info.token.is_empty() {
+            return Err(Error::Protocol(Box::new(crate::error::ProtocolErrorInfo {
+                reason: crate::error::ProtocolErrorReason::UnexpectedShape,
+                detail: "auth answer has an empty token".into(),
+                path: Some("$.body.token".into()),
+                http_status: response.http_status(),
+                obj: "User".into(),
+                action: "auth".into(),
+                excerpt: String::new(),
+            })));
+        }
+        let expires_at = expiry_on_local_clock(info.exp.to_system_time(), server_date, now);
+        self.held = Some(Held {
+            info: info.clone(),
+            expires_at,
+            rejected: false,
+        });
+        self.logged_out = false;
+        self.generation += 1;
+        Ok(info)
+    }
+
+    /// The status at `now`.
+    pub fn status(&self, now: SystemTime) -> SessionStatus {
+        match &self.held {
+            None if self.logged_out => SessionStatus::LoggedOut,
+            None => SessionStatus::Unauthenticated,
+            Some(h) if h.rejected || now >= h.expires_at => SessionStatus::Expired,
+            Some(_) => SessionStatus::Authenticated,
+        }
+    }
+
+    /// True when a login is due: no usable token, or it expires within `margin`.
+    pub fn needs_login(&self, now: SystemTime, margin: Duration) -> bool {
+        match &self.held {
+            Some(h) if !h.rejected => now + margin >= h.expires_at,
+            _ => true,
+        }
+    }
+
+    /// The auth info of the current login, also after it expired (not after logout).
+    pub fn auth_info(&self) -> Option<&AuthInfo> {
+        self.held.as_ref().map(|h| &h.info)
+    }
+
+    /// The token of the current login, if any (expired or not).
+    pub fn token(&self) -> Option<&Secret> {
+        self.held.as_ref().map(|h| &h.info.token)
+    }
+
+    /// The local time at which the token expires.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.held.as_ref().map(|h| h.expires_at)
+    }
+
+    /// Counts logins: a caller that saw generation `g` fail with 401 re-logs in only if
+    /// the generation is still `g` (another thread may have done it already).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Marks the token rejected by the server (a 401 on a non-auth call).
+    pub fn mark_rejected(&mut self) {
+        if let Some(h) = &mut self.held {
+            h.rejected = true;
+        }
+    }
+
+    /// Forgets the token after a logout (whether or not the server confirmed it).
+    pub fn mark_logged_out(&mut self) {
+        self.held = None;
+        self.logged_out = true;
+    }
+}
+
+/// The lock-out rule that keeps a client from getting its host blocked by the
+/// server's Defender: after `max_failures` consecutive refused logins, further
+/// logins are refused locally for `cooldown`. A success resets the count.
+///
+/// After the cool-down one attempt is allowed; if it is refused too, the guard
+/// locks again at once (the count is not reset by waiting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginGuard {
+    max_failures: u32,
+    cooldown: Duration,
+    failures: u32,
+    locked_until: Option<SystemTime>,
+}
+
+impl LoginGuard {
+    /// Default number of consecutive refusals before the lock-out.
+    pub const DEFAULT_MAX_FAILURES: u32 = 3;
+    /// Default cool-down.
+    pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(15 * 60);
+
+    /// A guard; `max_failures` of 0 is taken as 1.
+    pub fn new(max_failures: u32, cooldown: Duration) -> Self {
+        LoginGuard {
+            max_failures: max_failures.max(1),
+            cooldown,
+            failures: 0,
+            locked_until: None,
+        }
+    }
+
+    /// A guard restored from saved state (the CLI keeps it across invocations).
+    pub fn restore(
+        max_failures: u32,
+        cooldown: Duration,
+        failures: u32,
+        locked_until: Option<SystemTime>,
+    ) -> Self {
+        LoginGuard {
+            failures,
+            locked_until,
+            ..LoginGuard::new(max_failures, cooldown)
+        }
+    }
+
+    /// May a login be attempted at `now`? Otherwise an [`Error::AuthLockout`].
+    pub fn check(&self, now: SystemTime) -> Result<()> {
+        match self.locked_until {
+            Some(until) if now < until => Err(Error::AuthLockout {
+                failures: self.failures,
+                retry_after: until.duration_since(now).unwrap_or_default(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a refused login (wrong login or password).
+    pub fn record_refusal(&mut self, now: SystemTime) {
+        self.failures = self.failures.saturating_add(1);
+        if self.failures >= self.max_failures {
+            self.locked_until = Some(now + self.cooldown);
+        }
+    }
+
+    /// Records a successful login: the count starts again.
+    pub fn record_success(&mut self) {
+        self.failures = 0;
+        self.locked_until = None;
+    }
+
+    /// Consecutive refusals so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// The end of the current lock-out, if one was set.
+    pub fn locked_until(&self) -> Option<SystemTime> {
+        self.locked_until
+    }
+
+    /// Changes the limits, keeping the count (a client built with other settings).
+    pub fn set_limits(&mut self, max_failures: u32, cooldown: Duration) {
+        self.max_failures = max_failures.max(1);
+        self.cooldown = cooldown;
+    }
+}
+
+impl Default for LoginGuard {
+    fn default() -> Self {
+        LoginGuard::new(Self::DEFAULT_MAX_FAILURES, Self::DEFAULT_COOLDOWN)
+    }
+}
