@@ -296,6 +296,50 @@ impl Call {
     }
 }
 
+impl Call {
+    /// Reads a request envelope as a server receives it: the other side of
+    /// [`Call::envelope_bytes`]. Returns the call and its `action_id` (a number is
+    /// taken as its decimal text; a missing one as empty). Used by the simulator.
+    pub fn from_envelope(body: &[u8]) -> Result<(Call, String)> {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| Error::invalid(format!("request body is not valid JSON: {e}")))?;
+        let Value::Object(mut m) = v else {
+            return Err(Error::invalid("request body is not a JSON object"));
+        };
+        let text = |v: Option<Value>, what: &str| -> Result<String> {
+            match v {
+                Some(Value::String(s)) => Ok(s),
+                None | Some(Value::Null) => Err(Error::invalid(format!("`{what}` is missing"))),
+                Some(other) => Err(Error::invalid(format!(
+                    "`{what}` must be a string, got {}",
+                    json_type_name(&other)
+                ))),
+            }
+        };
+        let action_id = match m.remove("action_id") {
+            Some(Value::String(s)) => s,
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        let obj = text(m.remove("obj"), "obj")?;
+        let action = text(m.remove("action"), "action")?;
+        let mut call = Call::new(&obj, &action, m.remove("params").unwrap_or(Value::Null))?;
+        let count = |v: Option<Value>, what: &str| -> Result<Option<u64>> {
+            match v {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) if n.is_u64() => Ok(n.as_u64()),
+                Some(_) => Err(Error::invalid(format!(
+                    "`{what}` must be a non-negative integer"
+                ))),
+            }
+        };
+        call.limit = count(m.remove("limit"), "limit")?;
+        call.offset = count(m.remove("offset"), "offset")?;
+        call = call.filter(m.remove("filter").unwrap_or(Value::Null))?;
+        Ok((call, action_id))
+    }
+}
+
 fn checked_name(what: &str, v: &str) -> Result<String> {
     if v.trim().is_empty() {
         return Err(Error::invalid(format!("{what} must not be empty")));

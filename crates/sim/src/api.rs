@@ -1,0 +1,677 @@
+//! The API itself: accounts, tokens, the Defender, and the actions on objects.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use runtel_protocol::{Call, ServerDateTime};
+use serde_json::{json, Map, Value};
+
+use crate::config::{Account, ErrorStyle, GetStyle, ListStyle, SimConfig};
+use crate::schema;
+use crate::store::{scope_of, Filter, Scope, Store, LOG_OBJECTS};
+
+/// What to send back for one API request.
+pub(crate) enum Answer {
+    /// A JSON envelope with this HTTP status.
+    Envelope {
+        status: u16,
+        envelope: Map<String, Value>,
+    },
+    /// An HTML page (the Defender's block page).
+    Html { status: u16, body: Vec<u8> },
+}
+
+struct Token {
+    account: usize,
+    expires_at: SystemTime,
+}
+
+#[derive(Default)]
+struct HostRecord {
+    failures: u32,
+    blocked_until: Option<SystemTime>,
+}
+
+/// Everything the server knows, behind one lock.
+pub(crate) struct World {
+    pub config: SimConfig,
+    accounts: Vec<Account>,
+    tokens: HashMap<String, Token>,
+    hosts: HashMap<IpAddr, HostRecord>,
+    pub store: Store,
+    token_counter: u64,
+    token_salt: u64,
+}
+
+struct Refusal {
+    code: u16,
+    msg_id: &'static str,
+    message: String,
+    errors: Option<Map<String, Value>>,
+}
+
+fn refuse(code: u16, msg_id: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        msg_id,
+        message: message.into(),
+        errors: None,
+    }
+}
+
+const DOMAINS: &[(i64, &str)] = &[(1, "sim.runtel.local"), (2, "second.runtel.local")];
+
+impl World {
+    pub fn new(config: SimConfig) -> World {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(1);
+        let mut world = World {
+            accounts: config.accounts.clone(),
+            config,
+            tokens: HashMap::new(),
+            hosts: HashMap::new(),
+            store: Store::default(),
+            token_counter: 0,
+            token_salt: h.finish(),
+        };
+        world.seed();
+        world
+    }
+
+    fn seed(&mut self) {
+        let roles = self.store.collection("Role");
+        roles.insert(obj(
+            json!({"name": "Platform administrator", "type": -1, "status": 1,
+            "domain_id": null, "perms": {}, "filters": {}, "visible": {}}),
+        ));
+        roles.insert(obj(
+            json!({"name": "PBX administrator", "type": 1, "status": 1,
+            "domain_id": 1, "perms": {}, "filters": {}, "visible": {}}),
+        ));
+        roles.insert(obj(
+            json!({"name": "PBX administrator", "type": 1, "status": 1,
+            "domain_id": 2, "perms": {}, "filters": {}, "visible": {}}),
+        ));
+        let accounts = self.accounts.clone();
+        for (i, a) in accounts.iter().enumerate() {
+            let role_id = match (a.role_type, a.domain_id) {
+                (t, _) if t < 0 => 1,
+                (_, Some(2)) => 3,
+                _ => 2,
+            };
+            let name = a.login.split('@').next().unwrap_or("user").to_owned();
+            let rec = self.store.collection("User").insert(obj(json!({
+                "login": a.login, "password": a.password, "email": a.login,
+                "name": name, "surname": "", "status": 1,
+                "domain_id": a.domain_id, "role_id": role_id})));
+            self.accounts[i].user_id = rec["id"].as_i64().unwrap_or_default();
+            self.accounts[i].role_id = role_id;
+        }
+        let seeds = self.config.seed.clone();
+        for (name, count) in seeds {
+            self.seed_object(&name, count);
+        }
+    }
+
+    fn seed_object(&mut self, name: &str, count: u64) {
+        let count = count as i64;
+        if LOG_OBJECTS.contains(&name) {
+            self.store.collection(name).seed_logs(name, count, 1);
+            return;
+        }
+        for i in 1..=count {
+            let rec = match name {
+                "User" => json!({"login": format!("user{i}@sim.runtel.local"),
+                    "password": format!("pw-{i}"), "email": format!("user{i}@sim.runtel.local"),
+                    "name": format!("User {i}"), "surname": "Seeded", "status": 1,
+                    "domain_id": 1, "role_id": 2}),
+                "DomainUser" => {
+                    json!({"uid": (100 + i).to_string(), "pin": format!("{:04}", i % 10_000),
+                    "user_id": null, "domain_id": 1, "agent": null,
+                    "group_outbound": 1, "group_interception": 1, "group_eavesdrop": 0})
+                }
+                _ => json!({"name": format!("{name} {i}"), "domain_id": 1}),
+            };
+            self.store.collection(name).insert(obj(rec));
+        }
+    }
+
+    /// Blocked hosts get the Defender's page for everything.
+    pub fn defender_blocks(&mut self, peer: IpAddr, now: SystemTime) -> Option<Answer> {
+        let host = self.hosts.get_mut(&peer)?;
+        match host.blocked_until {
+            Some(until) if now < until => Some(Answer::Html {
+                status: 403,
+                body: crate::http::html_page(
+                    403,
+                    "<p>Your host has been blocked by the Defender after too many failed logins.</p>\r\n",
+                ),
+            }),
+            Some(_) => {
+                host.blocked_until = None;
+                host.failures = 0;
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn unblock_all(&mut self) {
+        self.hosts.clear();
+    }
+
+    pub fn expire_all_tokens(&mut self) {
+        self.tokens.clear();
+    }
+
+    pub fn handle(
+        &mut self,
+        call: &Call,
+        action_id: &str,
+        token: Option<&str>,
+        peer: IpAddr,
+        now: SystemTime,
+    ) -> Answer {
+        let result = if call.action() == "auth" {
+            self.auth(call, peer, now)
+        } else {
+            self.authorized(call, token, now)
+        };
+        let style = self.config.error_style;
+        match result {
+            Ok(fields) => {
+                let mut env = Map::new();
+                env.insert("action".into(), call.action().into());
+                env.insert("action_id".into(), action_id.into());
+                env.insert("obj".into(), call.obj().into());
+                env.insert("code".into(), 200.into());
+                env.insert("notifies".into(), Value::Array(Vec::new()));
+                env.extend(fields);
+                Answer::Envelope {
+                    status: 200,
+                    envelope: env,
+                }
+            }
+            Err(r) => {
+                let mut env = Map::new();
+                env.insert("action".into(), call.action().into());
+                env.insert("action_id".into(), action_id.into());
+                env.insert("obj".into(), call.obj().into());
+                env.insert("code".into(), r.code.into());
+                env.insert("msg_id".into(), r.msg_id.into());
+                env.insert("message".into(), r.message.into());
+                if let Some(e) = r.errors {
+                    env.insert("errors".into(), Value::Object(e));
+                }
+                env.insert("notifies".into(), Value::Array(Vec::new()));
+                env.insert("body".into(), Value::Object(Map::new()));
+                let status = match style {
+                    ErrorStyle::Http => r.code,
+                    ErrorStyle::Envelope => 200,
+                };
+                Answer::Envelope {
+                    status,
+                    envelope: env,
+                }
+            }
+        }
+    }
+
+    fn new_token(&mut self) -> String {
+        self.token_counter += 1;
+        let mut out = String::with_capacity(64);
+        let mut x = self.token_salt ^ self.token_counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..4 {
+            x = crate::store::mix(x);
+            out.push_str(&format!("{x:016x}"));
+        }
+        out
+    }
+
+    fn auth(
+        &mut self,
+        call: &Call,
+        peer: IpAddr,
+        now: SystemTime,
+    ) -> Result<Map<String, Value>, Refusal> {
+        if call.obj() != "User" {
+            return Err(refuse(
+                400,
+                "unknown_action",
+                format!("{} has no action auth", call.obj()),
+            ));
+        }
+        let p = call.params();
+        let login = p.get("login").and_then(Value::as_str).unwrap_or_default();
+        let password = p
+            .get("password")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let found = self.accounts.iter().position(|a| {
+            !a.password.is_empty() && a.login.eq_ignore_ascii_case(login) && a.password == password
+        });
+        let Some(index) = found else {
+            let host = self.hosts.entry(peer).or_default();
+            host.failures += 1;
+            if host.failures >= self.config.defender_max_failures {
+                host.blocked_until = Some(now + self.config.defender_block);
+            }
+            return Err(refuse(401, "auth_failed", "Wrong login or password"));
+        };
+        self.hosts.remove(&peer);
+        let token = self.new_token();
+        let expires_at = now + self.config.token_lifetime;
+        self.tokens.insert(
+            token.clone(),
+            Token {
+                account: index,
+                expires_at,
+            },
+        );
+        let a = &self.accounts[index];
+        let domain = a
+            .domain_id
+            .and_then(|d| DOMAINS.iter().find(|(id, _)| *id == d));
+        let role_name = if a.role_type < 0 {
+            "Platform administrator"
+        } else {
+            "PBX administrator"
+        };
+        let body = json!({
+            "version": {"software": "2.9.0", "last_update": 1_631_889_200.532_154},
+            "exp": ServerDateTime::from_system_time(expires_at).to_string(),
+            "user_id": a.user_id,
+            "user_name": a.login.split('@').next().unwrap_or_default(),
+            "user_login": a.login,
+            "domain_id": a.domain_id,
+            "role_id": a.role_id,
+            "role_name": role_name,
+            "role_type": a.role_type,
+            "role_perms": {},
+            "role_visible": {},
+            "role_filters": {},
+            "auth_type": "http",
+            "domain_name": domain.map(|(_, n)| *n),
+            "domain_test_until": null,
+            "domain_mode": 2,
+            "domain_billing_options": {"balance": "1000.0", "block_inbound": false,
+                                       "block_outbound": false, "block_face": false},
+            "tz": "Europe/Prague",
+            "locale": "en_US",
+            "token": token,
+        });
+        Ok(obj(json!({ "body": body })))
+    }
+
+    fn authorized(
+        &mut self,
+        call: &Call,
+        token: Option<&str>,
+        now: SystemTime,
+    ) -> Result<Map<String, Value>, Refusal> {
+        let Some(token) = token.map(str::to_owned) else {
+            return Err(refuse(
+                401,
+                "token_required",
+                "Authorization token is missing",
+            ));
+        };
+        let account = match self.tokens.get(&token) {
+            Some(t) if now < t.expires_at => self.accounts[t.account].clone(),
+            Some(_) => {
+                self.tokens.remove(&token);
+                return Err(refuse(401, "token_expired", "Token has expired"));
+            }
+            None => return Err(refuse(401, "token_invalid", "Invalid token")),
+        };
+        if call.obj() == "User" && call.action() == "logout" {
+            self.tokens.remove(&token);
+            return Ok(obj(json!({"body": {}})));
+        }
+        self.act(call, &account)
+    }
+
+    fn act(&mut self, call: &Call, who: &Account) -> Result<Map<String, Value>, Refusal> {
+        let obj_name = call.obj();
+        let Some(scope) = scope_of(obj_name) else {
+            return Err(refuse(
+                400,
+                "unknown_object",
+                format!("Unknown object {obj_name}"),
+            ));
+        };
+        let operator = who.role_type < 0;
+        let asked_domain = match call.params().get("domain_id") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_i64().ok_or_else(|| {
+                let mut e = Map::new();
+                e.insert("domain_id".into(), json!(["Not a valid integer."]));
+                Refusal {
+                    errors: Some(e),
+                    ..refuse(400, "validation_error", "Invalid fields")
+                }
+            })?),
+        };
+        // The domain this call acts in (None: all, for operators on tenant objects).
+        let domain = match (scope, operator) {
+            (Scope::Platform, false) => {
+                return Err(refuse(
+                    403,
+                    "forbidden",
+                    format!("{obj_name} is for platform operators only"),
+                ))
+            }
+            (Scope::Platform, true) => None,
+            (_, false) => match asked_domain {
+                Some(d) if Some(d) != who.domain_id => {
+                    return Err(refuse(403, "forbidden", format!("No access to domain {d}")))
+                }
+                _ => who.domain_id,
+            },
+            (Scope::Domain, true) => match asked_domain {
+                None => {
+                    return Err(refuse(
+                        400,
+                        "domain_required",
+                        "Platform operators must pass domain_id to act inside a PBX",
+                    ))
+                }
+                Some(d) if !DOMAINS.iter().any(|(id, _)| *id == d) => {
+                    return Err(refuse(404, "domain_not_found", format!("No domain {d}")))
+                }
+                Some(d) => Some(d),
+            },
+            (Scope::Tenant, true) => asked_domain,
+        };
+        match call.action() {
+            "list" | "list_with_detail" => self.list(call, domain),
+            "get" => {
+                let rec = self.find(call, domain)?;
+                Ok(match self.config.get_style {
+                    GetStyle::Body => obj(json!({"body": rec})),
+                    GetStyle::List => obj(json!({"body": {}, "list": [rec], "total_count": 1})),
+                })
+            }
+            "append" => self.append(call, domain, operator),
+            "update" => self.update(call, domain),
+            "delete" => {
+                let rec = self.find(call, domain)?;
+                let id = rec["id"].as_i64().unwrap_or_default();
+                self.store.collection(obj_name).delete(id);
+                if obj_name == "User" {
+                    // A deleted user can no longer log in; their tokens die with them.
+                    // Accounts keep their index (tokens refer to it), so blank the password.
+                    for (i, a) in self.accounts.iter_mut().enumerate() {
+                        if a.user_id == id {
+                            a.password.clear();
+                            self.tokens.retain(|_, t| t.account != i);
+                        }
+                    }
+                }
+                Ok(obj(json!({"body": {"id": id}})))
+            }
+            "get_dialog" if obj_name == "DomainDPEResult" => {
+                let uuid = call
+                    .params()
+                    .get("call_uuid")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if uuid.is_empty() {
+                    let mut e = Map::new();
+                    e.insert(
+                        "call_uuid".into(),
+                        json!(["Missing data for required field."]),
+                    );
+                    return Err(Refusal {
+                        errors: Some(e),
+                        ..refuse(400, "validation_error", "Invalid fields")
+                    });
+                }
+                Ok(obj(json!({"body": {"dialog": [
+                    {"dt": crate::store::SEED_BASE_DT, "who": "bot", "text": "Hello! How can I help?"},
+                    {"dt": crate::store::SEED_BASE_DT + 3, "who": "caller", "text": format!("Call {uuid}")},
+                ]}})))
+            }
+            other => Err(refuse(
+                400,
+                "unknown_action",
+                format!("{obj_name} has no action {other}"),
+            )),
+        }
+    }
+
+    fn list(&mut self, call: &Call, domain: Option<i64>) -> Result<Map<String, Value>, Refusal> {
+        let obj_name = call.obj();
+        let mut filter =
+            Filter::parse(call.get_filter()).map_err(|m| refuse(400, "bad_filter", m))?;
+        for (k, v) in call.params() {
+            if k != "domain_id" {
+                filter = filter.and_equals(k, v.clone());
+            }
+        }
+        let page = self.store.collection(obj_name).list(
+            obj_name,
+            domain,
+            &filter,
+            call.get_offset().unwrap_or(0),
+            call.get_limit(),
+        );
+        let detail = call.action() == "list_with_detail";
+        let numbers = (obj_name == "User").then(|| self.numbers_by_user());
+        let records: Vec<Value> = page
+            .records
+            .into_iter()
+            .map(|mut r| {
+                r.remove("password");
+                if let Some(n) = &numbers {
+                    let id = r.get("id").and_then(Value::as_i64).unwrap_or_default();
+                    r.insert(
+                        "numbers".into(),
+                        json!(n.get(&id).cloned().unwrap_or_default()),
+                    );
+                }
+                if detail {
+                    r.insert("detail".into(), json!({"object": obj_name}));
+                }
+                Value::Object(r)
+            })
+            .collect();
+        Ok(match self.config.list_style {
+            ListStyle::Top => obj(json!({"list": records, "total_count": page.total})),
+            ListStyle::Body => obj(json!({"body": {"list": records, "total_count": page.total}})),
+        })
+    }
+
+    fn numbers_by_user(&mut self) -> HashMap<i64, Vec<String>> {
+        let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+        let page = self.store.collection("DomainUser").list(
+            "DomainUser",
+            None,
+            &Filter::default(),
+            0,
+            None,
+        );
+        for r in page.records {
+            if let (Some(u), Some(uid)) = (
+                r.get("user_id").and_then(Value::as_i64),
+                r.get("uid").and_then(Value::as_str),
+            ) {
+                out.entry(u).or_default().push(uid.to_owned());
+            }
+        }
+        out
+    }
+
+    fn id_of(call: &Call) -> Result<i64, Refusal> {
+        call.params()
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| {
+                let mut e = Map::new();
+                e.insert("id".into(), json!(["Missing data for required field."]));
+                Refusal {
+                    errors: Some(e),
+                    ..refuse(400, "validation_error", "Invalid fields")
+                }
+            })
+    }
+
+    fn find(&mut self, call: &Call, domain: Option<i64>) -> Result<Map<String, Value>, Refusal> {
+        let id = Self::id_of(call)?;
+        let obj_name = call.obj();
+        let mut rec = self
+            .store
+            .collection(obj_name)
+            .get(obj_name, id)
+            .ok_or_else(|| refuse(404, "not_found", format!("{obj_name} {id} not found")))?;
+        let rec_domain = rec.get("domain_id").and_then(Value::as_i64);
+        if let Some(d) = domain {
+            if rec_domain != Some(d) {
+                if scope_of(obj_name) == Some(Scope::Tenant) && rec_domain.is_some() {
+                    return Err(refuse(
+                        403,
+                        "forbidden",
+                        format!("No access to {obj_name} {id}"),
+                    ));
+                }
+                return Err(refuse(
+                    404,
+                    "not_found",
+                    format!("{obj_name} {id} not found"),
+                ));
+            }
+        }
+        rec.remove("password");
+        Ok(rec)
+    }
+
+    fn append(
+        &mut self,
+        call: &Call,
+        domain: Option<i64>,
+        operator: bool,
+    ) -> Result<Map<String, Value>, Refusal> {
+        let obj_name = call.obj();
+        let mut fields = call.params().clone();
+        if let Some(d) = domain {
+            fields.insert("domain_id".into(), d.into());
+        } else if !operator {
+            fields.remove("domain_id");
+        }
+        schema::validate(obj_name, &fields, true).map_err(|e| Refusal {
+            errors: Some(e),
+            ..refuse(400, "validation_error", "Invalid fields")
+        })?;
+        if obj_name == "User" {
+            let login = fields
+                .get("login")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if self.login_taken(&login, None) {
+                let mut e = Map::new();
+                e.insert(
+                    "login".into(),
+                    json!(["A user with this login already exists."]),
+                );
+                return Err(Refusal {
+                    errors: Some(e),
+                    ..refuse(400, "validation_error", "Invalid fields")
+                });
+            }
+        }
+        let mut rec = self.store.collection(obj_name).insert(fields);
+        if obj_name == "User" {
+            // A created user can log in, as on the real platform.
+            let text = |k: &str| {
+                rec.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let role_id = rec.get("role_id").and_then(Value::as_i64).unwrap_or(2);
+            let domain_id = rec.get("domain_id").and_then(Value::as_i64);
+            self.accounts.push(Account {
+                login: text("login"),
+                password: text("password"),
+                role_type: if role_id == 1 || domain_id.is_none() {
+                    -1
+                } else {
+                    1
+                },
+                domain_id,
+                user_id: rec.get("id").and_then(Value::as_i64).unwrap_or_default(),
+                role_id,
+            });
+        }
+        rec.remove("password");
+        Ok(obj(json!({"body": rec})))
+    }
+
+    fn login_taken(&mut self, login: &str, except: Option<i64>) -> bool {
+        let f = Filter::default().and_equals("login", login.into());
+        self.store
+            .collection("User")
+            .list("User", None, &f, 0, None)
+            .records
+            .iter()
+            .any(|r| r.get("id").and_then(Value::as_i64) != except)
+    }
+
+    fn update(&mut self, call: &Call, domain: Option<i64>) -> Result<Map<String, Value>, Refusal> {
+        let obj_name = call.obj();
+        self.find(call, domain)?;
+        let id = Self::id_of(call)?;
+        let mut fields = call.params().clone();
+        fields.remove("id");
+        if domain.is_some() {
+            fields.remove("domain_id");
+        }
+        schema::validate(obj_name, &fields, false).map_err(|e| Refusal {
+            errors: Some(e),
+            ..refuse(400, "validation_error", "Invalid fields")
+        })?;
+        if let (true, Some(login)) = (
+            obj_name == "User",
+            fields.get("login").and_then(Value::as_str),
+        ) {
+            if self.login_taken(login, Some(id)) {
+                let mut e = Map::new();
+                e.insert(
+                    "login".into(),
+                    json!(["A user with this login already exists."]),
+                );
+                return Err(Refusal {
+                    errors: Some(e),
+                    ..refuse(400, "validation_error", "Invalid fields")
+                });
+            }
+        }
+        let mut rec = self
+            .store
+            .collection(obj_name)
+            .update(obj_name, id, &fields)
+            .ok_or_else(|| refuse(404, "not_found", format!("{obj_name} {id} not found")))?;
+        rec.remove("password");
+        // A changed password takes effect for logins.
+        if obj_name == "User" {
+            if let Some(p) = fields.get("password").and_then(Value::as_str) {
+                for a in &mut self.accounts {
+                    if a.user_id == id {
+                        a.password = p.to_owned();
+                    }
+                }
+            }
+        }
+        Ok(obj(json!({"body": rec})))
+    }
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}

@@ -1,0 +1,160 @@
+//! The simulator's settings.
+
+use std::time::Duration;
+
+/// How errors are sent (`runtel-api.md` §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorStyle {
+    /// HTTP status equal to the envelope code (the default).
+    #[default]
+    Http,
+    /// Always HTTP 200; the error is only in the envelope's `code`.
+    Envelope,
+}
+
+/// Where list answers put their records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListStyle {
+    /// Top-level `list` and `total_count` (seen in the field; the default).
+    #[default]
+    Top,
+    /// Inside `body`: `body.list`, `body.total_count`.
+    Body,
+}
+
+/// How `get` answers carry the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GetStyle {
+    /// The record is the `body` (the default).
+    #[default]
+    Body,
+    /// A one-element top-level `list`.
+    List,
+}
+
+/// A login the simulator accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The login (an e-mail).
+    pub login: String,
+    /// The password.
+    pub password: String,
+    /// Role type: -1 platform administrator, 1 PBX administrator.
+    pub role_type: i64,
+    /// The account's PBX (`None` for platform operators).
+    pub domain_id: Option<i64>,
+    pub(crate) user_id: i64,
+    pub(crate) role_id: i64,
+}
+
+impl Account {
+    /// A PBX administrator of domain 1.
+    pub fn domain_admin(login: &str, password: &str) -> Self {
+        Account {
+            login: login.to_owned(),
+            password: password.to_owned(),
+            role_type: 1,
+            domain_id: Some(1),
+            user_id: 0,
+            role_id: 0,
+        }
+    }
+
+    /// A PBX administrator of another domain.
+    pub fn in_domain(mut self, domain_id: i64) -> Self {
+        self.domain_id = Some(domain_id);
+        self
+    }
+
+    /// A platform operator (role type -1), who must pass `domain_id` for PBX objects.
+    pub fn operator(login: &str, password: &str) -> Self {
+        Account {
+            role_type: -1,
+            domain_id: None,
+            ..Account::domain_admin(login, password)
+        }
+    }
+
+    /// Parses `LOGIN:PASSWORD`, `LOGIN:PASSWORD:operator` or `LOGIN:PASSWORD:domain=N`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut parts = spec.splitn(3, ':');
+        let (Some(login), Some(password)) = (parts.next(), parts.next()) else {
+            return Err("expected LOGIN:PASSWORD[:operator|:domain=N]".into());
+        };
+        if login.is_empty() || password.is_empty() {
+            return Err("login and password must not be empty".into());
+        }
+        match parts.next() {
+            None => Ok(Account::domain_admin(login, password)),
+            Some("operator") => Ok(Account::operator(login, password)),
+            Some(d) => match d.strip_prefix("domain=").and_then(|n| n.parse().ok()) {
+                Some(n @ (1 | 2)) => Ok(Account::domain_admin(login, password).in_domain(n)),
+                _ => Err(format!(
+                    "unknown account option {d:?} (operator, domain=1, domain=2)"
+                )),
+            },
+        }
+    }
+}
+
+/// The default account.
+pub const DEFAULT_LOGIN: &str = "admin@sim.runtel.local";
+/// The default account's password.
+pub const DEFAULT_PASSWORD: &str = "admin";
+
+/// Everything that shapes a simulator.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Accounts that may log in.
+    pub accounts: Vec<Account>,
+    /// How long a token lives.
+    pub token_lifetime: Duration,
+    /// Consecutive failed logins from a host before the Defender blocks it.
+    pub defender_max_failures: u32,
+    /// How long the Defender blocks a host.
+    pub defender_block: Duration,
+    /// How errors are sent.
+    pub error_style: ErrorStyle,
+    /// Where list answers put records.
+    pub list_style: ListStyle,
+    /// How get answers carry the record.
+    pub get_style: GetStyle,
+    /// Seed data: object name and record count.
+    pub seed: Vec<(String, u64)>,
+    /// How far the server's clock is ahead of ours (negative: behind), in seconds.
+    pub clock_skew_secs: i64,
+    /// Extra time every `auth` takes, so concurrent logins overlap visibly in tests.
+    pub auth_delay: Duration,
+    /// Serve HTTPS with a generated self-signed certificate.
+    pub tls: Option<crate::tls::TlsSettings>,
+    /// Largest request body accepted.
+    pub max_request_bytes: usize,
+    /// Close keep-alive connections idle this long.
+    pub idle_timeout: Duration,
+    /// Seed of the fault dice.
+    pub fault_seed: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            accounts: vec![
+                Account::domain_admin(DEFAULT_LOGIN, DEFAULT_PASSWORD),
+                Account::operator("operator@sim.runtel.local", "operator"),
+            ],
+            token_lifetime: Duration::from_secs(4 * 3600),
+            defender_max_failures: 5,
+            defender_block: Duration::from_secs(600),
+            error_style: ErrorStyle::Http,
+            list_style: ListStyle::Top,
+            get_style: GetStyle::Body,
+            seed: Vec::new(),
+            clock_skew_secs: 0,
+            auth_delay: Duration::ZERO,
+            tls: None,
+            max_request_bytes: 16 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(60),
+            fault_seed: 1,
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Fault injection: what can go wrong between a Runtel server and its client.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// One kind of misbehaviour, applied to one answer.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Wait this long before answering (then answer normally).
+    Delay(Duration),
+    /// Close the connection after reading the request, before any answer; the
+    /// request is not processed.
+    DropBeforeResponse,
+    /// Process the request, send the head and half the body, then close.
+    DropMidBody,
+    /// Process the request and send a complete HTTP answer whose JSON is cut in half.
+    TruncatedJson,
+    /// Answer with nginx's HTML 502 page without processing.
+    Html502,
+    /// Answer with nginx's HTML 503 page without processing.
+    Html503,
+    /// Process the request but echo another `action_id`.
+    WrongActionId,
+    /// Process the request and pad the answer to at least this many bytes.
+    Oversize(usize),
+    /// Process the request and put an invalid UTF-8 byte into the answer.
+    InvalidUtf8,
+    /// Answer with valid JSON that is not an object, without processing.
+    NonObjectJson,
+}
+
+impl Fault {
+    /// Parses the names used by the control endpoint and the CLI:
+    /// `delay:MS`, `drop_before`, `drop_mid_body`, `truncated_json`, `html_502`,
+    /// `html_503`, `wrong_action_id`, `oversize:BYTES`, `invalid_utf8`, `non_object_json`.
+    pub fn parse(spec: &str) -> Result<Fault, String> {
+        let (name, arg) = match spec.split_once(':') {
+            Some((n, a)) => (n, Some(a)),
+            None => (spec, None),
+        };
+        let number = |what: &str| -> Result<u64, String> {
+            arg.ok_or_else(|| format!("fault {name} needs :{what}"))?
+                .parse()
+                .map_err(|_| format!("fault {name}: {what} must be a number"))
+        };
+        Ok(match name {
+            "delay" => Fault::Delay(Duration::from_millis(number("MS")?)),
+            "drop_before" => Fault::DropBeforeResponse,
+            "drop_mid_body" => Fault::DropMidBody,
+            "truncated_json" => Fault::TruncatedJson,
+            "html_502" => Fault::Html502,
+            "html_503" => Fault::Html503,
+            "wrong_action_id" => Fault::WrongActionId,
+            "oversize" => Fault::Oversize(number("BYTES")? as usize),
+            "invalid_utf8" => Fault::InvalidUtf8,
+            "non_object_json" => Fault::NonObjectJson,
+            _ => return Err(format!("unknown fault {spec:?}")),
+        })
+    }
+
+    /// Every fault, with small parameters, for test matrices.
+    pub fn all_for_tests(delay: Duration, oversize: usize) -> Vec<Fault> {
+        vec![
+            Fault::Delay(delay),
+            Fault::DropBeforeResponse,
+            Fault::DropMidBody,
+            Fault::TruncatedJson,
+            Fault::Html502,
+            Fault::Html503,
+            Fault::WrongActionId,
+            Fault::Oversize(oversize),
+            Fault::InvalidUtf8,
+            Fault::NonObjectJson,
+        ]
+    }
+}
+
+/// When a fault applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultRule {
+    /// The fault.
+    pub fault: Fault,
+    /// How many answers it hits; `None` for every matching answer until cleared.
+    pub times: Option<u32>,
+    /// Only answers to this action (`list`, `auth`, ...); `None` for every action.
+    pub action: Option<String>,
+    /// Chance of hitting a matching answer, 0.0 to 1.0.
+    pub probability: f64,
+}
+
+impl FaultRule {
+    /// The next `times` answers (any action) get `fault`.
+    pub fn times(fault: Fault, times: u32) -> Self {
+        FaultRule {
+            fault,
+            times: Some(times),
+            action: None,
+            probability: 1.0,
+        }
+    }
+
+    /// Only for this action.
+    pub fn on_action(mut self, action: &str) -> Self {
+        self.action = Some(action.to_owned());
+        self
+    }
+
+    /// Reads `{"fault": "html_502", "times": 1, "action": "list", "probability": 0.5}`.
+    pub fn from_json(v: &Value) -> Result<Self, String> {
+        let fault = Fault::parse(v["fault"].as_str().ok_or("`fault` must be a string")?)?;
+        Ok(FaultRule {
+            fault,
+            times: match &v["times"] {
+                Value::Null => None,
+                t => Some(t.as_u64().ok_or("`times` must be a count")? as u32),
+            },
+            action: v["action"].as_str().map(str::to_owned),
+            probability: v["probability"].as_f64().unwrap_or(1.0).clamp(0.0, 1.0),
+        })
+    }
+}
+
+/// The active rules, consulted once per API answer.
+#[derive(Debug, Default)]
+pub(crate) struct FaultPlan {
+    rules: VecDeque<FaultRule>,
+    rng: u64,
+}
+
+impl FaultPlan {
+    pub fn push(&mut self, rule: FaultRule) {
+        self.rules.push_back(rule);
+    }
+
+    pub fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    pub fn seed(&mut self, seed: u64) {
+        self.rng = seed | 1;
+    }
+
+    fn chance(&mut self) -> f64 {
+        // xorshift64*: deterministic for a given seed, good enough for fault dice.
+        if self.rng == 0 {
+            self.rng = 0x9E37_79B9_7F4A_7C15;
+        }
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The fault for an answer to `action`, if any; counts down `times`.
+    pub fn take(&mut self, action: &str) -> Option<Fault> {
+        let mut i = 0;
+        while i < self.rules.len() {
+            let matches = self.rules[i].action.as_deref().is_none_or(|a| a == action);
+            if matches {
+                let p = self.rules[i].probability;
+                if p >= 1.0 || self.chance() < p {
+                    let fault = self.rules[i].fault.clone();
+                    if let Some(t) = &mut self.rules[i].times {
+                        *t = t.saturating_sub(1);
+                        if *t == 0 {
+                            self.rules.remove(i);
+                        }
+                    }
+                    return Some(fault);
+                }
+            }
+            i += 1;
+        }
+        None
+    }
+
+    pub fn to_json(&self) -> Value {
+        Value::Array(
+            self.rules
+                .iter()
+                .map(|r| {
+                    json!({"fault": format!("{:?}", r.fault), "times": r.times,
+                                "action": r.action, "probability": r.probability})
+                })
+                .collect(),
+        )
+    }
+}

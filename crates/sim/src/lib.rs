@@ -1,0 +1,195 @@
+//! # runtel-sim
+//!
+//! A stateful offline simulator of the Runtel PBX API v2 server, following
+//! `runtel-api.md`: `auth`/`logout` with expiring tokens, the Defender that blocks
+//! a host after failed logins, `User`/`Role`/`DomainUser` with validation, every
+//! other documented object as a domain-scoped collection, log objects with `dt`,
+//! paging and filters, selectable error and answer styles, fault injection, and
+//! optional HTTPS with a generated certificate.
+//!
+//! Start one in-process from a test:
+//!
+//! ```
+//! let sim = runtel_sim::Simulator::start(runtel_sim::SimConfig::default())?;
+//! println!("serving {}", sim.url());
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! The binary (`runtel-sim --help`) serves the same until killed.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod api;
+mod config;
+mod counters;
+mod faults;
+mod http;
+mod schema;
+mod server;
+mod store;
+mod tls;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+pub use config::{
+    Account, ErrorStyle, GetStyle, ListStyle, SimConfig, DEFAULT_LOGIN, DEFAULT_PASSWORD,
+};
+pub use counters::CounterSnapshot;
+pub use faults::{Fault, FaultRule};
+pub use store::{
+    seeded_log_record, CONDITION_TYPES, DOMAIN_OBJECTS, LOG_OBJECTS, PLATFORM_OBJECTS,
+    SEED_BASE_DT, SEED_STEP_DT,
+};
+pub use tls::TlsSettings;
+
+use server::{lock, Shared};
+
+/// A running simulator. Dropping it stops the server and closes its connections.
+pub struct Simulator {
+    addr: SocketAddr,
+    url: String,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Starts on `127.0.0.1` with an ephemeral port.
+    pub fn start(config: SimConfig) -> std::io::Result<Simulator> {
+        Simulator::start_on("127.0.0.1:0", config)
+    }
+
+    /// Starts on the given address (`host:port`, port 0 for an ephemeral one).
+    pub fn start_on(addr: &str, config: SimConfig) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let tls = match &config.tls {
+            Some(settings) => Some(tls::generate(settings).map_err(std::io::Error::other)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let host = match &config.tls {
+            // Certificates name hosts; use the first DNS name so verification can pass.
+            Some(s) if addr.ip().is_loopback() => s
+                .names
+                .iter()
+                .find(|n| n.parse::<std::net::IpAddr>().is_err())
+                .cloned()
+                .unwrap_or_else(|| addr.ip().to_string()),
+            _ => addr.ip().to_string(),
+        };
+        let url = format!("{scheme}://{host}:{}", addr.port());
+        let shared = Arc::new(Shared {
+            skew_secs: config.clock_skew_secs,
+            auth_delay: config.auth_delay,
+            max_request_bytes: config.max_request_bytes,
+            idle_timeout: config.idle_timeout,
+            faults: Mutex::new({
+                let mut plan = faults::FaultPlan::default();
+                plan.seed(config.fault_seed);
+                plan
+            }),
+            world: Mutex::new(api::World::new(config)),
+            counters: Default::default(),
+            shutdown: Default::default(),
+            open: Default::default(),
+            next_conn: Default::default(),
+            cert_pem: tls.as_ref().map(|t| t.cert_pem.clone()),
+        });
+        let accept_shared = Arc::clone(&shared);
+        let tls_config = tls.map(|t| t.config);
+        let accept = std::thread::Builder::new()
+            .name("runtel-sim-accept".into())
+            .spawn(move || server::accept_loop(listener, accept_shared, tls_config))?;
+        Ok(Simulator {
+            addr,
+            url,
+            shared,
+            accept: Some(accept),
+        })
+    }
+
+    /// The base URL to give a client (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The socket address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The generated certificate in PEM, when serving HTTPS.
+    pub fn cert_pem(&self) -> Option<&str> {
+        self.shared.cert_pem.as_deref()
+    }
+
+    /// What the simulator has seen so far.
+    pub fn counters(&self) -> CounterSnapshot {
+        self.shared.counters.snapshot()
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_counters(&self) {
+        self.shared.counters.reset();
+    }
+
+    /// Adds a fault rule.
+    pub fn push_fault(&self, rule: FaultRule) {
+        lock(&self.shared.faults).push(rule);
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Makes every issued token invalid at once (as if they all expired).
+    pub fn expire_all_tokens(&self) {
+        lock(&self.shared.world).expire_all_tokens();
+    }
+
+    /// Lifts every Defender block.
+    pub fn unblock_all(&self) {
+        lock(&self.shared.world).unblock_all();
+    }
+
+    /// Switches the error style at runtime.
+    pub fn set_error_style(&self, style: ErrorStyle) {
+        lock(&self.shared.world).config.error_style = style;
+    }
+
+    /// Switches where list answers put their records.
+    pub fn set_list_style(&self, style: ListStyle) {
+        lock(&self.shared.world).config.list_style = style;
+    }
+
+    /// Switches how get answers carry the record.
+    pub fn set_get_style(&self, style: GetStyle) {
+        lock(&self.shared.world).config.get_style = style;
+    }
+
+    /// Changes the lifetime of tokens issued from now on.
+    pub fn set_token_lifetime(&self, lifetime: std::time::Duration) {
+        lock(&self.shared.world).config.token_lifetime = lifetime;
+    }
+
+    /// Number of records an object holds (seeded ones included).
+    pub fn record_count(&self, obj: &str) -> usize {
+        lock(&self.shared.world).store.collection(obj).len()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, std::time::Duration::from_secs(1));
+        server::close_all(&self.shared);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! `runtel-sim`: serve the Runtel API v2 simulator until killed.
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::Parser;
+use runtel_sim::{
+    Account, ErrorStyle, Fault, FaultRule, GetStyle, ListStyle, SimConfig, Simulator, TlsSettings,
+};
+
+/// A faithful offline Runtel PBX API v2 server for tests, demos and your own scripts.
+///
+/// Serves `POST /api/` and prints `listening on URL` as its first line.
+/// Default account: admin@sim.runtel.local / admin (PBX administrator of domain 1);
+/// operator@sim.runtel.local / operator is a platform operator (role type -1).
+///
+/// Control endpoint (for tests): GET /_sim/counters, POST /_sim/counters/reset,
+/// POST /_sim/faults {"fault":"html_502","times":1,"action":"list","probability":1.0},
+/// POST /_sim/faults/clear, POST /_sim/tokens/expire, POST /_sim/defender/unblock,
+/// POST /_sim/error-style {"style":"envelope"}, GET /_sim/ca.pem.
+///
+/// Filter condition_type codes: 0 =, 1 !=, 2 <, 3 <=, 4 >, 5 >= (the one seen in
+/// the field), 6 contains; filter type 0 joins with AND, 1 with OR.
+#[derive(Parser, Debug)]
+#[command(name = "runtel-sim", version)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Extra account LOGIN:PASSWORD[:operator|:domain=N]; repeatable.
+    #[arg(long = "user", value_name = "LOGIN:PASSWORD")]
+    users: Vec<String>,
+    /// Token lifetime in seconds.
+    #[arg(long, default_value_t = 4 * 3600)]
+    token_lifetime: u64,
+    /// Failed logins from one host before the Defender blocks it.
+    #[arg(long, default_value_t = 5)]
+    defender_max_failures: u32,
+    /// How long the Defender blocks a host, in seconds.
+    #[arg(long, default_value_t = 600)]
+    defender_block: u64,
+    /// How errors are sent: http (status = code) or envelope (always 200).
+    #[arg(long, default_value = "http", value_parser = ["http", "envelope"])]
+    error_style: String,
+    /// Where list answers put records: top (list, total_count) or body.
+    #[arg(long, default_value = "top", value_parser = ["top", "body"])]
+    list_style: String,
+    /// How get answers carry the record: body or list (one-element list).
+    #[arg(long, default_value = "body", value_parser = ["body", "list"])]
+    get_style: String,
+    /// Seed data OBJ=COUNT, e.g. DomainCDR=100000; repeatable. Deterministic.
+    #[arg(long = "seed", value_name = "OBJ=COUNT")]
+    seeds: Vec<String>,
+    /// The server clock's offset from ours, in seconds (tests skew handling).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    clock_skew: i64,
+    /// Fault applied to every answer from the start, e.g. delay:200 or html_502 (see
+    /// the control endpoint for the names); with --fault-probability.
+    #[arg(long)]
+    fault: Option<String>,
+    /// Chance (0..1) that --fault hits an answer.
+    #[arg(long, default_value_t = 1.0)]
+    fault_probability: f64,
+    /// Serve HTTPS with a generated self-signed certificate for localhost and 127.0.0.1.
+    #[arg(long)]
+    tls: bool,
+    /// Write the generated certificate (PEM) here, for clients to trust.
+    #[arg(long, requires = "tls")]
+    cert_out: Option<std::path::PathBuf>,
+}
+
+fn config_from(args: &Args) -> Result<SimConfig, String> {
+    let mut config = SimConfig {
+        token_lifetime: Duration::from_secs(args.token_lifetime),
+        defender_max_failures: args.defender_max_failures.max(1),
+        defender_block: Duration::from_secs(args.defender_block),
+        clock_skew_secs: args.clock_skew,
+        error_style: if args.error_style == "envelope" {
+            ErrorStyle::Envelope
+        } else {
+            ErrorStyle::Http
+        },
+        list_style: if args.list_style == "body" {
+            ListStyle::Body
+        } else {
+            ListStyle::Top
+        },
+        get_style: if args.get_style == "list" {
+            GetStyle::List
+        } else {
+            GetStyle::Body
+        },
+        tls: args.tls.then(TlsSettings::default),
+        ..SimConfig::default()
+    };
+    for u in &args.users {
+        config
+            .accounts
+            .push(Account::parse(u).map_err(|e| format!("--user {u:?}: {e}"))?);
+    }
+    for s in &args.seeds {
+        let (obj, n) = s
+            .split_once('=')
+            .ok_or(format!("--seed {s:?}: expected OBJ=COUNT"))?;
+        let n = n
+            .parse()
+            .map_err(|_| format!("--seed {s:?}: COUNT must be a number"))?;
+        config.seed.push((obj.to_owned(), n));
+    }
+    Ok(config)
+}
+
+fn main() {
+    let args = Args::parse();
+    let config = match config_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("runtel-sim: {e}");
+            std::process::exit(2);
+        }
+    };
+    let sim = match Simulator::start_on(&args.listen, config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("runtel-sim: cannot listen on {}: {e}", args.listen);
+            std::process::exit(1);
+        }
+    };
+    if let Some(spec) = &args.fault {
+        match Fault::parse(spec) {
+            Ok(fault) => sim.push_fault(FaultRule {
+                fault,
+                times: None,
+                action: None,
+                probability: args.fault_probability.clamp(0.0, 1.0),
+            }),
+            Err(e) => {
+                eprintln!("runtel-sim: --fault: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+    if let (Some(path), Some(pem)) = (&args.cert_out, sim.cert_pem()) {
+        if let Err(e) = std::fs::write(path, pem) {
+            eprintln!("runtel-sim: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {}", sim.url());
+    let _ = out.flush();
+    drop(out);
+    loop {
+        std::thread::park();
+    }
+}

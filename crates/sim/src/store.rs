@@ -1,0 +1,426 @@
+//! The simulator's data: one collection per object name, with deterministic seed
+//! data for log objects generated on demand instead of stored.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{json, Map, Value};
+
+/// Objects whose records are call or event logs, carrying an integer Unix time `dt`.
+pub const LOG_OBJECTS: &[&str] = &[
+    "DomainCDR",
+    "DomainQueueCDR",
+    "DomainQueueMemberCDR",
+    "DomainConferenceCdr",
+    "DomainConferenceMemberCDR",
+    "DomainAgentStatus",
+    "DomainCRMEvent",
+    "DomainNotify",
+    "DomainDPEResult",
+    "DomainDialerAttempt",
+];
+
+/// Objects only platform operators (role types -1, -2) may touch.
+pub const PLATFORM_OBJECTS: &[&str] = &[
+    "PbxHost",
+    "GSSystem",
+    "GSPluginCore",
+    "GSPluginCDR",
+    "GSDefaults",
+    "ModCallCenter",
+    "ModEventSocket",
+    "ModXmlCdr",
+    "SystemAudioFile",
+    "SystemFileStorage",
+    "SystemLocalStream",
+];
+
+/// Objects inside a PBX (domain): operators must name the domain.
+pub const DOMAIN_OBJECTS: &[&str] = &[
+    "DomainUser",
+    "DomainAgent",
+    "DomainAgentStatus",
+    "DomainRole",
+    "DomainPermission",
+    "DomainCDR",
+    "DomainQueue",
+    "DomainQueueCDR",
+    "DomainQueueMemberCDR",
+    "DomainConference",
+    "DomainConferenceCdr",
+    "DomainConferenceMemberCDR",
+    "DomainDialPlan",
+    "DomainGateway",
+    "DomainSofiaProfile",
+    "DomainDPEResult",
+    "DomainNotify",
+    "DomainVoiceMail",
+    "DomainCRMEvent",
+    "DomainFax",
+    "DomainLocalStream",
+    "DomainDialerBatch",
+    "DomainDialerContact",
+    "DomainDialerAttempt",
+    "DomainAutoDialingBatchSchedule",
+];
+
+/// How an object is scoped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// `User`, `Role`: records carry a `domain_id`; domain users see their own domain.
+    Tenant,
+    /// `Domain*`: operators must pass `domain_id`.
+    Domain,
+    /// Platform configuration: operators only.
+    Platform,
+}
+
+pub(crate) fn scope_of(obj: &str) -> Option<Scope> {
+    if obj == "User" || obj == "Role" {
+        Some(Scope::Tenant)
+    } else if DOMAIN_OBJECTS.contains(&obj) {
+        Some(Scope::Domain)
+    } else if PLATFORM_OBJECTS.contains(&obj) {
+        Some(Scope::Platform)
+    } else {
+        None
+    }
+}
+
+/// The Unix time of the first seeded log record (2024-01-01T00:00:00Z).
+pub const SEED_BASE_DT: i64 = 1_704_067_200;
+/// Seconds between consecutive seeded log records.
+pub const SEED_STEP_DT: i64 = 7;
+
+pub(crate) fn mix(mut x: u64) -> u64 {
+    // splitmix64: a fixed, well-spread function of the record id.
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The seeded log record `id` of `obj` in `domain_id`: a pure function of its inputs.
+pub fn seeded_log_record(obj: &str, id: i64, domain_id: i64) -> Map<String, Value> {
+    let h = mix(id as u64 ^ mix(obj.len() as u64));
+    let dt = SEED_BASE_DT + (id - 1) * SEED_STEP_DT;
+    let uuid = format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        (h >> 20) & 0xfff,
+        mix(h) & 0xffff_ffff_ffff
+    );
+    let ext = 100 + (h % 40) as i64;
+    let v = match obj {
+        "DomainCDR" => {
+            let direction = ["inbound", "outbound", "local"][(h >> 8) as usize % 3];
+            let disposition =
+                ["ANSWERED", "ANSWERED", "ANSWERED", "NO ANSWER", "BUSY"][(h >> 12) as usize % 5];
+            let duration = (h >> 16) % 900;
+            let billsec = if disposition == "ANSWERED" {
+                duration.saturating_sub(5)
+            } else {
+                0
+            };
+            let phone = format!("7999{:07}", (h >> 24) % 10_000_000);
+            let (src, dst) = match direction {
+                "inbound" => (phone, ext.to_string()),
+                "outbound" => (ext.to_string(), phone),
+                _ => (ext.to_string(), (100 + (h >> 40) % 40).to_string()),
+            };
+            json!({"id": id, "domain_id": domain_id, "dt": dt, "uuid": uuid,
+                   "direction": direction, "src": src, "dst": dst,
+                   "src_name": format!("Caller {}", h % 1000),
+                   "duration": duration, "billsec": billsec, "disposition": disposition,
+                   "gateway": format!("gw{}", h % 3 + 1), "record": (h >> 50) % 2 == 0})
+        }
+        _ => {
+            let status = ["ok", "missed", "busy"][(h >> 8) as usize % 3];
+            json!({"id": id, "domain_id": domain_id, "dt": dt, "call_uuid": uuid,
+                    "agent": ext.to_string(), "queue": format!("q{}", h % 5 + 1),
+                    "status": status,
+                    "wait": (h >> 16) % 120})
+        }
+    };
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("json! object"),
+    }
+}
+
+/// One object's records.
+#[derive(Debug, Default)]
+pub(crate) struct Collection {
+    /// Seeded log records: ids 1..=seeded, all in `seeded_domain`, generated on read.
+    seeded: i64,
+    seeded_domain: i64,
+    /// Seeded records that were deleted or updated (updated ones move to `records`).
+    seeded_gone: std::collections::HashSet<i64>,
+    records: BTreeMap<i64, Map<String, Value>>,
+    next_id: i64,
+}
+
+/// One condition of a `filter.field_list`.
+#[derive(Debug, Clone)]
+pub(crate) struct Condition {
+    field: String,
+    op: i64,
+    value: Value,
+}
+
+/// The operator codes the simulator understands. Only 5 (`>=`, "since") is seen in
+/// the field; the others are our guess, documented in `--help`.
+pub const CONDITION_TYPES: &[(i64, &str)] = &[
+    (0, "="),
+    (1, "!="),
+    (2, "<"),
+    (3, "<="),
+    (4, ">"),
+    (5, ">="),
+    (6, "contains (strings)"),
+];
+
+/// A parsed `filter`: conditions joined by AND (`type` 0) or OR (`type` 1).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Filter {
+    conditions: Vec<Condition>,
+    any: bool,
+    equals: Vec<(String, Value)>,
+}
+
+impl Filter {
+    pub fn parse(v: Option<&Value>) -> Result<Filter, String> {
+        let Some(v) = v else {
+            return Ok(Filter::default());
+        };
+        let list = match v.get("field_list") {
+            None | Some(Value::Null) => &Vec::new(),
+            Some(Value::Array(a)) => a,
+            Some(_) => return Err("filter.field_list must be an array".into()),
+        };
+        let any = match v.get("type").and_then(Value::as_i64).unwrap_or(0) {
+            0 => false,
+            1 => true,
+            t => return Err(format!("unknown filter type {t}")),
+        };
+        let mut conditions = Vec::new();
+        for (i, c) in list.iter().enumerate() {
+            let field = c["field"]
+                .as_str()
+                .ok_or(format!("filter.field_list[{i}].field must be a string"))?;
+            let op = c["condition_type"].as_i64().unwrap_or(0);
+            if !CONDITION_TYPES.iter().any(|(k, _)| *k == op) {
+                return Err(format!(
+                    "filter.field_list[{i}]: unknown condition_type {op}"
+                ));
+            }
+            conditions.push(Condition {
+                field: field.to_owned(),
+                op,
+                value: c.get("value").cloned().unwrap_or(Value::Null),
+            });
+        }
+        Ok(Filter {
+            conditions,
+            any,
+            equals: Vec::new(),
+        })
+    }
+
+    /// Adds an equality on a field (from params), always ANDed with the filter.
+    pub fn and_equals(mut self, field: &str, value: Value) -> Filter {
+        self.equals.push((field.to_owned(), value));
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty() && self.equals.is_empty()
+    }
+
+    pub fn matches(&self, rec: &Map<String, Value>) -> bool {
+        let equal = |(k, v): &(String, Value)| {
+            rec.get(k).and_then(|r| compare(r, v)) == Some(std::cmp::Ordering::Equal)
+        };
+        if !self.equals.iter().all(equal) {
+            return false;
+        }
+        if self.conditions.is_empty() {
+            return true;
+        }
+        let test = |c: &Condition| {
+            let Some(v) = rec.get(&c.field) else {
+                return false;
+            };
+            let ord = compare(v, &c.value);
+            match c.op {
+                0 => ord == Some(std::cmp::Ordering::Equal),
+                1 => ord != Some(std::cmp::Ordering::Equal),
+                2 => ord == Some(std::cmp::Ordering::Less),
+                3 => matches!(
+                    ord,
+                    Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+                ),
+                4 => ord == Some(std::cmp::Ordering::Greater),
+                5 => matches!(
+                    ord,
+                    Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+                ),
+                6 => match (v.as_str(), c.value.as_str()) {
+                    (Some(a), Some(b)) => a.to_lowercase().contains(&b.to_lowercase()),
+                    _ => false,
+                },
+                _ => false,
+            }
+        };
+        if self.any {
+            self.conditions.iter().any(test)
+        } else {
+            self.conditions.iter().all(test)
+        }
+    }
+}
+
+fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        // "101" vs 101: compare as numbers when the string is one.
+        (Value::String(x), Value::Number(y)) => x.parse::<f64>().ok()?.partial_cmp(&y.as_f64()?),
+        (Value::Number(x), Value::String(y)) => x.as_f64()?.partial_cmp(&y.parse::<f64>().ok()?),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        (Value::Null, Value::Null) => Some(std::cmp::Ordering::Equal),
+        _ => None,
+    }
+}
+
+/// A page of records and the total that matched.
+pub(crate) struct Page {
+    pub records: Vec<Map<String, Value>>,
+    pub total: u64,
+}
+
+impl Collection {
+    pub fn seed_logs(&mut self, obj: &str, count: i64, domain_id: i64) {
+        let _ = obj;
+        self.seeded = count;
+        self.seeded_domain = domain_id;
+        self.next_id = self.next_id.max(count + 1);
+    }
+
+    pub fn insert(&mut self, mut rec: Map<String, Value>) -> Map<String, Value> {
+        self.next_id = self.next_id.max(1);
+        let id = self.next_id;
+        self.next_id += 1;
+        rec.insert("id".into(), id.into());
+        self.records.insert(id, rec.clone());
+        rec
+    }
+
+    pub fn get(&self, obj: &str, id: i64) -> Option<Map<String, Value>> {
+        if let Some(r) = self.records.get(&id) {
+            return Some(r.clone());
+        }
+        (id >= 1 && id <= self.seeded && !self.seeded_gone.contains(&id))
+            .then(|| seeded_log_record(obj, id, self.seeded_domain))
+    }
+
+    pub fn update(
+        &mut self,
+        obj: &str,
+        id: i64,
+        fields: &Map<String, Value>,
+    ) -> Option<Map<String, Value>> {
+        let mut rec = self.get(obj, id)?;
+        for (k, v) in fields {
+            if k != "id" {
+                rec.insert(k.clone(), v.clone());
+            }
+        }
+        if id <= self.seeded {
+            self.seeded_gone.insert(id);
+        }
+        self.records.insert(id, rec.clone());
+        Some(rec)
+    }
+
+    pub fn delete(&mut self, id: i64) -> bool {
+        if self.records.remove(&id).is_some() {
+            return true;
+        }
+        id >= 1 && id <= self.seeded && self.seeded_gone.insert(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+            + (self.seeded as usize - self.seeded_gone.len().min(self.seeded as usize))
+    }
+
+    /// Records in `domain` (all when `None`) matching `filter`, by ascending id.
+    pub fn list(
+        &self,
+        obj: &str,
+        domain: Option<i64>,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Page {
+        let limit = limit.unwrap_or(u64::MAX);
+        let seeded_in_scope = self.seeded > 0 && domain.is_none_or(|d| d == self.seeded_domain);
+        let stored_match = |r: &Map<String, Value>| {
+            domain.is_none_or(|d| r.get("domain_id").and_then(Value::as_i64) == Some(d))
+                && filter.matches(r)
+        };
+        let mut records = Vec::new();
+        let mut total: u64 = 0;
+        let mut take = |rec: Map<String, Value>, total: &mut u64| {
+            if *total >= offset && (records.len() as u64) < limit {
+                records.push(rec);
+            }
+            *total += 1;
+        };
+        if seeded_in_scope {
+            if filter.is_empty() && self.seeded_gone.is_empty() {
+                // Fast path for the big seeded logs: no need to look at every record.
+                let n = self.seeded as u64;
+                let start = offset.min(n);
+                let end = start.saturating_add(limit).min(n);
+                for id in start + 1..=end {
+                    records.push(seeded_log_record(obj, id as i64, self.seeded_domain));
+                }
+                total = n;
+            } else {
+                for id in 1..=self.seeded {
+                    if self.seeded_gone.contains(&id) {
+                        continue;
+                    }
+                    let rec = seeded_log_record(obj, id, self.seeded_domain);
+                    if filter.matches(&rec) {
+                        take(rec, &mut total);
+                    }
+                }
+            }
+        }
+        for rec in self.records.values() {
+            if stored_match(rec) {
+                if total >= offset && (records.len() as u64) < limit {
+                    records.push(rec.clone());
+                }
+                total += 1;
+            }
+        }
+        Page { records, total }
+    }
+}
+
+/// Every collection, by object name.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub collections: HashMap<String, Collection>,
+}
+
+impl Store {
+    pub fn collection(&mut self, obj: &str) -> &mut Collection {
+        self.collections.entry(obj.to_owned()).or_default()
+    }
+}
