@@ -275,6 +275,20 @@ impl Error {
         self.api_info().and_then(|i| i.code)
     }
 
+    /// The error for an answer whose body grew past `limit` bytes while a transport
+    /// was reading it (the transport stops reading; the protocol never sees it).
+    pub fn body_too_large(limit: u64, obj: &str, action: &str) -> Self {
+        Error::Protocol(Box::new(ProtocolErrorInfo {
+            reason: ProtocolErrorReason::BodyTooLarge,
+            detail: format!("answer body exceeds the limit of {limit} bytes"),
+            path: None,
+            http_status: 0,
+            obj: obj.to_owned(),
+            action: action.to_owned(),
+            excerpt: String::new(),
+        }))
+    }
+
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {
         Error::InvalidInput(msg.into())
     }

@@ -44,14 +44,16 @@ pub struct Session {
 ///
 /// With the server's `Date` header, the token's lifetime is `exp - date` on the
 /// server's own clock, and the token expires that long after `now` on ours: skew
-/// between the clocks cancels out. Without it, `exp` is read as UTC on our clock.
+/// between the clocks cancels out. `Date` has whole seconds (the fraction is cut
+/// off), so one second is taken off the lifetime to stay on the safe side.
+/// Without `Date`, `exp` is read as UTC on our clock.
 pub fn expiry_on_local_clock(
     exp: SystemTime,
     server_date: Option<SystemTime>,
     now: SystemTime,
 ) -> SystemTime {
     match server_date {
-        Some(date) => match exp.duration_since(date) {
+        Some(date) => match exp.duration_since(date + Duration::from_secs(1)) {
             Ok(lifetime) => now + lifetime,
             Err(_) => now, // already expired on the server's own clock
         },

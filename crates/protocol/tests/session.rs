@@ -46,8 +46,12 @@ fn lifecycle_unauthenticated_authenticated_expired_logged_out() {
         json!({"x": 1}),
         "unknown fields kept"
     );
-    assert_eq!(s.expires_at(), Some(at(53_600)));
-    assert_eq!(s.status(at(53_599)), SessionStatus::Authenticated);
+    assert_eq!(
+        s.expires_at(),
+        Some(at(53_599)),
+        "lifetime less Date's 1 s resolution"
+    );
+    assert_eq!(s.status(at(53_598)), SessionStatus::Authenticated);
     assert_eq!(s.generation(), 1);
     let req = s.request(&ep, &call, "2".into(), at(50_001)).unwrap();
     assert!(req

@@ -183,12 +183,13 @@ fn seed_auth_response_fills_every_auth_field() {
     assert_eq!(info.token.expose(), "J...W");
     assert!(info.extra.is_empty(), "unexpected extra: {:?}", info.extra);
 
-    // Lifetime on the server's clock is exp - Date = 3h59m59.998824s; our expiry
-    // is that long after our `now`, whatever our clock says.
+    // Lifetime on the server's clock is exp - Date = 3h59m59.998824s, less the
+    // second that Date's resolution may hide; our expiry is that long after our
+    // `now`, whatever our clock says.
     let expires = session.expires_at().unwrap();
     assert_eq!(
         expires.duration_since(now).unwrap(),
-        Duration::from_micros(4 * 3600 * 1_000_000 - 1_176)
+        Duration::from_micros(4 * 3600 * 1_000_000 - 1_176 - 1_000_000)
     );
     // Masked everywhere but expose().
     assert!(!format!("{info:?}").contains("J...W"));

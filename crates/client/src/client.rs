@@ -1,0 +1,469 @@
+//! The `Client`: sessions, single-flight re-login, retries and the login guard,
+//! on top of the protocol crate and the ureq transport.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use runtel_protocol::{
+    classify_auth_error, parse_http_date, parse_response, ActionIdGenerator, AuthInfo, Call,
+    Endpoint, Error, Expected, HttpRequest, Limits, LoginGuard, Response, Secret, Session,
+    SessionStatus,
+};
+use serde_json::Value;
+
+use crate::builder::{ClientBuilder, RetryPolicy};
+use crate::records::Records;
+use crate::transport::{RawAnswer, SendError, Transport};
+
+/// A Runtel API client. Cheap to clone (an `Arc` inside); all clones share one
+/// session, one connection pool and one login.
+///
+/// # Thread safety
+///
+/// `Client` is `Send + Sync`. Any number of threads may call it at once: calls run
+/// in parallel over the connection pool; logins are serialized, and when the
+/// token expires or is rejected, exactly one thread logs in again while the others
+/// wait for it and then use the new token (single flight).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    endpoint: Endpoint,
+    transport: Transport,
+    ids: ActionIdGenerator,
+    limits: Limits,
+    credentials: RwLock<Option<(String, Secret)>>,
+    session: RwLock<Session>,
+    /// Held while logging in: the single flight.
+    login_lock: Mutex<()>,
+    guard: Arc<Mutex<LoginGuard>>,
+    max_auth_failures: u32,
+    lockout_cooldown: Duration,
+    retry: RetryPolicy,
+    relogin_margin: Duration,
+    logout_on_drop: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in another thread must not make the client unusable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The process-wide login guards, one per server base URL, so that making a new
+/// client in a loop cannot get around the lock-out.
+fn shared_guard(base: &str) -> Arc<Mutex<LoginGuard>> {
+    static GUARDS: OnceLock<Mutex<HashMap<String, Arc<Mutex<LoginGuard>>>>> = OnceLock::new();
+    let mut map = lock(GUARDS.get_or_init(Default::default));
+    Arc::clone(map.entry(base.to_ascii_lowercase()).or_default())
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let session = self.inner.session.read().unwrap_or_else(|e| e.into_inner());
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.endpoint.url())
+            .field("status", &session.status(SystemTime::now()))
+            .field("user", &session.auth_info().map(|i| i.user_login.clone()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client for `base_url` with default settings and no stored credentials.
+    pub fn new(base_url: &str) -> Result<Client, Error> {
+        Client::builder(base_url).build()
+    }
+
+    /// A builder for all the settings.
+    pub fn builder(base_url: &str) -> ClientBuilder {
+        ClientBuilder::new(base_url)
+    }
+
+    pub(crate) fn from_parts(b: ClientBuilder, endpoint: Endpoint, transport: Transport) -> Client {
+        let guard = b
+            .login_guard
+            .clone()
+            .unwrap_or_else(|| shared_guard(endpoint.base()));
+        Client {
+            inner: Arc::new(Inner {
+                transport,
+                ids: ActionIdGenerator::new(),
+                limits: b.limits,
+                credentials: RwLock::new(b.credentials),
+                session: RwLock::new(Session::new()),
+                login_lock: Mutex::new(()),
+                guard,
+                max_auth_failures: b.max_auth_failures,
+                lockout_cooldown: b.lockout_cooldown,
+                retry: b.retry,
+                relogin_margin: b.relogin_margin,
+                logout_on_drop: b.logout_on_drop,
+                endpoint,
+            }),
+        }
+    }
+
+    /// The endpoint URL (`{base}/api/`).
+    pub fn endpoint_url(&self) -> &str {
+        self.inner.endpoint.url()
+    }
+
+    /// Logs in with these credentials and remembers them, so an expired or
+    /// rejected token is renewed automatically later. A refused login is never
+    /// retried; after `max_auth_failures` refusals in a row for this server, logins
+    /// are refused locally (`auth_lockout`) for the cool-down.
+    pub fn login(&self, login: &str, password: &str) -> Result<AuthInfo, Error> {
+        let password = Secret::new(password);
+        let _flight = lock(&self.inner.login_lock);
+        let info = self.inner.login_now(login, &password)?;
+        *self
+            .inner
+            .credentials
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some((login.to_owned(), password));
+        Ok(info)
+    }
+
+    /// Ends the token on the server and forgets it. Stored credentials are kept: a
+    /// later call logs in again. Without a token this does nothing.
+    pub fn logout(&self) -> Result<(), Error> {
+        self.inner.logout(None)
+    }
+
+    /// The auth info of the current login, if logged in (also once expired).
+    pub fn auth_info(&self) -> Option<AuthInfo> {
+        self.inner.read_session().auth_info().cloned()
+    }
+
+    /// Where the session stands now.
+    pub fn session_status(&self) -> SessionStatus {
+        self.inner.read_session().status(SystemTime::now())
+    }
+
+    /// When the token expires, on the local clock (skew-corrected).
+    pub fn token_expires_at(&self) -> Option<SystemTime> {
+        self.inner.read_session().expires_at()
+    }
+
+    /// Sends one call and returns the whole answer envelope once `code == 200` and
+    /// the `action_id` echo are checked. With stored credentials it logs in first
+    /// when needed; reads are retried on connection errors and 502/503/504.
+    pub fn call(&self, obj: &str, action: &str, params: Value) -> Result<Response, Error> {
+        self.call_with(&Call::new(obj, action, params)?)
+    }
+
+    /// Like [`Client::call`] for a prepared [`Call`] (with `limit`, `offset`, `filter`).
+    pub fn call_with(&self, call: &Call) -> Result<Response, Error> {
+        if call.is_auth() {
+            return Err(Error::InvalidInput(
+                "use login() for the auth action, so the password stays masked".into(),
+            ));
+        }
+        self.inner.call(call)
+    }
+
+    /// Iterates over every record of a list action, page by page (`limit`/`offset`),
+    /// holding one page in memory. See [`Records`] for filters and resuming.
+    pub fn records(&self, obj: &str, params: Value, page_size: u64) -> Result<Records, Error> {
+        Records::new(self.clone(), obj, params, page_size)
+    }
+}
+
+enum Attempt {
+    Done(Result<Response, Error>),
+    /// The token was rejected (401) while this login generation was in use.
+    TokenRejected(u64, Error),
+}
+
+impl Inner {
+    fn read_session(&self) -> std::sync::RwLockReadGuard<'_, Session> {
+        self.session.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_session(&self) -> std::sync::RwLockWriteGuard<'_, Session> {
+        self.session.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn credentials(&self) -> Option<(String, Secret)> {
+        self.credentials
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sends `auth`; the caller holds the login lock.
+    fn login_now(&self, login: &str, password: &Secret) -> Result<AuthInfo, Error> {
+        {
+            let mut guard = lock(&self.guard);
+            guard.set_limits(self.max_auth_failures, self.lockout_cooldown);
+            guard.check(SystemTime::now())?;
+        }
+        let request = Session::auth_request(&self.endpoint, self.ids.next_id(), login, password)?;
+        let started = Instant::now();
+        // Never retried: a refused or lost auth counts against the Defender's limit.
+        let result = self
+            .exchange(&request, None)
+            .map_err(|e| e.error)
+            .and_then(|raw| {
+                let parsed = parse_response(
+                    Expected::from(&request),
+                    raw.status,
+                    &raw.body,
+                    &self.limits,
+                )
+                .map_err(classify_auth_error);
+                parsed.map(|resp| (resp, raw.date))
+            });
+        let (resp, date) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                if matches!(e, Error::Auth(_)) {
+                    lock(&self.guard).record_refusal(SystemTime::now());
+                }
+                log::warn!(
+                    "runtel auth action_id={} login failed: kind={} after {} ms",
+                    request.action_id,
+                    e.kind(),
+                    started.elapsed().as_millis()
+                );
+                return Err(e);
+            }
+        };
+        let now = SystemTime::now();
+        let info = self.write_session().accept_login(
+            &resp,
+            date.as_deref().and_then(parse_http_date),
+            now,
+        )?;
+        lock(&self.guard).record_success();
+        log::info!(
+            "runtel auth action_id={} logged in user_id={} role_type={} in {} ms",
+            request.action_id,
+            info.user_id,
+            info.role_type,
+            started.elapsed().as_millis()
+        );
+        Ok(info)
+    }
+
+    /// Logs in again unless another thread already did since `seen_generation`.
+    fn relogin(&self, seen_generation: u64) -> Result<(), Error> {
+        let _flight = lock(&self.login_lock);
+        {
+            let s = self.read_session();
+            if s.generation() != seen_generation
+                && !s.needs_login(SystemTime::now(), Duration::ZERO)
+            {
+                return Ok(());
+            }
+        }
+        let Some((login, password)) = self.credentials() else {
+            return Err(Error::NotAuthenticated(
+                "no valid token and no stored credentials".into(),
+            ));
+        };
+        self.login_now(&login, &password).map(|_| ())
+    }
+
+    fn call(&self, call: &Call) -> Result<Response, Error> {
+        let has_credentials = self.credentials().is_some();
+        // Log in lazily, or renew a token that is about to expire.
+        let (needs, generation) = {
+            let s = self.read_session();
+            (
+                s.needs_login(SystemTime::now(), self.relogin_margin),
+                s.generation(),
+            )
+        };
+        if needs && has_credentials {
+            self.relogin(generation)?;
+        }
+        match self.attempt(call) {
+            Attempt::Done(r) => r,
+            Attempt::TokenRejected(generation, err) => {
+                if self.credentials().is_none() {
+                    return Err(Error::NotAuthenticated(format!(
+                        "the server rejected the token ({err}); log in again"
+                    )));
+                }
+                self.write_session_reject(generation);
+                self.relogin(generation)?;
+                // One replay with the new token; a second 401 is reported as it is.
+                match self.attempt(call) {
+                    Attempt::Done(r) => r,
+                    Attempt::TokenRejected(_, err) => Err(err),
+                }
+            }
+        }
+    }
+
+    fn write_session_reject(&self, generation: u64) {
+        let mut s = self.write_session();
+        if s.generation() == generation {
+            s.mark_rejected();
+        }
+    }
+
+    /// One call with retries for reads; a 401 is handed back to the caller.
+    fn attempt(&self, call: &Call) -> Attempt {
+        let (request, generation) = {
+            let s = self.read_session();
+            match s.request(&self.endpoint, call, self.ids.next_id(), SystemTime::now()) {
+                Ok(r) => (r, s.generation()),
+                Err(e) => return Attempt::Done(Err(e)),
+            }
+        };
+        let mut retries_left = if request.idempotent {
+            self.retry.max_retries
+        } else {
+            0
+        };
+        let mut delay = self.retry.base_delay;
+        loop {
+            let started = Instant::now();
+            let outcome = self.exchange(&request, None);
+            let (result, retryable) = match outcome {
+                Ok(raw) => {
+                    let retryable_status = matches!(raw.status, 502..=504);
+                    let parsed = parse_response(
+                        Expected::from(&request),
+                        raw.status,
+                        &raw.body,
+                        &self.limits,
+                    );
+                    (parsed, retryable_status)
+                }
+                Err(SendError { error, retryable }) => (Err(error), retryable),
+            };
+            log_call(&request, &result, started);
+            match result {
+                Err(e) if retryable && retries_left > 0 => {
+                    retries_left -= 1;
+                    let pause = jitter(delay.min(self.retry.max_delay));
+                    log::debug!(
+                        "runtel {}.{} action_id={} retrying in {} ms after: {e}",
+                        request.obj,
+                        request.action,
+                        request.action_id,
+                        pause.as_millis()
+                    );
+                    std::thread::sleep(pause);
+                    delay = delay.saturating_mul(2);
+                }
+                Err(e) if is_token_rejection(&e) => return Attempt::TokenRejected(generation, e),
+                other => return Attempt::Done(other),
+            }
+        }
+    }
+
+    fn exchange(
+        &self,
+        request: &HttpRequest,
+        timeout: Option<Duration>,
+    ) -> Result<RawAnswer, SendError> {
+        self.transport.send(request, timeout)
+    }
+
+    fn logout(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        let _flight = lock(&self.login_lock);
+        let request = {
+            let s = self.read_session();
+            let Some(token) = s.token() else {
+                return Ok(());
+            };
+            let call = Call::new("User", "logout", Value::Object(Default::default()))?;
+            call.to_http(&self.endpoint, self.ids.next_id(), Some(token))
+        };
+        let started = Instant::now();
+        let result = self
+            .exchange(&request, timeout)
+            .map_err(|e| e.error)
+            .and_then(|raw| {
+                parse_response(
+                    Expected::from(&request),
+                    raw.status,
+                    &raw.body,
+                    &self.limits,
+                )
+            });
+        log_call(&request, &result, started);
+        // The token is gone for us whatever the server said.
+        self.write_session().mark_logged_out();
+        match result {
+            Ok(_) => Ok(()),
+            // Already expired or revoked on the server: logged out all the same.
+            Err(e) if is_token_rejection(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.logout_on_drop {
+            return;
+        }
+        let holds_token = matches!(
+            self.read_session().status(SystemTime::now()),
+            SessionStatus::Authenticated
+        );
+        if holds_token {
+            // Best effort and bounded: a dead server must not stall the program's exit.
+            if let Err(e) = self.logout(Some(Duration::from_secs(2))) {
+                log::debug!("runtel logout on drop failed: {e}");
+            }
+        }
+    }
+}
+
+fn is_token_rejection(e: &Error) -> bool {
+    match e {
+        Error::Api(info) => {
+            info.code == Some(401) || (info.code.is_none() && info.http_status == 401)
+        }
+        _ => false,
+    }
+}
+
+fn log_call(request: &HttpRequest, result: &Result<Response, Error>, started: Instant) {
+    let ms = started.elapsed().as_millis();
+    match result {
+        Ok(r) => log::debug!(
+            "runtel {}.{} action_id={} code={} http={} {} ms",
+            request.obj,
+            request.action,
+            request.action_id,
+            r.code(),
+            r.http_status(),
+            ms
+        ),
+        Err(e) => log::info!(
+            "runtel {}.{} action_id={} failed kind={} code={:?} http={:?} {} ms: {e}",
+            request.obj,
+            request.action,
+            request.action_id,
+            e.kind(),
+            e.api_code(),
+            e.http_status(),
+            ms
+        ),
+    }
+}
+
+/// A random duration in `[d/2, d]` ("equal jitter"), so retrying clients spread out.
+fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    let frac = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    d.mul_f64(0.5 + 0.5 * frac)
+}
+
+/// Compile-time proof of the thread-safety contract.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Client>();
+};

@@ -1,0 +1,65 @@
+//! # runtel-client
+//!
+//! The blocking client for the Runtel PBX API v2, on [ureq](https://docs.rs/ureq)
+//! and [`runtel_protocol`]. This is the behaviour the C library and the Python
+//! module expose unchanged.
+//!
+//! ```no_run
+//! use runtel_client::Client;
+//! use serde_json::json;
+//!
+//! let client = Client::builder("https://pbx.example")
+//!     .credentials("admin@pbx.example", "secret")
+//!     .build()?;
+//! let users = client.call("User", "list", json!({}))?;   // logs in lazily
+//! for cdr in client.records("DomainCDR", json!({}), 1000)? {
+//!     let cdr = cdr?;
+//!     println!("{} -> {}", cdr["src"], cdr["dst"]);
+//! }
+//! client.logout()?;
+//! # Ok::<(), runtel_client::Error>(())
+//! ```
+//!
+//! What the client promises:
+//! - finite timeouts on every exchange, TLS verification on unless you opt out;
+//! - a refused `auth` is never retried; after `max_auth_failures` refusals in a row
+//!   for a server (counted process-wide), logins are refused locally for a cool-down;
+//! - `list`, `list_with_detail` and `get` are retried on connection errors and
+//!   502/503/504 with jittered backoff; writes are never retried;
+//! - with stored credentials, an expired or rejected token causes exactly one
+//!   re-login shared by all threads, then one replay of the call;
+//! - passwords and tokens never appear in `Debug`, `Display`, errors or logs.
+//!
+//! # Logging
+//!
+//! Every call is logged through the [`log`](https://docs.rs/log) facade with its
+//! `action_id`, object, action, outcome and latency (`debug` on success, `info` on
+//! failure), never with a body, password or token. One caution: ureq's protocol
+//! layer (target `ureq_proto`) dumps raw wire bytes at `trace` level, which
+//! includes the `Authorization` header and the login body. Keep that target at
+//! `debug` or below (`RUST_LOG=trace,ureq_proto=debug`), or drop the records for
+//! which [`log_record_may_hold_secrets`] is true, as the C, Python and CLI front
+//! ends do.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod builder;
+mod client;
+mod records;
+mod transport;
+
+pub use builder::{ClientBuilder, RetryPolicy};
+pub use client::Client;
+pub use records::Records;
+pub use runtel_protocol::{
+    ApiErrorInfo, AuthInfo, Call, Error, ErrorKind, LoginGuard, ProtocolErrorInfo,
+    ProtocolErrorReason, Response, Secret, SessionStatus,
+};
+pub use serde_json;
+
+/// True for log records that may carry a password or token: ureq's raw wire
+/// dumps (`trace` level under the `ureq_proto` target). A logger that forwards
+/// records to files or other systems should drop these.
+pub fn log_record_may_hold_secrets(metadata: &log::Metadata<'_>) -> bool {
+    metadata.level() == log::Level::Trace && metadata.target().starts_with("ureq_proto")
+}
