@@ -464,7 +464,7 @@ impl World {
             .records
             .into_iter()
             .map(|mut r| {
-                r.remove("password");
+                r.shift_remove("password");
                 if let Some(n) = &numbers {
                     let id = r.get("id").and_then(Value::as_i64).unwrap_or_default();
                     r.insert(
@@ -543,7 +543,7 @@ impl World {
                 ));
             }
         }
-        rec.remove("password");
+        rec.shift_remove("password");
         Ok(rec)
     }
 
@@ -606,7 +606,7 @@ impl World {
                 role_id,
             });
         }
-        rec.remove("password");
+        rec.shift_remove("password");
         Ok(obj(json!({"body": rec})))
     }
 
@@ -654,7 +654,7 @@ impl World {
             .collection(obj_name)
             .update(obj_name, id, &fields)
             .ok_or_else(|| refuse(404, "not_found", format!("{obj_name} {id} not found")))?;
-        rec.remove("password");
+        rec.shift_remove("password");
         // A changed password takes effect for logins.
         if obj_name == "User" {
             if let Some(p) = fields.get("password").and_then(Value::as_str) {

@@ -133,6 +133,9 @@ pub struct SimConfig {
     pub idle_timeout: Duration,
     /// Seed of the fault dice.
     pub fault_seed: u64,
+    /// Where `POST /_sim/replay {"vector": NAME}` finds `NAME.json` (the shared
+    /// `tests/vectors`); `None` disables replays over HTTP.
+    pub vectors_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -155,6 +158,7 @@ impl Default for SimConfig {
             max_request_bytes: 16 * 1024 * 1024,
             idle_timeout: Duration::from_secs(60),
             fault_seed: 1,
+            vectors_dir: None,
         }
     }
 }

@@ -30,6 +30,87 @@ pub enum Fault {
     InvalidUtf8,
     /// Answer with valid JSON that is not an object, without processing.
     NonObjectJson,
+    /// Answer with these exact bytes, without processing (a recorded answer such as
+    /// a shared test vector); see [`Replay`].
+    Replay(Box<Replay>),
+}
+
+/// A recorded answer to send back verbatim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type` header.
+    pub content_type: String,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+    /// When set, `"action_id": "<this>"` in the body is replaced by the live
+    /// request's `action_id`, so a recorded success matches the client's request.
+    pub action_id_to_echo: Option<String>,
+}
+
+impl Replay {
+    /// Builds a replay from a shared vector file (`tests/vectors/*.json`): its
+    /// response is sent as recorded, with the action_id echo adjusted unless the
+    /// vector is about a wrong echo. Returns the replay and the vector's `expect`.
+    pub fn from_vector(vector: &Value) -> Result<(Replay, Value), String> {
+        let r = &vector["response"];
+        let body = match (r["body_text"].as_str(), r["body_hex"].as_str()) {
+            (Some(t), _) => t.as_bytes().to_vec(),
+            (None, Some(h)) => (0..h.len() / 2)
+                .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?,
+            _ => return Err("vector has no response body".into()),
+        };
+        let content_type = r["headers"]
+            .as_array()
+            .and_then(|h| {
+                h.iter().find(|p| {
+                    p[0].as_str()
+                        .is_some_and(|k| k.eq_ignore_ascii_case("content-type"))
+                })
+            })
+            .and_then(|p| p[1].as_str())
+            .unwrap_or("application/json; charset=utf-8")
+            .to_owned();
+        let expect = vector["expect"].clone();
+        let keeps_wrong_id = expect["reason"] == "action_id_mismatch";
+        let action_id_to_echo = if keeps_wrong_id {
+            None
+        } else {
+            vector["request"]["action_id"].as_str().map(str::to_owned)
+        };
+        Ok((
+            Replay {
+                status: r["status"].as_u64().unwrap_or(200) as u16,
+                content_type,
+                body,
+                action_id_to_echo,
+            },
+            expect,
+        ))
+    }
+
+    /// The body to send for a request whose `action_id` is `live`.
+    pub fn body_for(&self, live: &str) -> Vec<u8> {
+        let Some(recorded) = &self.action_id_to_echo else {
+            return self.body.clone();
+        };
+        let mut out = self.body.clone();
+        for sep in [": ", ":"] {
+            let from = format!("\"action_id\"{sep}\"{recorded}\"");
+            let to = format!("\"action_id\"{sep}\"{live}\"");
+            if let Some(i) = find(&out, from.as_bytes()) {
+                out.splice(i..i + from.len(), to.into_bytes());
+                break;
+            }
+        }
+        out
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 impl Fault {

@@ -38,7 +38,7 @@ pub use config::{
     Account, ErrorStyle, GetStyle, ListStyle, SimConfig, DEFAULT_LOGIN, DEFAULT_PASSWORD,
 };
 pub use counters::CounterSnapshot;
-pub use faults::{Fault, FaultRule};
+pub use faults::{Fault, FaultRule, Replay};
 pub use store::{
     seeded_log_record, CONDITION_TYPES, DOMAIN_OBJECTS, LOG_OBJECTS, PLATFORM_OBJECTS,
     SEED_BASE_DT, SEED_STEP_DT,
@@ -64,6 +64,7 @@ impl Simulator {
     /// Starts on the given address (`host:port`, port 0 for an ephemeral one).
     pub fn start_on(addr: &str, config: SimConfig) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(addr)?;
+        let vectors_dir = config.vectors_dir.clone();
         let addr = listener.local_addr()?;
         let tls = match &config.tls {
             Some(settings) => Some(tls::generate(settings).map_err(std::io::Error::other)?),
@@ -97,6 +98,7 @@ impl Simulator {
             open: Default::default(),
             next_conn: Default::default(),
             cert_pem: tls.as_ref().map(|t| t.cert_pem.clone()),
+            vectors_dir: vectors_dir.clone(),
         });
         let accept_shared = Arc::clone(&shared);
         let tls_config = tls.map(|t| t.config);
@@ -139,6 +141,16 @@ impl Simulator {
     /// Adds a fault rule.
     pub fn push_fault(&self, rule: FaultRule) {
         lock(&self.shared.faults).push(rule);
+    }
+
+    /// Serves a shared test vector (`tests/vectors/NAME.json` read from `path`) as
+    /// the next answer; returns the vector's `expect` block.
+    pub fn replay_vector(&self, path: &std::path::Path) -> Result<serde_json::Value, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let (replay, expect) = Replay::from_vector(&v)?;
+        self.push_fault(FaultRule::times(Fault::Replay(Box::new(replay)), 1));
+        Ok(expect)
     }
 
     /// Removes every fault rule.

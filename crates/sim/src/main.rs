@@ -17,7 +17,8 @@ use runtel_sim::{
 /// Control endpoint (for tests): GET /_sim/counters, POST /_sim/counters/reset,
 /// POST /_sim/faults {"fault":"html_502","times":1,"action":"list","probability":1.0},
 /// POST /_sim/faults/clear, POST /_sim/tokens/expire, POST /_sim/defender/unblock,
-/// POST /_sim/error-style {"style":"envelope"}, GET /_sim/ca.pem.
+/// POST /_sim/error-style {"style":"envelope"}, GET /_sim/ca.pem,
+/// POST /_sim/replay {"vector":"error_html_502"} (with --vectors DIR).
 ///
 /// Filter condition_type codes: 0 =, 1 !=, 2 <, 3 <=, 4 >, 5 >= (the one seen in
 /// the field), 6 contains; filter type 0 joins with AND, 1 with OR.
@@ -64,6 +65,9 @@ struct Args {
     /// Serve HTTPS with a generated self-signed certificate for localhost and 127.0.0.1.
     #[arg(long)]
     tls: bool,
+    /// Directory of shared test vectors for POST /_sim/replay {"vector": NAME}.
+    #[arg(long, value_name = "DIR")]
+    vectors: Option<std::path::PathBuf>,
     /// Write the generated certificate (PEM) here, for clients to trust.
     #[arg(long, requires = "tls")]
     cert_out: Option<std::path::PathBuf>,
@@ -91,6 +95,7 @@ fn config_from(args: &Args) -> Result<SimConfig, String> {
             GetStyle::Body
         },
         tls: args.tls.then(TlsSettings::default),
+        vectors_dir: args.vectors.clone(),
         ..SimConfig::default()
     };
     for u in &args.users {

@@ -26,6 +26,7 @@ pub(crate) struct Shared {
     pub open: Mutex<HashMap<u64, TcpStream>>,
     pub next_conn: AtomicU64,
     pub cert_pem: Option<String>,
+    pub vectors_dir: Option<std::path::PathBuf>,
     pub skew_secs: i64,
     pub auth_delay: Duration,
     pub max_request_bytes: usize,
@@ -232,6 +233,17 @@ fn api(shared: &Shared, req: &http::Request, peer: IpAddr) -> Reply {
                 body: html_page(503, ""),
             }
         }
+        Some(Fault::Replay(replay)) => {
+            return Reply::Full {
+                status: replay.status,
+                content_type: if replay.content_type.starts_with("text/html") {
+                    HTML
+                } else {
+                    JSON
+                },
+                body: replay.body_for(&action_id),
+            }
+        }
         Some(Fault::NonObjectJson) => {
             return Reply::Full {
                 status: 200,
@@ -345,6 +357,27 @@ fn control(shared: &Shared, method: &str, op: &str, body: &[u8]) -> Reply {
             }
             _ => bad("style must be \"http\" or \"envelope\"".into()),
         },
+        ("POST", "replay") => {
+            // Serve a shared test vector as the next answer; answer with its `expect`.
+            let name = parsed["vector"].as_str().unwrap_or_default();
+            if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+                return bad("`vector` must be a vector file name".into());
+            }
+            let Some(dir) = &shared.vectors_dir else {
+                return bad("the simulator was started without --vectors DIR".into());
+            };
+            let loaded = std::fs::read_to_string(dir.join(format!("{name}.json")))
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
+                .and_then(|v| crate::faults::Replay::from_vector(&v));
+            match loaded {
+                Ok((replay, expect)) => {
+                    lock(&shared.faults).push(FaultRule::times(Fault::Replay(Box::new(replay)), 1));
+                    json_reply(200, &expect)
+                }
+                Err(e) => bad(format!("vector {name}: {e}")),
+            }
+        }
         ("GET", "ca.pem") => match &shared.cert_pem {
             Some(pem) => Reply::Full {
                 status: 200,

@@ -308,11 +308,14 @@ impl Collection {
         self.next_id = self.next_id.max(count + 1);
     }
 
-    pub fn insert(&mut self, mut rec: Map<String, Value>) -> Map<String, Value> {
+    pub fn insert(&mut self, fields: Map<String, Value>) -> Map<String, Value> {
         self.next_id = self.next_id.max(1);
         let id = self.next_id;
         self.next_id += 1;
+        // `id` first, as real answers list it.
+        let mut rec = Map::with_capacity(fields.len() + 1);
         rec.insert("id".into(), id.into());
+        rec.extend(fields.into_iter().filter(|(k, _)| k != "id"));
         self.records.insert(id, rec.clone());
         rec
     }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Starts runtel-sim, runs the C test program and the example against it.
+# RUNTEL_SIM: the simulator binary; RUNTEL_WRAP: a command prefix (valgrind).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+test_bin="$1"
+example_bin="$2"
+out="$(mktemp)"
+"$RUNTEL_SIM" --listen 127.0.0.1:0 --seed DomainCDR=2500 --vectors "$here/../../../tests/vectors" >"$out" &
+sim_pid=$!
+trap 'kill $sim_pid 2>/dev/null || true; rm -f "$out"' EXIT
+for _ in $(seq 100); do [[ -s "$out" ]] && break; sleep 0.05; done
+url="$(sed -n 's/^listening on //p' "$out")"
+[[ -n "$url" ]] || { echo "runtel-sim did not start" >&2; exit 1; }
+export RUNTEL_SIM_URL="$url" RUNTEL_VECTORS="$here/../../../tests/vectors"
+${RUNTEL_WRAP:-} "$test_bin"
+RUNTEL_PASSWORD=admin ${RUNTEL_WRAP:-} "$example_bin" "$url" admin@sim.runtel.local | tee "$out.example"
+grep -q "CDRs: 2500 of 2500" "$out.example"
+grep -q "logged out" "$out.example"
+rm -f "$out.example"

@@ -1,0 +1,535 @@
+/*
+ * C tests of libruntel against runtel-sim (started by run.sh, URL in RUNTEL_SIM_URL).
+ * Compiled with -Wall -Wextra -Werror; also run under valgrind (make test-valgrind).
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "runtel.h"
+
+static int passed, failed;
+static const char *URL;
+static const char *LOGIN = "admin@sim.runtel.local";
+static const char *PASSWORD = "admin";
+
+#define CHECK(cond)                                                                                                \
+    do {                                                                                                           \
+        if (cond) {                                                                                                \
+            passed++;                                                                                              \
+        } else {                                                                                                   \
+            failed++;                                                                                              \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                               \
+        }                                                                                                          \
+    } while (0)
+
+#define CHECK_RC(expr, want)                                                                                       \
+    do {                                                                                                           \
+        runtel_result got_ = (expr);                                                                               \
+        if (got_ == (want)) {                                                                                      \
+            passed++;                                                                                              \
+        } else {                                                                                                   \
+            failed++;                                                                                              \
+            fprintf(stderr, "%s:%d: %s gave %s, want %s\n", __FILE__, __LINE__, #expr, runtel_result_name(got_),   \
+                    runtel_result_name(want));                                                                     \
+        }                                                                                                          \
+    } while (0)
+
+/* --- talking to the simulator's control endpoint with plain sockets ------------ */
+
+/* POSTs (or GETs when body is NULL) to URL + path; copies the answer body to resp. */
+static int sim_request(const char *path, const char *body, char *resp, size_t cap) {
+    char host[64];
+    char port[16];
+    if (sscanf(URL, "http://%63[^:]:%15[0-9]", host, port) != 2)
+        return -1;
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, port, &hints, &ai) != 0)
+        return -1;
+    int fd = socket(ai->ai_family, ai->ai_socktype, 0);
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        freeaddrinfo(ai);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    char req[4096];
+    int n = body ? snprintf(req, sizeof req,
+                            "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s", path,
+                            strlen(body), body)
+                 : snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t r;
+    char all[16384];
+    while ((r = read(fd, all + got, sizeof all - 1 - got)) > 0)
+        got += (size_t)r;
+    all[got] = '\0';
+    close(fd);
+    const char *start = strstr(all, "\r\n\r\n");
+    snprintf(resp, cap, "%s", start ? start + 4 : "");
+    return 0;
+}
+
+static void sim(const char *path, const char *body) {
+    char resp[4096];
+    if (sim_request(path, body, resp, sizeof resp) != 0 || strstr(resp, "\"ok\":true") == NULL) {
+        fprintf(stderr, "sim control %s failed: %s\n", path, resp);
+        failed++;
+    }
+}
+
+/* A number field of the counters, e.g. "auth_attempts". */
+static long sim_counter(const char *name) {
+    char resp[4096];
+    char key[64];
+    if (sim_request("/_sim/counters", NULL, resp, sizeof resp) != 0)
+        return -1;
+    snprintf(key, sizeof key, "\"%s\":", name);
+    const char *p = strstr(resp, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+/* A string field of a flat JSON object ("kind": "api"), copied into out. */
+static int json_string_field(const char *json, const char *name, char *out, size_t cap) {
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":", name);
+    const char *p = strstr(json, key);
+    if (!p)
+        return 0;
+    p += strlen(key);
+    while (*p == ' ')
+        p++;
+    if (*p != '"')
+        return 0;
+    const char *end = strchr(p + 1, '"');
+    if (!end)
+        return 0;
+    snprintf(out, cap, "%.*s", (int)(end - p - 1), p + 1);
+    return 1;
+}
+
+static long json_number_field(const char *json, const char *name) {
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":", name);
+    const char *p = strstr(json, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+static runtel_client *logged_in_client(void) {
+    runtel_client *c = NULL;
+    runtel_error *err = NULL;
+    CHECK_RC(runtel_client_new(URL, &c, &err), RUNTEL_OK);
+    CHECK_RC(runtel_client_login(c, LOGIN, PASSWORD, &err), RUNTEL_OK);
+    runtel_error_free(err);
+    return c;
+}
+
+/* --- tests ----------------------------------------------------------------------- */
+
+static void test_version_and_names(void) {
+    CHECK(strcmp(runtel_version(), RUNTEL_VERSION) == 0);
+    CHECK(strcmp(runtel_result_name(RUNTEL_OK), "ok") == 0);
+    CHECK(strcmp(runtel_result_name(RUNTEL_ERR_AUTH_LOCKOUT), "auth_lockout") == 0);
+    CHECK(strcmp(runtel_result_name(RUNTEL_ERR_PANIC), "panic") == 0);
+}
+
+static void test_round_trip(void) {
+    runtel_client *c = logged_in_client();
+    runtel_error *err = NULL;
+    char *json = NULL;
+    CHECK_RC(runtel_client_call(c, "User", "list", "{}", &json, &err), RUNTEL_OK);
+    CHECK(json && strstr(json, "\"code\":200"));
+    CHECK(json && strstr(json, "\"total_count\":1"));
+    CHECK(json && strstr(json, LOGIN));
+    runtel_string_free(json);
+    json = NULL;
+    CHECK_RC(runtel_client_call(c, "User", "get", "{\"id\": 1}", &json, &err), RUNTEL_OK);
+    CHECK(json && strstr(json, "\"body\":{\"id\":1"));
+    runtel_string_free(json);
+    json = NULL;
+    CHECK_RC(runtel_client_call_paged(c, "DomainCDR", "list", NULL, 2, 10, NULL, &json, &err), RUNTEL_OK);
+    CHECK(json && strstr(json, "\"id\":11") && strstr(json, "\"id\":12") && !strstr(json, "\"id\":13,"));
+    runtel_string_free(json);
+    json = NULL;
+
+    int64_t user_id = -1, domain_id = -1, expires = -1;
+    CHECK_RC(runtel_client_session(c, &user_id, &domain_id, &expires, &err), RUNTEL_OK);
+    CHECK(user_id == 1 && domain_id == 1 && expires > 1700000000);
+    CHECK_RC(runtel_client_auth_info_json(c, &json, &err), RUNTEL_OK);
+    CHECK(json && strstr(json, "\"domain_name\":\"sim.runtel.local\"") && strstr(json, "\"token\":\"***\""));
+    runtel_string_free(json);
+
+    long logouts = sim_counter("logout");
+    CHECK_RC(runtel_client_logout(c, &err), RUNTEL_OK);
+    CHECK_RC(runtel_client_session(c, NULL, NULL, NULL, &err), RUNTEL_ERR_NOT_AUTHENTICATED);
+    CHECK(runtel_error_kind(err) == RUNTEL_ERR_NOT_AUTHENTICATED);
+    runtel_error_free(err);
+    runtel_client_free(c);
+    (void)logouts;
+}
+
+static void test_error_kinds_and_accessors(void) {
+    runtel_client *c = logged_in_client();
+    runtel_error *err = NULL;
+    char *json = NULL;
+
+    CHECK_RC(runtel_client_call(c, "User", "get", "{\"id\": 4242}", &json, &err), RUNTEL_ERR_API);
+    CHECK(runtel_error_kind(err) == RUNTEL_ERR_API);
+    CHECK(runtel_error_http_status(err) == 404);
+    CHECK(runtel_error_api_code(err) == 404);
+    CHECK(runtel_error_msg_id(err) && strcmp(runtel_error_msg_id(err), "not_found") == 0);
+    CHECK(runtel_error_body(err) && strstr(runtel_error_body(err), "User 4242 not found"));
+    CHECK(strstr(runtel_error_message(err), "User 4242 not found") != NULL);
+    runtel_error_free(err);
+    err = NULL;
+
+    CHECK_RC(runtel_client_call(c, "", "list", "{}", &json, &err), RUNTEL_ERR_INVALID_INPUT);
+    CHECK(runtel_error_http_status(err) == 0 && runtel_error_api_code(err) == 0 && runtel_error_msg_id(err) == NULL);
+    runtel_error_free(err);
+    err = NULL;
+
+    sim("/_sim/faults", "{\"fault\": \"wrong_action_id\", \"times\": 1}");
+    CHECK_RC(runtel_client_call(c, "User", "list", "{}", &json, &err), RUNTEL_ERR_PROTOCOL);
+    CHECK(strstr(runtel_error_message(err), "action_id") != NULL);
+    runtel_error_free(err);
+    err = NULL;
+
+    runtel_client *anon = NULL;
+    CHECK_RC(runtel_client_new(URL, &anon, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_call(anon, "User", "list", "{}", &json, &err), RUNTEL_ERR_NOT_AUTHENTICATED);
+    runtel_error_free(err);
+    err = NULL;
+    CHECK_RC(runtel_client_login(anon, LOGIN, "not-the-password-xyz", &err), RUNTEL_ERR_AUTH);
+    CHECK(runtel_error_api_code(err) == 401 && runtel_error_http_status(err) == 401);
+    CHECK(strstr(runtel_error_message(err), "not-the-password-xyz") == NULL);
+    runtel_error_free(err);
+    err = NULL;
+    runtel_client_free(anon);
+
+    runtel_client *dead = NULL;
+    runtel_options *o = NULL;
+    CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_max_retries(o, 0, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_new_with_options("http://127.0.0.1:1", o, &dead, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_login(dead, LOGIN, PASSWORD, &err), RUNTEL_ERR_TRANSPORT);
+    runtel_error_free(err);
+    err = NULL;
+    runtel_client_free(dead);
+
+    runtel_client *slow = NULL;
+    CHECK_RC(runtel_options_set_timeout_ms(o, 500, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_credentials(o, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_new_with_options(URL, o, &slow, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_call(slow, "User", "list", NULL, &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    json = NULL;
+    sim("/_sim/faults", "{\"fault\": \"delay:1500\", \"times\": 1}");
+    CHECK_RC(runtel_client_call(slow, "User", "list", NULL, &json, &err), RUNTEL_ERR_TIMEOUT);
+    runtel_error_free(err);
+    err = NULL;
+    CHECK_RC(runtel_client_call(slow, "User", "list", NULL, &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    runtel_client_free(slow);
+    runtel_options_free(o);
+    runtel_client_free(c);
+}
+
+static void test_lockout(void) {
+    /* "localhost" is another base URL than the 127.0.0.1 the other tests use, so its
+       lock-out (kept per server for the whole process) does not affect them. */
+    char url[128];
+    const char *port = strrchr(URL, ':');
+    snprintf(url, sizeof url, "http://localhost%s", port);
+    runtel_client *c = NULL;
+    runtel_error *err = NULL;
+    CHECK_RC(runtel_client_new(url, &c, NULL), RUNTEL_OK);
+    long before = sim_counter("auth_attempts");
+    for (int i = 0; i < 3; i++)
+        CHECK_RC(runtel_client_login(c, LOGIN, "wrong", NULL), RUNTEL_ERR_AUTH);
+    CHECK_RC(runtel_client_login(c, LOGIN, PASSWORD, &err), RUNTEL_ERR_AUTH_LOCKOUT);
+    CHECK(strstr(runtel_error_message(err), "retry in") != NULL);
+    runtel_error_free(err);
+    CHECK(sim_counter("auth_attempts") - before == 3);
+    runtel_client_free(c);
+    sim("/_sim/defender/unblock", "{}");
+}
+
+static void test_null_utf8_and_json_arguments(void) {
+    runtel_client *c = logged_in_client();
+    runtel_error *err = NULL;
+    char *json = NULL;
+    runtel_client *sentinel = (runtel_client *)&err; /* any non-NULL address */
+    runtel_client *out = sentinel;
+
+    CHECK_RC(runtel_client_new(NULL, &out, &err), RUNTEL_ERR_NULL_ARGUMENT);
+    CHECK(out == sentinel); /* out-parameters are written only on success */
+    CHECK(strstr(runtel_error_message(err), "base_url") != NULL);
+    runtel_error_free(err);
+    err = NULL;
+    CHECK_RC(runtel_client_new(URL, NULL, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+    CHECK_RC(runtel_client_new("ftp://nope", &out, NULL), RUNTEL_ERR_INVALID_INPUT);
+    CHECK(out == sentinel);
+    CHECK_RC(runtel_client_call(NULL, "User", "list", "{}", &json, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+    CHECK_RC(runtel_client_call(c, NULL, "list", "{}", &json, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+    CHECK_RC(runtel_client_call(c, "User", NULL, "{}", &json, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+    CHECK_RC(runtel_client_call(c, "User", "list", "{}", NULL, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+    CHECK_RC(runtel_client_login(c, NULL, "x", NULL), RUNTEL_ERR_NULL_ARGUMENT);
+    CHECK_RC(runtel_client_logout(NULL, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+
+    CHECK_RC(runtel_client_call(c, "User\xff", "list", "{}", &json, &err), RUNTEL_ERR_INVALID_UTF8);
+    CHECK(strstr(runtel_error_message(err), "obj") != NULL);
+    runtel_error_free(err);
+    err = NULL;
+    CHECK_RC(runtel_client_login(c, LOGIN, "pw\xc3", NULL), RUNTEL_ERR_INVALID_UTF8);
+    CHECK_RC(runtel_client_call(c, "User", "list", "{\"id\": ", &json, &err), RUNTEL_ERR_INVALID_INPUT);
+    CHECK(strstr(runtel_error_message(err), "not valid JSON") != NULL);
+    runtel_error_free(err);
+    err = NULL;
+    CHECK_RC(runtel_client_call(c, "User", "list", "[1, 2]", &json, NULL), RUNTEL_ERR_INVALID_INPUT);
+    CHECK_RC(runtel_client_call_paged(c, "User", "list", NULL, 1, 0, "[1]", &json, NULL), RUNTEL_ERR_INVALID_INPUT);
+    CHECK(json == NULL);
+
+    /* Accessors and frees accept NULL. */
+    CHECK(runtel_error_kind(NULL) == RUNTEL_ERR_NULL_ARGUMENT);
+    CHECK(strcmp(runtel_error_message(NULL), "") == 0);
+    CHECK(runtel_error_http_status(NULL) == 0 && runtel_error_api_code(NULL) == 0);
+    CHECK(runtel_error_msg_id(NULL) == NULL && runtel_error_body(NULL) == NULL);
+    CHECK(runtel_records_total_count(NULL) == -1);
+    runtel_error_free(NULL);
+    runtel_string_free(NULL);
+    runtel_client_free(NULL);
+    runtel_options_free(NULL);
+    runtel_records_free(NULL);
+
+    runtel_options *o = NULL;
+    CHECK_RC(runtel_options_new(NULL, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+    CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_timeout_ms(o, 0, NULL), RUNTEL_ERR_INVALID_INPUT);
+    CHECK_RC(runtel_options_set_timeout_ms(NULL, 10, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+    CHECK_RC(runtel_options_set_ca_file(o, "/nonexistent/ca.pem", NULL), RUNTEL_ERR_INVALID_INPUT);
+    CHECK_RC(runtel_options_set_credentials(o, LOGIN, NULL, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+    runtel_options_free(o);
+    runtel_client_free(c);
+}
+
+static void test_records(void) {
+    runtel_client *c = logged_in_client();
+    runtel_records *r = NULL;
+    runtel_error *err = NULL;
+    CHECK_RC(runtel_records_new(c, "DomainCDR", "{}", NULL, 1000, &r, &err), RUNTEL_OK);
+    CHECK(runtel_records_total_count(r) == -1);
+    long n = 0, last_id = 0, in_order = 1;
+    char *rec = NULL;
+    while (runtel_records_next(r, &rec, &err) == RUNTEL_OK && rec != NULL) {
+        long id = json_number_field(rec, "id");
+        in_order &= (id == last_id + 1);
+        last_id = id;
+        n++;
+        runtel_string_free(rec);
+    }
+    CHECK(n == 2500 && in_order);
+    CHECK(runtel_records_total_count(r) == 2500);
+    rec = (char *)&n;
+    CHECK_RC(runtel_records_next(r, &rec, NULL), RUNTEL_OK);
+    CHECK(rec == NULL);
+    runtel_records_free(r);
+
+    /* dt >= the 2401st record's dt: the last 100. */
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL,
+                                "{\"field_list\":[{\"field\":\"dt\",\"condition_type\":5,\"value\":1704084000}],\"type\":0}",
+                                30, &r, NULL),
+             RUNTEL_OK);
+    n = 0;
+    while (runtel_records_next(r, &rec, NULL) == RUNTEL_OK && rec != NULL) {
+        n++;
+        runtel_string_free(rec);
+    }
+    CHECK(n == 100);
+    runtel_records_free(r);
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, 0, &r, NULL), RUNTEL_ERR_INVALID_INPUT);
+    runtel_client_free(c);
+}
+
+struct worker {
+    runtel_client *client;
+    int ok;
+};
+
+static void *hammer(void *arg) {
+    struct worker *w = arg;
+    for (int i = 0; i < 25; i++) {
+        char *json = NULL;
+        if (runtel_client_call(w->client, "User", "get", "{\"id\": 1}", &json, NULL) == RUNTEL_OK)
+            w->ok++;
+        runtel_string_free(json);
+    }
+    return NULL;
+}
+
+static void test_threads_share_one_client(void) {
+    runtel_options *o = NULL;
+    runtel_client *c = NULL;
+    CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_credentials(o, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_new_with_options(URL, o, &c, NULL), RUNTEL_OK);
+    runtel_options_free(o);
+    char *json = NULL;
+    CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    sim("/_sim/tokens/expire", "{}");
+    long before = sim_counter("auth_attempts");
+    enum { N = 8 };
+    pthread_t threads[N];
+    struct worker workers[N];
+    for (int i = 0; i < N; i++) {
+        workers[i] = (struct worker){c, 0};
+        pthread_create(&threads[i], NULL, hammer, &workers[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        ok += workers[i].ok;
+    }
+    CHECK(ok == N * 25);
+    CHECK(sim_counter("auth_attempts") - before == 1); /* one re-login for all threads */
+    runtel_client_free(c);
+}
+
+static void test_shared_vectors(void) {
+    const char *dir = getenv("RUNTEL_VECTORS");
+    DIR *d = dir ? opendir(dir) : NULL;
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    int seen = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+            continue;
+        char name[256], body[512], expect[2048], kind[64] = "", action[64] = "", obj[64] = "";
+        snprintf(name, sizeof name, "%.*s", (int)(len - 5), e->d_name);
+        /* The vector's request names the action; read it from the file. */
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        static char text[8192];
+        size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
+        if (f)
+            fclose(f);
+        text[got] = '\0';
+        const char *req = strstr(text, "\"request\"");
+        CHECK(req && json_string_field(req, "action", action, sizeof action) && json_string_field(req, "obj", obj, sizeof obj));
+
+        /* No retries: a replayed 502 must reach the caller, not be retried away. */
+        runtel_options *o = NULL;
+        runtel_client *c = NULL;
+        CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+        CHECK_RC(runtel_options_set_max_retries(o, 0, NULL), RUNTEL_OK);
+        CHECK_RC(runtel_client_new_with_options(URL, o, &c, NULL), RUNTEL_OK);
+        CHECK_RC(runtel_client_login(c, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+        runtel_options_free(o);
+        snprintf(body, sizeof body, "{\"vector\": \"%s\"}", name);
+        if (sim_request("/_sim/replay", body, expect, sizeof expect) != 0) {
+            failed++;
+            continue;
+        }
+        int ok = strstr(expect, "\"ok\":true") != NULL;
+        if (!json_string_field(expect, "auth_kind", kind, sizeof kind))
+            json_string_field(expect, "kind", kind, sizeof kind);
+        runtel_error *err = NULL;
+        char *json = NULL;
+        runtel_result rc = strcmp(action, "auth") == 0 ? runtel_client_login(c, "someone@pbx.example", "pw", &err)
+                                                       : runtel_client_call(c, obj, action, "{}", &json, &err);
+        if (ok) {
+            CHECK_RC(rc, RUNTEL_OK);
+        } else if (strcmp(runtel_result_name(rc), kind) != 0) {
+            failed++;
+            fprintf(stderr, "vector %s: got %s, want %s\n", name, runtel_result_name(rc), kind);
+        } else {
+            passed++;
+            long status = json_number_field(expect, "http_status");
+            CHECK(runtel_error_http_status(err) == status);
+        }
+        runtel_string_free(json);
+        runtel_error_free(err);
+        runtel_client_free(c);
+        seen++;
+    }
+    closedir(d);
+    CHECK(seen >= 12);
+}
+
+static void test_faults_leave_the_client_usable(void) {
+    runtel_options *o = NULL;
+    runtel_client *c = NULL;
+    CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_credentials(o, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_timeout_ms(o, 800, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_max_retries(o, 0, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_max_response_bytes(o, 100000, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_new_with_options(URL, o, &c, NULL), RUNTEL_OK);
+    runtel_options_free(o);
+    static const struct {
+        const char *fault;
+        runtel_result want;
+    } cases[] = {
+        {"delay:1500", RUNTEL_ERR_TIMEOUT},       {"drop_before", RUNTEL_ERR_TRANSPORT},
+        {"drop_mid_body", RUNTEL_ERR_TRANSPORT},  {"truncated_json", RUNTEL_ERR_PROTOCOL},
+        {"html_502", RUNTEL_ERR_API},             {"html_503", RUNTEL_ERR_API},
+        {"wrong_action_id", RUNTEL_ERR_PROTOCOL}, {"oversize:200000", RUNTEL_ERR_PROTOCOL},
+        {"invalid_utf8", RUNTEL_ERR_PROTOCOL},    {"non_object_json", RUNTEL_ERR_PROTOCOL},
+    };
+    char *json = NULL;
+    CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    json = NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"fault\": \"%s\", \"times\": 1}", cases[i].fault);
+        sim("/_sim/faults", body);
+        runtel_result rc = runtel_client_call(c, "User", "list", NULL, &json, NULL);
+        if (rc != cases[i].want) {
+            failed++;
+            fprintf(stderr, "fault %s: got %s, want %s\n", cases[i].fault, runtel_result_name(rc),
+                    runtel_result_name(cases[i].want));
+        } else {
+            passed++;
+        }
+        CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, NULL), RUNTEL_OK);
+        runtel_string_free(json);
+        json = NULL;
+    }
+    runtel_client_free(c);
+}
+
+int main(void) {
+    URL = getenv("RUNTEL_SIM_URL");
+    if (!URL) {
+        fprintf(stderr, "RUNTEL_SIM_URL is not set (run through tests/run.sh)\n");
+        return 2;
+    }
+    test_version_and_names();
+    test_round_trip();
+    test_error_kinds_and_accessors();
+    test_null_utf8_and_json_arguments();
+    test_records();
+    test_threads_share_one_client();
+    test_shared_vectors();
+    test_faults_leave_the_client_usable();
+    test_lockout();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

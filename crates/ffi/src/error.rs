@@ -1,0 +1,172 @@
+//! `runtel_error`: the details of a failure, for C.
+
+use std::ffi::{c_char, CString};
+
+use ::runtel_client::Error;
+
+use crate::runtel_result;
+
+/// A failure inside the library, before it becomes a `runtel_error`.
+pub(crate) enum Failure {
+    Sdk(Error),
+    Boundary {
+        code: runtel_result,
+        message: String,
+    },
+}
+
+impl Failure {
+    pub fn null(name: &str) -> Self {
+        Failure::Boundary {
+            code: runtel_result::RUNTEL_ERR_NULL_ARGUMENT,
+            message: format!("argument `{name}` must not be NULL"),
+        }
+    }
+
+    pub fn utf8(name: &str, at: usize) -> Self {
+        Failure::Boundary {
+            code: runtel_result::RUNTEL_ERR_INVALID_UTF8,
+            message: format!("argument `{name}` is not valid UTF-8 (bad byte at offset {at})"),
+        }
+    }
+
+    pub fn invalid(message: String) -> Self {
+        Failure::Sdk(Error::InvalidInput(message))
+    }
+
+    pub fn panic() -> Self {
+        Failure::Boundary {
+            code: runtel_result::RUNTEL_ERR_PANIC,
+            message: "internal error: a panic was caught at the C boundary (please report it)"
+                .into(),
+        }
+    }
+
+    pub fn code(&self) -> runtel_result {
+        match self {
+            Failure::Sdk(e) => e.kind().into(),
+            Failure::Boundary { code, .. } => *code,
+        }
+    }
+
+    pub fn into_error(self) -> runtel_error {
+        let code = self.code();
+        match self {
+            Failure::Boundary { message, .. } => runtel_error {
+                code,
+                message: cstring(message),
+                api_code: 0,
+                http_status: 0,
+                msg_id: None,
+                body: None,
+            },
+            Failure::Sdk(e) => {
+                let info = e.api_info();
+                runtel_error {
+                    code,
+                    message: cstring(e.to_string()),
+                    api_code: e
+                        .api_code()
+                        .and_then(|c| i32::try_from(c).ok())
+                        .unwrap_or(0),
+                    http_status: e.http_status().map_or(0, i32::from),
+                    msg_id: info.and_then(|i| i.msg_id.clone()).map(cstring),
+                    body: info.map(|i| cstring(i.raw_body.clone())),
+                }
+            }
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Sdk(e)
+    }
+}
+
+fn cstring(s: String) -> CString {
+    CString::new(s.replace('\0', " ")).unwrap_or_default()
+}
+
+/// The details of a failure. Made by the library, freed with `runtel_error_free`.
+pub struct runtel_error {
+    code: runtel_result,
+    message: CString,
+    api_code: i32,
+    http_status: i32,
+    msg_id: Option<CString>,
+    body: Option<CString>,
+}
+
+/// The error's kind, the same value the failing function returned.
+/// NULL gives `RUNTEL_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_kind(e: *const runtel_error) -> runtel_result {
+    e.as_ref()
+        .map_or(runtel_result::RUNTEL_ERR_NULL_ARGUMENT, |e| e.code)
+}
+
+/// A one-line description (kind, HTTP status, envelope code, msg_id, message).
+/// Never contains a password or token. Valid until the error is freed; "" for NULL.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_message(e: *const runtel_error) -> *const c_char {
+    e.as_ref().map_or(c"".as_ptr(), |e| e.message.as_ptr())
+}
+
+/// The envelope `code` of the server's answer, 0 if there was none.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_api_code(e: *const runtel_error) -> i32 {
+    e.as_ref().map_or(0, |e| e.api_code)
+}
+
+/// The HTTP status of the server's answer, 0 if there was none.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_http_status(e: *const runtel_error) -> i32 {
+    e.as_ref().map_or(0, |e| e.http_status)
+}
+
+/// The envelope's `msg_id`, or NULL. Valid until the error is freed.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_msg_id(e: *const runtel_error) -> *const c_char {
+    e.as_ref()
+        .and_then(|e| e.msg_id.as_ref())
+        .map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// The start of the server's raw answer body (bounded, lossy UTF-8) for `api` and
+/// `auth` errors, or NULL. Valid until the error is freed.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_body(e: *const runtel_error) -> *const c_char {
+    e.as_ref()
+        .and_then(|e| e.body.as_ref())
+        .map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// Frees an error. NULL is accepted.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_free(e: *mut runtel_error) {
+    if !e.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(e))));
+    }
+}

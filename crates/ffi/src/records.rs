@@ -1,0 +1,94 @@
+//! `runtel_records`: a cursor over every record of a list action, page by page.
+
+use std::ffi::c_char;
+
+use ::runtel_client::Records;
+use serde_json::Value;
+
+use crate::client::{client_ref, runtel_client};
+use crate::error::{runtel_error, Failure};
+use crate::runtel_result;
+use crate::util::{check_out, guard, json_arg, str_arg, to_c_string};
+
+/// A paging cursor. Holds one page in memory; keeps the client alive.
+pub struct runtel_records {
+    records: Records,
+}
+
+/// Makes a cursor over `obj`'s `list`, `page_size` records per request, with
+/// optional `params_json` and `filter_json` (NULL to leave out). No request is sent
+/// until the first `runtel_records_next`. Free with `runtel_records_free`.
+///
+/// # Safety
+/// `c` is a client from this library; `obj` a NUL-terminated string; the JSON
+/// arguments NULL or NUL-terminated; `out` a valid place for one pointer; `err`
+/// NULL or a valid place for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_records_new(
+    c: *mut runtel_client,
+    obj: *const c_char,
+    params_json: *const c_char,
+    filter_json: *const c_char,
+    page_size: u64,
+    out: *mut *mut runtel_records,
+    err: *mut *mut runtel_error,
+) -> runtel_result {
+    guard(err, || {
+        let client = client_ref(c)?;
+        let obj = str_arg(obj, "obj")?;
+        let params = json_arg(params_json, "params_json")?.unwrap_or(Value::Null);
+        let filter = json_arg(filter_json, "filter_json")?.unwrap_or(Value::Null);
+        check_out(out, "out")?;
+        let records = client.records(obj, params, page_size)?.filter(filter)?;
+        *out = Box::into_raw(Box::new(runtel_records { records }));
+        Ok(())
+    })
+}
+
+/// The next record as JSON into `*out_json` (free with `runtel_string_free`), or
+/// NULL into `*out_json` when there are no more. After an error the cursor is done.
+///
+/// # Safety
+/// `r` is a cursor from this library; `out_json` a valid place for one pointer;
+/// `err` NULL or a valid place for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_records_next(
+    r: *mut runtel_records,
+    out_json: *mut *mut c_char,
+    err: *mut *mut runtel_error,
+) -> runtel_result {
+    guard(err, || {
+        let r = r.as_mut().ok_or_else(|| Failure::null("records"))?;
+        check_out(out_json, "out_json")?;
+        match r.records.next() {
+            None => *out_json = std::ptr::null_mut(),
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(v)) => *out_json = to_c_string(v.to_string()),
+        }
+        Ok(())
+    })
+}
+
+/// The `total_count` the server reported with the last page, or -1 before the
+/// first page (or when the server sends none). -1 for NULL.
+///
+/// # Safety
+/// `r` is NULL or a cursor from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_records_total_count(r: *const runtel_records) -> i64 {
+    r.as_ref()
+        .and_then(|r| r.records.total_count())
+        .and_then(|n| i64::try_from(n).ok())
+        .unwrap_or(-1)
+}
+
+/// Frees a cursor. NULL is accepted.
+///
+/// # Safety
+/// `r` is NULL or a cursor from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_records_free(r: *mut runtel_records) {
+    if !r.is_null() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(r))));
+    }
+}
