@@ -1,0 +1,38 @@
+"""Log in, list users, page through CDRs, log out. Checked with mypy --strict.
+
+    python quickstart.py URL LOGIN      (password from RUNTEL_PASSWORD)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import runtel
+
+
+def main(url: str, login: str, password: str) -> int:
+    with runtel.Client(url, login=login, password=password, timeout=15.0) as pbx:
+        users = pbx.User.list()
+        print(f"{users['total_count']} users")
+        info = pbx.auth_info
+        if info is not None:
+            print(f"logged in as {info.user_login}, token valid until {info.exp.isoformat()}")
+        try:
+            pbx.call("User", "get", id=999_999)
+        except runtel.ApiError as e:
+            print(f"expected: HTTP {e.http_status}, code {e.code}, msg_id {e.msg_id}")
+        answered = 0
+        records = pbx.records("DomainCDR", page_size=1000)
+        for cdr in records:
+            if cdr.get("disposition") == "ANSWERED":
+                answered += 1
+        print(f"{records.total_count} CDRs, {answered} answered")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or "RUNTEL_PASSWORD" not in os.environ:
+        print("usage: RUNTEL_PASSWORD=... quickstart.py URL LOGIN", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(sys.argv[1], sys.argv[2], os.environ["RUNTEL_PASSWORD"]))
