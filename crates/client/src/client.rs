@@ -143,6 +143,19 @@ impl Client {
         self.inner.read_session().status(SystemTime::now())
     }
 
+    /// Uses a login saved earlier (the CLI's token cache) instead of logging in.
+    /// If the server rejects the token, stored credentials (if any) log in again.
+    pub fn restore_session(&self, info: AuthInfo, expires_at: SystemTime) {
+        let _flight = lock(&self.inner.login_lock);
+        self.inner.write_session().restore(info, expires_at);
+    }
+
+    /// Counts logins and restores; it changes whenever the token does, so a caller
+    /// can tell whether a call logged in (and a cached token should be saved).
+    pub fn session_generation(&self) -> u64 {
+        self.inner.read_session().generation()
+    }
+
     /// When the token expires, on the local clock (skew-corrected).
     pub fn token_expires_at(&self) -> Option<SystemTime> {
         self.inner.read_session().expires_at()

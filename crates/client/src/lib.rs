@@ -52,8 +52,8 @@ pub use builder::{ClientBuilder, RetryPolicy};
 pub use client::Client;
 pub use records::Records;
 pub use runtel_protocol::{
-    ApiErrorInfo, AuthInfo, Call, Error, ErrorKind, LoginGuard, ProtocolErrorInfo,
-    ProtocolErrorReason, Response, Secret, SessionStatus,
+    ApiErrorInfo, AuthInfo, Call, Endpoint, Error, ErrorKind, HttpRequest, LoginGuard,
+    ProtocolErrorInfo, ProtocolErrorReason, Response, Secret, ServerDateTime, SessionStatus,
 };
 pub use serde_json;
 

@@ -79,6 +79,12 @@ impl Records {
         self.offset - self.page.len() as u64
     }
 
+    /// Records of the current page not yet yielded; 0 right after the last record of
+    /// a page, which is where an export can checkpoint.
+    pub fn buffered(&self) -> usize {
+        self.page.len()
+    }
+
     /// Pages fetched so far.
     pub fn pages_fetched(&self) -> u64 {
         self.pages_fetched

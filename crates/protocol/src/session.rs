@@ -155,6 +155,18 @@ impl Session {
         Ok(info)
     }
 
+    /// Restores a login saved earlier (a token cache): the token in `info` is used
+    /// until `expires_at` on the local clock, or until the server rejects it.
+    pub fn restore(&mut self, info: AuthInfo, expires_at: SystemTime) {
+        self.held = Some(Held {
+            info,
+            expires_at,
+            rejected: false,
+        });
+        self.logged_out = false;
+        self.generation += 1;
+    }
+
     /// The status at `now`.
     pub fn status(&self, now: SystemTime) -> SessionStatus {
         match &self.held {

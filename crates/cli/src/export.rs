@@ -1,0 +1,359 @@
+//! `runtel export`: every record of a list action to JSON Lines, CSV or JSON, page by
+//! page (bounded memory), written atomically and resumable after an interruption.
+//!
+//! Output goes to `FILE.part` with a checkpoint `FILE.part.state` written after each
+//! page (offset, records and bytes so far). On success `.part` is renamed to `FILE`
+//! and the state removed. `--resume` truncates `.part` to the last checkpoint and
+//! continues from its offset.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use runtel_client::Client;
+use serde_json::{json, Map, Value};
+
+use crate::failure::{Failure, Result};
+use crate::files;
+
+/// Output formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// A header row from the first page's fields; nested values as JSON text.
+    Csv,
+    /// One JSON array.
+    Json,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// What to export.
+pub struct ExportJob {
+    pub obj: String,
+    pub action: String,
+    pub params: Value,
+    pub filter: Value,
+    pub format: Format,
+    pub page_size: u64,
+    pub output: Option<PathBuf>,
+    pub resume: bool,
+    pub progress: bool,
+}
+
+/// How an export ended.
+pub struct ExportSummary {
+    pub records: u64,
+    pub resumed_from: u64,
+    pub extra_fields_dropped: u64,
+}
+
+struct Checkpoint {
+    offset: u64,
+    records: u64,
+    bytes: u64,
+    columns: Vec<String>,
+}
+
+fn state_path(part: &Path) -> PathBuf {
+    let mut s = part.as_os_str().to_owned();
+    s.push(".state");
+    PathBuf::from(s)
+}
+
+fn part_path(out: &Path) -> PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
+    move |e| Failure::local(format!("{}: {e}", path.display()))
+}
+
+impl ExportJob {
+    fn identity(&self) -> Value {
+        json!({"obj": self.obj, "action": self.action, "params": self.params,
+               "filter": self.filter, "format": self.format.name(), "page_size": self.page_size})
+    }
+
+    fn load_checkpoint(&self, part: &Path) -> Result<Checkpoint> {
+        let state = state_path(part);
+        let text = std::fs::read_to_string(&state).map_err(|_| {
+            Failure::local(format!("nothing to resume: {} not found", state.display()))
+        })?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| Failure::local(format!("{}: {e}", state.display())))?;
+        if v["job"] != self.identity() {
+            return Err(Failure::local(format!(
+                "{} belongs to another export (object, params, filter, format or page size differ)",
+                state.display()
+            )));
+        }
+        Ok(Checkpoint {
+            offset: v["offset"].as_u64().unwrap_or(0),
+            records: v["records"].as_u64().unwrap_or(0),
+            bytes: v["bytes"].as_u64().unwrap_or(0),
+            columns: serde_json::from_value(v["columns"].clone()).unwrap_or_default(),
+        })
+    }
+
+    fn save_checkpoint(&self, part: &Path, c: &Checkpoint) -> Result<()> {
+        let state = state_path(part);
+        let v = json!({"job": self.identity(), "offset": c.offset, "records": c.records,
+                       "bytes": c.bytes, "columns": c.columns});
+        let tmp = files::tmp_path(&state);
+        std::fs::write(&tmp, v.to_string()).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &state).map_err(io(&state))
+    }
+
+    /// Runs the export with `client`.
+    pub fn run(&self, client: &Client) -> Result<ExportSummary> {
+        if self.resume && self.output.is_none() {
+            return Err(Failure::local("--resume needs -o FILE"));
+        }
+        let (mut sink, part, mut cp): (Sink, Option<PathBuf>, Checkpoint) = match &self.output {
+            None => (
+                Sink::Stdout(BufWriter::new(std::io::stdout().lock())),
+                None,
+                Checkpoint {
+                    offset: 0,
+                    records: 0,
+                    bytes: 0,
+                    columns: Vec::new(),
+                },
+            ),
+            Some(out) => {
+                let part = part_path(out);
+                let (file, cp) = if self.resume {
+                    let cp = self.load_checkpoint(&part)?;
+                    let mut f = OpenOptions::new()
+                        .write(true)
+                        .open(&part)
+                        .map_err(io(&part))?;
+                    f.set_len(cp.bytes).map_err(io(&part))?;
+                    f.seek(SeekFrom::End(0)).map_err(io(&part))?;
+                    (f, cp)
+                } else {
+                    (
+                        files::create_output(&part)?,
+                        Checkpoint {
+                            offset: 0,
+                            records: 0,
+                            bytes: 0,
+                            columns: Vec::new(),
+                        },
+                    )
+                };
+                (Sink::file(file, cp.bytes), Some(part), cp)
+            }
+        };
+        let resumed_from = cp.offset;
+        let mut records = client
+            .records(&self.obj, self.params.clone(), self.page_size)?
+            .action(&self.action)?
+            .filter(self.filter.clone())?
+            .starting_at(cp.offset);
+
+        let bar = if self.progress {
+            ProgressBar::new(0)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {pos}/{len} records  {per_sec}  ETA {eta}  {wide_bar}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_position(cp.records);
+        let mut extra_dropped = 0u64;
+        let mut page: Vec<Map<String, Value>> = Vec::new();
+        let mut wrote_header = cp.records > 0 || cp.bytes > 0;
+        loop {
+            let next = records.next();
+            let finished = next.is_none();
+            if let Some(r) = next {
+                let rec = match r? {
+                    Value::Object(m) => m,
+                    other => {
+                        let mut m = Map::new();
+                        m.insert("value".into(), other);
+                        m
+                    }
+                };
+                page.push(rec);
+                if records.buffered() > 0 {
+                    continue;
+                }
+            }
+            // A page boundary (or the end): write the page, then checkpoint.
+            if let Some(total) = records.total_count() {
+                bar.set_length(total.saturating_sub(resumed_from) + cp.records);
+            }
+            if !wrote_header {
+                if self.format == Format::Csv {
+                    for rec in &page {
+                        for k in rec.keys() {
+                            if !cp.columns.contains(k) {
+                                cp.columns.push(k.clone());
+                            }
+                        }
+                    }
+                    write_csv_row(
+                        &mut sink,
+                        cp.columns.iter().map(|c| Value::String(c.clone())),
+                    )?;
+                } else if self.format == Format::Json {
+                    sink.write_all(b"[")
+                        .map_err(|e| Failure::local(e.to_string()))?;
+                }
+                wrote_header = true;
+            }
+            for rec in page.drain(..) {
+                match self.format {
+                    Format::Jsonl => {
+                        serde_json::to_writer(&mut sink, &rec)
+                            .map_err(|e| Failure::local(e.to_string()))?;
+                        sink.write_all(b"\n")
+                            .map_err(|e| Failure::local(e.to_string()))?;
+                    }
+                    Format::Json => {
+                        sink.write_all(if cp.records == 0 { b"\n" } else { b",\n" })
+                            .map_err(|e| Failure::local(e.to_string()))?;
+                        serde_json::to_writer(&mut sink, &rec)
+                            .map_err(|e| Failure::local(e.to_string()))?;
+                    }
+                    Format::Csv => {
+                        if rec.keys().any(|k| !cp.columns.contains(k)) {
+                            extra_dropped += 1;
+                        }
+                        write_csv_row(
+                            &mut sink,
+                            cp.columns
+                                .iter()
+                                .map(|c| rec.get(c).cloned().unwrap_or(Value::Null)),
+                        )?;
+                    }
+                }
+                cp.records += 1;
+            }
+            bar.set_position(cp.records);
+            sink.flush().map_err(|e| Failure::local(e.to_string()))?;
+            if let (Some(part), Some(bytes)) = (&part, sink.bytes()) {
+                cp.offset = records.position();
+                cp.bytes = bytes;
+                self.save_checkpoint(part, &cp)?;
+            }
+            if finished {
+                break;
+            }
+        }
+        if self.format == Format::Json {
+            if !wrote_header {
+                sink.write_all(b"[")
+                    .map_err(|e| Failure::local(e.to_string()))?;
+            }
+            sink.write_all(b"\n]\n")
+                .map_err(|e| Failure::local(e.to_string()))?;
+        }
+        sink.flush().map_err(|e| Failure::local(e.to_string()))?;
+        drop(sink);
+        bar.finish_and_clear();
+        if let (Some(part), Some(out)) = (part, &self.output) {
+            File::open(&part)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&part))?;
+            std::fs::rename(&part, out).map_err(io(out))?;
+            let _ = std::fs::remove_file(state_path(&part));
+        }
+        Ok(ExportSummary {
+            records: cp.records,
+            resumed_from,
+            extra_fields_dropped: extra_dropped,
+        })
+    }
+}
+
+fn write_csv_row<W: Write + ?Sized>(w: &mut W, cells: impl Iterator<Item = Value>) -> Result<()> {
+    let mut line = String::new();
+    for (i, v) in cells.enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        let text = match v {
+            Value::Null => String::new(),
+            Value::String(s) => s,
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            other => other.to_string(),
+        };
+        if text.contains([',', '"', '\n', '\r']) {
+            line.push('"');
+            line.push_str(&text.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(&text);
+        }
+    }
+    line.push_str("\r\n");
+    w.write_all(line.as_bytes())
+        .map_err(|e| Failure::local(e.to_string()))
+}
+
+/// Where records go: standard output, or a file whose length is tracked for checkpoints.
+enum Sink {
+    Stdout(BufWriter<std::io::StdoutLock<'static>>),
+    File { inner: BufWriter<File>, bytes: u64 },
+}
+
+impl Sink {
+    fn file(file: File, bytes: u64) -> Self {
+        Sink::File {
+            inner: BufWriter::with_capacity(256 * 1024, file),
+            bytes,
+        }
+    }
+
+    /// Bytes written to the file so far (None for stdout, which cannot resume).
+    fn bytes(&self) -> Option<u64> {
+        match self {
+            Sink::Stdout(_) => None,
+            Sink::File { bytes, .. } => Some(*bytes),
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Stdout(w) => w.write(buf),
+            Sink::File { inner, bytes } => {
+                let n = inner.write(buf)?;
+                *bytes += n as u64;
+                Ok(n)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Stdout(w) => w.flush(),
+            // A checkpoint must not claim bytes the disk does not have.
+            Sink::File { inner, .. } => {
+                inner.flush()?;
+                inner.get_ref().sync_data()
+            }
+        }
+    }
+}

@@ -1,0 +1,628 @@
+//! The `runtel` binary run as a process against runtel-sim.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use runtel_sim::{Fault, FaultRule, SimConfig, Simulator, DEFAULT_LOGIN};
+use serde_json::{Map, Value};
+
+/// A scratch HOME for one test: config and cache live here.
+struct Home(PathBuf);
+
+impl Home {
+    fn new(name: &str) -> Home {
+        let p = std::env::temp_dir().join(format!("runtel-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Home(p)
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_runtel"));
+        c.env_clear()
+            .env("HOME", &self.0)
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::null());
+        c
+    }
+    fn write_config(&self, text: &str, mode: u32) {
+        let p = self.path(".config/runtel/config.toml");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap()
+}
+
+fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn sim(cdrs: u64) -> Simulator {
+    Simulator::start(SimConfig {
+        seed: vec![("DomainCDR".into(), cdrs)],
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+fn logged_in(home: &Home, s: &Simulator) {
+    let out = run_with_stdin(
+        home.cmd().args([
+            "--url",
+            s.url(),
+            "--login",
+            DEFAULT_LOGIN,
+            "--password-stdin",
+            "login",
+        ]),
+        "admin\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn demo_runs_the_main_job_offline() {
+    let home = Home::new("demo");
+    let out = run(home.cmd().args(["demo", "--cdrs", "2000"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for needle in [
+        "[1] log in",
+        "[2] list users",
+        "created user",
+        "deleted user",
+        "2000 records",
+        "[5] log out",
+        "1 login(s)",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("Demo-pass-1"),
+        "the demo user's password is never shown"
+    );
+}
+
+#[test]
+fn help_documents_exit_codes_and_subcommands() {
+    let home = Home::new("help");
+    let out = text(&run(home.cmd().arg("--help")).stdout);
+    for needle in [
+        "demo",
+        "login",
+        "logout",
+        "call",
+        "export",
+        "Exit codes:",
+        "auth_lockout",
+        "10  not_authenticated",
+    ] {
+        assert!(out.contains(needle), "{needle}");
+    }
+}
+
+#[test]
+fn token_cache_means_one_login_for_many_invocations() {
+    let s = sim(10);
+    let home = Home::new("cache");
+    logged_in(&home, &s);
+    let cache = home.path(".cache/runtel/session-default.json");
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        !std::fs::read_to_string(&cache)
+            .unwrap()
+            .contains("password"),
+        "no password in the cache"
+    );
+    for i in 0..5 {
+        // No password anywhere: only the cached token can make this work.
+        let out = run(home
+            .cmd()
+            .args(["--url", s.url(), "call", "User", "get", "id=1"]));
+        assert!(out.status.success(), "call {i}: {}", text(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["body"]["login"], DEFAULT_LOGIN);
+        assert!(
+            !text(&out.stdout).contains('\n') || text(&out.stdout).trim().lines().count() == 1,
+            "compact when piped"
+        );
+    }
+    let k = s.counters();
+    assert_eq!((k.auth_attempts, k.action("get")), (1, 5));
+    // logout ends the cached session on the server and removes it.
+    let out = run(home.cmd().args(["--url", s.url(), "logout"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(s.counters().action("logout"), 1);
+    assert!(!cache.exists());
+    let out = run(home.cmd().args(["--url", s.url(), "call", "User", "list"]));
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "not_authenticated without cache or password"
+    );
+}
+
+#[test]
+fn settings_precedence_flags_then_env_then_profile() {
+    let home = Home::new("precedence");
+    home.write_config(
+        "[profiles.default]\nurl = \"http://profile.example\"\nlogin = \"p@x.cz\"\n\n[profiles.other]\nurl = \"http://other.example\"\n",
+        0o644,
+    );
+    let url_of = |out: &Output| {
+        text(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let dry = ["call", "User", "list", "--dry-run"];
+    assert_eq!(
+        url_of(&run(home.cmd().args(dry))),
+        "POST http://profile.example/api/"
+    );
+    assert_eq!(
+        url_of(&run(home
+            .cmd()
+            .args(dry)
+            .env("RUNTEL_URL", "http://env.example"))),
+        "POST http://env.example/api/"
+    );
+    assert_eq!(
+        url_of(&run(home
+            .cmd()
+            .args(["--url", "http://flag.example"])
+            .args(dry)
+            .env("RUNTEL_URL", "http://env.example"))),
+        "POST http://flag.example/api/"
+    );
+    assert_eq!(
+        url_of(&run(home.cmd().args(["--profile", "other"]).args(dry))),
+        "POST http://other.example/api/"
+    );
+    assert_eq!(
+        url_of(&run(home.cmd().args(dry).env("RUNTEL_PROFILE", "other"))),
+        "POST http://other.example/api/"
+    );
+    let login_of = |out: &Output| {
+        let body = text(&out.stdout);
+        let v: Value = serde_json::from_str(body.split_once("\n\n").unwrap().1).unwrap();
+        v["params"]["login"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        login_of(&run(home.cmd().args(["login", "--dry-run"]))),
+        "p@x.cz"
+    );
+    assert_eq!(
+        login_of(&run(home
+            .cmd()
+            .args(["login", "--dry-run"])
+            .env("RUNTEL_LOGIN", "e@x.cz"))),
+        "e@x.cz"
+    );
+    assert_eq!(
+        login_of(&run(home
+            .cmd()
+            .args(["--login", "f@x.cz", "login", "--dry-run"])
+            .env("RUNTEL_LOGIN", "e@x.cz"))),
+        "f@x.cz"
+    );
+}
+
+#[test]
+fn secret_files_must_be_private() {
+    let s = sim(0);
+    let home = Home::new("perms");
+    let config = format!(
+        "[profiles.default]\nurl = \"{}\"\nlogin = \"{DEFAULT_LOGIN}\"\npassword = \"admin\"\n",
+        s.url()
+    );
+    home.write_config(&config, 0o644);
+    let out = run(home.cmd().args(["call", "User", "list"]));
+    assert_eq!(out.status.code(), Some(11));
+    assert!(
+        text(&out.stderr).contains("chmod 600"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(s.counters().requests, 0);
+    home.write_config(&config, 0o600);
+    let out = run(home.cmd().args(["call", "User", "list"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A cache file someone loosened is refused, not trusted.
+    let cache = home.path(".cache/runtel/session-default.json");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(home.cmd().args(["call", "User", "list"]));
+    assert_eq!(out.status.code(), Some(11), "{}", text(&out.stderr));
+}
+
+#[test]
+fn dry_run_prints_the_request_masked_and_sends_nothing() {
+    let s = sim(0);
+    let home = Home::new("dry");
+    let out = run(home.cmd().args([
+        "--url",
+        s.url(),
+        "call",
+        "User",
+        "update",
+        "id=5",
+        "name=Anna",
+        "--dry-run",
+    ]));
+    assert!(out.status.success());
+    let o = text(&out.stdout);
+    assert!(o.starts_with(&format!("POST {}/api/\n", s.url())), "{o}");
+    assert!(
+        o.contains("Authorization: Bearer ***") && o.contains("Content-Type: application/json")
+    );
+    let body: Value = serde_json::from_str(o.split_once("\n\n").unwrap().1).unwrap();
+    assert_eq!(body["params"], serde_json::json!({"id": 5, "name": "Anna"}));
+    assert_eq!(
+        (body["obj"].as_str(), body["action"].as_str()),
+        (Some("User"), Some("update"))
+    );
+    let out = run(home
+        .cmd()
+        .args(["--url", s.url(), "--login", "a@b.cz", "login", "--dry-run"])
+        .env("RUNTEL_PASSWORD", "Real-Secret-9"));
+    let o = text(&out.stdout);
+    assert!(
+        o.contains("\"password\": \"***\"") || o.contains("\"password\":\"***\""),
+        "{o}"
+    );
+    assert!(!o.contains("Real-Secret-9") && !o.contains("Authorization"));
+    assert_eq!(s.counters().requests, 0, "dry runs send nothing");
+}
+
+#[test]
+fn exit_codes_by_error_kind_and_one_line_errors() {
+    let s = sim(0);
+    let home = Home::new("exit");
+    logged_in(&home, &s);
+    let base = |h: &Home| {
+        let mut c = h.cmd();
+        c.args(["--url", s.url()]);
+        c
+    };
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["call", "User", "get", "id=4242"],
+            7,
+            "runtel: error: api: User.get: HTTP 404, code 404, msg_id \"not_found\"",
+        ),
+        (
+            vec!["call", "User", "list", "--params", "{bad"],
+            3,
+            "runtel: error: invalid_input:",
+        ),
+        (
+            vec!["call", "User", "list", "--params", "@/nonexistent.json"],
+            11,
+            "runtel: error: local:",
+        ),
+    ];
+    for (args, code, start) in cases {
+        let out = run(base(&home).args(&args));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.starts_with(start), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"));
+    }
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = run(home
+        .cmd()
+        .args([
+            "--url",
+            &format!("http://{dead}"),
+            "--login",
+            "a@b.cz",
+            "call",
+            "User",
+            "list",
+        ])
+        .env("RUNTEL_PASSWORD", "x"));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    s.push_fault(FaultRule::times(Fault::Delay(Duration::from_secs(3)), 1));
+    let out = run(base(&home).args(["--timeout", "0.5", "call", "User", "list"]));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    s.push_fault(FaultRule::times(Fault::WrongActionId, 1));
+    assert_eq!(
+        run(base(&home).args(["call", "User", "list"]))
+            .status
+            .code(),
+        Some(6)
+    );
+}
+
+#[test]
+fn lockout_persists_across_invocations() {
+    let s = sim(0);
+    let home = Home::new("lockout");
+    let login = |pw: &str| {
+        run_with_stdin(
+            home.cmd().args([
+                "--url",
+                s.url(),
+                "--login",
+                DEFAULT_LOGIN,
+                "--password-stdin",
+                "login",
+            ]),
+            pw,
+        )
+    };
+    for _ in 0..3 {
+        let out = login("wrong\n");
+        assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+        assert!(!text(&out.stderr).contains("wrong"));
+    }
+    let out = login("admin\n");
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("retry in"));
+    assert_eq!(
+        s.counters().auth_attempts,
+        3,
+        "the fourth process did not even try"
+    );
+    let guard = std::fs::read_dir(home.path(".cache/runtel"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("guard-"))
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::metadata(guard).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+/// Parses this tool's CSV (RFC 4180 quoting, CRLF rows).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    rows
+}
+
+fn cell_of(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn export_100k_in_every_format_record_by_record() {
+    const N: i64 = 100_000;
+    let s = sim(N as u64);
+    let home = Home::new("export");
+    logged_in(&home, &s);
+    let expected = |id: i64| runtel_sim::seeded_log_record("DomainCDR", id, 1);
+    for format in ["jsonl", "csv", "json"] {
+        let out_path = home.path(&format!("cdrs.{format}"));
+        let out = run(home
+            .cmd()
+            .args([
+                "--url",
+                s.url(),
+                "export",
+                "DomainCDR",
+                "--format",
+                format,
+                "-o",
+            ])
+            .arg(&out_path));
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(&format!("exported {N} records")));
+        assert!(
+            !home.path(&format!("cdrs.{format}.part")).exists(),
+            "the temp file was renamed"
+        );
+        let body = std::fs::read_to_string(&out_path).unwrap();
+        match format {
+            "jsonl" => {
+                let mut n = 0;
+                for (i, line) in body.lines().enumerate() {
+                    let rec: Map<String, Value> = serde_json::from_str(line).unwrap();
+                    assert_eq!(rec, expected(i as i64 + 1), "line {i}");
+                    n += 1;
+                }
+                assert_eq!(n, N);
+            }
+            "json" => {
+                let all: Vec<Map<String, Value>> = serde_json::from_str(&body).unwrap();
+                assert_eq!(all.len() as i64, N);
+                for (i, rec) in all.iter().enumerate() {
+                    assert_eq!(rec, &expected(i as i64 + 1), "record {i}");
+                }
+            }
+            _ => {
+                let rows = parse_csv(&body);
+                assert_eq!(rows.len() as i64, N + 1);
+                let header = &rows[0];
+                assert_eq!(header, &expected(1).keys().cloned().collect::<Vec<_>>());
+                for (i, row) in rows[1..].iter().enumerate() {
+                    let rec = expected(i as i64 + 1);
+                    let want: Vec<String> = header.iter().map(|k| cell_of(&rec[k])).collect();
+                    assert_eq!(row, &want, "row {i}");
+                }
+            }
+        }
+    }
+    // --since filters on dt.
+    let since = runtel_sim::SEED_BASE_DT + (N - 10) * runtel_sim::SEED_STEP_DT;
+    let out = run(home.cmd().args([
+        "--url",
+        s.url(),
+        "export",
+        "DomainCDR",
+        "--since",
+        &since.to_string(),
+    ]));
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        10,
+        "ids N-9..=N have dt >= since"
+    );
+}
+
+#[test]
+fn interrupted_export_resumes_to_the_same_file() {
+    const N: u64 = 60_000;
+    let s = sim(N);
+    let home = Home::new("resume");
+    logged_in(&home, &s);
+    let reference = home.path("reference.csv");
+    let out = run(home
+        .cmd()
+        .args([
+            "--url",
+            s.url(),
+            "export",
+            "DomainCDR",
+            "--format",
+            "csv",
+            "-o",
+        ])
+        .arg(&reference));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Slow every page down, start the export, kill it mid-way.
+    s.push_fault(FaultRule {
+        fault: Fault::Delay(Duration::from_millis(40)),
+        times: None,
+        action: Some("list".into()),
+        probability: 1.0,
+    });
+    let target = home.path("cdrs.csv");
+    let state = home.path("cdrs.csv.part.state");
+    let mut child = home
+        .cmd()
+        .args([
+            "--url",
+            s.url(),
+            "export",
+            "DomainCDR",
+            "--format",
+            "csv",
+            "-o",
+        ])
+        .arg(&target)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let offset = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["offset"].as_u64())
+            .unwrap_or(0);
+        if offset >= 20_000 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "export made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !target.exists(),
+        "an interrupted export leaves no final file"
+    );
+    s.clear_faults();
+
+    let out = run(home
+        .cmd()
+        .args([
+            "--url",
+            s.url(),
+            "export",
+            "DomainCDR",
+            "--format",
+            "csv",
+            "--resume",
+            "-o",
+        ])
+        .arg(&target));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("resumed at record"), "{err}");
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        std::fs::read(&reference).unwrap(),
+        "same bytes as an uninterrupted export"
+    );
+    assert!(!state.exists());
+    // Resuming another export's state is refused.
+    let out = run(home
+        .cmd()
+        .args(["--url", s.url(), "export", "DomainCDR", "--resume", "-o"])
+        .arg(home.path("none.jsonl")));
+    assert_eq!(out.status.code(), Some(11));
+}
