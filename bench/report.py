@@ -1,0 +1,140 @@
+"""Turns bench/run's JSON lines and criterion's estimates into a table of medians and
+ratios, states each target as met or not, and writes BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+
+def load(path: str) -> Dict[str, List[dict]]:
+    runs: Dict[str, List[dict]] = {}
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("{"):
+            r = json.loads(line)
+            key = r["bench"] + (f"@{r['threads']}" if "threads" in r else "")
+            runs.setdefault(key, []).append(r)
+    return runs
+
+
+def med(runs: Dict[str, List[dict]], key: str, field: str) -> Optional[float]:
+    rs = runs.get(key)
+    return statistics.median(r[field] for r in rs) if rs else None
+
+
+def criterion(root: Path) -> List[tuple]:
+    rows = []
+    for est in sorted(root.glob("*/*/new/estimates.json")):
+        group, name = est.parts[-4], est.parts[-3]
+        bench = json.loads((est.parent / "benchmark.json").read_text())
+        ns = json.loads(est.read_text())["median"]["point_estimate"]
+        tp = bench.get("throughput") or {}
+        nbytes = tp.get("Bytes") or tp.get("BytesDecimal")
+        rows.append((group, name, ns, (nbytes / (ns / 1e9) / 1e6) if nbytes else None))
+    return rows
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    import os
+    return (f"{cpu}, {os.cpu_count()} cores, {int(mem) // 1024 // 1024} GiB RAM, Linux {platform.release()}, "
+            f"{rustc}, Python {platform.python_version()}")
+
+
+def main() -> None:
+    runs, crit_root, out = load(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    lines: List[str] = []
+    p = lines.append
+    fmt = lambda v, d=1: "–" if v is None else f"{v:,.{d}f}"  # noqa: E731
+
+    p("## 1. Per-call cost, keep-alive loopback (small `get`)\n")
+    p("| client | calls/s | CPU µs/call | peak RSS MiB |")
+    p("|---|---:|---:|---:|")
+    names = [("ureq-calls", "hand-written ureq + serde_json (Rust floor)"), ("rust-calls", "runtel (Rust)"),
+             ("c-calls", "libruntel (C)"), ("curl-calls", "hand-written libcurl (C)"),
+             ("py-runtel-calls", "runtel (Python)"), ("py-requests-calls", "requests.Session + json"),
+             ("py-httpx-calls", "httpx.Client + json")]
+    for key, label in names:
+        p(f"| {label} | {fmt(med(runs, key, 'per_s'), 0)} | {fmt(med(runs, key, 'cpu_us_per_op'))} | "
+          f"{fmt(med(runs, key, 'peak_rss_mib'))} |")
+
+    p("\n## 2. Large answer: `list` of 100,000 CDRs in one call\n")
+    p("| client | seconds to usable values | CPU s | peak RSS MiB |")
+    p("|---|---:|---:|---:|")
+    for key, label in [("ureq-list", "ureq + serde_json `Value`"), ("rust-list", "runtel (Rust) `Value` records"),
+                       ("rust-list-typed", "runtel (Rust) typed records"), ("py-runtel-list", "runtel (Python) dicts"),
+                       ("py-requests-list", "requests + json"), ("py-requests-orjson-list", "requests + orjson")]:
+        p(f"| {label} | {fmt(med(runs, key, 'wall_s'), 3)} | {fmt(med(runs, key, 'cpu_s'), 3)} | "
+          f"{fmt(med(runs, key, 'peak_rss_mib'))} |")
+
+    p("\n## 3. Streaming `records()` over 1,000,000 CDRs (pages of 1000)\n")
+    p("| client | records/s | peak RSS MiB |")
+    p("|---|---:|---:|")
+    for key, label in [("rust-stream", "runtel (Rust)"), ("py-runtel-stream", "runtel (Python)")]:
+        p(f"| {label} | {fmt(med(runs, key, 'per_s'), 0)} | {fmt(med(runs, key, 'peak_rss_mib'))} |")
+
+    p("\n## 4. Protocol alone (criterion, median)\n")
+    p("| group | function | time | throughput MB/s |")
+    p("|---|---|---:|---:|")
+    for group, name, ns, mbs in criterion(crit_root):
+        t = f"{ns / 1e3:,.2f} µs" if ns < 1e6 else f"{ns / 1e6:,.2f} ms"
+        p(f"| {group} | {name} | {t} | {fmt(mbs)} |")
+
+    p("\n## 5. Threads sharing one client (calls/s)\n")
+    p("| threads | Rust | Python |")
+    p("|---:|---:|---:|")
+    for t in (1, 4, 16):
+        p(f"| {t} | {fmt(med(runs, f'rust-threads@{t}', 'per_s'), 0)} | {fmt(med(runs, f'py-runtel-threads@{t}', 'per_s'), 0)} |")
+
+    def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+        return None if a is None or b is None or b == 0 else a / b
+
+    cpu = lambda k: med(runs, k, "cpu_us_per_op")  # noqa: E731
+    rate = lambda k: med(runs, k, "per_s")  # noqa: E731
+    targets = [
+        ("Rust client CPU/call ≤ 1.15× hand-written ureq", ratio(cpu("rust-calls"), cpu("ureq-calls")), lambda r: r <= 1.15),
+        ("C CPU/call ≤ 1.05× Rust client", ratio(cpu("c-calls"), cpu("rust-calls")), lambda r: r <= 1.05),
+        ("Python runtel calls/s ≥ 3× requests", ratio(rate("py-runtel-calls"), rate("py-requests-calls")), lambda r: r >= 3),
+        ("Python runtel CPU/call ≤ ⅓ of requests", ratio(cpu("py-runtel-calls"), cpu("py-requests-calls")), lambda r: r <= 1 / 3),
+        ("Python large-list decode no slower than requests + orjson",
+         ratio(med(runs, "py-runtel-list", "wall_s"), med(runs, "py-requests-orjson-list", "wall_s")), lambda r: r <= 1.0),
+        ("Streaming peak RSS < 64 MiB (Rust)", med(runs, "rust-stream", "peak_rss_mib"), lambda r: r < 64),
+        ("Streaming peak RSS < 64 MiB (Python)", med(runs, "py-runtel-stream", "peak_rss_mib"), lambda r: r < 64),
+    ]
+    p("\n## Targets\n")
+    p("| target | measured | met |")
+    p("|---|---:|:---:|")
+    for name, value, ok in targets:
+        p(f"| {name} | {fmt(value, 2)} | {'–' if value is None else ('yes' if ok(value) else '**no**')} |")
+
+    table = "\n".join(lines)
+    print(table)
+    reps = max((len(v) for v in runs.values()), default=0)
+    doc = (
+        "# Benchmarks\n\n"
+        "Produced by `bench/run` (one command; medians of "
+        f"{reps} runs per mode, each mode in its own process, against a release-built `runtel-sim` "
+        "on loopback in a separate process). CPU time is the client process's user + system time. "
+        "These are measurements, never pass/fail tests.\n\n"
+        f"Machine: {machine()}.\n\n{table}\n"
+    )
+    notes = Path(__file__).with_name("NOTES.md")
+    if notes.exists():
+        doc += "\n" + notes.read_text()
+    out.write_text(doc)
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
