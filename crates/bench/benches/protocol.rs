@@ -13,13 +13,19 @@ fn list_answer(records: usize) -> Vec<u8> {
                    "duration": 93, "billsec": 88, "disposition": "ANSWERED", "gateway": "gw1", "record": true})
         })
         .collect();
-    serde_json::to_vec(&json!({"action": "list", "action_id": "x1", "obj": "DomainCDR", "code": 200,
-                               "notifies": [], "list": list, "total_count": records}))
+    serde_json::to_vec(
+        &json!({"action": "list", "action_id": "x1", "obj": "DomainCDR", "code": 200,
+                               "notifies": [], "list": list, "total_count": records}),
+    )
     .unwrap()
 }
 
 fn bench(c: &mut Criterion) {
-    let expected = Expected { action_id: "x1", obj: "DomainCDR", action: "list" };
+    let expected = Expected {
+        action_id: "x1",
+        obj: "DomainCDR",
+        action: "list",
+    };
     let limits = Limits::default();
     for records in [1usize, 1000] {
         let body = list_answer(records);
@@ -36,13 +42,21 @@ fn bench(c: &mut Criterion) {
     let endpoint = Endpoint::parse("https://pbx.example").unwrap();
     let token = Secret::new("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
     let params = json!({"domain_id": 3, "name": "Anna", "status": 1});
-    let sample = Call::new("User", "update", params.clone()).unwrap().envelope_bytes("rt0000-1");
+    let sample = Call::new("User", "update", params.clone())
+        .unwrap()
+        .envelope_bytes("rt0000-1");
     let mut g = c.benchmark_group("build_request");
     g.throughput(Throughput::Bytes(sample.len() as u64));
     g.bench_function("runtel_call_to_http", |b| {
         b.iter_batched(
             || params.clone(),
-            |p| Call::new("User", "update", p).unwrap().to_http(&endpoint, "rt0000-1".into(), Some(&token)),
+            |p| {
+                Call::new("User", "update", p).unwrap().to_http(
+                    &endpoint,
+                    "rt0000-1".into(),
+                    Some(&token),
+                )
+            },
             BatchSize::SmallInput,
         )
     });

@@ -40,7 +40,10 @@ fn report(bench: &str, n: u64, wall: f64, cpu: f64, extra: Value) {
 }
 
 fn client(url: &str) -> Client {
-    let c = Client::builder(url).max_response_bytes(512 << 20).build().expect("client");
+    let c = Client::builder(url)
+        .max_response_bytes(512 << 20)
+        .build()
+        .expect("client");
     c.login(LOGIN, PASSWORD).expect("login");
     c
 }
@@ -60,21 +63,37 @@ impl Raw {
             .timeout_global(Some(std::time::Duration::from_secs(30)))
             .build()
             .into();
-        let mut raw = Raw { agent, url: format!("{url}/api/"), token: String::new(), next: 0 };
-        let v = raw.post(json!({"action": "auth", "obj": "User", "action_id": "a",
-                                "params": {"login": LOGIN, "password": PASSWORD}}), false);
+        let mut raw = Raw {
+            agent,
+            url: format!("{url}/api/"),
+            token: String::new(),
+            next: 0,
+        };
+        let v = raw.post(
+            json!({"action": "auth", "obj": "User", "action_id": "a",
+                                "params": {"login": LOGIN, "password": PASSWORD}}),
+            false,
+        );
         raw.token = v["body"]["token"].as_str().expect("token").to_owned();
         raw
     }
 
     fn post(&mut self, env: Value, auth: bool) -> Value {
-        let mut req = self.agent.post(&self.url).header("Content-Type", "application/json");
+        let mut req = self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", "application/json");
         if auth {
             req = req.header("Authorization", format!("Bearer {}", self.token));
         }
         let body = serde_json::to_vec(&env).unwrap();
         let mut resp = req.send(&body[..]).expect("send");
-        let bytes = resp.body_mut().with_config().limit(512 << 20).read_to_vec().expect("read");
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(512 << 20)
+            .read_to_vec()
+            .expect("read");
         let v: Value = serde_json::from_slice(&bytes).expect("json");
         assert_eq!(v["code"], 200);
         assert_eq!(v["action_id"], env["action_id"]);
@@ -107,7 +126,13 @@ fn main() {
                 let r = c.call("User", "get", json!({"id": 1})).unwrap();
                 assert_eq!(r.body()["id"], 1);
             }
-            report(mode, n, t.elapsed().as_secs_f64(), usage().0 - cpu0, json!({}));
+            report(
+                mode,
+                n,
+                t.elapsed().as_secs_f64(),
+                usage().0 - cpu0,
+                json!({}),
+            );
         }
         "ureq-calls" => {
             let mut raw = Raw::new(url);
@@ -120,13 +145,21 @@ fn main() {
                 let v = raw.call("User", "get", json!({"id": 1}), json!({}));
                 assert_eq!(v["body"]["id"], 1);
             }
-            report(mode, n, t.elapsed().as_secs_f64(), usage().0 - cpu0, json!({}));
+            report(
+                mode,
+                n,
+                t.elapsed().as_secs_f64(),
+                usage().0 - cpu0,
+                json!({}),
+            );
         }
         "rust-list" | "rust-list-typed" => {
             let c = client(url);
             let (cpu0, _) = usage();
             let t = Instant::now();
-            let call = runtel_client::Call::new("DomainCDR", "list", json!({})).unwrap().limit(n);
+            let call = runtel_client::Call::new("DomainCDR", "list", json!({}))
+                .unwrap()
+                .limit(n);
             let resp = c.call_with(&call).unwrap();
             let records = resp.into_records();
             let count = if mode == "rust-list-typed" {
@@ -139,13 +172,22 @@ fn main() {
                     dst: String,
                     duration: u64,
                 }
-                let typed: Vec<Cdr> = records.into_iter().map(|r| serde_json::from_value(r).unwrap()).collect();
+                let typed: Vec<Cdr> = records
+                    .into_iter()
+                    .map(|r| serde_json::from_value(r).unwrap())
+                    .collect();
                 typed.len()
             } else {
                 records.len()
             };
             assert_eq!(count as u64, n);
-            report(mode, n, t.elapsed().as_secs_f64(), usage().0 - cpu0, json!({}));
+            report(
+                mode,
+                n,
+                t.elapsed().as_secs_f64(),
+                usage().0 - cpu0,
+                json!({}),
+            );
         }
         "ureq-list" => {
             let mut raw = Raw::new(url);
@@ -153,7 +195,13 @@ fn main() {
             let t = Instant::now();
             let v = raw.call("DomainCDR", "list", json!({}), json!({"limit": n}));
             assert_eq!(v["list"].as_array().unwrap().len() as u64, n);
-            report(mode, n, t.elapsed().as_secs_f64(), usage().0 - cpu0, json!({}));
+            report(
+                mode,
+                n,
+                t.elapsed().as_secs_f64(),
+                usage().0 - cpu0,
+                json!({}),
+            );
         }
         "rust-stream" => {
             let c = client(url);
@@ -165,7 +213,13 @@ fn main() {
                 count += u64::from(r["id"].is_i64());
             }
             assert_eq!(count, n);
-            report(mode, n, t.elapsed().as_secs_f64(), usage().0 - cpu0, json!({}));
+            report(
+                mode,
+                n,
+                t.elapsed().as_secs_f64(),
+                usage().0 - cpu0,
+                json!({}),
+            );
         }
         "rust-threads" => {
             let threads: u64 = args.get(4).and_then(|v| v.parse().ok()).unwrap_or(4);
@@ -182,7 +236,13 @@ fn main() {
                     });
                 }
             });
-            report(mode, n / threads * threads, t.elapsed().as_secs_f64(), usage().0 - cpu0, json!({"threads": threads}));
+            report(
+                mode,
+                n / threads * threads,
+                t.elapsed().as_secs_f64(),
+                usage().0 - cpu0,
+                json!({"threads": threads}),
+            );
         }
         other => {
             eprintln!("unknown mode {other}");

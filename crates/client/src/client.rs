@@ -170,12 +170,17 @@ impl Client {
 
     /// Like [`Client::call`] for a prepared [`Call`] (with `limit`, `offset`, `filter`).
     pub fn call_with(&self, call: &Call) -> Result<Response, Error> {
+        self.call_decoded(call, &ResponseDecoder)
+    }
+
+    /// Like [`Client::call_with`], decoding the answer with `decoder`.
+    pub fn call_decoded<D: Decoder>(&self, call: &Call, decoder: &D) -> Result<D::Output, Error> {
         if call.is_auth() {
             return Err(Error::InvalidInput(
                 "use login() for the auth action, so the password stays masked".into(),
             ));
         }
-        self.inner.call(call)
+        self.inner.call(call, decoder)
     }
 
     /// Iterates over every record of a list action, page by page (`limit`/`offset`),
@@ -185,8 +190,42 @@ impl Client {
     }
 }
 
-enum Attempt {
-    Done(Result<Response, Error>),
+/// Turns an answer's HTTP status and body into a value or a typed error.
+/// [`Response`] (through [`parse_response`]) is the default; a front end may decode
+/// straight into its own objects, as the Python module does, provided it applies
+/// [`runtel_protocol::is_success_envelope`] and falls back to [`parse_response`] for
+/// the exact error. Retries, re-login and logging stay the client's.
+pub trait Decoder: Sync {
+    /// What a successful answer becomes.
+    type Output: Send;
+    /// Decodes one answer.
+    fn decode(
+        &self,
+        expected: Expected<'_>,
+        status: u16,
+        body: Vec<u8>,
+        limits: &Limits,
+    ) -> Result<Self::Output, Error>;
+}
+
+/// The default decoder: a [`Response`] holding the whole envelope.
+pub struct ResponseDecoder;
+
+impl Decoder for ResponseDecoder {
+    type Output = Response;
+    fn decode(
+        &self,
+        expected: Expected<'_>,
+        status: u16,
+        body: Vec<u8>,
+        limits: &Limits,
+    ) -> Result<Response, Error> {
+        parse_response(expected, status, &body, limits)
+    }
+}
+
+enum Attempt<T> {
+    Done(Result<T, Error>),
     /// The token was rejected (401) while this login generation was in use.
     TokenRejected(u64, Error),
 }
@@ -281,7 +320,7 @@ impl Inner {
         self.login_now(&login, &password).map(|_| ())
     }
 
-    fn call(&self, call: &Call) -> Result<Response, Error> {
+    fn call<D: Decoder>(&self, call: &Call, decoder: &D) -> Result<D::Output, Error> {
         let has_credentials = self.credentials().is_some();
         // Log in lazily, or renew a token that is about to expire.
         let (needs, generation) = {
@@ -294,7 +333,7 @@ impl Inner {
         if needs && has_credentials {
             self.relogin(generation)?;
         }
-        match self.attempt(call) {
+        match self.attempt(call, decoder) {
             Attempt::Done(r) => r,
             Attempt::TokenRejected(generation, err) => {
                 if self.credentials().is_none() {
@@ -305,7 +344,7 @@ impl Inner {
                 self.write_session_reject(generation);
                 self.relogin(generation)?;
                 // One replay with the new token; a second 401 is reported as it is.
-                match self.attempt(call) {
+                match self.attempt(call, decoder) {
                     Attempt::Done(r) => r,
                     Attempt::TokenRejected(_, err) => Err(err),
                 }
@@ -321,7 +360,7 @@ impl Inner {
     }
 
     /// One call with retries for reads; a 401 is handed back to the caller.
-    fn attempt(&self, call: &Call) -> Attempt {
+    fn attempt<D: Decoder>(&self, call: &Call, decoder: &D) -> Attempt<D::Output> {
         let (request, generation) = {
             let s = self.read_session();
             match s.request(&self.endpoint, call, self.ids.next_id(), SystemTime::now()) {
@@ -341,17 +380,17 @@ impl Inner {
             let (result, retryable) = match outcome {
                 Ok(raw) => {
                     let retryable_status = matches!(raw.status, 502..=504);
-                    let parsed = parse_response(
+                    let decoded = decoder.decode(
                         Expected::from(&request),
                         raw.status,
-                        &raw.body,
+                        raw.body,
                         &self.limits,
                     );
-                    (parsed, retryable_status)
+                    (decoded, retryable_status)
                 }
                 Err(SendError { error, retryable }) => (Err(error), retryable),
             };
-            log_call(&request, &result, started);
+            log_call(&request, result.as_ref().map(|_| ()), started);
             match result {
                 Err(e) if retryable && retries_left > 0 => {
                     retries_left -= 1;
@@ -402,7 +441,7 @@ impl Inner {
                     &self.limits,
                 )
             });
-        log_call(&request, &result, started);
+        log_call(&request, result.as_ref().map(|_| ()), started);
         // The token is gone for us whatever the server said.
         self.write_session().mark_logged_out();
         match result {
@@ -441,16 +480,14 @@ fn is_token_rejection(e: &Error) -> bool {
     }
 }
 
-fn log_call(request: &HttpRequest, result: &Result<Response, Error>, started: Instant) {
+fn log_call(request: &HttpRequest, result: Result<(), &Error>, started: Instant) {
     let ms = started.elapsed().as_millis();
     match result {
-        Ok(r) => log::debug!(
-            "runtel {}.{} action_id={} code={} http={} {} ms",
+        Ok(()) => log::debug!(
+            "runtel {}.{} action_id={} code=200 {} ms",
             request.obj,
             request.action,
             request.action_id,
-            r.code(),
-            r.http_status(),
             ms
         ),
         Err(e) => log::info!(

@@ -49,11 +49,13 @@ mod records;
 mod transport;
 
 pub use builder::{ClientBuilder, RetryPolicy};
-pub use client::Client;
+pub use client::{Client, Decoder, ResponseDecoder};
 pub use records::Records;
+pub use runtel_protocol::is_success_envelope;
 pub use runtel_protocol::{
-    ApiErrorInfo, AuthInfo, Call, Endpoint, Error, ErrorKind, HttpRequest, LoginGuard,
-    ProtocolErrorInfo, ProtocolErrorReason, Response, Secret, ServerDateTime, SessionStatus,
+    ApiErrorInfo, AuthInfo, Call, Endpoint, Error, ErrorKind, Expected, HttpRequest, Limits,
+    LoginGuard, ProtocolErrorInfo, ProtocolErrorReason, Response, Secret, ServerDateTime,
+    SessionStatus,
 };
 pub use serde_json;
 

@@ -42,7 +42,8 @@ pub use datetime::{DateTimeParseError, ServerDateTime};
 pub use error::{ApiErrorInfo, Error, ErrorKind, ProtocolErrorInfo, ProtocolErrorReason, Result};
 pub use request::{mask_secrets_in, ActionIdGenerator, Call, Endpoint, HttpRequest};
 pub use response::{
-    classify_auth_error, deserialize_at, parse_response, Expected, Limits, Response,
+    classify_auth_error, deserialize_at, is_success_envelope, parse_response, Expected, Limits,
+    Response,
 };
 pub use secret::{Secret, MASK};
 pub use session::{expiry_on_local_clock, parse_http_date, LoginGuard, Session, SessionStatus};

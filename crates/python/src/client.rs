@@ -10,7 +10,7 @@ use runtel_client::{Call, Client, Error, Records, RetryPolicy, SessionStatus};
 use serde_json::{Map, Value};
 
 use crate::auth_info::PyAuthInfo;
-use crate::convert::{from_py, map_to_py, to_py};
+use crate::convert::{from_py, to_py};
 use crate::errors::{invalid_input, to_py_err};
 
 /// A Runtel API client. Safe to use from many threads at once; the GIL is released
@@ -75,9 +75,11 @@ fn secs(py: Python<'_>, what: &str, v: f64) -> PyResult<Duration> {
 }
 
 fn call_envelope(py: Python<'_>, client: Client, call: Call) -> PyResult<Py<PyAny>> {
-    let result = py.detach(move || client.call_with(&call));
+    // The GIL is released for the network wait; the decoder takes it back only to
+    // build the dict, in one pass over the body.
+    let result = py.detach(move || client.call_decoded(&call, &crate::decode::PyEnvelopeDecoder));
     match result {
-        Ok(resp) => Ok(map_to_py(py, resp.envelope())?.into_any().unbind()),
+        Ok(dict) => Ok(dict.into_any()),
         Err(e) => Err(to_py_err(py, &e)),
     }
 }

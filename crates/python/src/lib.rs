@@ -5,6 +5,7 @@
 mod auth_info;
 mod client;
 mod convert;
+mod decode;
 mod errors;
 mod logging;
 

@@ -17,6 +17,8 @@ pub(crate) enum Answer {
     Envelope {
         status: u16,
         envelope: Map<String, Value>,
+        /// A pre-serialized `list` array, sent after the other fields (big seeded pages).
+        raw_list: Option<String>,
     },
     /// An HTML page (the Defender's block page).
     Html { status: u16, body: Vec<u8> },
@@ -42,6 +44,21 @@ pub(crate) struct World {
     pub store: Store,
     token_counter: u64,
     token_salt: u64,
+}
+
+/// The fields of a successful answer.
+struct Fields {
+    map: Map<String, Value>,
+    raw_list: Option<String>,
+}
+
+impl From<Map<String, Value>> for Fields {
+    fn from(map: Map<String, Value>) -> Self {
+        Fields {
+            map,
+            raw_list: None,
+        }
+    }
 }
 
 struct Refusal {
@@ -175,7 +192,7 @@ impl World {
         now: SystemTime,
     ) -> Answer {
         let result = if call.action() == "auth" {
-            self.auth(call, peer, now)
+            self.auth(call, peer, now).map(Fields::from)
         } else {
             self.authorized(call, token, now)
         };
@@ -188,10 +205,11 @@ impl World {
                 env.insert("obj".into(), call.obj().into());
                 env.insert("code".into(), 200.into());
                 env.insert("notifies".into(), Value::Array(Vec::new()));
-                env.extend(fields);
+                env.extend(fields.map);
                 Answer::Envelope {
                     status: 200,
                     envelope: env,
+                    raw_list: fields.raw_list,
                 }
             }
             Err(r) => {
@@ -214,6 +232,7 @@ impl World {
                 Answer::Envelope {
                     status,
                     envelope: env,
+                    raw_list: None,
                 }
             }
         }
@@ -310,7 +329,7 @@ impl World {
         call: &Call,
         token: Option<&str>,
         now: SystemTime,
-    ) -> Result<Map<String, Value>, Refusal> {
+    ) -> Result<Fields, Refusal> {
         let Some(token) = token.map(str::to_owned) else {
             return Err(refuse(
                 401,
@@ -328,12 +347,16 @@ impl World {
         };
         if call.obj() == "User" && call.action() == "logout" {
             self.tokens.remove(&token);
-            return Ok(obj(json!({"body": {}})));
+            return Ok(obj(json!({"body": {}})).into());
         }
         self.act(call, &account)
     }
 
-    fn act(&mut self, call: &Call, who: &Account) -> Result<Map<String, Value>, Refusal> {
+    fn act(&mut self, call: &Call, who: &Account) -> Result<Fields, Refusal> {
+        self.act_inner(call, who)
+    }
+
+    fn act_inner(&mut self, call: &Call, who: &Account) -> Result<Fields, Refusal> {
         let obj_name = call.obj();
         let Some(scope) = scope_of(obj_name) else {
             return Err(refuse(
@@ -387,6 +410,18 @@ impl World {
         };
         match call.action() {
             "list" | "list_with_detail" => self.list(call, domain),
+            _ => self.act_one(call, domain, operator).map(Fields::from),
+        }
+    }
+
+    fn act_one(
+        &mut self,
+        call: &Call,
+        domain: Option<i64>,
+        operator: bool,
+    ) -> Result<Map<String, Value>, Refusal> {
+        let obj_name = call.obj();
+        match call.action() {
             "get" => {
                 let rec = self.find(call, domain)?;
                 Ok(match self.config.get_style {
@@ -442,13 +477,28 @@ impl World {
         }
     }
 
-    fn list(&mut self, call: &Call, domain: Option<i64>) -> Result<Map<String, Value>, Refusal> {
+    fn list(&mut self, call: &Call, domain: Option<i64>) -> Result<Fields, Refusal> {
         let obj_name = call.obj();
         let mut filter =
             Filter::parse(call.get_filter()).map_err(|m| refuse(400, "bad_filter", m))?;
         for (k, v) in call.params() {
             if k != "domain_id" {
                 filter = filter.and_equals(k, v.clone());
+            }
+        }
+        if call.action() == "list" && self.config.list_style == ListStyle::Top {
+            let fast = self.store.collection(obj_name).list_seeded_raw(
+                obj_name,
+                domain,
+                &filter,
+                call.get_offset().unwrap_or(0),
+                call.get_limit(),
+            );
+            if let Some((raw, total)) = fast {
+                return Ok(Fields {
+                    map: obj(json!({"total_count": total})),
+                    raw_list: Some(raw),
+                });
             }
         }
         let page = self.store.collection(obj_name).list(
@@ -481,7 +531,8 @@ impl World {
         Ok(match self.config.list_style {
             ListStyle::Top => obj(json!({"list": records, "total_count": page.total})),
             ListStyle::Body => obj(json!({"body": {"list": records, "total_count": page.total}})),
-        })
+        }
+        .into())
     }
 
     fn numbers_by_user(&mut self) -> HashMap<i64, Vec<String>> {

@@ -262,8 +262,12 @@ fn api(shared: &Shared, req: &http::Request, peer: IpAddr) -> Reply {
         })
         .map(str::trim);
     let answer = lock(&shared.world).handle(&call, &action_id, token, peer, now);
-    let (status, mut envelope) = match answer {
-        Answer::Envelope { status, envelope } => (status, envelope),
+    let (status, mut envelope, raw_list) = match answer {
+        Answer::Envelope {
+            status,
+            envelope,
+            raw_list,
+        } => (status, envelope, raw_list),
         Answer::Html { status, body } => {
             return Reply::Full {
                 status,
@@ -284,7 +288,7 @@ fn api(shared: &Shared, req: &http::Request, peer: IpAddr) -> Reply {
         }
         _ => {}
     }
-    let mut body = serde_json::to_vec(&envelope).unwrap_or_default();
+    let mut body = serialize_envelope(envelope, raw_list);
     match fault {
         Some(Fault::InvalidUtf8) => {
             // Inside the `obj` string value, so only the UTF-8 check can catch it.
@@ -303,6 +307,27 @@ fn api(shared: &Shared, req: &http::Request, peer: IpAddr) -> Reply {
         content_type: JSON,
         body,
     }
+}
+
+/// The envelope's bytes; a pre-serialized `list` goes in before `total_count`, in the
+/// same key order as the general path (`..., "list": [...], "total_count": N`).
+fn serialize_envelope(
+    mut envelope: serde_json::Map<String, Value>,
+    raw_list: Option<String>,
+) -> Vec<u8> {
+    let Some(raw) = raw_list else {
+        return serde_json::to_vec(&envelope).unwrap_or_default();
+    };
+    let total = envelope.shift_remove("total_count").unwrap_or(Value::Null);
+    let mut body = serde_json::to_vec(&envelope).unwrap_or_default();
+    body.pop(); // the closing brace
+    body.reserve(raw.len() + 40);
+    body.extend_from_slice(b",\"list\":");
+    body.extend_from_slice(raw.as_bytes());
+    body.extend_from_slice(b",\"total_count\":");
+    body.extend_from_slice(total.to_string().as_bytes());
+    body.push(b'}');
+    body
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

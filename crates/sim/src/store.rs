@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Objects whose records are call or event logs, carrying an integer Unix time `dt`.
 pub const LOG_OBJECTS: &[&str] = &[
@@ -99,8 +99,45 @@ pub(crate) fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The seeded log record `id` of `obj` in `domain_id`: a pure function of its inputs.
-pub fn seeded_log_record(obj: &str, id: i64, domain_id: i64) -> Map<String, Value> {
+/// A seeded call record (`DomainCDR`).
+#[derive(serde::Serialize)]
+struct CdrRow {
+    id: i64,
+    domain_id: i64,
+    dt: i64,
+    uuid: String,
+    direction: &'static str,
+    src: String,
+    dst: String,
+    src_name: String,
+    duration: u64,
+    billsec: u64,
+    disposition: &'static str,
+    gateway: String,
+    record: bool,
+}
+
+/// A seeded record of the other log objects (queue, agent, event logs).
+#[derive(serde::Serialize)]
+struct LogRow {
+    id: i64,
+    domain_id: i64,
+    dt: i64,
+    call_uuid: String,
+    agent: String,
+    queue: String,
+    status: &'static str,
+    wait: u64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum SeededRow {
+    Cdr(CdrRow),
+    Log(LogRow),
+}
+
+fn seeded_row(obj: &str, id: i64, domain_id: i64) -> SeededRow {
     let h = mix(id as u64 ^ mix(obj.len() as u64));
     let dt = SEED_BASE_DT + (id - 1) * SEED_STEP_DT;
     let uuid = format!(
@@ -112,40 +149,56 @@ pub fn seeded_log_record(obj: &str, id: i64, domain_id: i64) -> Map<String, Valu
         mix(h) & 0xffff_ffff_ffff
     );
     let ext = 100 + (h % 40) as i64;
-    let v = match obj {
-        "DomainCDR" => {
-            let direction = ["inbound", "outbound", "local"][(h >> 8) as usize % 3];
-            let disposition =
-                ["ANSWERED", "ANSWERED", "ANSWERED", "NO ANSWER", "BUSY"][(h >> 12) as usize % 5];
-            let duration = (h >> 16) % 900;
-            let billsec = if disposition == "ANSWERED" {
-                duration.saturating_sub(5)
-            } else {
-                0
-            };
-            let phone = format!("7999{:07}", (h >> 24) % 10_000_000);
-            let (src, dst) = match direction {
-                "inbound" => (phone, ext.to_string()),
-                "outbound" => (ext.to_string(), phone),
-                _ => (ext.to_string(), (100 + (h >> 40) % 40).to_string()),
-            };
-            json!({"id": id, "domain_id": domain_id, "dt": dt, "uuid": uuid,
-                   "direction": direction, "src": src, "dst": dst,
-                   "src_name": format!("Caller {}", h % 1000),
-                   "duration": duration, "billsec": billsec, "disposition": disposition,
-                   "gateway": format!("gw{}", h % 3 + 1), "record": (h >> 50) % 2 == 0})
-        }
-        _ => {
-            let status = ["ok", "missed", "busy"][(h >> 8) as usize % 3];
-            json!({"id": id, "domain_id": domain_id, "dt": dt, "call_uuid": uuid,
-                    "agent": ext.to_string(), "queue": format!("q{}", h % 5 + 1),
-                    "status": status,
-                    "wait": (h >> 16) % 120})
-        }
-    };
-    match v {
-        Value::Object(m) => m,
-        _ => unreachable!("json! object"),
+    if obj == "DomainCDR" {
+        let direction = ["inbound", "outbound", "local"][(h >> 8) as usize % 3];
+        let disposition =
+            ["ANSWERED", "ANSWERED", "ANSWERED", "NO ANSWER", "BUSY"][(h >> 12) as usize % 5];
+        let duration = (h >> 16) % 900;
+        let billsec = if disposition == "ANSWERED" {
+            duration.saturating_sub(5)
+        } else {
+            0
+        };
+        let phone = format!("7999{:07}", (h >> 24) % 10_000_000);
+        let (src, dst) = match direction {
+            "inbound" => (phone, ext.to_string()),
+            "outbound" => (ext.to_string(), phone),
+            _ => (ext.to_string(), (100 + (h >> 40) % 40).to_string()),
+        };
+        SeededRow::Cdr(CdrRow {
+            id,
+            domain_id,
+            dt,
+            uuid,
+            direction,
+            src,
+            dst,
+            src_name: format!("Caller {}", h % 1000),
+            duration,
+            billsec,
+            disposition,
+            gateway: format!("gw{}", h % 3 + 1),
+            record: (h >> 50) % 2 == 0,
+        })
+    } else {
+        SeededRow::Log(LogRow {
+            id,
+            domain_id,
+            dt,
+            call_uuid: uuid,
+            agent: ext.to_string(),
+            queue: format!("q{}", h % 5 + 1),
+            status: ["ok", "missed", "busy"][(h >> 8) as usize % 3],
+            wait: (h >> 16) % 120,
+        })
+    }
+}
+
+/// The seeded log record `id` of `obj` in `domain_id`: a pure function of its inputs.
+pub fn seeded_log_record(obj: &str, id: i64, domain_id: i64) -> Map<String, Value> {
+    match serde_json::to_value(seeded_row(obj, id, domain_id)) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
     }
 }
 
@@ -352,6 +405,45 @@ impl Collection {
             return true;
         }
         id >= 1 && id <= self.seeded && self.seeded_gone.insert(id)
+    }
+
+    /// A page of seeded records as JSON array text, written straight from the rows
+    /// (no `Value` per record), when nothing else is in scope: the big-list path the
+    /// client benchmarks use, so the simulator is not their bottleneck.
+    pub fn list_seeded_raw(
+        &self,
+        obj: &str,
+        domain: Option<i64>,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Option<(String, u64)> {
+        let stored_in_scope = self
+            .records
+            .values()
+            .any(|r| domain.is_none_or(|d| r.get("domain_id").and_then(Value::as_i64) == Some(d)));
+        let plain = self.seeded > 0
+            && filter.is_empty()
+            && self.seeded_gone.is_empty()
+            && !stored_in_scope
+            && domain.is_none_or(|d| d == self.seeded_domain);
+        if !plain {
+            return None;
+        }
+        let n = self.seeded as u64;
+        let start = offset.min(n);
+        let end = start.saturating_add(limit.unwrap_or(u64::MAX)).min(n);
+        let mut out = Vec::with_capacity(((end - start) as usize).saturating_mul(260) + 2);
+        out.push(b'[');
+        for id in start + 1..=end {
+            if id > start + 1 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, &seeded_row(obj, id as i64, self.seeded_domain))
+                .ok()?;
+        }
+        out.push(b']');
+        String::from_utf8(out).ok().map(|s| (s, n))
     }
 
     pub fn len(&self) -> usize {

@@ -1,0 +1,215 @@
+//! Answer bodies decoded straight into Python objects, in one pass over the bytes
+//! (no intermediate `serde_json::Value`), with the same success rule and the same
+//! errors as the Rust client.
+
+use std::fmt;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyList, PyString};
+use runtel_client::{Decoder, Error, Expected, Limits};
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Decodes an answer into a `dict` of the whole envelope.
+pub struct PyEnvelopeDecoder;
+
+impl Decoder for PyEnvelopeDecoder {
+    type Output = Py<PyDict>;
+
+    fn decode(
+        &self,
+        expected: Expected<'_>,
+        status: u16,
+        body: Vec<u8>,
+        limits: &Limits,
+    ) -> Result<Py<PyDict>, Error> {
+        if body.len() <= limits.max_body_bytes {
+            // The network wait is over; building Python objects needs the GIL.
+            let fast = Python::attach(|py| -> Option<Py<PyDict>> {
+                let mut de = serde_json::Deserializer::from_slice(&body);
+                let (dict, head) = EnvelopeSeed { py }.deserialize(&mut de).ok()?;
+                de.end().ok()?;
+                runtel_protocol_success(expected, status, &head).then(|| dict.unbind())
+            });
+            if let Some(d) = fast {
+                return Ok(d);
+            }
+        }
+        // Not a success (or not decodable): the protocol's parser names the error.
+        let response = runtel_client::ResponseDecoder.decode(expected, status, body, limits)?;
+        Python::attach(|py| {
+            crate::convert::map_to_py(py, response.envelope())
+                .map(Bound::unbind)
+                .map_err(|e| Error::InvalidInput(format!("converting the answer to Python: {e}")))
+        })
+    }
+}
+
+fn runtel_protocol_success(expected: Expected<'_>, status: u16, head: &Map<String, Value>) -> bool {
+    runtel_client::is_success_envelope(expected, status, head)
+}
+
+/// The top-level object: every value into Python, plus the top-level fields the
+/// success rule reads (`code`, `action_id`, and the types of `notifies`, `list`,
+/// `total_count`) into a small map.
+struct EnvelopeSeed<'py> {
+    py: Python<'py>,
+}
+
+impl<'de, 'py> DeserializeSeed<'de> for EnvelopeSeed<'py> {
+    type Value = (Bound<'py, PyDict>, Map<String, Value>);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, 'py> Visitor<'de> for EnvelopeSeed<'py> {
+    type Value = (Bound<'py, PyDict>, Map<String, Value>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an envelope object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let dict = PyDict::new(self.py);
+        let mut head = Map::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "code" | "action_id" => {
+                    let v: Value = map.next_value()?;
+                    dict.set_item(
+                        key.as_ref(),
+                        crate::convert::to_py(self.py, &v).map_err(A::Error::custom)?,
+                    )
+                    .map_err(A::Error::custom)?;
+                    head.insert(key.into_owned(), v);
+                }
+                _ => {
+                    let v = map.next_value_seed(PySeed { py: self.py })?;
+                    let marker = match key.as_ref() {
+                        "notifies" | "list" | "total_count" => Some(type_marker(&v)),
+                        _ => None,
+                    };
+                    dict.set_item(key.as_ref(), v).map_err(A::Error::custom)?;
+                    if let Some(m) = marker {
+                        head.insert(key.into_owned(), m);
+                    }
+                }
+            }
+        }
+        Ok((dict, head))
+    }
+}
+
+/// Enough of a value for the success rule's type checks.
+fn type_marker(v: &Bound<'_, PyAny>) -> Value {
+    if v.is_none() {
+        Value::Null
+    } else if v.cast::<PyList>().is_ok() {
+        Value::Array(Vec::new())
+    } else if let Ok(n) = v.extract::<u64>() {
+        if v.cast::<pyo3::types::PyBool>().is_ok() {
+            Value::Bool(true)
+        } else {
+            Value::from(n)
+        }
+    } else {
+        Value::String(String::new())
+    }
+}
+
+/// Any JSON value, as a Python object.
+struct PySeed<'py> {
+    py: Python<'py>,
+}
+
+impl<'de, 'py> DeserializeSeed<'de> for PySeed<'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, 'py> Visitor<'de> for PySeed<'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(self.py.None().into_bound(self.py))
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(pyo3::types::PyBool::new(self.py, b).to_owned().into_any())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        n.into_pyobject(self.py)
+            .map(Bound::into_any)
+            .map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        n.into_pyobject(self.py)
+            .map(Bound::into_any)
+            .map_err(E::custom)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Self::Value, E> {
+        Ok(PyFloat::new(self.py, f).into_any())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(PyString::new(self.py, s).into_any())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let list = PyList::empty(self.py);
+        while let Some(v) = seq.next_element_seed(PySeed { py: self.py })? {
+            list.append(v).map_err(A::Error::custom)?;
+        }
+        Ok(list.into_any())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let dict = PyDict::new(self.py);
+        while let Some(key) = map.next_key_seed(KeySeed { py: self.py })? {
+            let v = map.next_value_seed(PySeed { py: self.py })?;
+            dict.set_item(key, v).map_err(A::Error::custom)?;
+        }
+        Ok(dict.into_any())
+    }
+}
+
+/// A map key, as a Python str without an intermediate Rust String when possible.
+struct KeySeed<'py> {
+    py: Python<'py>,
+}
+
+impl<'de, 'py> DeserializeSeed<'de> for KeySeed<'py> {
+    type Value = Bound<'py, PyString>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, 'py> Visitor<'de> for KeySeed<'py> {
+    type Value = Bound<'py, PyString>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(PyString::new(self.py, s))
+    }
+}
