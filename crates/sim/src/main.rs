@@ -65,6 +65,12 @@ struct Args {
     /// Serve HTTPS with a generated self-signed certificate for localhost and 127.0.0.1.
     #[arg(long)]
     tls: bool,
+    /// Names the generated certificate is valid for (repeatable) [default: localhost, 127.0.0.1]
+    #[arg(long = "tls-name", requires = "tls")]
+    tls_names: Vec<String>,
+    /// Generate a certificate that has already expired (for client tests).
+    #[arg(long, requires = "tls")]
+    tls_expired: bool,
     /// Directory of shared test vectors for POST /_sim/replay {"vector": NAME}.
     #[arg(long, value_name = "DIR")]
     vectors: Option<std::path::PathBuf>,
@@ -94,7 +100,10 @@ fn config_from(args: &Args) -> Result<SimConfig, String> {
         } else {
             GetStyle::Body
         },
-        tls: args.tls.then(TlsSettings::default),
+        tls: args.tls.then(|| TlsSettings {
+            names: if args.tls_names.is_empty() { TlsSettings::default().names } else { args.tls_names.clone() },
+            expired: args.tls_expired,
+        }),
         vectors_dir: args.vectors.clone(),
         ..SimConfig::default()
     };
