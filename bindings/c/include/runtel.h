@@ -69,6 +69,15 @@ typedef struct runtel_options runtel_options;
 // A paging cursor. Holds one page in memory; keeps the client alive.
 typedef struct runtel_records runtel_records;
 
+// Receives one log record: `level` 1 (error) to 5 (trace), the emitting module
+// (`target`, e.g. "runtel_client::client") and the message. Both strings are valid
+// only during the call. Records never contain a password or token. The callback
+// may be called from any thread, concurrently.
+typedef void (*runtel_log_callback)(int32_t level,
+                                    const char *target,
+                                    const char *message,
+                                    void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -218,6 +227,21 @@ const char *runtel_error_body(const runtel_error *e);
 // # Safety
 // `e` is NULL or an error from this library not yet freed.
 void runtel_error_free(runtel_error *e);
+
+// Sends the library's log records with level <= `max_level` (1 error .. 5 trace)
+// to `callback`, with `user_data` passed back. NULL `callback` turns logging off.
+// Per call, `runtel_client` logs the action_id, object, action, outcome and latency
+// at level 4 (debug) on success and 3 (info) on failure. If the program already
+// installed another Rust logger, this returns `RUNTEL_ERR_INVALID_INPUT`.
+//
+// # Safety
+// `callback` is NULL or a function safe to call from any thread until it is
+// replaced; `user_data` stays valid as long; `err` is NULL or a valid place for
+// one pointer.
+runtel_result runtel_set_log_callback(runtel_log_callback callback,
+                                      int32_t max_level,
+                                      void *user_data,
+                                      runtel_error **err);
 
 // Makes an options object with the defaults. Free it with `runtel_options_free`.
 //

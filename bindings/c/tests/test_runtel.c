@@ -515,6 +515,130 @@ static void test_faults_leave_the_client_usable(void) {
     runtel_client_free(c);
 }
 
+/* --- logging, secrets, TLS, Defender --------------------------------------------- */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[1 << 16];
+static size_t log_len;
+static int log_lines;
+
+static void collect_log(int level, const char *target, const char *message, void *user_data) {
+    (void)user_data;
+    pthread_mutex_lock(&log_lock);
+    int n = snprintf(log_text + log_len, sizeof log_text - log_len, "%d %s %s\n", level, target, message);
+    if (n > 0 && log_len + (size_t)n < sizeof log_text)
+        log_len += (size_t)n;
+    log_lines++;
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void test_secrets_stay_out_of_errors_and_logs(void) {
+    static const char *secret = "C-side-Secret-Passw0rd";
+    CHECK_RC(runtel_set_log_callback(collect_log, 5, NULL, NULL), RUNTEL_OK);
+    runtel_client *c = NULL;
+    runtel_error *err = NULL;
+    char *json = NULL;
+    CHECK_RC(runtel_client_new(URL, &c, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_login(c, LOGIN, secret, &err), RUNTEL_ERR_AUTH);
+    CHECK(strstr(runtel_error_message(err), secret) == NULL);
+    CHECK(runtel_error_body(err) == NULL || strstr(runtel_error_body(err), secret) == NULL);
+    runtel_error_free(err);
+    err = NULL;
+    CHECK_RC(runtel_client_login(c, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+    static const char *faults[] = {"html_502", "wrong_action_id", "truncated_json", "invalid_utf8"};
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"fault\": \"%s\", \"times\": 3}", faults[i]);
+        sim("/_sim/faults", body);
+        CHECK(runtel_client_call(c, "User", "list", NULL, &json, &err) != RUNTEL_OK);
+        CHECK(strstr(runtel_error_message(err), secret) == NULL);
+        runtel_error_free(err);
+        err = NULL;
+        sim("/_sim/faults/clear", "{}");
+    }
+    CHECK_RC(runtel_client_auth_info_json(c, &json, NULL), RUNTEL_OK);
+    CHECK(json && strstr(json, "\"token\":\"***\""));
+    runtel_string_free(json);
+    runtel_client_free(c);
+    CHECK_RC(runtel_set_log_callback(NULL, 0, NULL, NULL), RUNTEL_OK);
+    pthread_mutex_lock(&log_lock);
+    CHECK(log_lines >= 6);
+    CHECK(strstr(log_text, "action_id=") != NULL);
+    CHECK(strstr(log_text, secret) == NULL);
+    CHECK(strstr(log_text, "Bearer") == NULL);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void expect_tls(const char *url, const char *ca, int accept_invalid, runtel_result want, const char *needle) {
+    runtel_options *o = NULL;
+    runtel_client *c = NULL;
+    runtel_error *err = NULL;
+    CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+    if (ca)
+        CHECK_RC(runtel_options_set_ca_file(o, ca, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_accept_invalid_certs(o, accept_invalid, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_new_with_options(url, o, &c, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_login(c, LOGIN, PASSWORD, &err), want);
+    if (needle && strstr(runtel_error_message(err), needle) == NULL) {
+        failed++;
+        fprintf(stderr, "TLS %s: message lacks \"%s\": %s\n", url, needle, runtel_error_message(err));
+    }
+    runtel_error_free(err);
+    runtel_client_free(c);
+    runtel_options_free(o);
+}
+
+static void test_tls(void) {
+    const char *url = getenv("RUNTEL_TLS_URL"), *ca = getenv("RUNTEL_TLS_CA");
+    const char *old = getenv("RUNTEL_TLS_EXPIRED_URL"), *old_ca = getenv("RUNTEL_TLS_EXPIRED_CA");
+    CHECK(url && ca && old && old_ca);
+    if (!(url && ca && old && old_ca))
+        return;
+    expect_tls(url, NULL, 0, RUNTEL_ERR_TRANSPORT, "not trusted");
+    expect_tls(url, ca, 0, RUNTEL_OK, NULL);
+    expect_tls(url, NULL, 1, RUNTEL_OK, NULL);
+    char by_ip[128];
+    const char *port = strrchr(url, ':');
+    snprintf(by_ip, sizeof by_ip, "https://127.0.0.1%s", port);
+    expect_tls(by_ip, ca, 0, RUNTEL_ERR_TRANSPORT, "not valid for this host name");
+    expect_tls(old, old_ca, 0, RUNTEL_ERR_TRANSPORT, "certificate has expired");
+}
+
+static void test_defender_and_writes(void) {
+    runtel_client *c = logged_in_client();
+    runtel_error *err = NULL;
+    char *json = NULL;
+
+    /* A write hit by a fault is reported and sent exactly once. */
+    long before = sim_counter("update");
+    sim("/_sim/faults", "{\"fault\": \"drop_before\", \"times\": 1, \"action\": \"update\"}");
+    CHECK_RC(runtel_client_call(c, "User", "update", "{\"id\": 1, \"surname\": \"X\"}", &json, NULL),
+             RUNTEL_ERR_TRANSPORT);
+    CHECK(sim_counter("update") - (before < 0 ? 0 : before) == 1);
+
+    /* Another client on this host gets it blocked by the Defender (5 refusals). */
+    char url[128];
+    snprintf(url, sizeof url, "http://localhost%s", strrchr(URL, ':'));
+    runtel_options *o = NULL;
+    runtel_client *bad = NULL;
+    CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_max_auth_failures(o, 100, 0, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_new_with_options(url, o, &bad, NULL), RUNTEL_OK);
+    runtel_options_free(o);
+    for (int i = 0; i < 5; i++)
+        CHECK_RC(runtel_client_login(bad, LOGIN, "wrong", NULL), RUNTEL_ERR_AUTH);
+    CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, &err), RUNTEL_ERR_API);
+    CHECK(runtel_error_http_status(err) == 403 && runtel_error_api_code(err) == 0);
+    CHECK(runtel_error_body(err) && strstr(runtel_error_body(err), "403 Forbidden"));
+    runtel_error_free(err);
+    sim("/_sim/defender/unblock", "{}");
+    CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    CHECK_RC(runtel_client_login(bad, LOGIN, PASSWORD, NULL), RUNTEL_OK); /* resets its guard */
+    runtel_client_free(bad);
+    runtel_client_free(c);
+}
+
 int main(void) {
     URL = getenv("RUNTEL_SIM_URL");
     if (!URL) {
@@ -529,6 +653,9 @@ int main(void) {
     test_threads_share_one_client();
     test_shared_vectors();
     test_faults_leave_the_client_usable();
+    test_secrets_stay_out_of_errors_and_logs();
+    test_tls();
+    test_defender_and_writes();
     test_lockout();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

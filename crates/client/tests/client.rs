@@ -494,35 +494,69 @@ fn tls_wrong_host_name_and_expired_certificate_name_their_cause() {
     use runtel_sim::TlsSettings;
     // A certificate for localhost only, reached as 127.0.0.1.
     let s = sim(SimConfig {
-        tls: Some(TlsSettings { names: vec!["localhost".into()], expired: false }),
+        tls: Some(TlsSettings {
+            names: vec!["localhost".into()],
+            expired: false,
+        }),
         ..SimConfig::default()
     });
     let by_ip = s.url().replace("localhost", "127.0.0.1");
-    let c = Client::builder(&by_ip).root_certificates_pem(s.cert_pem().unwrap()).build().unwrap();
+    let c = Client::builder(&by_ip)
+        .root_certificates_pem(s.cert_pem().unwrap())
+        .build()
+        .unwrap();
     let e = c.login(DEFAULT_LOGIN, DEFAULT_PASSWORD).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Transport);
-    assert!(e.to_string().contains("not valid for this host name"), "{e}");
+    assert!(
+        e.to_string().contains("not valid for this host name"),
+        "{e}"
+    );
     // An expired certificate, trusted otherwise.
-    let s = sim(SimConfig { tls: Some(TlsSettings { expired: true, ..TlsSettings::default() }), ..SimConfig::default() });
-    let c = Client::builder(s.url()).root_certificates_pem(s.cert_pem().unwrap()).build().unwrap();
+    let s = sim(SimConfig {
+        tls: Some(TlsSettings {
+            expired: true,
+            ..TlsSettings::default()
+        }),
+        ..SimConfig::default()
+    });
+    let c = Client::builder(s.url())
+        .root_certificates_pem(s.cert_pem().unwrap())
+        .build()
+        .unwrap();
     let e = c.login(DEFAULT_LOGIN, DEFAULT_PASSWORD).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Transport);
     assert!(e.to_string().contains("certificate has expired"), "{e}");
-    assert_eq!(s.counters().auth_attempts, 0, "nothing was sent over the bad connection");
+    assert_eq!(
+        s.counters().auth_attempts,
+        0,
+        "nothing was sent over the bad connection"
+    );
 }
 
 #[test]
 fn defender_block_page_is_an_api_error_and_the_client_recovers() {
-    let s = sim(SimConfig { defender_max_failures: 1, ..SimConfig::default() });
+    let s = sim(SimConfig {
+        defender_max_failures: 1,
+        ..SimConfig::default()
+    });
     let c = client(&s);
     c.call("User", "list", json!({})).unwrap();
     // Another client on this host gets it blocked.
-    let other = Client::builder(s.url()).login_guard(Default::default()).build().unwrap();
-    assert_eq!(other.login(DEFAULT_LOGIN, "wrong").unwrap_err().kind(), ErrorKind::Auth);
+    let other = Client::builder(s.url())
+        .login_guard(Default::default())
+        .build()
+        .unwrap();
+    assert_eq!(
+        other.login(DEFAULT_LOGIN, "wrong").unwrap_err().kind(),
+        ErrorKind::Auth
+    );
     let e = c.call("User", "list", json!({})).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Api);
     assert_eq!((e.http_status(), e.api_code()), (Some(403), None));
     assert!(e.to_string().contains("403 Forbidden"), "{e}");
     s.unblock_all();
-    assert!(c.call("User", "list", json!({})).is_ok(), "usable once unblocked");
+    assert!(
+        c.call("User", "list", json!({})).is_ok(),
+        "usable once unblocked"
+    );
 }

@@ -20,12 +20,14 @@
 
 mod client;
 mod error;
+mod logging;
 mod options;
 mod records;
 mod util;
 
 pub use client::*;
 pub use error::*;
+pub use logging::*;
 pub use options::*;
 pub use records::*;
 pub use util::runtel_string_free;

@@ -101,7 +101,11 @@ fn config_from(args: &Args) -> Result<SimConfig, String> {
             GetStyle::Body
         },
         tls: args.tls.then(|| TlsSettings {
-            names: if args.tls_names.is_empty() { TlsSettings::default().names } else { args.tls_names.clone() },
+            names: if args.tls_names.is_empty() {
+                TlsSettings::default().names
+            } else {
+                args.tls_names.clone()
+            },
             expired: args.tls_expired,
         }),
         vectors_dir: args.vectors.clone(),
