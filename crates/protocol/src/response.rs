@@ -245,9 +245,12 @@ fn bounded(s: &str, max: usize) -> (String, bool) {
 }
 
 fn lossy_excerpt(body: &[u8], max: usize) -> (String, bool) {
-    let cut = body.len() > max;
     let head = &body[..body.len().min(max)];
-    let mut s = String::from_utf8_lossy(head).into_owned();
+    let lossy = String::from_utf8_lossy(head);
+    // Each invalid byte becomes a 3-byte replacement character: bound the text
+    // itself, not only the bytes it came from.
+    let (mut s, cut_text) = bounded(&lossy, max);
+    let cut = cut_text || body.len() > max;
     // A multi-byte character cut in half shows as a replacement char at the end.
     if cut && s.ends_with('\u{FFFD}') {
         s.pop();

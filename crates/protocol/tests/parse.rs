@@ -182,3 +182,33 @@ fn snapshot_parsed_auth_info() {
     insta::assert_json_snapshot!("auth_info_masked", info.to_masked_json());
     insta::assert_debug_snapshot!("auth_info_debug", info);
 }
+
+#[test]
+fn floats_survive_parsing_exactly() {
+    // Found by the property tests: without serde_json's float_roundtrip feature the
+    // last digit of some floats changed on the way through the SDK.
+    let body =
+        br#"{"action_id":"x1","code":200,"body":{"v":-197854296469300.06,"w":-925659209586311.1}}"#;
+    let r = parse_response(EXP, 200, body, &Limits::default()).unwrap();
+    assert_eq!(r.body()["v"].as_f64(), Some(-197_854_296_469_300.06));
+    assert_eq!(r.body()["w"].as_f64(), Some(-925_659_209_586_311.1));
+    assert_eq!(
+        serde_json::to_string(r.body()).unwrap(),
+        r#"{"v":-197854296469300.06,"w":-925659209586311.1}"#
+    );
+}
+
+#[test]
+fn invalid_utf8_error_pages_stay_within_the_excerpt_bound() {
+    // Found by fuzzing: every invalid byte became a 3-byte replacement character,
+    // so the "bounded" excerpt could be three times the limit.
+    let limits = Limits {
+        max_body_bytes: 1 << 20,
+        error_excerpt_bytes: 256,
+    };
+    let body = vec![0xFFu8; 1000];
+    let e = parse_response(EXP, 502, &body, &limits).unwrap_err();
+    let info = e.api_info().unwrap();
+    assert!(info.raw_body.len() <= 256, "{}", info.raw_body.len());
+    assert!(info.raw_body_truncated);
+}

@@ -179,8 +179,11 @@ impl World {
         self.hosts.clear();
     }
 
-    pub fn expire_all_tokens(&mut self) {
+    /// Ends every token; returns how many were live.
+    pub fn expire_all_tokens(&mut self) -> usize {
+        let n = self.tokens.len();
         self.tokens.clear();
+        n
     }
 
     pub fn handle(

@@ -158,9 +158,10 @@ impl Simulator {
         lock(&self.shared.faults).clear();
     }
 
-    /// Makes every issued token invalid at once (as if they all expired).
-    pub fn expire_all_tokens(&self) {
-        lock(&self.shared.world).expire_all_tokens();
+    /// Makes every issued token invalid at once (as if they all expired); returns
+    /// how many tokens were live.
+    pub fn expire_all_tokens(&self) -> usize {
+        lock(&self.shared.world).expire_all_tokens()
     }
 
     /// Lifts every Defender block.

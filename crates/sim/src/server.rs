@@ -364,8 +364,8 @@ fn control(shared: &Shared, method: &str, op: &str, body: &[u8]) -> Reply {
             ok()
         }
         ("POST", "tokens/expire") => {
-            lock(&shared.world).expire_all_tokens();
-            ok()
+            let expired = lock(&shared.world).expire_all_tokens();
+            json_reply(200, &json!({"ok": true, "expired": expired}))
         }
         ("POST", "defender/unblock") => {
             lock(&shared.world).unblock_all();

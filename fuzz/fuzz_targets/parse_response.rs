@@ -1,0 +1,40 @@
+//! Arbitrary answers (status, Date header, body) through the parser: no panic, and
+//! the invariants every front end relies on.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use runtel_protocol::{
+    classify_auth_error, is_success_envelope, parse_http_date, parse_response, Expected, Limits, ServerDateTime,
+};
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 3 {
+        return;
+    }
+    let status = u16::from_le_bytes([data[0], data[1]]) % 1000;
+    let split = usize::from(data[2]).min(data.len() - 3);
+    let (date, body) = data[3..].split_at(split);
+    if let Ok(text) = std::str::from_utf8(date) {
+        let _ = parse_http_date(text);
+        let _ = text.parse::<ServerDateTime>();
+    }
+    let limits = Limits { max_body_bytes: 64 * 1024, error_excerpt_bytes: 256 };
+    let expected = Expected { action_id: "rt-1", obj: "User", action: "list" };
+    match parse_response(expected, status, body, &limits) {
+        Ok(r) => {
+            assert!((200..300).contains(&status));
+            assert_eq!(r.code(), 200);
+            assert!(is_success_envelope(expected, status, r.envelope()));
+            let _ = r.records();
+            let _ = r.record();
+        }
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.len() < 2048, "error messages stay bounded");
+            if let Some(info) = e.api_info() {
+                assert!(info.raw_body.len() <= limits.error_excerpt_bytes);
+            }
+            let _ = classify_auth_error(e);
+        }
+    }
+});
