@@ -68,6 +68,16 @@ struct Refusal {
     errors: Option<Map<String, Value>>,
 }
 
+/// A 400 validation error for one field, in the `{field: [message]}` shape.
+fn field_error(field: &str, message: &str) -> Refusal {
+    let mut errors = Map::new();
+    errors.insert(field.into(), json!([message]));
+    Refusal {
+        errors: Some(errors),
+        ..refuse(400, "validation_error", "Invalid fields")
+    }
+}
+
 fn refuse(code: u16, msg_id: &'static str, message: impl Into<String>) -> Refusal {
     Refusal {
         code,
@@ -371,14 +381,10 @@ impl World {
         let operator = who.role_type < 0;
         let asked_domain = match call.params().get("domain_id") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_i64().ok_or_else(|| {
-                let mut e = Map::new();
-                e.insert("domain_id".into(), json!(["Not a valid integer."]));
-                Refusal {
-                    errors: Some(e),
-                    ..refuse(400, "validation_error", "Invalid fields")
-                }
-            })?),
+            Some(v) => Some(
+                v.as_i64()
+                    .ok_or_else(|| field_error("domain_id", "Not a valid integer."))?,
+            ),
         };
         // The domain this call acts in (None: all, for operators on tenant objects).
         let domain = match (scope, operator) {
@@ -457,15 +463,7 @@ impl World {
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 if uuid.is_empty() {
-                    let mut e = Map::new();
-                    e.insert(
-                        "call_uuid".into(),
-                        json!(["Missing data for required field."]),
-                    );
-                    return Err(Refusal {
-                        errors: Some(e),
-                        ..refuse(400, "validation_error", "Invalid fields")
-                    });
+                    return Err(field_error("call_uuid", "Missing data for required field."));
                 }
                 Ok(obj(json!({"body": {"dialog": [
                     {"dt": crate::store::SEED_BASE_DT, "who": "bot", "text": "Hello! How can I help?"},
@@ -562,14 +560,7 @@ impl World {
         call.params()
             .get("id")
             .and_then(Value::as_i64)
-            .ok_or_else(|| {
-                let mut e = Map::new();
-                e.insert("id".into(), json!(["Missing data for required field."]));
-                Refusal {
-                    errors: Some(e),
-                    ..refuse(400, "validation_error", "Invalid fields")
-                }
-            })
+            .ok_or_else(|| field_error("id", "Missing data for required field."))
     }
 
     fn find(&mut self, call: &Call, domain: Option<i64>) -> Result<Map<String, Value>, Refusal> {
@@ -625,15 +616,10 @@ impl World {
                 .unwrap_or_default()
                 .to_owned();
             if self.login_taken(&login, None) {
-                let mut e = Map::new();
-                e.insert(
-                    "login".into(),
-                    json!(["A user with this login already exists."]),
-                );
-                return Err(Refusal {
-                    errors: Some(e),
-                    ..refuse(400, "validation_error", "Invalid fields")
-                });
+                return Err(field_error(
+                    "login",
+                    "A user with this login already exists.",
+                ));
             }
         }
         let mut rec = self.store.collection(obj_name).insert(fields);
@@ -692,15 +678,10 @@ impl World {
             fields.get("login").and_then(Value::as_str),
         ) {
             if self.login_taken(login, Some(id)) {
-                let mut e = Map::new();
-                e.insert(
-                    "login".into(),
-                    json!(["A user with this login already exists."]),
-                );
-                return Err(Refusal {
-                    errors: Some(e),
-                    ..refuse(400, "validation_error", "Invalid fields")
-                });
+                return Err(field_error(
+                    "login",
+                    "A user with this login already exists.",
+                ));
             }
         }
         let mut rec = self
