@@ -2,6 +2,8 @@
 //! (no intermediate `serde_json::Value`), with the same success rule and the same
 //! errors as the Rust client.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 
 use pyo3::prelude::*;
@@ -27,7 +29,8 @@ impl Decoder for PyEnvelopeDecoder {
             // The network wait is over; building Python objects needs the GIL.
             let fast = Python::attach(|py| -> Option<Py<PyDict>> {
                 let mut de = serde_json::Deserializer::from_slice(&body);
-                let (dict, head) = EnvelopeSeed { py }.deserialize(&mut de).ok()?;
+                let keys = RefCell::new(KeyCache::default());
+                let (dict, head) = EnvelopeSeed { py, keys: &keys }.deserialize(&mut de).ok()?;
                 de.end().ok()?;
                 runtel_protocol_success(expected, status, &head).then(|| dict.unbind())
             });
@@ -52,11 +55,35 @@ fn runtel_protocol_success(expected: Expected<'_>, status: u16, head: &Map<Strin
 /// The top-level object: every value into Python, plus the top-level fields the
 /// success rule reads (`code`, `action_id`, and the types of `notifies`, `list`,
 /// `total_count`) into a small map.
-struct EnvelopeSeed<'py> {
+struct EnvelopeSeed<'a, 'py> {
     py: Python<'py>,
+    keys: &'a RefCell<KeyCache<'py>>,
 }
 
-impl<'de, 'py> DeserializeSeed<'de> for EnvelopeSeed<'py> {
+/// Python strings for the dict keys seen so far: records repeat the same dozen keys,
+/// so one `str` object per key serves every record (as orjson does).
+#[derive(Default)]
+struct KeyCache<'py> {
+    keys: HashMap<Box<str>, Bound<'py, PyString>>,
+}
+
+impl<'py> KeyCache<'py> {
+    const MAX_KEYS: usize = 4096;
+    const MAX_KEY_LEN: usize = 64;
+
+    fn get(&mut self, py: Python<'py>, s: &str) -> Bound<'py, PyString> {
+        if let Some(k) = self.keys.get(s) {
+            return k.clone();
+        }
+        let k = PyString::new(py, s);
+        if s.len() <= Self::MAX_KEY_LEN && self.keys.len() < Self::MAX_KEYS {
+            self.keys.insert(s.into(), k.clone());
+        }
+        k
+    }
+}
+
+impl<'de, 'a, 'py> DeserializeSeed<'de> for EnvelopeSeed<'a, 'py> {
     type Value = (Bound<'py, PyDict>, Map<String, Value>);
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -64,7 +91,7 @@ impl<'de, 'py> DeserializeSeed<'de> for EnvelopeSeed<'py> {
     }
 }
 
-impl<'de, 'py> Visitor<'de> for EnvelopeSeed<'py> {
+impl<'de, 'a, 'py> Visitor<'de> for EnvelopeSeed<'a, 'py> {
     type Value = (Bound<'py, PyDict>, Map<String, Value>);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -86,7 +113,10 @@ impl<'de, 'py> Visitor<'de> for EnvelopeSeed<'py> {
                     head.insert(key.into_owned(), v);
                 }
                 _ => {
-                    let v = map.next_value_seed(PySeed { py: self.py })?;
+                    let v = map.next_value_seed(PySeed {
+                        py: self.py,
+                        keys: self.keys,
+                    })?;
                     let marker = match key.as_ref() {
                         "notifies" | "list" | "total_count" => Some(type_marker(&v)),
                         _ => None,
@@ -120,11 +150,12 @@ fn type_marker(v: &Bound<'_, PyAny>) -> Value {
 }
 
 /// Any JSON value, as a Python object.
-struct PySeed<'py> {
+struct PySeed<'a, 'py> {
     py: Python<'py>,
+    keys: &'a RefCell<KeyCache<'py>>,
 }
 
-impl<'de, 'py> DeserializeSeed<'de> for PySeed<'py> {
+impl<'de, 'a, 'py> DeserializeSeed<'de> for PySeed<'a, 'py> {
     type Value = Bound<'py, PyAny>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -132,7 +163,7 @@ impl<'de, 'py> DeserializeSeed<'de> for PySeed<'py> {
     }
 }
 
-impl<'de, 'py> Visitor<'de> for PySeed<'py> {
+impl<'de, 'a, 'py> Visitor<'de> for PySeed<'a, 'py> {
     type Value = Bound<'py, PyAny>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -173,7 +204,10 @@ impl<'de, 'py> Visitor<'de> for PySeed<'py> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let list = PyList::empty(self.py);
-        while let Some(v) = seq.next_element_seed(PySeed { py: self.py })? {
+        while let Some(v) = seq.next_element_seed(PySeed {
+            py: self.py,
+            keys: self.keys,
+        })? {
             list.append(v).map_err(A::Error::custom)?;
         }
         Ok(list.into_any())
@@ -181,20 +215,27 @@ impl<'de, 'py> Visitor<'de> for PySeed<'py> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let dict = PyDict::new(self.py);
-        while let Some(key) = map.next_key_seed(KeySeed { py: self.py })? {
-            let v = map.next_value_seed(PySeed { py: self.py })?;
+        while let Some(key) = map.next_key_seed(KeySeed {
+            py: self.py,
+            keys: self.keys,
+        })? {
+            let v = map.next_value_seed(PySeed {
+                py: self.py,
+                keys: self.keys,
+            })?;
             dict.set_item(key, v).map_err(A::Error::custom)?;
         }
         Ok(dict.into_any())
     }
 }
 
-/// A map key, as a Python str without an intermediate Rust String when possible.
-struct KeySeed<'py> {
+/// A map key, as a Python str from the key cache.
+struct KeySeed<'a, 'py> {
     py: Python<'py>,
+    keys: &'a RefCell<KeyCache<'py>>,
 }
 
-impl<'de, 'py> DeserializeSeed<'de> for KeySeed<'py> {
+impl<'de, 'a, 'py> DeserializeSeed<'de> for KeySeed<'a, 'py> {
     type Value = Bound<'py, PyString>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -202,7 +243,7 @@ impl<'de, 'py> DeserializeSeed<'de> for KeySeed<'py> {
     }
 }
 
-impl<'de, 'py> Visitor<'de> for KeySeed<'py> {
+impl<'de, 'a, 'py> Visitor<'de> for KeySeed<'a, 'py> {
     type Value = Bound<'py, PyString>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -210,6 +251,6 @@ impl<'de, 'py> Visitor<'de> for KeySeed<'py> {
     }
 
     fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(PyString::new(self.py, s))
+        Ok(self.keys.borrow_mut().get(self.py, s))
     }
 }
