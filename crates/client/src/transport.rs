@@ -106,13 +106,37 @@ impl Transport {
             .get("date")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = resp
+        // Sized from Content-Length (bounded by the limit) so a 25 MB answer is not
+        // copied through a dozen doublings of the buffer.
+        let expected_len = resp
+            .body()
+            .content_length()
+            .unwrap_or(0)
+            .min(self.max_body_bytes as u64);
+        let mut body = Vec::with_capacity(expected_len as usize);
+        let mut reader = resp
             .body_mut()
             .with_config()
             .limit(self.max_body_bytes as u64)
-            .read_to_vec()
-            .map_err(|e| map_error(e, req, budget, started, true))?;
+            .reader();
+        std::io::Read::read_to_end(&mut reader, &mut body)
+            .map_err(|e| map_error(ureq_error_of(e), req, budget, started, true))?;
         Ok(RawAnswer { status, date, body })
+    }
+}
+
+/// The ureq error inside an I/O error from a body reader (a limit hit, a timeout,
+/// a TLS failure), or the I/O error itself.
+fn ureq_error_of(e: std::io::Error) -> ureq::Error {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+    {
+        Some(_) => match e.into_inner().map(|b| b.downcast::<ureq::Error>()) {
+            Some(Ok(u)) => *u,
+            _ => ureq::Error::Io(std::io::Error::other("body read failed")),
+        },
+        None => ureq::Error::Io(e),
     }
 }
 
