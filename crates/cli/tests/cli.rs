@@ -626,3 +626,46 @@ fn interrupted_export_resumes_to_the_same_file() {
         .arg(home.path("none.jsonl")));
     assert_eq!(out.status.code(), Some(11));
 }
+
+#[test]
+fn password_prompt_on_a_terminal_does_not_echo() {
+    // `script` (util-linux) gives the tool a pseudo-terminal, as a person would have.
+    let s = Simulator::start(SimConfig {
+        accounts: vec![runtel_sim::Account::domain_admin(
+            "p@x.cz",
+            "Prompt-Secret-7",
+        )],
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let home = Home::new("prompt");
+    let command = format!(
+        "{} --url {} --login p@x.cz login",
+        env!("CARGO_BIN_EXE_runtel"),
+        s.url()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("HOME", &home.0)
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(700)); // let the prompt turn echo off first
+    stdin.write_all(b"Prompt-Secret-7\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let screen = text(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("Password for p@x.cz:"), "{screen}");
+    assert!(screen.contains("logged in as p@x.cz"), "{screen}");
+    assert!(
+        !screen.contains("Prompt-Secret-7"),
+        "the password was echoed: {screen}"
+    );
+    assert_eq!(s.counters().auth_attempts, 1);
+}
