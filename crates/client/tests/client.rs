@@ -560,3 +560,50 @@ fn defender_block_page_is_an_api_error_and_the_client_recovers() {
         "usable once unblocked"
     );
 }
+
+#[test]
+fn explicit_proxy_is_used_and_the_environment_is_not() {
+    let s = sim(SimConfig::default());
+    // The base URL names a port where nothing listens: only the proxy can answer.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let c = Client::builder(&format!("http://{dead}"))
+        .proxy(s.url())
+        .build()
+        .unwrap();
+    c.login(DEFAULT_LOGIN, DEFAULT_PASSWORD).unwrap();
+    assert_eq!(
+        c.call("User", "list", json!({})).unwrap().total_count(),
+        Some(1)
+    );
+    assert_eq!(
+        s.counters().requests,
+        2,
+        "both requests went through the proxy"
+    );
+    // Without .proxy(), HTTP_PROXY in the environment is ignored.
+    std::env::set_var("HTTP_PROXY", s.url());
+    std::env::set_var("http_proxy", s.url());
+    let direct = Client::builder(&format!("http://{dead}"))
+        .retry(RetryPolicy::NONE)
+        .build()
+        .unwrap();
+    assert_eq!(
+        direct
+            .login(DEFAULT_LOGIN, DEFAULT_PASSWORD)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Transport
+    );
+    assert_eq!(s.counters().requests, 2);
+    let from_env = Client::builder(&format!("http://{dead}"))
+        .proxy_from_env()
+        .build()
+        .unwrap();
+    from_env.login(DEFAULT_LOGIN, DEFAULT_PASSWORD).unwrap();
+    assert_eq!(s.counters().requests, 3, "proxy_from_env opts in");
+    std::env::remove_var("HTTP_PROXY");
+    std::env::remove_var("http_proxy");
+}

@@ -20,6 +20,9 @@ use runtel_sim::{
 /// POST /_sim/error-style {"style":"envelope"}, GET /_sim/ca.pem,
 /// POST /_sim/replay {"vector":"error_html_502"} (with --vectors DIR).
 ///
+/// As an HTTP proxy (CONNECT, or absolute-form targets) it serves every request
+/// itself, whatever host was named, so clients' proxy settings can be tested.
+///
 /// Filter condition_type codes: 0 =, 1 !=, 2 <, 3 <=, 4 >, 5 >= (the one seen in
 /// the field), 6 contains; filter type 0 joins with AND, 1 with OR.
 #[derive(Parser, Debug)]

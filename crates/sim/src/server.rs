@@ -131,6 +131,18 @@ fn serve_connection<S: Read + Write>(stream: S, peer: IpAddr, shared: &Shared) {
                 return;
             }
         };
+        if req.method == "CONNECT" {
+            // Acting as a proxy for proxy tests: every tunnel leads to this simulator,
+            // so the rest of the connection is served here, whatever host was named.
+            let w = reader.get_mut();
+            if w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .and_then(|_| w.flush())
+                .is_err()
+            {
+                return;
+            }
+            continue;
+        }
         let keep_alive = req.keep_alive && !shared.shutdown.load(Ordering::SeqCst);
         let reply = route(shared, &req, peer);
         let w = reader.get_mut();
@@ -157,7 +169,14 @@ fn serve_connection<S: Read + Write>(stream: S, peer: IpAddr, shared: &Shared) {
 }
 
 fn route(shared: &Shared, req: &http::Request, peer: IpAddr) -> Reply {
-    let path = req.path.split('?').next().unwrap_or_default();
+    // Absolute-form targets (`POST http://host/api/`, what a client sends to a
+    // proxy) are served as their path: servers must accept them (RFC 9112 3.2.2),
+    // and it lets tests point a client's proxy setting at the simulator.
+    let target = match req.path.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => req.path.as_str(),
+    };
+    let path = target.split('?').next().unwrap_or_default();
     if path == "/api/" || path == "/api" {
         if req.method != "POST" {
             return Reply::Full {
