@@ -32,7 +32,7 @@ impl Decoder for PyEnvelopeDecoder {
                 let keys = RefCell::new(KeyCache::default());
                 let (dict, head) = EnvelopeSeed { py, keys: &keys }.deserialize(&mut de).ok()?;
                 de.end().ok()?;
-                runtel_protocol_success(expected, status, &head).then(|| dict.unbind())
+                runtel_client::is_success_envelope(expected, status, &head).then(|| dict.unbind())
             });
             if let Some(d) = fast {
                 return Ok(d);
@@ -46,10 +46,6 @@ impl Decoder for PyEnvelopeDecoder {
                 .map_err(|e| Error::InvalidInput(format!("converting the answer to Python: {e}")))
         })
     }
-}
-
-fn runtel_protocol_success(expected: Expected<'_>, status: u16, head: &Map<String, Value>) -> bool {
-    runtel_client::is_success_envelope(expected, status, head)
 }
 
 /// The top-level object: every value into Python, plus the top-level fields the

@@ -7,36 +7,40 @@ use runtel_client::{Error, ErrorKind};
 
 use crate::convert::to_py;
 
-fn class_name(kind: ErrorKind) -> &'static str {
+/// The classes of `runtel/_errors.py`, by the index `class_index` gives.
+const CLASS_NAMES: [&str; 9] = [
+    "RuntelError",
+    "InvalidInputError",
+    "TransportError",
+    "RuntelTimeoutError",
+    "ProtocolError",
+    "ApiError",
+    "AuthError",
+    "AuthLockoutError",
+    "NotAuthenticatedError",
+];
+
+fn class_index(kind: ErrorKind) -> usize {
     match kind {
-        ErrorKind::InvalidInput => "InvalidInputError",
-        ErrorKind::Transport => "TransportError",
-        ErrorKind::Timeout => "RuntelTimeoutError",
-        ErrorKind::Protocol => "ProtocolError",
-        ErrorKind::Api => "ApiError",
-        ErrorKind::Auth => "AuthError",
-        ErrorKind::AuthLockout => "AuthLockoutError",
-        ErrorKind::NotAuthenticated => "NotAuthenticatedError",
-        _ => "RuntelError",
+        ErrorKind::InvalidInput => 1,
+        ErrorKind::Transport => 2,
+        ErrorKind::Timeout => 3,
+        ErrorKind::Protocol => 4,
+        ErrorKind::Api => 5,
+        ErrorKind::Auth => 6,
+        ErrorKind::AuthLockout => 7,
+        ErrorKind::NotAuthenticated => 8,
+        _ => 0,
     }
 }
 
-fn class<'py>(py: Python<'py>, name: &'static str) -> PyResult<Bound<'py, PyType>> {
+fn class(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, PyType>> {
     // Looked up once per class; the module is part of the same package.
     static CLASSES: [PyOnceLock<Py<PyType>>; 9] = [const { PyOnceLock::new() }; 9];
-    let names = [
-        "RuntelError",
-        "InvalidInputError",
-        "TransportError",
-        "RuntelTimeoutError",
-        "ProtocolError",
-        "ApiError",
-        "AuthError",
-        "AuthLockoutError",
-        "NotAuthenticatedError",
-    ];
-    let i = names.iter().position(|n| *n == name).unwrap_or(0);
-    CLASSES[i].import(py, "runtel._errors", names[i]).cloned()
+    let i = class_index(kind);
+    CLASSES[i]
+        .import(py, "runtel._errors", CLASS_NAMES[i])
+        .cloned()
 }
 
 /// The Python exception for an SDK error, with every detail as an attribute.
@@ -45,7 +49,7 @@ pub fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
 }
 
 fn build(py: Python<'_>, e: &Error) -> Result<PyErr, PyErr> {
-    let cls = class(py, class_name(e.kind()))?;
+    let cls = class(py, e.kind())?;
     let kw = PyDict::new(py);
     kw.set_item("kind", e.kind().as_str())?;
     kw.set_item("http_status", e.http_status())?;

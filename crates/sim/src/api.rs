@@ -145,7 +145,7 @@ impl World {
     fn seed_object(&mut self, name: &str, count: u64) {
         let count = count as i64;
         if LOG_OBJECTS.contains(&name) {
-            self.store.collection(name).seed_logs(name, count, 1);
+            self.store.collection(name).seed_logs(count, 1);
             return;
         }
         for i in 1..=count {
@@ -366,10 +366,6 @@ impl World {
     }
 
     fn act(&mut self, call: &Call, who: &Account) -> Result<Fields, Refusal> {
-        self.act_inner(call, who)
-    }
-
-    fn act_inner(&mut self, call: &Call, who: &Account) -> Result<Fields, Refusal> {
         let obj_name = call.obj();
         let Some(scope) = scope_of(obj_name) else {
             return Err(refuse(

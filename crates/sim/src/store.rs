@@ -354,8 +354,7 @@ pub(crate) struct Page {
 }
 
 impl Collection {
-    pub fn seed_logs(&mut self, obj: &str, count: i64, domain_id: i64) {
-        let _ = obj;
+    pub fn seed_logs(&mut self, count: i64, domain_id: i64) {
         self.seeded = count;
         self.seeded_domain = domain_id;
         self.next_id = self.next_id.max(count + 1);
@@ -460,51 +459,61 @@ impl Collection {
         offset: u64,
         limit: Option<u64>,
     ) -> Page {
-        let limit = limit.unwrap_or(u64::MAX);
+        let mut page = Pager {
+            offset,
+            limit: limit.unwrap_or(u64::MAX),
+            records: Vec::new(),
+            total: 0,
+        };
         let seeded_in_scope = self.seeded > 0 && domain.is_none_or(|d| d == self.seeded_domain);
-        let stored_match = |r: &Map<String, Value>| {
-            domain.is_none_or(|d| r.get("domain_id").and_then(Value::as_i64) == Some(d))
-                && filter.matches(r)
-        };
-        let mut records = Vec::new();
-        let mut total: u64 = 0;
-        let mut take = |rec: Map<String, Value>, total: &mut u64| {
-            if *total >= offset && (records.len() as u64) < limit {
-                records.push(rec);
-            }
-            *total += 1;
-        };
         if seeded_in_scope {
             if filter.is_empty() && self.seeded_gone.is_empty() {
                 // Fast path for the big seeded logs: no need to look at every record.
                 let n = self.seeded as u64;
                 let start = offset.min(n);
-                let end = start.saturating_add(limit).min(n);
+                let end = start.saturating_add(page.limit).min(n);
                 for id in start + 1..=end {
-                    records.push(seeded_log_record(obj, id as i64, self.seeded_domain));
+                    page.records
+                        .push(seeded_log_record(obj, id as i64, self.seeded_domain));
                 }
-                total = n;
+                page.total = n;
             } else {
-                for id in 1..=self.seeded {
-                    if self.seeded_gone.contains(&id) {
-                        continue;
-                    }
+                for id in (1..=self.seeded).filter(|id| !self.seeded_gone.contains(id)) {
                     let rec = seeded_log_record(obj, id, self.seeded_domain);
                     if filter.matches(&rec) {
-                        take(rec, &mut total);
+                        page.offer(rec);
                     }
                 }
             }
         }
         for rec in self.records.values() {
-            if stored_match(rec) {
-                if total >= offset && (records.len() as u64) < limit {
-                    records.push(rec.clone());
-                }
-                total += 1;
+            let in_domain =
+                domain.is_none_or(|d| rec.get("domain_id").and_then(Value::as_i64) == Some(d));
+            if in_domain && filter.matches(rec) {
+                page.offer(rec.clone());
             }
         }
-        Page { records, total }
+        Page {
+            records: page.records,
+            total: page.total,
+        }
+    }
+}
+
+/// Collects one page while counting every match.
+struct Pager {
+    offset: u64,
+    limit: u64,
+    records: Vec<Map<String, Value>>,
+    total: u64,
+}
+
+impl Pager {
+    fn offer(&mut self, rec: Map<String, Value>) {
+        if self.total >= self.offset && (self.records.len() as u64) < self.limit {
+            self.records.push(rec);
+        }
+        self.total += 1;
     }
 }
 
