@@ -51,7 +51,7 @@ mod transport;
 pub use builder::{ClientBuilder, RetryPolicy};
 pub use client::{Client, Decoder, ResponseDecoder};
 pub use records::Records;
-pub use runtel_protocol::is_success_envelope;
+pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_DURATION};
 pub use runtel_protocol::{
     ApiErrorInfo, AuthInfo, Call, Endpoint, Error, ErrorKind, Expected, HttpRequest, Limits,
     LoginGuard, ProtocolErrorInfo, ProtocolErrorReason, Response, Secret, ServerDateTime,

@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod datetime;
+mod duration;
 mod error;
 mod request;
 mod response;
@@ -39,6 +40,7 @@ mod session;
 mod types;
 
 pub use datetime::{DateTimeParseError, ServerDateTime};
+pub use duration::{duration_from_secs, MAX_SETTING_DURATION};
 pub use error::{ApiErrorInfo, Error, ErrorKind, ProtocolErrorInfo, ProtocolErrorReason, Result};
 pub use request::{mask_secrets_in, ActionIdGenerator, Call, Endpoint, HttpRequest};
 pub use response::{
