@@ -25,6 +25,7 @@ fn bench(c: &mut Criterion) {
         action_id: "x1",
         obj: "DomainCDR",
         action: "list",
+        secrets: &[],
     };
     let limits = Limits::default();
     for records in [1usize, 1000] {

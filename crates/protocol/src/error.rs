@@ -289,6 +289,41 @@ impl Error {
         }))
     }
 
+    /// Masks the secrets of `redactor` in every text this error holds. The client
+    /// applies it to every error with the secrets of the request it belongs to:
+    /// a transport or a proxy may quote what it was sent.
+    pub fn redact(&mut self, redactor: &crate::Redactor) {
+        if redactor.is_empty() {
+            return;
+        }
+        let fix = |s: &mut String| {
+            if let std::borrow::Cow::Owned(r) = redactor.redact(s) {
+                *s = r;
+            }
+        };
+        match self {
+            Error::InvalidInput(s)
+            | Error::Transport(s)
+            | Error::Timeout(s)
+            | Error::NotAuthenticated(s) => fix(s),
+            Error::Protocol(i) => {
+                fix(&mut i.detail);
+                i.excerpt = redactor.redact_excerpt(&i.excerpt);
+            }
+            Error::Api(i) | Error::Auth(i) => {
+                i.message.as_mut().map(fix);
+                i.msg_id.as_mut().map(fix);
+                i.action_id.as_mut().map(fix);
+                i.raw_body = redactor.redact_excerpt(&i.raw_body);
+                if let Some(v) = &mut i.field_errors {
+                    redactor.redact_value(v);
+                }
+                i.notifies.iter_mut().for_each(|v| redactor.redact_value(v));
+            }
+            Error::AuthLockout { .. } => {}
+        }
+    }
+
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {
         Error::InvalidInput(msg.into())
     }

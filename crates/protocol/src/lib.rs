@@ -33,6 +33,7 @@
 mod datetime;
 mod duration;
 mod error;
+mod redact;
 mod request;
 mod response;
 mod secret;
@@ -42,13 +43,19 @@ mod types;
 pub use datetime::{DateTimeParseError, ServerDateTime};
 pub use duration::{duration_from_secs, MAX_SETTING_DURATION};
 pub use error::{ApiErrorInfo, Error, ErrorKind, ProtocolErrorInfo, ProtocolErrorReason, Result};
-pub use request::{mask_secrets_in, ActionIdGenerator, Call, Endpoint, HttpRequest};
+pub use redact::Redactor;
+pub use request::{
+    mask_secrets_in, ActionIdGenerator, Call, Endpoint, HostIdentity, HttpRequest, ServerIdentity,
+};
 pub use response::{
     classify_auth_error, deserialize_at, is_success_envelope, parse_response, Expected, Limits,
     Response,
 };
 pub use secret::{Secret, MASK};
-pub use session::{expiry_on_local_clock, parse_http_date, LoginGuard, Session, SessionStatus};
+pub use session::{
+    expiry_on_local_clock, parse_http_date, GuardDecision, LoginGuard, LoginOutcome, Session,
+    SessionStatus,
+};
 pub use types::{AuthInfo, BillingOptions, DomainUser, Role, SoftwareVersion, User};
 
 /// The version of this crate (and of the SDK).

@@ -78,6 +78,148 @@ impl Endpoint {
     pub fn is_https(&self) -> bool {
         self.base[..5].eq_ignore_ascii_case("https")
     }
+
+    /// The server this endpoint talks to, as [`ServerIdentity`]: scheme, host and
+    /// port, normalised so that every spelling of one server is one identity.
+    /// The path plays no part (the Defender blocks a host, not a path).
+    pub fn server(&self) -> ServerIdentity {
+        let https = self.is_https();
+        let rest = &self.base[if https { 8 } else { 7 }..];
+        let authority = rest.split('/').next().unwrap_or("");
+        let (host, port) = split_host_port(authority);
+        // `parse` takes zero-padded ports (`:08080`) as the number they are.
+        let port = port
+            .filter(|p| !p.is_empty())
+            .map_or(if https { 443 } else { 80 }, |p| {
+                p.parse::<u32>().unwrap_or(u32::MAX)
+            });
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let host = match canonical_ip(&host) {
+            Some(ip) => HostIdentity::Ip(ip),
+            // RFC 6761: `localhost` and its subdomains are the loopback address.
+            None if host == "localhost" || host.ends_with(".localhost") => {
+                HostIdentity::Ip(std::net::Ipv4Addr::LOCALHOST.into())
+            }
+            None => HostIdentity::Name(host),
+        };
+        ServerIdentity { https, host, port }
+    }
+}
+
+/// A server as the login guard counts it: one Defender per scheme, host and port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServerIdentity {
+    /// True for `https`.
+    pub https: bool,
+    /// The host: an address, or a name still to be resolved.
+    pub host: HostIdentity,
+    /// The port, with the scheme's default filled in.
+    pub port: u32,
+}
+
+/// The host part of a [`ServerIdentity`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostIdentity {
+    /// An IP address (IPv4-mapped IPv6 addresses are taken as IPv4).
+    Ip(std::net::IpAddr),
+    /// A DNS name, lower case, without a trailing dot.
+    Name(String),
+}
+
+impl ServerIdentity {
+    /// The same server with its name replaced by an address it resolves to.
+    pub fn with_address(&self, ip: std::net::IpAddr) -> ServerIdentity {
+        ServerIdentity {
+            host: HostIdentity::Ip(unmap(ip)),
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for ServerIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
+        match &self.host {
+            HostIdentity::Ip(std::net::IpAddr::V6(ip)) => {
+                write!(f, "{scheme}://[{ip}]:{}", self.port)
+            }
+            HostIdentity::Ip(ip) => write!(f, "{scheme}://{ip}:{}", self.port),
+            HostIdentity::Name(n) => write!(f, "{scheme}://{n}:{}", self.port),
+        }
+    }
+}
+
+fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        // [v6]:port
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':')),
+            None => (authority, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h, Some(p)),
+        _ => (authority, None),
+    }
+}
+
+fn unmap(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// An IP literal in any spelling a resolver accepts: IPv6, dotted IPv4 and the
+/// classic shorthand forms (`127.1`, `0x7f.0.0.1`, `2130706433`, octal parts).
+fn canonical_ip(host: &str) -> Option<std::net::IpAddr> {
+    if let Ok(v6) = host.parse::<std::net::Ipv6Addr>() {
+        return Some(unmap(v6.into()));
+    }
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let numbers: Vec<u64> = parts
+        .iter()
+        .map(|p| parse_c_number(p))
+        .collect::<Option<_>>()?;
+    let (last, leading) = numbers.split_last()?;
+    if leading.iter().any(|&n| n > 255) {
+        return None;
+    }
+    let room = 8 * (4 - leading.len() as u32);
+    if room < 64 && *last >= 1u64 << room {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for (i, n) in leading.iter().enumerate() {
+        value |= n << (24 - 8 * i);
+    }
+    value |= last;
+    Some(std::net::Ipv4Addr::from(value as u32).into())
+}
+
+/// A number as `inet_aton` reads it: decimal, `0x` hex, or octal with a leading 0.
+fn parse_c_number(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() {
+        return (radix == 16).then_some(0);
+    }
+    u64::from_str_radix(digits, radix)
+        .ok()
+        .filter(|&n| n <= u32::MAX as u64)
 }
 
 impl fmt::Debug for Endpoint {
@@ -273,10 +415,14 @@ impl Call {
             ("Accept".to_owned(), "application/json".to_owned()),
         ];
         let mut authorization = None;
-        if !self.is_auth() {
-            if let Some(t) = token {
-                authorization = Some(Secret::new(format!("Bearer {}", t.expose())));
+        let mut secrets = Vec::new();
+        if self.is_auth() {
+            if let Some(Value::String(p)) = self.params.get("password") {
+                secrets.push(Secret::new(p.as_str()));
             }
+        } else if let Some(t) = token {
+            authorization = Some(Secret::new(format!("Bearer {}", t.expose())));
+            secrets.push(t.clone());
         }
         if authorization.is_some() {
             headers.push(("Authorization".to_owned(), String::new()));
@@ -292,6 +438,7 @@ impl Call {
             action: self.action.clone(),
             idempotent: self.is_idempotent(),
             carries_password: self.is_auth(),
+            secrets,
         }
     }
 }
@@ -386,6 +533,9 @@ pub struct HttpRequest {
     /// True when the call may be retried after a connection error.
     pub idempotent: bool,
     carries_password: bool,
+    /// The secrets this request carries (its token, or the `auth` password), so
+    /// whatever echoes them in the answer can be masked.
+    secrets: Vec<Secret>,
 }
 
 impl HttpRequest {
@@ -428,6 +578,12 @@ impl HttpRequest {
     /// True when the body holds a password (the `auth` action).
     pub fn carries_password(&self) -> bool {
         self.carries_password
+    }
+
+    /// The secrets this request carries: the token it authorizes with, or the
+    /// password of an `auth`. Answers are redacted with them.
+    pub fn secrets(&self) -> &[Secret] {
+        &self.secrets
     }
 }
 

@@ -4,7 +4,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiErrorInfo, Error, ProtocolErrorInfo, ProtocolErrorReason, Result};
+use crate::redact::Redactor;
 use crate::request::{json_type_name, HttpRequest};
+use crate::secret::Secret;
 
 /// Bounds on what an answer may cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,32 @@ pub struct Expected<'a> {
     pub obj: &'a str,
     /// The request's action, for error messages.
     pub action: &'a str,
+    /// The secrets the request carried (token or password): masked in every
+    /// excerpt, message and field error made of the answer.
+    pub secrets: &'a [Secret],
+}
+
+impl<'a> Expected<'a> {
+    /// What to expect of the answer to a request that carried no secret.
+    pub fn new(action_id: &'a str, obj: &'a str, action: &'a str) -> Self {
+        Expected {
+            action_id,
+            obj,
+            action,
+            secrets: &[],
+        }
+    }
+
+    /// True for the answer to `auth`: it may carry a token even when malformed,
+    /// so no excerpt of it is ever kept.
+    pub fn is_auth(&self) -> bool {
+        self.action == "auth"
+    }
+
+    /// The redactor for text taken from this answer.
+    fn redactor(&self) -> Redactor {
+        Redactor::new(self.secrets)
+    }
 }
 
 impl<'a> From<&'a HttpRequest> for Expected<'a> {
@@ -41,6 +69,7 @@ impl<'a> From<&'a HttpRequest> for Expected<'a> {
             action_id: &r.action_id,
             obj: &r.obj,
             action: &r.action,
+            secrets: r.secrets(),
         }
     }
 }
@@ -272,7 +301,22 @@ pub fn parse_response(
     limits: &Limits,
 ) -> Result<Response> {
     let success_status = (200..300).contains(&status);
-    let proto = |reason, detail: String, path: Option<String>, excerpt: String| {
+    // A byte-order mark before the JSON is legal in UTF-8 files and some servers
+    // send one; it is not part of the envelope.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    // Excerpts of an `auth` answer are never kept (a malformed one still carries a
+    // token), except the title of an HTML page (the Defender's block page says
+    // who refused); others are kept with the request's secrets masked.
+    let excerpt = |text: String| -> String {
+        if expected.is_auth() {
+            html_title(body)
+                .map(|t| expected.redactor().redact(&t).into_owned())
+                .unwrap_or_default()
+        } else {
+            expected.redactor().redact_excerpt(&text)
+        }
+    };
+    let proto = |reason, detail: String, path: Option<String>, excerpt_text: String| {
         Error::Protocol(Box::new(ProtocolErrorInfo {
             reason,
             detail,
@@ -280,7 +324,7 @@ pub fn parse_response(
             http_status: status,
             obj: expected.obj.to_owned(),
             action: expected.action.to_owned(),
-            excerpt,
+            excerpt: excerpt(excerpt_text),
         }))
     };
     let api_without_envelope = || {
@@ -289,8 +333,8 @@ pub fn parse_response(
             http_status: status,
             obj: expected.obj.to_owned(),
             action: expected.action.to_owned(),
-            raw_body,
-            raw_body_truncated,
+            raw_body_truncated: raw_body_truncated || (expected.is_auth() && !body.is_empty()),
+            raw_body: excerpt(raw_body),
             ..ApiErrorInfo::default()
         }))
     };
@@ -463,15 +507,23 @@ fn api_error_from_envelope(
     text: &str,
     limits: &Limits,
 ) -> ApiErrorInfo {
+    let mut redactor = expected.redactor();
+    if expected.is_auth() {
+        // A refused or broken login answer may still hold a token.
+        redactor.add_tokens_in(&Value::Object(env.clone()));
+    }
     let body = env.get("body").and_then(Value::as_object);
     let lookup = |keys: &[&str]| -> Option<&Value> {
         keys.iter()
             .find_map(|k| env.get(*k).or_else(|| body.and_then(|b| b.get(*k))))
             .filter(|v| !v.is_null())
     };
-    let as_text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+    let as_text = |v: &Value| {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        redactor.redact(&text).into_owned()
     };
     let message = lookup(&[
         "message",
@@ -482,8 +534,22 @@ fn api_error_from_envelope(
         "detail",
     ])
     .map(as_text);
-    let field_errors = lookup(&["errors", "fields", "field_errors"]).cloned();
-    let (raw_body, raw_body_truncated) = bounded(text, limits.error_excerpt_bytes);
+    let field_errors = lookup(&["errors", "fields", "field_errors"]).map(|v| {
+        let mut v = v.clone();
+        redactor.redact_value(&mut v);
+        v
+    });
+    let (raw_body, raw_body_truncated) = if expected.is_auth() {
+        (String::new(), !text.is_empty())
+    } else {
+        let (cut, truncated) = bounded(text, limits.error_excerpt_bytes);
+        (redactor.redact_excerpt(&cut), truncated)
+    };
+    let mut notifies = match env.get("notifies") {
+        Some(Value::Array(a)) => Value::Array(a.clone()),
+        _ => Value::Array(Vec::new()),
+    };
+    redactor.redact_value(&mut notifies);
     ApiErrorInfo {
         http_status: status,
         code: env.get("code").and_then(code_of),
@@ -493,13 +559,29 @@ fn api_error_from_envelope(
         obj: expected.obj.to_owned(),
         action: expected.action.to_owned(),
         field_errors,
-        notifies: match env.get("notifies") {
-            Some(Value::Array(a)) => a.clone(),
+        notifies: match notifies {
+            Value::Array(a) => a,
             _ => Vec::new(),
         },
         raw_body,
         raw_body_truncated,
     }
+}
+
+/// The `<title>` of an HTML page, one line and at most 120 characters.
+fn html_title(body: &[u8]) -> Option<String> {
+    let head = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let lower = head.to_ascii_lowercase();
+    if !lower.trim_start().starts_with('<') {
+        return None;
+    }
+    let start = lower.find("<title>")? + "<title>".len();
+    let end = start + lower[start..].find("</title>")?;
+    let title: String = head[start..end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(title.chars().take(120).collect()).filter(|t: &String| !t.is_empty())
 }
 
 fn byte_offset(text: &str, line: usize, column: usize) -> usize {

@@ -27,8 +27,10 @@ pub enum SessionStatus {
 #[derive(Debug, Clone)]
 struct Held {
     info: AuthInfo,
-    /// Expiry on the local clock (see [`expiry_on_local_clock`]).
-    expires_at: SystemTime,
+    /// Expiry on the local clock (see [`expiry_on_local_clock`]); `None` when the
+    /// answer's `exp` could not be believed: the token is then used until the
+    /// server rejects it.
+    expires_at: Option<SystemTime>,
     rejected: bool,
 }
 
@@ -126,13 +128,27 @@ impl Session {
 
     /// Takes a successful `auth` answer: parses the [`AuthInfo`], stores the token and
     /// computes its local expiry from `exp` and the answer's `Date` header.
+    ///
+    /// An `exp` that is already past on arrival (a clock or time-zone mix-up on
+    /// the server) cannot be right for a token issued this instant: the token is
+    /// then kept with no known expiry ([`Session::expiry_unknown`]) and used until
+    /// the server rejects it, instead of logging in again before every call.
     pub fn accept_login(
         &mut self,
         response: &Response,
         server_date: Option<SystemTime>,
         now: SystemTime,
     ) -> Result<AuthInfo> {
-        let info: AuthInfo = response.body_as()?;
+        let info: AuthInfo = response.body_as().map_err(|mut e| {
+            // An auth answer holds a token: no excerpt of it is kept.
+            let mut redactor = crate::Redactor::default();
+            redactor.add_tokens_in(response.body());
+            e.redact(&redactor);
+            if let Error::Protocol(p) = &mut e {
+                p.excerpt.clear();
+            }
+            e
+        })?;
         if info.token.is_empty() {
             return Err(Error::Protocol(Box::new(crate::error::ProtocolErrorInfo {
                 reason: crate::error::ProtocolErrorReason::UnexpectedShape,
@@ -145,6 +161,7 @@ impl Session {
             })));
         }
         let expires_at = expiry_on_local_clock(info.exp.to_system_time(), server_date, now);
+        let expires_at = (expires_at > now).then_some(expires_at);
         self.held = Some(Held {
             info: info.clone(),
             expires_at,
@@ -160,7 +177,7 @@ impl Session {
     pub fn restore(&mut self, info: AuthInfo, expires_at: SystemTime) {
         self.held = Some(Held {
             info,
-            expires_at,
+            expires_at: Some(expires_at),
             rejected: false,
         });
         self.logged_out = false;
@@ -172,7 +189,9 @@ impl Session {
         match &self.held {
             None if self.logged_out => SessionStatus::LoggedOut,
             None => SessionStatus::Unauthenticated,
-            Some(h) if h.rejected || now >= h.expires_at => SessionStatus::Expired,
+            Some(h) if h.rejected || h.expires_at.is_some_and(|at| now >= at) => {
+                SessionStatus::Expired
+            }
             Some(_) => SessionStatus::Authenticated,
         }
     }
@@ -180,7 +199,7 @@ impl Session {
     /// True when a login is due: no usable token, or it expires within `margin`.
     pub fn needs_login(&self, now: SystemTime, margin: Duration) -> bool {
         match &self.held {
-            Some(h) if !h.rejected => now + margin >= h.expires_at,
+            Some(h) if !h.rejected => h.expires_at.is_some_and(|at| now + margin >= at),
             _ => true,
         }
     }
@@ -195,9 +214,15 @@ impl Session {
         self.held.as_ref().map(|h| &h.info.token)
     }
 
-    /// The local time at which the token expires.
+    /// The local time at which the token expires (`None` also when unknown).
     pub fn expires_at(&self) -> Option<SystemTime> {
-        self.held.as_ref().map(|h| h.expires_at)
+        self.held.as_ref().and_then(|h| h.expires_at)
+    }
+
+    /// True when the current token came with an `exp` already past on arrival, so
+    /// it is used until the server rejects it (worth a warning).
+    pub fn expiry_unknown(&self) -> bool {
+        self.held.as_ref().is_some_and(|h| h.expires_at.is_none())
     }
 
     /// Counts logins: a caller that saw generation `g` fail with 401 re-logs in only if
@@ -221,21 +246,53 @@ impl Session {
 }
 
 /// The lock-out rule that keeps a client from getting its host blocked by the
-/// server's Defender: after `max_failures` consecutive refused logins, further
+/// server's Defender: after `max_failures` consecutive failed logins, further
 /// logins are refused locally for `cooldown`. A success resets the count.
 ///
-/// After the cool-down one attempt is allowed; if it is refused too, the guard
-/// locks again at once (the count is not reset by waiting).
+/// Checking and recording are one step per attempt: [`LoginGuard::try_begin`]
+/// counts the attempt as in flight, and an attempt may only start while
+/// `failures + in_flight < max_failures`, so many threads logging in at once
+/// cannot send more than `max_failures` logins that may all fail.
+/// [`LoginGuard::finish`] records the [`LoginOutcome`]; anything but a clean
+/// acceptance or a request that never left counts as a failure (fail closed).
+///
+/// After the cool-down one attempt is allowed; if it fails too, the guard locks
+/// again at once (the count is not reset by waiting).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginGuard {
     max_failures: u32,
     cooldown: Duration,
     failures: u32,
     locked_until: Option<SystemTime>,
+    in_flight: u32,
+}
+
+/// How a login attempt ended, as far as the server's Defender is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// The server accepted the credentials.
+    Accepted,
+    /// The server refused the credentials.
+    Refused,
+    /// The request may have reached the server but no clean answer came back
+    /// (timeout, connection dropped, an HTML 401/403 page, a malformed answer).
+    /// Counted as a failure: the server may have counted one.
+    Unknown,
+    /// The request never left (no connection, DNS or TLS handshake failure).
+    NotSent,
+}
+
+/// Whether a login may start now (see [`LoginGuard::try_begin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardDecision {
+    /// Go ahead: the attempt is counted as in flight until [`LoginGuard::finish`].
+    Proceed,
+    /// Other attempts in flight use up the budget: wait for one to finish, then ask again.
+    Wait,
 }
 
 impl LoginGuard {
-    /// Default number of consecutive refusals before the lock-out.
+    /// Default number of consecutive failures before the lock-out.
     pub const DEFAULT_MAX_FAILURES: u32 = 3;
     /// Default cool-down.
     pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(15 * 60);
@@ -247,6 +304,7 @@ impl LoginGuard {
             cooldown,
             failures: 0,
             locked_until: None,
+            in_flight: 0,
         }
     }
 
@@ -264,7 +322,14 @@ impl LoginGuard {
         }
     }
 
-    /// May a login be attempted at `now`? Otherwise an [`Error::AuthLockout`].
+    /// Replaces the failure count and lock with state saved by another process,
+    /// keeping this guard's limits and attempts in flight.
+    pub fn load_state(&mut self, failures: u32, locked_until: Option<SystemTime>) {
+        self.failures = failures;
+        self.locked_until = locked_until;
+    }
+
+    /// Is the guard locked at `now`? Then an [`Error::AuthLockout`].
     pub fn check(&self, now: SystemTime) -> Result<()> {
         match self.locked_until {
             Some(until) if now < until => Err(Error::AuthLockout {
@@ -275,7 +340,34 @@ impl LoginGuard {
         }
     }
 
-    /// Records a refused login (wrong login or password).
+    /// Asks to start a login at `now`: refused while locked, [`GuardDecision::Wait`]
+    /// while the attempts in flight could use up the budget, else counted in flight.
+    pub fn try_begin(&mut self, now: SystemTime) -> Result<GuardDecision> {
+        self.check(now)?;
+        let may_start = if self.locked_until.is_some() {
+            // The cool-down is over: one attempt at a time, a failure locks again.
+            self.in_flight == 0
+        } else {
+            self.failures.saturating_add(self.in_flight) < self.max_failures
+        };
+        if !may_start {
+            return Ok(GuardDecision::Wait);
+        }
+        self.in_flight += 1;
+        Ok(GuardDecision::Proceed)
+    }
+
+    /// Records how an attempt started with [`LoginGuard::try_begin`] ended.
+    pub fn finish(&mut self, outcome: LoginOutcome, now: SystemTime) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match outcome {
+            LoginOutcome::Accepted => self.record_success(),
+            LoginOutcome::Refused | LoginOutcome::Unknown => self.record_refusal(now),
+            LoginOutcome::NotSent => {}
+        }
+    }
+
+    /// Records a failed login (outside [`LoginGuard::try_begin`]/[`LoginGuard::finish`]).
     pub fn record_refusal(&mut self, now: SystemTime) {
         self.failures = self.failures.saturating_add(1);
         if self.failures >= self.max_failures {
@@ -289,9 +381,14 @@ impl LoginGuard {
         self.locked_until = None;
     }
 
-    /// Consecutive refusals so far.
+    /// Consecutive failures so far.
     pub fn failures(&self) -> u32 {
         self.failures
+    }
+
+    /// Attempts started and not yet finished.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight
     }
 
     /// The end of the current lock-out, if one was set.

@@ -9,6 +9,7 @@ const EXP: Expected<'static> = Expected {
     action_id: "x1",
     obj: "User",
     action: "list",
+    secrets: &[],
 };
 
 #[test]
@@ -176,6 +177,7 @@ fn snapshot_parsed_auth_info() {
         action_id: "123",
         obj: "User",
         action: "auth",
+        secrets: &[],
     };
     let r = parse_response(exp, 200, body.as_bytes(), &Limits::default()).unwrap();
     let info: runtel_protocol::AuthInfo = r.body_as().unwrap();

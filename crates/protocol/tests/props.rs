@@ -97,7 +97,7 @@ proptest! {
         env.insert("code".into(), code);
         env.insert("action_id".into(), echo);
         let bytes = serde_json::to_vec(&env).unwrap();
-        let exp = Expected { action_id: "x1", obj: "User", action: "list" };
+        let exp = Expected { action_id: "x1", obj: "User", action: "list" ,    secrets: &[],};
         let parsed = parse_response(exp, status, &bytes, &Limits::default());
         prop_assert_eq!(parsed.is_ok(), is_success_envelope(exp, status, &env));
         if let Ok(r) = parsed {
@@ -109,7 +109,7 @@ proptest! {
 
     #[test]
     fn parser_never_panics_on_bytes(status in any::<u16>(), body in prop::collection::vec(any::<u8>(), 0..512)) {
-        let exp = Expected { action_id: "x1", obj: "User", action: "list" };
+        let exp = Expected { action_id: "x1", obj: "User", action: "list" ,    secrets: &[],};
         let limits = Limits { max_body_bytes: 256, error_excerpt_bytes: 64 };
         if let Err(e) = parse_response(exp, status, &body, &limits) {
             let text = e.to_string();

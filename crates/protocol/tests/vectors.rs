@@ -18,6 +18,7 @@ fn every_vector_parses_as_expected() {
             action_id: v.req("action_id"),
             obj: v.req("obj"),
             action: v.req("action"),
+            secrets: &[],
         };
         let got = parse_response(expected, v.status(), &v.response_body(), &Limits::default());
         if expect["ok"].as_bool().unwrap() {
