@@ -42,6 +42,8 @@ pub(crate) struct World {
     tokens: HashMap<String, Token>,
     hosts: HashMap<IpAddr, HostRecord>,
     pub store: Store,
+    /// The token of the last successful login, for leak checks in tests.
+    pub last_token: Option<String>,
     token_counter: u64,
     token_salt: u64,
 }
@@ -100,6 +102,7 @@ impl World {
             tokens: HashMap::new(),
             hosts: HashMap::new(),
             store: Store::default(),
+            last_token: None,
             token_counter: 0,
             token_salt: h.finish(),
         };
@@ -294,6 +297,7 @@ impl World {
         };
         self.hosts.remove(&peer);
         let token = self.new_token();
+        self.last_token = Some(token.clone());
         let expires_at = now + self.config.token_lifetime;
         self.tokens.insert(
             token.clone(),
@@ -483,28 +487,37 @@ impl World {
                 filter = filter.and_equals(k, v.clone());
             }
         }
+        let paging = self.config.paging;
+        let offset = match paging.ignore_offset {
+            true => 0,
+            false => call.get_offset().unwrap_or(0),
+        };
+        let limit = match (call.get_limit(), paging.max_page_size) {
+            (Some(asked), Some(max)) => Some(asked.min(max)),
+            (asked, max) => asked.or(max),
+        };
+        let with_total = |total: u64, mut map: Map<String, Value>| {
+            if !paging.omit_total_count {
+                map.insert("total_count".into(), total.into());
+            }
+            map
+        };
         if call.action() == "list" && self.config.list_style == ListStyle::Top {
-            let fast = self.store.collection(obj_name).list_seeded_raw(
-                obj_name,
-                domain,
-                &filter,
-                call.get_offset().unwrap_or(0),
-                call.get_limit(),
-            );
+            let fast = self
+                .store
+                .collection(obj_name)
+                .list_seeded_raw(obj_name, domain, &filter, offset, limit);
             if let Some((raw, total)) = fast {
                 return Ok(Fields {
-                    map: obj(json!({"total_count": total})),
+                    map: with_total(total, Map::new()),
                     raw_list: Some(raw),
                 });
             }
         }
-        let page = self.store.collection(obj_name).list(
-            obj_name,
-            domain,
-            &filter,
-            call.get_offset().unwrap_or(0),
-            call.get_limit(),
-        );
+        let page = self
+            .store
+            .collection(obj_name)
+            .list(obj_name, domain, &filter, offset, limit);
         let detail = call.action() == "list_with_detail";
         let numbers = (obj_name == "User").then(|| self.numbers_by_user());
         let records: Vec<Value> = page
@@ -525,9 +538,10 @@ impl World {
                 Value::Object(r)
             })
             .collect();
+        let list = with_total(page.total, obj(json!({ "list": records })));
         Ok(match self.config.list_style {
-            ListStyle::Top => obj(json!({"list": records, "total_count": page.total})),
-            ListStyle::Body => obj(json!({"body": {"list": records, "total_count": page.total}})),
+            ListStyle::Top => list,
+            ListStyle::Body => obj(json!({ "body": list })),
         }
         .into())
     }

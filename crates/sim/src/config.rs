@@ -32,6 +32,64 @@ pub enum GetStyle {
     List,
 }
 
+/// How list answers page, beyond what the client asks: the ways real servers
+/// deviate. Persistent options, unlike faults, which are used up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PagingOptions {
+    /// The server caps `limit` at this many records (asked 1000, it answers at
+    /// most this many), still announcing the true `total_count`. `None`: no cap.
+    pub max_page_size: Option<u64>,
+    /// Every list answer starts at offset 0, whatever `offset` was asked.
+    pub ignore_offset: bool,
+    /// List answers carry no `total_count`.
+    pub omit_total_count: bool,
+}
+
+impl PagingOptions {
+    /// As JSON, the shape `POST /_sim/paging` takes.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "max_page_size": self.max_page_size,
+            "ignore_offset": self.ignore_offset,
+            "omit_total_count": self.omit_total_count,
+        })
+    }
+
+    /// Applies `{"max_page_size": 100|null, "ignore_offset": bool,
+    /// "omit_total_count": bool}`; absent keys keep their value, and nothing
+    /// changes unless every present key is valid.
+    pub fn update_from_json(&mut self, v: &serde_json::Value) -> Result<(), String> {
+        let serde_json::Value::Object(m) = v else {
+            return Err("expected a JSON object".into());
+        };
+        let mut next = *self;
+        for (k, v) in m {
+            match k.as_str() {
+                "max_page_size" => {
+                    next.max_page_size = match v {
+                        serde_json::Value::Null => None,
+                        v => Some(
+                            v.as_u64()
+                                .filter(|n| *n > 0)
+                                .ok_or("`max_page_size` must be a positive count or null")?,
+                        ),
+                    }
+                }
+                "ignore_offset" => {
+                    next.ignore_offset = v.as_bool().ok_or("`ignore_offset` must be a boolean")?
+                }
+                "omit_total_count" => {
+                    next.omit_total_count =
+                        v.as_bool().ok_or("`omit_total_count` must be a boolean")?
+                }
+                other => return Err(format!("unknown paging option {other:?}")),
+            }
+        }
+        *self = next;
+        Ok(())
+    }
+}
+
 /// A login the simulator accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -129,8 +187,15 @@ pub struct SimConfig {
     pub tls: Option<crate::tls::TlsSettings>,
     /// Largest request body accepted.
     pub max_request_bytes: usize,
-    /// Close keep-alive connections idle this long.
+    /// Close connections that wait this long for a request (or for the client to
+    /// read an answer), so idle clients cannot hold connections forever. Zero: never.
     pub idle_timeout: Duration,
+    /// The most connections open at once. When reached, the connection idle the
+    /// longest is closed for a new one; if none is idle, new clients wait in the
+    /// listen backlog until one closes. Zero counts as one.
+    pub max_connections: usize,
+    /// How list answers page; see [`PagingOptions`].
+    pub paging: PagingOptions,
     /// Seed of the fault dice.
     pub fault_seed: u64,
     /// Where `POST /_sim/replay {"vector": NAME}` finds `NAME.json` (the shared
@@ -156,7 +221,9 @@ impl Default for SimConfig {
             auth_delay: Duration::ZERO,
             tls: None,
             max_request_bytes: 16 * 1024 * 1024,
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            paging: PagingOptions::default(),
             fault_seed: 1,
             vectors_dir: None,
         }

@@ -33,6 +33,79 @@ pub enum Fault {
     /// Answer with these exact bytes, without processing (a recorded answer such as
     /// a shared test vector); see [`Replay`].
     Replay(Box<Replay>),
+    /// Without processing, answer HTTP 400 `text/plain` whose body is the raw
+    /// request (request line, every header, body), as some misconfigured proxies and
+    /// frameworks do: the `Authorization` header and an `auth` password come back.
+    EchoRequest,
+    /// Without processing, answer a JSON error envelope (HTTP 400, code 400,
+    /// `msg_id` `bad_request`, the request's `action_id`) whose `message` and
+    /// `errors` repeat the raw request body and the `Authorization` header value.
+    EchoEnvelope,
+    /// Answer with nginx's HTML 401 page without processing.
+    Html401,
+    /// Answer with nginx's HTML 403 page without processing.
+    Html403,
+    /// Process the request and send the body gzip-compressed, with
+    /// `Content-Encoding: gzip`, whatever the request's `Accept-Encoding` says.
+    Gzip,
+    /// Without processing, answer HTTP 200 with `Content-Encoding: gzip` and a small
+    /// gzip stream that inflates to this many bytes of spaces.
+    GzipBomb(u64),
+    /// Without processing, announce `Content-Length` of this many bytes, send a few
+    /// bytes of JSON, then close.
+    LyingLength(u64),
+    /// Process the request and put the UTF-8 byte order mark before the body.
+    Bom,
+    /// Process the request (an `auth` issues a token valid for its usual lifetime)
+    /// but put an `exp` one hour before the answer's `Date` into the answer.
+    ExpPast,
+    /// Process the request (an `auth` issues a real, valid token) but send the
+    /// answer malformed in this way; meant for `auth`.
+    AuthMalformed(MalformedAuth),
+}
+
+/// How [`Fault::AuthMalformed`] spoils an answer that carries a fresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MalformedAuth {
+    /// The JSON ends just after the token's value (`..."token":"abc"`).
+    Truncated,
+    /// The complete envelope followed by `xyz`.
+    TrailingGarbage,
+    /// The envelope without its `code`.
+    NoCode,
+    /// The envelope wrapped in a one-element JSON array.
+    Array,
+    /// The success envelope (code 200) with HTTP status 500.
+    Http500,
+}
+
+impl MalformedAuth {
+    /// The spellings after `auth_malformed:`, in the order of the variants.
+    pub const NAMES: &'static [&'static str] = &[
+        "truncated",
+        "trailing_garbage",
+        "no_code",
+        "array",
+        "http500",
+    ];
+
+    /// Parses one of [`MalformedAuth::NAMES`].
+    pub fn parse(name: &str) -> Result<MalformedAuth, String> {
+        Ok(match name {
+            "truncated" => MalformedAuth::Truncated,
+            "trailing_garbage" => MalformedAuth::TrailingGarbage,
+            "no_code" => MalformedAuth::NoCode,
+            "array" => MalformedAuth::Array,
+            "http500" => MalformedAuth::Http500,
+            _ => {
+                return Err(format!(
+                    "unknown auth_malformed variant {name:?} (known: {})",
+                    MalformedAuth::NAMES.join(", ")
+                ))
+            }
+        })
+    }
 }
 
 /// A recorded answer to send back verbatim.
@@ -114,9 +187,59 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 impl Fault {
+    /// Every spelling [`Fault::parse`] accepts, with its argument's placeholder; the
+    /// one list behind `runtel-sim --help` and the "unknown fault" error.
+    pub const NAMES: &'static [&'static str] = &[
+        "delay:MS",
+        "drop_before",
+        "drop_mid_body",
+        "truncated_json",
+        "html_502",
+        "html_503",
+        "wrong_action_id",
+        "oversize:BYTES",
+        "invalid_utf8",
+        "non_object_json",
+        "echo_request",
+        "echo_envelope",
+        "html_401",
+        "html_403",
+        "gzip",
+        "gzip_bomb:BYTES",
+        "lying_length:N",
+        "bom",
+        "exp_past",
+        "auth_malformed:VARIANT",
+    ];
+
+    /// [`Fault::NAMES`] as one line, with the values of `VARIANT`.
+    pub fn names_help() -> String {
+        format!(
+            "{} (VARIANT: {})",
+            Fault::NAMES.join(", "),
+            MalformedAuth::NAMES.join(", ")
+        )
+    }
+
     /// Parses the names used by the control endpoint and the CLI:
-    /// `delay:MS`, `drop_before`, `drop_mid_body`, `truncated_json`, `html_502`,
-    /// `html_503`, `wrong_action_id`, `oversize:BYTES`, `invalid_utf8`, `non_object_json`.
+    /// - `delay:MS`: wait MS milliseconds, then answer normally;
+    /// - `drop_before`: close without answering;
+    /// - `drop_mid_body`: close halfway through the body;
+    /// - `truncated_json`: a complete HTTP answer with half the JSON;
+    /// - `html_502`, `html_503`, `html_401`, `html_403`: nginx's HTML page;
+    /// - `wrong_action_id`: echo another `action_id`;
+    /// - `oversize:BYTES`: pad the answer to at least BYTES;
+    /// - `invalid_utf8`: an invalid UTF-8 byte inside a string;
+    /// - `non_object_json`: a JSON array instead of an envelope;
+    /// - `echo_request`: HTTP 400 `text/plain` echoing the raw request;
+    /// - `echo_envelope`: a 400 envelope repeating the body and `Authorization`;
+    /// - `gzip`: the normal answer, gzip-compressed;
+    /// - `gzip_bomb:BYTES`: a small gzip body inflating to BYTES bytes;
+    /// - `lying_length:N`: `Content-Length: N`, a few bytes, then close;
+    /// - `bom`: the normal answer after a UTF-8 byte order mark;
+    /// - `exp_past`: `exp` one hour before the answer's `Date`;
+    /// - `auth_malformed:VARIANT`: the real token in a spoiled answer, VARIANT
+    ///   being one of [`MalformedAuth::NAMES`].
     pub fn parse(spec: &str) -> Result<Fault, String> {
         let (name, arg) = match spec.split_once(':') {
             Some((n, a)) => (n, Some(a)),
@@ -138,11 +261,30 @@ impl Fault {
             "oversize" => Fault::Oversize(number("BYTES")? as usize),
             "invalid_utf8" => Fault::InvalidUtf8,
             "non_object_json" => Fault::NonObjectJson,
-            _ => return Err(format!("unknown fault {spec:?}")),
+            "echo_request" => Fault::EchoRequest,
+            "echo_envelope" => Fault::EchoEnvelope,
+            "html_401" => Fault::Html401,
+            "html_403" => Fault::Html403,
+            "gzip" => Fault::Gzip,
+            "gzip_bomb" => Fault::GzipBomb(number("BYTES")?),
+            "lying_length" => Fault::LyingLength(number("N")?),
+            "bom" => Fault::Bom,
+            "exp_past" => Fault::ExpPast,
+            "auth_malformed" => Fault::AuthMalformed(MalformedAuth::parse(
+                arg.ok_or("fault auth_malformed needs :VARIANT")?,
+            )?),
+            _ => {
+                return Err(format!(
+                    "unknown fault {spec:?} (known: {})",
+                    Fault::names_help()
+                ))
+            }
         })
     }
 
-    /// Every fault, with small parameters, for test matrices.
+    /// The faults that existed when other suites started iterating this list, with
+    /// small parameters, for test matrices. Later faults are deliberately left out:
+    /// each entry here must map to one documented client error kind.
     pub fn all_for_tests(delay: Duration, oversize: usize) -> Vec<Fault> {
         vec![
             Fault::Delay(delay),

@@ -12,6 +12,9 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 pub(crate) struct Request {
     pub method: String,
     pub path: String,
+    /// The request line and header lines exactly as received, blank line included,
+    /// for the faults that echo a request back.
+    pub head: Vec<u8>,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub keep_alive: bool,
@@ -71,6 +74,7 @@ pub(crate) fn read_request<R: BufRead>(r: &mut R, max_body: usize) -> io::Result
     };
     let (method, path) = (method.to_owned(), path.to_owned());
     let http10 = version == "HTTP/1.0";
+    let mut head = line.clone();
     let mut headers = Vec::new();
     loop {
         if read_line_bounded(r, &mut line, &mut budget)? == 0 {
@@ -79,6 +83,7 @@ pub(crate) fn read_request<R: BufRead>(r: &mut R, max_body: usize) -> io::Result
         if budget == 0 {
             return Ok(Read::Bad(431, "request head too large"));
         }
+        head.extend_from_slice(&line);
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
         if text.is_empty() {
@@ -127,6 +132,7 @@ pub(crate) fn read_request<R: BufRead>(r: &mut R, max_body: usize) -> io::Result
     Ok(Read::Request(Request {
         method,
         path,
+        head,
         headers,
         body,
         keep_alive,
@@ -153,23 +159,59 @@ pub(crate) fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Writes the status line and nginx-like headers for a body of `content_length` bytes.
-pub(crate) fn write_head<W: Write>(
-    w: &mut W,
-    status: u16,
-    content_type: &str,
-    content_length: usize,
-    keep_alive: bool,
-) -> io::Result<()> {
-    let date = httpdate::fmt_http_date(SystemTime::now());
-    let connection = if keep_alive { "keep-alive" } else { "close" };
+/// What goes into a response head besides the status.
+pub(crate) struct Head<'a> {
+    pub status: u16,
+    pub content_type: &'a str,
+    /// `u64`, not `usize`: a lying `Content-Length` may exceed any real body.
+    pub content_length: u64,
+    pub keep_alive: bool,
+    pub content_encoding: Option<&'a str>,
+    /// The `Date` to send; `None` for now. Fixed when a body refers to it.
+    pub date: Option<SystemTime>,
+}
+
+impl Head<'_> {
+    /// A plain head for a body of `content_length` bytes, dated now.
+    pub fn plain(
+        status: u16,
+        content_type: &str,
+        content_length: usize,
+        keep_alive: bool,
+    ) -> Head<'_> {
+        Head {
+            status,
+            content_type,
+            content_length: content_length as u64,
+            keep_alive,
+            content_encoding: None,
+            date: None,
+        }
+    }
+}
+
+/// Writes the status line and nginx-like headers.
+pub(crate) fn write_head<W: Write>(w: &mut W, head: &Head<'_>) -> io::Result<()> {
+    let date = httpdate::fmt_http_date(head.date.unwrap_or_else(SystemTime::now));
+    let connection = if head.keep_alive {
+        "keep-alive"
+    } else {
+        "close"
+    };
+    let encoding = match head.content_encoding {
+        Some(e) => format!("Content-Encoding: {e}\r\n"),
+        None => String::new(),
+    };
     write!(
         w,
-        "HTTP/1.1 {status} {}\r\nServer: nginx/1.16.1\r\nDate: {date}\r\n\
-         Content-Type: {content_type}\r\nContent-Length: {content_length}\r\n\
+        "HTTP/1.1 {} {}\r\nServer: nginx/1.16.1\r\nDate: {date}\r\n\
+         Content-Type: {}\r\nContent-Length: {}\r\n{encoding}\
          Connection: {connection}\r\nAccess-Control-Allow-Origin: *\r\n\
          Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n\r\n",
-        reason(status)
+        head.status,
+        reason(head.status),
+        head.content_type,
+        head.content_length,
     )
 }
 
@@ -184,3 +226,4 @@ pub(crate) fn html_page(status: u16, extra: &str) -> Vec<u8> {
 
 pub(crate) const JSON: &str = "application/json; charset=utf-8";
 pub(crate) const HTML: &str = "text/html";
+pub(crate) const TEXT: &str = "text/plain";

@@ -23,6 +23,7 @@ mod api;
 mod config;
 mod counters;
 mod faults;
+mod gzip;
 mod http;
 mod schema;
 mod server;
@@ -35,10 +36,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub use config::{
-    Account, ErrorStyle, GetStyle, ListStyle, SimConfig, DEFAULT_LOGIN, DEFAULT_PASSWORD,
+    Account, ErrorStyle, GetStyle, ListStyle, PagingOptions, SimConfig, DEFAULT_LOGIN,
+    DEFAULT_PASSWORD,
 };
 pub use counters::CounterSnapshot;
-pub use faults::{Fault, FaultRule, Replay};
+pub use faults::{Fault, FaultRule, MalformedAuth, Replay};
 pub use store::{
     seeded_log_record, CONDITION_TYPES, DOMAIN_OBJECTS, LOG_OBJECTS, PLATFORM_OBJECTS,
     SEED_BASE_DT, SEED_STEP_DT,
@@ -87,6 +89,9 @@ impl Simulator {
             auth_delay: config.auth_delay,
             max_request_bytes: config.max_request_bytes,
             idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections.max(1),
+            open_changed: Default::default(),
+            bombs: Default::default(),
             faults: Mutex::new({
                 let mut plan = faults::FaultPlan::default();
                 plan.seed(config.fault_seed);
@@ -187,6 +192,37 @@ impl Simulator {
     /// Changes the lifetime of tokens issued from now on.
     pub fn set_token_lifetime(&self, lifetime: std::time::Duration) {
         lock(&self.shared.world).config.token_lifetime = lifetime;
+    }
+
+    /// The token of the last successful `auth` (whether or not it is still valid),
+    /// so tests can check that it never leaks into logs or errors.
+    pub fn last_issued_token(&self) -> Option<String> {
+        lock(&self.shared.world).last_token.clone()
+    }
+
+    /// The paging options in force.
+    pub fn paging(&self) -> PagingOptions {
+        lock(&self.shared.world).config.paging
+    }
+
+    /// Replaces every paging option at once.
+    pub fn set_paging(&self, paging: PagingOptions) {
+        lock(&self.shared.world).config.paging = paging;
+    }
+
+    /// Caps every list page at `max` records (`None`: no cap).
+    pub fn set_max_page_size(&self, max: Option<u64>) {
+        lock(&self.shared.world).config.paging.max_page_size = max;
+    }
+
+    /// Makes every list answer start at offset 0 (or stops doing so).
+    pub fn set_ignore_offset(&self, ignore: bool) {
+        lock(&self.shared.world).config.paging.ignore_offset = ignore;
+    }
+
+    /// Leaves `total_count` out of list answers (or puts it back).
+    pub fn set_omit_total_count(&self, omit: bool) {
+        lock(&self.shared.world).config.paging.omit_total_count = omit;
     }
 
     /// Number of records an object holds (seeded ones included).

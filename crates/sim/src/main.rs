@@ -3,9 +3,10 @@
 use std::io::Write;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use runtel_sim::{
-    Account, ErrorStyle, Fault, FaultRule, GetStyle, ListStyle, SimConfig, Simulator, TlsSettings,
+    Account, ErrorStyle, Fault, FaultRule, GetStyle, ListStyle, PagingOptions, SimConfig,
+    Simulator, TlsSettings,
 };
 
 /// A faithful offline Runtel PBX API v2 server for tests, demos and your own scripts.
@@ -18,7 +19,9 @@ use runtel_sim::{
 /// POST /_sim/faults {"fault":"html_502","times":1,"action":"list","probability":1.0},
 /// POST /_sim/faults/clear, POST /_sim/tokens/expire, POST /_sim/defender/unblock,
 /// POST /_sim/error-style {"style":"envelope"}, GET /_sim/ca.pem,
-/// POST /_sim/replay {"vector":"error_html_502"} (with --vectors DIR).
+/// POST /_sim/replay {"vector":"error_html_502"} (with --vectors DIR),
+/// GET /_sim/last-token (the last token issued: {"token": ...}),
+/// GET|POST /_sim/paging {"max_page_size":100,"ignore_offset":false,"omit_total_count":false}.
 ///
 /// As an HTTP proxy (CONNECT, or absolute-form targets) it serves every request
 /// itself, whatever host was named, so clients' proxy settings can be tested.
@@ -58,8 +61,8 @@ struct Args {
     /// The server clock's offset from ours, in seconds (tests skew handling).
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     clock_skew: i64,
-    /// Fault applied to every answer from the start, e.g. delay:200 or html_502 (see
-    /// the control endpoint for the names); with --fault-probability.
+    /// Fault applied to every answer from the start, e.g. delay:200 or html_502 (every
+    /// name is listed below); with --fault-probability.
     #[arg(long)]
     fault: Option<String>,
     /// Chance (0..1) that --fault hits an answer.
@@ -80,6 +83,22 @@ struct Args {
     /// Write the generated certificate (PEM) here, for clients to trust.
     #[arg(long, requires = "tls")]
     cert_out: Option<std::path::PathBuf>,
+    /// The most connections open at once; beyond it the one idle the longest is
+    /// closed, or new clients wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_connections: usize,
+    /// Close connections idle (waiting for a request) this long; 0: never.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    idle_timeout: u64,
+    /// Cap every list page at N records, still announcing the true total_count.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_page_size: Option<u64>,
+    /// Start every list answer at offset 0, whatever offset was asked.
+    #[arg(long)]
+    ignore_offset: bool,
+    /// Leave total_count out of list answers.
+    #[arg(long)]
+    omit_total_count: bool,
 }
 
 fn config_from(args: &Args) -> Result<SimConfig, String> {
@@ -112,6 +131,13 @@ fn config_from(args: &Args) -> Result<SimConfig, String> {
             expired: args.tls_expired,
         }),
         vectors_dir: args.vectors.clone(),
+        max_connections: args.max_connections,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        paging: PagingOptions {
+            max_page_size: args.max_page_size,
+            ignore_offset: args.ignore_offset,
+            omit_total_count: args.omit_total_count,
+        },
         ..SimConfig::default()
     };
     for u in &args.users {
@@ -132,7 +158,12 @@ fn config_from(args: &Args) -> Result<SimConfig, String> {
 }
 
 fn main() {
-    let args = Args::parse();
+    // The fault names come from the library's one list, so help cannot fall behind.
+    let command = Args::command().after_help(format!(
+        "Faults (--fault, POST /_sim/faults): {}",
+        Fault::names_help()
+    ));
+    let args = Args::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let config = match config_from(&args) {
         Ok(c) => c,
         Err(e) => {
