@@ -313,7 +313,7 @@ runtel_result runtel_options_set_max_retries(runtel_options *o,
                                              uint32_t retries,
                                              runtel_error **err);
 
-// The largest answer body accepted in bytes (default 256 MiB).
+// The largest answer body accepted in bytes, after decompression (default 64 MiB).
 //
 // # Safety
 // As `runtel_options_set_timeout_ms`.

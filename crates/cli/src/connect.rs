@@ -1,5 +1,7 @@
 //! Building a client from the settings, the token cache and the persistent guard.
 
+use std::sync::Arc;
+
 use runtel_client::Client;
 
 use crate::failure::Result;
@@ -10,7 +12,6 @@ use crate::settings::Settings;
 pub struct Connection {
     pub client: Client,
     cache: SessionCache,
-    guard: PersistentGuard,
     generation: u64,
 }
 
@@ -20,7 +21,7 @@ impl Connection {
     pub fn open(settings: &mut Settings) -> Result<Connection> {
         let guard = PersistentGuard::load(settings)?;
         let cache = SessionCache::new(settings)?;
-        let mut builder = settings.builder()?.login_guard(guard.guard.clone());
+        let mut builder = settings.builder()?.guard_store(Arc::new(guard));
         let cached = cache.load(settings.login.as_deref())?;
         match (&cached, settings.login.clone()) {
             // A valid cached token needs no password; take one only if it costs no prompt,
@@ -42,7 +43,6 @@ impl Connection {
         Ok(Connection {
             client,
             cache,
-            guard,
             generation,
         })
     }
@@ -51,25 +51,21 @@ impl Connection {
     pub fn for_login(settings: &Settings) -> Result<Connection> {
         let guard = PersistentGuard::load(settings)?;
         let cache = SessionCache::new(settings)?;
-        let client = settings
-            .builder()?
-            .login_guard(guard.guard.clone())
-            .build()?;
+        let client = settings.builder()?.guard_store(Arc::new(guard)).build()?;
         let generation = client.session_generation();
         Ok(Connection {
             client,
             cache,
-            guard,
             generation,
         })
     }
 
-    /// Saves a new token (if this invocation logged in) and the guard's count.
+    /// Saves a new token (if this invocation logged in). The guard's count is
+    /// saved by the client as each login ends.
     pub fn finish(&self) -> Result<()> {
-        let guard_saved = self.guard.save();
         if self.client.session_generation() != self.generation {
             self.cache.save(&self.client)?;
         }
-        guard_saved
+        Ok(())
     }
 }

@@ -2,11 +2,11 @@
 //! invocations so a shell loop neither logs in every time nor gets its host
 //! blocked by the server's Defender.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use runtel_client::{AuthInfo, Client, Endpoint, LoginGuard};
+use runtel_client::{AuthInfo, Client, Endpoint, Error, GuardStore, LockedGuardState};
 use serde_json::{json, Value};
 
 use crate::failure::{Failure, Result};
@@ -86,36 +86,116 @@ impl SessionCache {
     }
 }
 
-/// The login guard of one server, loaded from and saved to the cache directory.
+/// The login guard of one server, kept in the cache directory and shared by
+/// every `runtel` process: the client locks it (an exclusive `flock` on a lock
+/// file beside it) from reading the count to saving the outcome of the login, so
+/// processes started together take turns instead of all sending a login.
+///
+/// The file is keyed by the server's normalised identity (scheme, address, port),
+/// not by the URL's spelling: `localhost` and `127.0.0.1` are one server.
 pub struct PersistentGuard {
     path: PathBuf,
-    pub guard: Arc<Mutex<LoginGuard>>,
+    lock_path: PathBuf,
 }
 
 impl PersistentGuard {
     pub fn load(settings: &Settings) -> Result<Self> {
         let endpoint = Endpoint::parse(&settings.url)?;
-        let path = cache_dir().join(format!("guard-{}.json", server_key(endpoint.base())));
-        let mut guard = LoginGuard::default();
-        if let Some(text) = files::read_private(&path)? {
-            if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                guard = LoginGuard::restore(
-                    LoginGuard::DEFAULT_MAX_FAILURES,
-                    LoginGuard::DEFAULT_COOLDOWN,
-                    v["failures"].as_u64().unwrap_or(0) as u32,
-                    v["locked_until"].as_f64().map(from_unix),
-                );
-            }
-        }
+        let server = runtel_client::server_identity(&endpoint, Duration::from_secs(5));
+        let name = format!("guard-{}", server_key(&server.to_string()));
         Ok(PersistentGuard {
-            path,
-            guard: Arc::new(Mutex::new(guard)),
+            path: cache_dir().join(format!("{name}.json")),
+            lock_path: cache_dir().join(format!("{name}.lock")),
         })
     }
 
-    pub fn save(&self) -> Result<()> {
-        let g = self.guard.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let v = json!({"failures": g.failures(), "locked_until": g.locked_until().map(unix)});
-        files::write_private(&self.path, v.to_string().as_bytes())
+    fn read_state(&self) -> (u32, Option<SystemTime>) {
+        match files::read_private(&self.path) {
+            Ok(Some(text)) => match serde_json::from_str::<Value>(&text) {
+                Ok(v) => (
+                    v["failures"].as_u64().unwrap_or(0) as u32,
+                    v["locked_until"].as_f64().map(from_unix),
+                ),
+                // A damaged file must not lift the guard: assume the worst.
+                Err(_) => (u32::MAX, None),
+            },
+            Ok(None) => (0, None),
+            Err(_) => (u32::MAX, None),
+        }
+    }
+}
+
+struct LockedFile<'a> {
+    guard: &'a PersistentGuard,
+    // Holding the open file holds the lock; dropping it releases the lock.
+    _lock: std::fs::File,
+    failures: u32,
+    locked_until: Option<SystemTime>,
+}
+
+impl GuardStore for PersistentGuard {
+    fn lock(&self, wait: Duration) -> std::result::Result<Box<dyn LockedGuardState + '_>, Error> {
+        let local = |what: &str, e: &dyn std::fmt::Display| {
+            Error::InvalidInput(format!("{what} {}: {e}", self.lock_path.display()))
+        };
+        if let Some(dir) = self.lock_path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| local("cannot create the directory of", &e))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            // A planted symlink must not redirect the lock file.
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&self.lock_path)
+            .map_err(|e| local("cannot open the login guard lock", &e))?;
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Timeout(format!(
+                        "another runtel process is logging in to this server; waited {:.0}s for it",
+                        wait.as_secs_f64()
+                    )))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(local("cannot lock", &e));
+                }
+            }
+        }
+        let (failures, locked_until) = self.read_state();
+        Ok(Box::new(LockedFile {
+            guard: self,
+            _lock: file,
+            failures,
+            locked_until,
+        }))
+    }
+}
+
+impl LockedGuardState for LockedFile<'_> {
+    fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    fn locked_until(&self) -> Option<SystemTime> {
+        self.locked_until
+    }
+
+    fn save(
+        &mut self,
+        failures: u32,
+        locked_until: Option<SystemTime>,
+    ) -> std::result::Result<(), Error> {
+        let v = json!({"failures": failures, "locked_until": locked_until.map(unix)});
+        files::write_private(&self.guard.path, v.to_string().as_bytes())
+            .map_err(|e| Error::InvalidInput(format!("saving the login guard: {}", e.line())))
     }
 }

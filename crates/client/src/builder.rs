@@ -1,11 +1,12 @@
 //! `ClientBuilder`: every setting of a client, with safe defaults.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use runtel_protocol::{Endpoint, Error, Limits, LoginGuard, Secret};
+use runtel_protocol::{duration_from_secs, Endpoint, Error, Limits, LoginGuard, Secret};
 
 use crate::client::Client;
+use crate::guard::GuardStore;
 use crate::transport::{TlsChoice, Transport, TransportSettings};
 
 /// When and how idempotent calls (`list`, `list_with_detail`, `get`) are retried
@@ -53,7 +54,8 @@ pub struct ClientBuilder {
     pub(crate) credentials: Option<(String, Secret)>,
     pub(crate) max_auth_failures: u32,
     pub(crate) lockout_cooldown: Duration,
-    pub(crate) login_guard: Option<Arc<Mutex<LoginGuard>>>,
+    pub(crate) guard_store: Option<Arc<dyn GuardStore>>,
+    pub(crate) warn_plain_http: bool,
     pub(crate) retry: RetryPolicy,
     pub(crate) relogin_margin: Duration,
     pub(crate) logout_on_drop: bool,
@@ -95,7 +97,8 @@ impl ClientBuilder {
             credentials: None,
             max_auth_failures: LoginGuard::DEFAULT_MAX_FAILURES,
             lockout_cooldown: LoginGuard::DEFAULT_COOLDOWN,
-            login_guard: None,
+            guard_store: None,
+            warn_plain_http: true,
             retry: RetryPolicy::default(),
             relogin_margin: Duration::from_secs(60),
             logout_on_drop: true,
@@ -148,7 +151,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The largest answer body accepted, in bytes (default 256 MiB).
+    /// The largest answer body accepted, in bytes, counted after decompression
+    /// (default 64 MiB, room for a 100,000-record page). A compressed answer is
+    /// also refused when it inflates beyond 100 times its size on the wire.
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.limits.max_body_bytes = bytes;
         self
@@ -174,10 +179,19 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this guard instead of the process-wide one for the server (the CLI
-    /// loads it from disk so the count survives between invocations).
-    pub fn login_guard(mut self, guard: Arc<Mutex<LoginGuard>>) -> Self {
-        self.login_guard = Some(guard);
+    /// Also keeps the login guard's count in `store`, shared with other processes
+    /// (the CLI keeps it in its cache directory with a file lock, so a shell loop
+    /// or `xargs -P` cannot get around it). The process-wide guard still applies.
+    pub fn guard_store(mut self, store: Arc<dyn GuardStore>) -> Self {
+        self.guard_store = Some(store);
+        self
+    }
+
+    /// Warn (through the `log` facade, once per client) before sending the
+    /// password over plain `http://` to a host that is not this machine
+    /// (default true).
+    pub fn warn_plain_http(mut self, warn: bool) -> Self {
+        self.warn_plain_http = warn;
         self
     }
 
@@ -208,6 +222,18 @@ impl ClientBuilder {
     /// Validates the settings and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let endpoint = Endpoint::parse(&self.base_url)?;
+        for (name, d) in [
+            ("timeout", self.timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("auth_lockout_cooldown", self.lockout_cooldown),
+            ("relogin_margin", self.relogin_margin),
+            ("max_idle_age", self.max_idle_age),
+            ("retry base_delay", self.retry.base_delay),
+            ("retry max_delay", self.retry.max_delay),
+        ] {
+            // Durations from other languages arrive as seconds: one bound for all.
+            duration_from_secs(name, d.as_secs_f64())?;
+        }
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::InvalidInput(
                 "timeouts must be greater than zero".into(),
@@ -232,7 +258,7 @@ impl ClientBuilder {
                 ureq::Proxy::new(u).map_err(|e| Error::InvalidInput(format!("proxy URL: {e}")))?,
             ),
         };
-        let transport = Transport::new(TransportSettings {
+        let settings = TransportSettings {
             timeout: self.timeout,
             connect_timeout: self.connect_timeout.min(self.timeout),
             tls: self.tls.clone(),
@@ -240,7 +266,8 @@ impl ClientBuilder {
             user_agent: self.user_agent.clone(),
             max_body_bytes: self.limits.max_body_bytes,
             max_idle_age: self.max_idle_age,
-        })?;
-        Ok(Client::from_parts(self, endpoint, transport))
+        };
+        let transport = Transport::new(settings.clone())?;
+        Ok(Client::from_parts(self, endpoint, transport, settings))
     }
 }

@@ -1,20 +1,21 @@
 //! The `Client`: sessions, single-flight re-login, retries and the login guard,
 //! on top of the protocol crate and the ureq transport.
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use runtel_protocol::{
     classify_auth_error, parse_http_date, parse_response, ActionIdGenerator, AuthInfo, Call,
-    Endpoint, Error, Expected, HttpRequest, Limits, LoginGuard, Response, Secret, Session,
-    SessionStatus,
+    Endpoint, Error, Expected, HostIdentity, HttpRequest, Limits, LoginOutcome, Redactor, Response,
+    Secret, Session, SessionStatus,
 };
 use serde_json::Value;
 
 use crate::builder::{ClientBuilder, RetryPolicy};
+use crate::guard::{resolve_identity, shared_guard, GuardStore, SharedGuard};
 use crate::records::Records;
-use crate::transport::{RawAnswer, SendError, Transport};
+use crate::transport::{SendError, Transport, TransportSettings};
 
 /// A Runtel API client. Cheap to clone (an `Arc` inside); all clones share one
 /// session, one connection pool and one login.
@@ -25,6 +26,16 @@ use crate::transport::{RawAnswer, SendError, Transport};
 /// in parallel over the connection pool; logins are serialized, and when the
 /// token expires or is rejected, exactly one thread logs in again while the others
 /// wait for it and then use the new token (single flight).
+///
+/// # Processes
+///
+/// A client used before a `fork()` (multiprocessing's fork start method,
+/// gunicorn `--preload`, celery prefork) keeps working in the child: on its first
+/// call there the child drops the connections it inherited (they belong to the
+/// parent) without touching them, opens its own, and draws `action_id`s from a
+/// new sequence, so no answer meant for one process can reach another. A child
+/// never logs out a token that the parent obtained, neither on drop nor on an
+/// explicit [`Client::logout`]: that would end the parent's session.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -32,32 +43,67 @@ pub struct Client {
 
 struct Inner {
     endpoint: Endpoint,
-    transport: Transport,
-    ids: ActionIdGenerator,
+    /// The connection pool and `action_id` sequence of the process using them.
+    io: RwLock<Arc<ProcessIo>>,
+    transport_settings: TransportSettings,
+    timeout: Duration,
     limits: Limits,
     credentials: RwLock<Option<(String, Secret)>>,
     session: RwLock<Session>,
+    /// The process that obtained the current token; only it may log it out.
+    token_pid: AtomicU32,
     /// Held while logging in: the single flight.
     login_lock: Mutex<()>,
-    guard: Arc<Mutex<LoginGuard>>,
+    /// The process-wide guard of this server, found at the first login.
+    guard: OnceLock<Arc<SharedGuard>>,
+    guard_store: Option<Arc<dyn GuardStore>>,
     max_auth_failures: u32,
     lockout_cooldown: Duration,
     retry: RetryPolicy,
     relogin_margin: Duration,
     logout_on_drop: bool,
+    warn_plain_http: AtomicBool,
+    warned_expiry: AtomicBool,
+}
+
+/// What must not cross a `fork()`: pooled sockets and the `action_id` sequence.
+struct ProcessIo {
+    pid: u32,
+    fork_epoch: u64,
+    transport: Transport,
+    ids: ActionIdGenerator,
+}
+
+/// Bumped by [`after_fork_in_child`], for runtimes that know when they forked.
+static FORK_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Tells every client that this process is a freshly forked child. Not needed
+/// (clients notice a new process id on their own), but runtimes with fork hooks
+/// (Python's `os.register_at_fork`) call it so that nothing is reused even if a
+/// process id comes back.
+pub fn after_fork_in_child() {
+    FORK_EPOCH.fetch_add(1, Ordering::SeqCst);
+}
+
+/// An `action_id` sequence unique to this process: the prefix mixes the process
+/// id into a random value, because a forked child inherits the parent's
+/// random state and would otherwise repeat the parent's ids.
+fn process_ids(pid: u32) -> ActionIdGenerator {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(pid);
+    h.write_u64(FORK_EPOCH.load(Ordering::SeqCst));
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    ActionIdGenerator::with_prefix(format!("rt{pid:x}{:06x}", h.finish() as u32 & 0xff_ffff))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in another thread must not make the client unusable.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The process-wide login guards, one per server base URL, so that making a new
-/// client in a loop cannot get around the lock-out.
-fn shared_guard(base: &str) -> Arc<Mutex<LoginGuard>> {
-    static GUARDS: OnceLock<Mutex<HashMap<String, Arc<Mutex<LoginGuard>>>>> = OnceLock::new();
-    let mut map = lock(GUARDS.get_or_init(Default::default));
-    Arc::clone(map.entry(base.to_ascii_lowercase()).or_default())
 }
 
 impl std::fmt::Debug for Client {
@@ -82,28 +128,46 @@ impl Client {
         ClientBuilder::new(base_url)
     }
 
-    pub(crate) fn from_parts(b: ClientBuilder, endpoint: Endpoint, transport: Transport) -> Client {
-        let guard = b
-            .login_guard
-            .clone()
-            .unwrap_or_else(|| shared_guard(endpoint.base()));
+    pub(crate) fn from_parts(
+        b: ClientBuilder,
+        endpoint: Endpoint,
+        transport: Transport,
+        transport_settings: TransportSettings,
+    ) -> Client {
+        let pid = std::process::id();
         Client {
             inner: Arc::new(Inner {
-                transport,
-                ids: ActionIdGenerator::new(),
+                io: RwLock::new(Arc::new(ProcessIo {
+                    pid,
+                    fork_epoch: FORK_EPOCH.load(Ordering::SeqCst),
+                    transport,
+                    ids: process_ids(pid),
+                })),
+                transport_settings,
+                timeout: b.timeout,
                 limits: b.limits,
                 credentials: RwLock::new(b.credentials),
                 session: RwLock::new(Session::new()),
+                token_pid: AtomicU32::new(pid),
                 login_lock: Mutex::new(()),
-                guard,
+                guard: OnceLock::new(),
+                guard_store: b.guard_store,
                 max_auth_failures: b.max_auth_failures,
                 lockout_cooldown: b.lockout_cooldown,
                 retry: b.retry,
                 relogin_margin: b.relogin_margin,
                 logout_on_drop: b.logout_on_drop,
+                warn_plain_http: AtomicBool::new(b.warn_plain_http),
+                warned_expiry: AtomicBool::new(false),
                 endpoint,
             }),
         }
+    }
+
+    /// The login guard's state for this client's server in this process:
+    /// consecutive failures, attempts in flight, end of the lock-out.
+    pub fn login_guard_state(&self) -> runtel_protocol::LoginGuard {
+        self.inner.guard().snapshot()
     }
 
     /// The endpoint URL (`{base}/api/`).
@@ -148,6 +212,9 @@ impl Client {
     pub fn restore_session(&self, info: AuthInfo, expires_at: SystemTime) {
         let _flight = lock(&self.inner.login_lock);
         self.inner.write_session().restore(info, expires_at);
+        self.inner
+            .token_pid
+            .store(std::process::id(), Ordering::SeqCst);
     }
 
     /// Counts logins and restores; it changes whenever the token does, so a caller
@@ -246,19 +313,78 @@ impl Inner {
             .clone()
     }
 
+    /// The connection pool and id sequence of this process: after a fork, the
+    /// child replaces what it inherited before its first exchange.
+    fn io(&self) -> Arc<ProcessIo> {
+        let pid = std::process::id();
+        let epoch = FORK_EPOCH.load(Ordering::SeqCst);
+        {
+            let io = self.io.read().unwrap_or_else(|e| e.into_inner());
+            if io.pid == pid && io.fork_epoch == epoch {
+                return Arc::clone(&io);
+            }
+        }
+        let mut io = self.io.write().unwrap_or_else(|e| e.into_inner());
+        if io.pid != pid || io.fork_epoch != epoch {
+            let transport = match Transport::new(self.transport_settings.clone()) {
+                Ok(t) => t,
+                // The settings were accepted once; keep the old pool rather than fail.
+                Err(_) => return Arc::clone(&io),
+            };
+            let fresh = Arc::new(ProcessIo {
+                pid,
+                fork_epoch: epoch,
+                transport,
+                ids: process_ids(pid),
+            });
+            let inherited = std::mem::replace(&mut *io, fresh);
+            // The inherited sockets are the parent's connections: closing them
+            // politely (a TLS close_notify) would write into the parent's stream.
+            // Leak them instead; it happens once per fork.
+            std::mem::forget(inherited);
+            log::debug!("runtel: new process {pid}: fresh connection pool and action_id sequence");
+        }
+        Arc::clone(&io)
+    }
+
+    /// This server's process-wide guard (its name resolved to an address once).
+    fn guard(&self) -> &Arc<SharedGuard> {
+        self.guard.get_or_init(|| {
+            let server = resolve_identity(
+                self.endpoint.server(),
+                self.transport_settings.connect_timeout,
+            );
+            shared_guard(&server)
+        })
+    }
+
     /// Sends `auth`; the caller holds the login lock.
     fn login_now(&self, login: &str, password: &Secret) -> Result<AuthInfo, Error> {
-        {
-            let mut guard = lock(&self.guard);
-            guard.set_limits(self.max_auth_failures, self.lockout_cooldown);
-            guard.check(SystemTime::now())?;
-        }
-        let request = Session::auth_request(&self.endpoint, self.ids.next_id(), login, password)?;
+        let mut permit =
+            self.guard()
+                .begin(self.max_auth_failures, self.lockout_cooldown, self.timeout)?;
+        let mut store_lock = match &self.guard_store {
+            Some(store) => {
+                let locked = store.lock(self.timeout)?;
+                permit.load(locked.failures(), locked.locked_until())?;
+                Some(locked)
+            }
+            None => None,
+        };
+        self.warn_if_plain_http();
+        let io = self.io();
+        let request = Session::auth_request(&self.endpoint, io.ids.next_id(), login, password)?;
         let started = Instant::now();
+        permit.mark_sent();
         // Never retried: a refused or lost auth counts against the Defender's limit.
-        let result = self
-            .exchange(&request, None)
-            .map_err(|e| e.error)
+        let mut not_sent = false;
+        let result = io
+            .transport
+            .send(&request, None)
+            .map_err(|e| {
+                not_sent = e.not_sent;
+                e.error
+            })
             .and_then(|raw| {
                 let parsed = parse_response(
                     Expected::from(&request),
@@ -269,28 +395,51 @@ impl Inner {
                 .map_err(classify_auth_error);
                 parsed.map(|resp| (resp, raw.date))
             });
+        // Fail closed: only a clean acceptance or a request that never left is
+        // not a failure; a timeout or a dropped answer may have been counted.
+        let outcome = match &result {
+            Ok(_) => LoginOutcome::Accepted,
+            Err(Error::Auth(_)) => LoginOutcome::Refused,
+            Err(_) if not_sent => LoginOutcome::NotSent,
+            Err(_) => LoginOutcome::Unknown,
+        };
+        let (failures, locked_until) = permit.finish(outcome);
+        if let Some(locked) = &mut store_lock {
+            if let Err(e) = locked.save(failures, locked_until) {
+                log::warn!("runtel: could not save the login guard: {e}");
+            }
+        }
+        drop(store_lock);
         let (resp, date) = match result {
             Ok(v) => v,
-            Err(e) => {
-                if matches!(e, Error::Auth(_)) {
-                    lock(&self.guard).record_refusal(SystemTime::now());
-                }
+            Err(mut e) => {
+                e.redact(&Redactor::new(request.secrets()));
                 log::warn!(
-                    "runtel auth action_id={} login failed: kind={} after {} ms",
+                    "runtel auth action_id={} login failed: kind={} after {} ms ({} failed in a row for this server)",
                     request.action_id,
                     e.kind(),
-                    started.elapsed().as_millis()
+                    started.elapsed().as_millis(),
+                    failures
                 );
                 return Err(e);
             }
         };
         let now = SystemTime::now();
-        let info = self.write_session().accept_login(
-            &resp,
-            date.as_deref().and_then(parse_http_date),
-            now,
-        )?;
-        lock(&self.guard).record_success();
+        let info = {
+            let mut session = self.write_session();
+            let info =
+                session.accept_login(&resp, date.as_deref().and_then(parse_http_date), now)?;
+            if session.expiry_unknown() && !self.warned_expiry.swap(true, Ordering::Relaxed) {
+                log::warn!(
+                    "runtel: the server's token expiry (exp {}) was already past when the \
+                     token arrived (a clock or time-zone mix-up on the server); using the \
+                     token until the server rejects it",
+                    info.exp
+                );
+            }
+            info
+        };
+        self.token_pid.store(std::process::id(), Ordering::SeqCst);
         log::info!(
             "runtel auth action_id={} logged in user_id={} role_type={} in {} ms",
             request.action_id,
@@ -299,6 +448,22 @@ impl Inner {
             started.elapsed().as_millis()
         );
         Ok(info)
+    }
+
+    /// Warns once per client before a password goes over plain HTTP to a host
+    /// that is not this machine.
+    fn warn_if_plain_http(&self) {
+        if self.endpoint.is_https() || !self.warn_plain_http.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let server = self.endpoint.server();
+        let loopback = matches!(server.host, HostIdentity::Ip(ip) if ip.is_loopback());
+        if !loopback {
+            log::warn!(
+                "runtel: sending the password and token in clear text over http:// to {server}; \
+                 use https:// (or turn this warning off with the warn_plain_http setting)"
+            );
+        }
     }
 
     /// Logs in again unless another thread already did since `seen_generation`.
@@ -361,9 +526,10 @@ impl Inner {
 
     /// One call with retries for reads; a 401 is handed back to the caller.
     fn attempt<D: Decoder>(&self, call: &Call, decoder: &D) -> Attempt<D::Output> {
+        let io = self.io();
         let (request, generation) = {
             let s = self.read_session();
-            match s.request(&self.endpoint, call, self.ids.next_id(), SystemTime::now()) {
+            match s.request(&self.endpoint, call, io.ids.next_id(), SystemTime::now()) {
                 Ok(r) => (r, s.generation()),
                 Err(e) => return Attempt::Done(Err(e)),
             }
@@ -376,8 +542,8 @@ impl Inner {
         let mut delay = self.retry.base_delay;
         loop {
             let started = Instant::now();
-            let outcome = self.exchange(&request, None);
-            let (result, retryable) = match outcome {
+            let outcome = io.transport.send(&request, None);
+            let (mut result, retryable) = match outcome {
                 Ok(raw) => {
                     let retryable_status = matches!(raw.status, 502..=504);
                     let decoded = decoder.decode(
@@ -388,8 +554,14 @@ impl Inner {
                     );
                     (decoded, retryable_status)
                 }
-                Err(SendError { error, retryable }) => (Err(error), retryable),
+                Err(SendError {
+                    error, retryable, ..
+                }) => (Err(error), retryable),
             };
+            if let Err(e) = &mut result {
+                // A proxy or a transport may quote what it was sent.
+                e.redact(&Redactor::new(request.secrets()));
+            }
             log_call(&request, result.as_ref().map(|_| ()), started);
             match result {
                 Err(e) if retryable && retries_left > 0 => {
@@ -411,27 +583,30 @@ impl Inner {
         }
     }
 
-    fn exchange(
-        &self,
-        request: &HttpRequest,
-        timeout: Option<Duration>,
-    ) -> Result<RawAnswer, SendError> {
-        self.transport.send(request, timeout)
-    }
-
     fn logout(&self, timeout: Option<Duration>) -> Result<(), Error> {
         let _flight = lock(&self.login_lock);
+        if self.token_pid.load(Ordering::SeqCst) != std::process::id() {
+            // A forked child: the token is the parent's, and ending it on the
+            // server would end the parent's session. Forget it here only.
+            if self.read_session().token().is_some() {
+                log::debug!("runtel: not logging out the parent process's token from a child");
+            }
+            self.write_session().mark_logged_out();
+            return Ok(());
+        }
+        let io = self.io();
         let request = {
             let s = self.read_session();
             let Some(token) = s.token() else {
                 return Ok(());
             };
             let call = Call::new("User", "logout", Value::Object(Default::default()))?;
-            call.to_http(&self.endpoint, self.ids.next_id(), Some(token))
+            call.to_http(&self.endpoint, io.ids.next_id(), Some(token))
         };
         let started = Instant::now();
-        let result = self
-            .exchange(&request, timeout)
+        let result = io
+            .transport
+            .send(&request, timeout)
             .map_err(|e| e.error)
             .and_then(|raw| {
                 parse_response(
@@ -461,7 +636,7 @@ impl Drop for Inner {
         let holds_token = matches!(
             self.read_session().status(SystemTime::now()),
             SessionStatus::Authenticated
-        );
+        ) && self.token_pid.load(Ordering::SeqCst) == std::process::id();
         if holds_token {
             // Best effort and bounded: a dead server must not stall the program's exit.
             if let Err(e) = self.logout(Some(Duration::from_secs(2))) {

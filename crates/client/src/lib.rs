@@ -45,17 +45,19 @@
 
 mod builder;
 mod client;
+mod guard;
 mod records;
 mod transport;
 
 pub use builder::{ClientBuilder, RetryPolicy};
-pub use client::{Client, Decoder, ResponseDecoder};
+pub use client::{after_fork_in_child, Client, Decoder, ResponseDecoder};
+pub use guard::{server_identity, GuardStore, LockedGuardState};
 pub use records::Records;
 pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_DURATION};
 pub use runtel_protocol::{
     ApiErrorInfo, AuthInfo, Call, Endpoint, Error, ErrorKind, Expected, HttpRequest, Limits,
-    LoginGuard, ProtocolErrorInfo, ProtocolErrorReason, Response, Secret, ServerDateTime,
-    SessionStatus,
+    LoginGuard, LoginOutcome, ProtocolErrorInfo, ProtocolErrorReason, Redactor, Response, Secret,
+    ServerDateTime, ServerIdentity, SessionStatus,
 };
 pub use serde_json;
 

@@ -12,11 +12,24 @@ pub(crate) struct RawAnswer {
     pub body: Vec<u8>,
 }
 
-/// A transport failure, and whether it is safe to send an idempotent request again.
+/// A transport failure, whether it is safe to send an idempotent request again,
+/// and whether the request surely never reached the server (no connection, DNS
+/// or TLS handshake failure), which the login guard does not count.
 pub(crate) struct SendError {
     pub error: Error,
     pub retryable: bool,
+    pub not_sent: bool,
 }
+
+/// Bodies are pre-allocated from `Content-Length` up to this size only: a
+/// server announcing 10 GB must not make the client reserve its whole limit
+/// before a byte arrives. Larger bodies grow as they arrive.
+const MAX_PREALLOCATION: u64 = 4 * 1024 * 1024;
+
+/// A compressed answer may inflate to this many times its size on the wire
+/// (JSON lists compress 5-30x), beyond a floor of [`INFLATE_FLOOR`].
+const MAX_INFLATE_RATIO: u64 = 100;
+const INFLATE_FLOOR: u64 = 8 * 1024 * 1024;
 
 pub(crate) struct Transport {
     agent: ureq::Agent,
@@ -31,6 +44,7 @@ pub(crate) struct TlsChoice {
     pub accept_invalid_certs: bool,
 }
 
+#[derive(Clone)]
 pub(crate) struct TransportSettings {
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -89,7 +103,9 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Result<RawAnswer, SendError> {
         let started = Instant::now();
-        let mut builder = self.agent.post(&req.url);
+        // Compressed answers are decoded here, not by ureq, so that the
+        // inflation ratio can be bounded (see `inflate`).
+        let mut builder = self.agent.post(&req.url).header("Accept-Encoding", "gzip");
         for (name, value) in req.headers() {
             builder = builder.header(name, value);
         }
@@ -101,28 +117,66 @@ impl Transport {
             .send(&req.body[..])
             .map_err(|e| map_error(e, req, budget, started, false))?;
         let status = resp.status().as_u16();
-        let date = resp
-            .headers()
-            .get("date")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        // Sized from Content-Length (bounded by the limit) so a 25 MB answer is not
-        // copied through a dozen doublings of the buffer.
-        let expected_len = resp
-            .body()
-            .content_length()
-            .unwrap_or(0)
-            .min(self.max_body_bytes as u64);
-        let mut body = Vec::with_capacity(expected_len as usize);
-        let mut reader = resp
-            .body_mut()
-            .with_config()
-            .limit(self.max_body_bytes as u64)
-            .reader();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let date = header("date");
+        let wire_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let encoding = header("content-encoding").map(|v| v.trim().to_ascii_lowercase());
+        let limit = self.max_body_bytes as u64;
+        let mut body =
+            Vec::with_capacity(wire_length.unwrap_or(0).min(limit).min(MAX_PREALLOCATION) as usize);
+        let mut reader = resp.body_mut().with_config().limit(limit).reader();
         std::io::Read::read_to_end(&mut reader, &mut body)
             .map_err(|e| map_error(ureq_error_of(e), req, budget, started, true))?;
+        if matches!(encoding.as_deref(), Some("gzip" | "x-gzip")) {
+            body = inflate(&body, limit, req).map_err(|error| SendError {
+                error,
+                retryable: false,
+                not_sent: false,
+            })?;
+        }
         Ok(RawAnswer { status, date, body })
     }
+}
+
+/// Decodes a gzip body, refusing one that inflates beyond the body limit or
+/// beyond [`MAX_INFLATE_RATIO`] times its size on the wire (past a floor): a
+/// 200 KB "decompression bomb" must not cost gigabytes.
+fn inflate(wire: &[u8], max_body: u64, req: &HttpRequest) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let limit = max_body.min(
+        (wire.len() as u64)
+            .saturating_mul(MAX_INFLATE_RATIO)
+            .max(INFLATE_FLOOR),
+    );
+    let mut out =
+        Vec::with_capacity((wire.len() as u64 * 8).min(limit).min(MAX_PREALLOCATION) as usize);
+    let mut decoder = flate2::read::MultiGzDecoder::new(wire).take(limit + 1);
+    decoder.read_to_end(&mut out).map_err(|e| {
+        Error::unexpected_shape(
+            &req.obj,
+            &req.action,
+            format!("compressed answer is not valid gzip: {e}"),
+            "$",
+        )
+    })?;
+    if out.len() as u64 > limit {
+        let mut e = Error::body_too_large(limit, &req.obj, &req.action);
+        if let Error::Protocol(info) = &mut e {
+            info.detail = format!(
+                "compressed answer of {} bytes inflates beyond {limit} bytes (the body limit, \
+                 and at most {MAX_INFLATE_RATIO} times its size on the wire): refused as a \
+                 decompression bomb",
+                wire.len()
+            );
+        }
+        return Err(e);
+    }
+    Ok(out)
 }
 
 /// The ureq error inside an I/O error from a body reader (a limit hit, a timeout,
@@ -153,45 +207,53 @@ fn map_error(
     } else {
         "sending the request"
     };
-    let timeout = || SendError {
+    let timeout = |not_sent: bool| SendError {
         error: Error::Timeout(format!(
             "{what}: no complete answer within {:.1}s (gave up after {:.1}s, {phase})",
             budget.as_secs_f64(),
             started.elapsed().as_secs_f64()
         )),
         retryable: false,
+        not_sent,
     };
-    let transport = |detail: String, retryable: bool| SendError {
+    let transport = |detail: String, retryable: bool, not_sent: bool| SendError {
         error: Error::Transport(format!("{what}: {detail} ({phase})")),
         retryable,
+        not_sent,
     };
     match e {
-        ureq::Error::Timeout(_) => timeout(),
+        ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => timeout(true),
+        ureq::Error::Timeout(_) => timeout(false),
         ureq::Error::Io(io)
             if matches!(
                 io.kind(),
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
             ) =>
         {
-            timeout()
+            timeout(false)
         }
         ureq::Error::BodyExceedsLimit(limit) => SendError {
             error: Error::body_too_large(limit, &req.obj, &req.action),
             retryable: false,
+            not_sent: false,
         },
-        ureq::Error::HostNotFound => transport("host not found".into(), true),
-        ureq::Error::ConnectionFailed => transport("connection failed".into(), true),
+        ureq::Error::HostNotFound => transport("host not found".into(), true, true),
+        ureq::Error::ConnectionFailed => transport("connection failed".into(), true, true),
         ureq::Error::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-            // rustls reports certificate failures through the I/O layer.
-            Some(tls) => transport(format!("TLS error: {}", describe_rustls(tls)), false),
-            None => transport(format!("connection error: {io}"), true),
+            // rustls reports certificate failures through the I/O layer, during
+            // the handshake: before the request is written.
+            Some(tls) => transport(format!("TLS error: {}", describe_rustls(tls)), false, true),
+            None if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                transport(format!("connection error: {io}"), true, true)
+            }
+            None => transport(format!("connection error: {io}"), true, false),
         },
-        ureq::Error::Tls(msg) => transport(format!("TLS error: {msg}"), false),
+        ureq::Error::Tls(msg) => transport(format!("TLS error: {msg}"), false, true),
         ureq::Error::Rustls(err) => {
-            transport(format!("TLS error: {}", describe_rustls(&err)), false)
+            transport(format!("TLS error: {}", describe_rustls(&err)), false, true)
         }
-        ureq::Error::Protocol(p) => transport(format!("malformed HTTP answer: {p}"), true),
-        other => transport(other.to_string(), false),
+        ureq::Error::Protocol(p) => transport(format!("malformed HTTP answer: {p}"), true, false),
+        other => transport(other.to_string(), false, false),
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use runtel_client::{Client, RetryPolicy};
-use runtel_sim::{Account, Fault, FaultRule, SimConfig, Simulator};
+use runtel_sim::{Account, Fault, FaultRule, MalformedAuth, SimConfig, Simulator};
 use serde_json::json;
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -48,6 +48,8 @@ fn secrets_never_leak() {
     .unwrap();
     let c = Client::builder(s.url())
         .credentials(login, PASSWORD)
+        // The hostile auth answers below count as failed logins (fail closed).
+        .max_auth_failures(100)
         .timeout(Duration::from_millis(500))
         .retry(RetryPolicy {
             max_retries: 1,
@@ -81,6 +83,37 @@ fn secrets_never_leak() {
     // An auth answer with a field the SDK rejects: the excerpt must mask the token.
     s.push_fault(FaultRule::times(Fault::WrongActionId, 1).on_action("auth"));
     shown.push(format!("{:?}", c.login(login, PASSWORD)));
+    let mut tokens = vec![token.clone()];
+    tokens.extend(s.last_issued_token());
+    // Malformed auth answers that still carry a (valid, fresh) token.
+    for variant in MalformedAuth::NAMES {
+        s.push_fault(FaultRule::times(
+            Fault::parse(&format!("auth_malformed:{variant}")).unwrap(),
+            1,
+        ));
+        let e = c.login(login, PASSWORD).unwrap_err();
+        tokens.push(s.last_issued_token().unwrap());
+        shown.push(format!("{variant}: {e} {e:?}"));
+    }
+    // Servers and proxies that echo the request: the auth body holds the
+    // password, every other request the bearer token.
+    let info = c.login(login, PASSWORD).unwrap();
+    tokens.push(info.token.expose().to_owned());
+    for fault in [Fault::EchoRequest, Fault::EchoEnvelope] {
+        s.push_fault(FaultRule::times(fault.clone(), 1).on_action("auth"));
+        let e = c.login(login, PASSWORD).unwrap_err();
+        shown.push(format!("{e} {e:?}"));
+        s.push_fault(FaultRule::times(fault, 1).on_action("list"));
+        let e = c.call("User", "list", json!({})).unwrap_err();
+        assert!(
+            format!("{e:?}").contains("***"),
+            "the echo is there, masked: {e:?}"
+        );
+        shown.push(format!("{e} {e:?}"));
+    }
+    if let Some(t) = s.last_issued_token() {
+        tokens.push(t);
+    }
     drop(c);
 
     let logs = LINES.lock().unwrap().clone();
@@ -99,7 +132,11 @@ fn secrets_never_leak() {
         "ureq_proto trace dumps carry the token"
     );
     for text in shown.iter().chain(logs.iter()) {
-        for secret in [PASSWORD, token.as_str(), "wrong-but-also-secret"] {
+        for secret in tokens
+            .iter()
+            .map(String::as_str)
+            .chain([PASSWORD, "wrong-but-also-secret"])
+        {
             assert!(!text.contains(secret), "secret leaked in: {text}");
         }
     }

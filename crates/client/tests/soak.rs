@@ -81,7 +81,7 @@ fn soak_eight_threads_faults_and_expiry() {
                 let mut i = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
-                    let r = if i % 10 == 0 {
+                    let r = if i.is_multiple_of(10) {
                         c.call(
                             "User",
                             "update",

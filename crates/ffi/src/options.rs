@@ -239,7 +239,7 @@ pub unsafe extern "C" fn runtel_options_set_max_retries(
     })
 }
 
-/// The largest answer body accepted in bytes (default 256 MiB).
+/// The largest answer body accepted in bytes, after decompression (default 64 MiB).
 ///
 /// # Safety
 /// As `runtel_options_set_timeout_ms`.

@@ -289,6 +289,20 @@ impl Error {
         }))
     }
 
+    /// A `protocol` error for an answer that was valid JSON but made no sense in
+    /// context (a repeated page, say); `path` points into the answer.
+    pub fn unexpected_shape(obj: &str, action: &str, detail: String, path: &str) -> Self {
+        Error::Protocol(Box::new(ProtocolErrorInfo {
+            reason: ProtocolErrorReason::UnexpectedShape,
+            detail,
+            path: Some(path.to_owned()),
+            http_status: 200,
+            obj: obj.to_owned(),
+            action: action.to_owned(),
+            excerpt: String::new(),
+        }))
+    }
+
     /// Masks the secrets of `redactor` in every text this error holds. The client
     /// applies it to every error with the secrets of the request it belongs to:
     /// a transport or a proxy may quote what it was sent.

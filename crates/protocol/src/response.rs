@@ -11,7 +11,8 @@ use crate::secret::Secret;
 /// Bounds on what an answer may cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// The largest body accepted, in bytes. A `list` of 100,000 CDRs is about 25 MB.
+    /// The largest body accepted, in bytes, after decompression (default 64 MiB).
+    /// A `list` page of 100,000 CDRs is about 25 MB; page with `limit` for more.
     pub max_body_bytes: usize,
     /// How much of a raw body an error keeps (and shows), in bytes.
     pub error_excerpt_bytes: usize,
@@ -20,7 +21,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_body_bytes: 256 * 1024 * 1024,
+            max_body_bytes: 64 * 1024 * 1024,
             error_excerpt_bytes: 2048,
         }
     }

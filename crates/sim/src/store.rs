@@ -178,7 +178,7 @@ fn seeded_row(obj: &str, id: i64, domain_id: i64) -> SeededRow {
             billsec,
             disposition,
             gateway: format!("gw{}", h % 3 + 1),
-            record: (h >> 50) % 2 == 0,
+            record: (h >> 50).is_multiple_of(2),
         })
     } else {
         SeededRow::Log(LogRow {
