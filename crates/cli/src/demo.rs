@@ -8,11 +8,22 @@ use serde_json::json;
 
 use crate::export::{ExportJob, Format};
 use crate::failure::{Failure, Result};
+use crate::terminal;
 
-fn step(n: u32, text: &str) {
-    println!("\n[{n}] {text}");
+/// `println!` that ends the demo quietly, instead of panicking, when the reader
+/// of stdout has gone (`runtel demo | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        terminal::out(&format!($($arg)*))?
+    };
 }
 
+fn step(n: u32, text: &str) -> Result<()> {
+    say!("\n[{n}] {text}");
+    Ok(())
+}
+
+/// Runs the demo on a simulator seeded with `cdrs` call records.
 pub fn run(cdrs: u64) -> Result<()> {
     let started = Instant::now();
     let sim = Simulator::start(SimConfig {
@@ -20,16 +31,16 @@ pub fn run(cdrs: u64) -> Result<()> {
         ..SimConfig::default()
     })
     .map_err(|e| Failure::local(format!("cannot start the simulator: {e}")))?;
-    println!(
+    say!(
         "runtel demo: a simulated Runtel PBX is serving {} (no network needed)",
         sim.url()
     );
 
     let client = Client::builder(sim.url()).build()?;
 
-    step(1, &format!("log in as {DEFAULT_LOGIN}"));
+    step(1, &format!("log in as {DEFAULT_LOGIN}"))?;
     let info = client.login(DEFAULT_LOGIN, DEFAULT_PASSWORD)?;
-    println!(
+    say!(
         "    user #{} {:?}, role {:?} (type {}), PBX {:?}, token valid until {} UTC",
         info.user_id,
         info.user_login,
@@ -38,16 +49,16 @@ pub fn run(cdrs: u64) -> Result<()> {
         info.domain_name.as_deref().unwrap_or("-"),
         info.exp
     );
-    println!("    token: {} (never printed, never logged)", info.token);
+    say!("    token: {} (never printed, never logged)", info.token);
 
-    step(2, "list users");
+    step(2, "list users")?;
     let users = client.call("User", "list", json!({}))?;
-    println!(
+    say!(
         "    {} users; first five:",
         users.total_count().unwrap_or(0)
     );
     for u in users.records().iter().take(5) {
-        println!(
+        say!(
             "      #{:<3} {:<28} {}",
             u["id"],
             u["login"].as_str().unwrap_or(""),
@@ -55,7 +66,7 @@ pub fn run(cdrs: u64) -> Result<()> {
         );
     }
 
-    step(3, "create, update and delete a user");
+    step(3, "create, update and delete a user")?;
     let created = client.call(
         "User",
         "append",
@@ -63,13 +74,13 @@ pub fn run(cdrs: u64) -> Result<()> {
                "surname": "User", "status": 1}),
     )?;
     let id = created.body()["id"].as_i64().unwrap_or_default();
-    println!("    created user #{id} {}", created.body()["login"]);
+    say!("    created user #{id} {}", created.body()["login"]);
     let updated = client.call(
         "User",
         "update",
         json!({"id": id, "surname": "Renamed", "status": 0}),
     )?;
-    println!(
+    say!(
         "    updated: surname {}, status {}",
         updated.body()["surname"],
         updated.body()["status"]
@@ -79,16 +90,16 @@ pub fn run(cdrs: u64) -> Result<()> {
         "append",
         json!({"login": "not-an-email", "name": ""}),
     ) {
-        Err(e) => println!("    a bad record is refused with details: {e}"),
-        Ok(_) => println!("    (unexpected: the bad record was accepted)"),
+        Err(e) => say!("    a bad record is refused with details: {e}"),
+        Ok(_) => say!("    (unexpected: the bad record was accepted)"),
     }
     client.call("User", "delete", json!({"id": id}))?;
-    println!("    deleted user #{id}");
+    say!("    deleted user #{id}");
 
     step(
         4,
         &format!("export {cdrs} CDRs, 1000 per page, to JSON Lines"),
-    );
+    )?;
     let dir = std::env::temp_dir().join(format!("runtel-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Failure::local(e.to_string()))?;
     let out = dir.join("cdrs.jsonl");
@@ -103,10 +114,11 @@ pub fn run(cdrs: u64) -> Result<()> {
         output: Some(out.clone()),
         resume: false,
         progress: true,
+        csv_raw_formulas: false,
     }
     .run(&client)?;
     let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    println!(
+    say!(
         "    {} records, {:.1} MB in {:.2} s -> {}",
         summary.records,
         bytes as f64 / 1e6,
@@ -115,13 +127,14 @@ pub fn run(cdrs: u64) -> Result<()> {
     );
     let _ = std::fs::remove_dir_all(&dir);
 
-    step(5, "log out");
+    step(5, "log out")?;
     client.logout()?;
     let k = sim.counters();
-    println!(
+    say!(
         "    done. The server saw {} requests, {} login(s).",
-        k.requests, k.auth_attempts
+        k.requests,
+        k.auth_attempts
     );
-    println!("\nFinished in {:.2} s.", started.elapsed().as_secs_f64());
+    say!("\nFinished in {:.2} s.", started.elapsed().as_secs_f64());
     Ok(())
 }

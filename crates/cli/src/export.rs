@@ -5,8 +5,14 @@
 //! page (offset, records and bytes so far). On success `.part` is renamed to `FILE`
 //! and the state removed. `--resume` truncates `.part` to the last checkpoint and
 //! continues from its offset.
+//!
+//! The output, `.part` and `.state` files are created with mode 0600 whatever the
+//! umask: call records are personal data.
+//!
+//! CSV cells that a spreadsheet would evaluate as a formula are prefixed with `'`
+//! unless the job asks for raw cells; see [`neutralise_formula`].
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +22,7 @@ use serde_json::{json, Map, Value};
 
 use crate::failure::{Failure, Result};
 use crate::files;
+use crate::terminal;
 
 /// Output formats.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +56,9 @@ pub struct ExportJob {
     pub output: Option<PathBuf>,
     pub resume: bool,
     pub progress: bool,
+    /// Write CSV cells exactly as received, even those a spreadsheet would run as
+    /// formulas (`--csv-raw-formulas`).
+    pub csv_raw_formulas: bool,
 }
 
 /// How an export ended.
@@ -83,8 +93,14 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
 
 impl ExportJob {
     fn identity(&self) -> Value {
-        json!({"obj": self.obj, "action": self.action, "params": self.params,
-               "filter": self.filter, "format": self.format.name(), "page_size": self.page_size})
+        let mut id = json!({"obj": self.obj, "action": self.action, "params": self.params,
+               "filter": self.filter, "format": self.format.name(), "page_size": self.page_size});
+        // Only when set, so checkpoints of earlier versions still resume; a resumed
+        // file must not mix neutralised and raw cells.
+        if self.format == Format::Csv && self.csv_raw_formulas {
+            id["csv_raw_formulas"] = Value::Bool(true);
+        }
+        id
     }
 
     fn load_checkpoint(&self, part: &Path) -> Result<Checkpoint> {
@@ -112,9 +128,7 @@ impl ExportJob {
         let state = state_path(part);
         let v = json!({"job": self.identity(), "offset": c.offset, "records": c.records,
                        "bytes": c.bytes, "columns": c.columns});
-        let tmp = files::tmp_path(&state);
-        std::fs::write(&tmp, v.to_string()).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &state).map_err(io(&state))
+        files::write_atomic_private(&state, v.to_string().as_bytes())
     }
 
     /// Runs the export with `client`.
@@ -137,10 +151,7 @@ impl ExportJob {
                 let part = part_path(out);
                 let (file, cp) = if self.resume {
                     let cp = self.load_checkpoint(&part)?;
-                    let mut f = OpenOptions::new()
-                        .write(true)
-                        .open(&part)
-                        .map_err(io(&part))?;
+                    let mut f = files::reopen_output(&part)?;
                     f.set_len(cp.bytes).map_err(io(&part))?;
                     f.seek(SeekFrom::End(0)).map_err(io(&part))?;
                     (f, cp)
@@ -159,6 +170,11 @@ impl ExportJob {
             }
         };
         let resumed_from = cp.offset;
+        let fail = |e: std::io::Error| match &part {
+            Some(path) => Failure::local(format!("{}: {e}", path.display())),
+            // A reader that closed stdout (`| head`) ends the export quietly.
+            None => terminal::stdout_error(e),
+        };
         let mut records = client
             .records(&self.obj, self.params.clone(), self.page_size)?
             .action(&self.action)?
@@ -213,26 +229,24 @@ impl ExportJob {
                     write_csv_row(
                         &mut sink,
                         cp.columns.iter().map(|c| Value::String(c.clone())),
-                    )?;
+                        self.csv_raw_formulas,
+                    )
+                    .map_err(&fail)?;
                 } else if self.format == Format::Json {
-                    sink.write_all(b"[")
-                        .map_err(|e| Failure::local(e.to_string()))?;
+                    sink.write_all(b"[").map_err(&fail)?;
                 }
                 wrote_header = true;
             }
             for rec in page.drain(..) {
                 match self.format {
                     Format::Jsonl => {
-                        serde_json::to_writer(&mut sink, &rec)
-                            .map_err(|e| Failure::local(e.to_string()))?;
-                        sink.write_all(b"\n")
-                            .map_err(|e| Failure::local(e.to_string()))?;
+                        serde_json::to_writer(&mut sink, &rec).map_err(|e| fail(e.into()))?;
+                        sink.write_all(b"\n").map_err(&fail)?;
                     }
                     Format::Json => {
                         sink.write_all(if cp.records == 0 { b"\n" } else { b",\n" })
-                            .map_err(|e| Failure::local(e.to_string()))?;
-                        serde_json::to_writer(&mut sink, &rec)
-                            .map_err(|e| Failure::local(e.to_string()))?;
+                            .map_err(&fail)?;
+                        serde_json::to_writer(&mut sink, &rec).map_err(|e| fail(e.into()))?;
                     }
                     Format::Csv => {
                         if rec.keys().any(|k| !cp.columns.contains(k)) {
@@ -243,13 +257,15 @@ impl ExportJob {
                             cp.columns
                                 .iter()
                                 .map(|c| rec.get(c).cloned().unwrap_or(Value::Null)),
-                        )?;
+                            self.csv_raw_formulas,
+                        )
+                        .map_err(&fail)?;
                     }
                 }
                 cp.records += 1;
             }
             bar.set_position(cp.records);
-            sink.flush().map_err(|e| Failure::local(e.to_string()))?;
+            sink.flush().map_err(&fail)?;
             if let (Some(part), Some(bytes)) = (&part, sink.bytes()) {
                 cp.offset = records.position();
                 cp.bytes = bytes;
@@ -261,13 +277,11 @@ impl ExportJob {
         }
         if self.format == Format::Json {
             if !wrote_header {
-                sink.write_all(b"[")
-                    .map_err(|e| Failure::local(e.to_string()))?;
+                sink.write_all(b"[").map_err(&fail)?;
             }
-            sink.write_all(b"\n]\n")
-                .map_err(|e| Failure::local(e.to_string()))?;
+            sink.write_all(b"\n]\n").map_err(&fail)?;
         }
-        sink.flush().map_err(|e| Failure::local(e.to_string()))?;
+        sink.flush().map_err(&fail)?;
         drop(sink);
         bar.finish_and_clear();
         if let (Some(part), Some(out)) = (part, &self.output) {
@@ -285,19 +299,26 @@ impl ExportJob {
     }
 }
 
-fn write_csv_row<W: Write + ?Sized>(w: &mut W, cells: impl Iterator<Item = Value>) -> Result<()> {
+fn write_csv_row<W: Write + ?Sized>(
+    w: &mut W,
+    cells: impl Iterator<Item = Value>,
+    raw_formulas: bool,
+) -> std::io::Result<()> {
     let mut line = String::new();
     for (i, v) in cells.enumerate() {
         if i > 0 {
             line.push(',');
         }
-        let text = match v {
+        let mut text = match v {
             Value::Null => String::new(),
             Value::String(s) => s,
             Value::Bool(b) => b.to_string(),
             Value::Number(n) => n.to_string(),
             other => other.to_string(),
         };
+        if !raw_formulas {
+            neutralise_formula(&mut text);
+        }
         if text.contains([',', '"', '\n', '\r']) {
             line.push('"');
             line.push_str(&text.replace('"', "\"\""));
@@ -308,7 +329,46 @@ fn write_csv_row<W: Write + ?Sized>(w: &mut W, cells: impl Iterator<Item = Value
     }
     line.push_str("\r\n");
     w.write_all(line.as_bytes())
-        .map_err(|e| Failure::local(e.to_string()))
+}
+
+/// Prefixes `'` to a cell that a spreadsheet would evaluate as a formula (CSV
+/// injection): one starting with `=`, `@`, a tab or a carriage return, or with `+`
+/// or `-` unless the whole cell is a plain number. Phone numbers such as
+/// `+79161234567` and numbers such as `-5` or `-2.5e3` stay as they are, so they
+/// still read as numbers; `+cmd|...` and `-1+1` do not.
+pub fn neutralise_formula(cell: &mut String) {
+    let risky = match cell.as_bytes().first() {
+        Some(b'=' | b'@' | b'\t' | b'\r') => true,
+        Some(b'+' | b'-') => !is_plain_number(&cell[1..]),
+        _ => false,
+    };
+    if risky {
+        cell.insert(0, '\'');
+    }
+}
+
+/// Digits, an optional fraction and an optional exponent (`5`, `2.50`, `1e-3`).
+fn is_plain_number(s: &str) -> bool {
+    let digits = |s: &str| -> usize { s.bytes().take_while(u8::is_ascii_digit).count() };
+    let int = digits(s);
+    let mut rest = &s[int..];
+    let mut frac = 0;
+    if let Some(r) = rest.strip_prefix('.') {
+        frac = digits(r);
+        rest = &r[frac..];
+    }
+    if int + frac == 0 {
+        return false;
+    }
+    if let Some(r) = rest.strip_prefix(['e', 'E']) {
+        let r = r.strip_prefix(['+', '-']).unwrap_or(r);
+        let exp = digits(r);
+        if exp == 0 {
+            return false;
+        }
+        rest = &r[exp..];
+    }
+    rest.is_empty()
 }
 
 /// Where records go: standard output, or a file whose length is tracked for checkpoints.
@@ -354,6 +414,36 @@ impl Write for Sink {
                 inner.flush()?;
                 inner.get_ref().sync_data()
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise_formula;
+
+    #[test]
+    fn formulas_get_a_quote_and_numbers_do_not() {
+        for (cell, want) in [
+            ("+79161234567", "+79161234567"),
+            ("-5", "-5"),
+            ("-2.5e3", "-2.5e3"),
+            ("+.5", "+.5"),
+            ("Anna", "Anna"),
+            ("", ""),
+            ("=1+1", "'=1+1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-1+1", "'-1+1"),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("-", "'-"),
+            ("+1e", "'+1e"),
+            ("- 5", "'- 5"),
+        ] {
+            let mut c = cell.to_owned();
+            neutralise_formula(&mut c);
+            assert_eq!(c, want, "{cell:?}");
         }
     }
 }

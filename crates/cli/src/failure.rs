@@ -2,10 +2,12 @@
 
 use runtel_client::{Error, ErrorKind};
 
+use crate::terminal::inert;
+
 /// Exit codes, documented in `runtel --help`.
 pub const EXIT_CODES: &str = "\
 Exit codes:
-  0   success
+  0   success (also when the reader of standard output stops early, as head does)
   2   usage error (bad flags or arguments)
   3   invalid_input      the request could not be built (bad params, URL, filter)
   4   transport          connection failed (DNS, refused, reset, TLS)
@@ -15,7 +17,8 @@ Exit codes:
   8   auth               the server refused the login or password
   9   auth_lockout       logins suspended locally after repeated refusals
   10  not_authenticated  no session and no password to log in with
-  11  local              config, cache or output file problem";
+  11  local              config, cache or output file problem (a cache directory
+                         that is a symlink, not yours, or writable by others)";
 
 /// A failure of one invocation.
 #[derive(Debug)]
@@ -24,15 +27,21 @@ pub enum Failure {
     Sdk(Error),
     /// A problem with local files or settings.
     Local(String),
+    /// Standard output was closed by its reader (`runtel ... | head -1`): the
+    /// reader has what it wanted, so this ends the tool quietly with status 0.
+    StdoutClosed,
 }
 
 impl Failure {
+    /// A local failure (exit code 11) with this message.
     pub fn local(msg: impl Into<String>) -> Self {
         Failure::Local(msg.into())
     }
 
+    /// The process exit code, as listed in [`EXIT_CODES`].
     pub fn exit_code(&self) -> i32 {
         match self {
+            Failure::StdoutClosed => 0,
             Failure::Local(_) => 11,
             Failure::Sdk(e) => match e.kind() {
                 ErrorKind::InvalidInput => 3,
@@ -48,10 +57,12 @@ impl Failure {
         }
     }
 
-    /// One line: the kind, then the SDK's own one-line description.
+    /// One line: the kind, then the SDK's own one-line description, with every
+    /// control character escaped (the description quotes the server).
     pub fn line(&self) -> String {
         match self {
-            Failure::Local(m) => format!("runtel: error: local: {m}"),
+            Failure::StdoutClosed => String::new(),
+            Failure::Local(m) => format!("runtel: error: local: {}", inert(m)),
             Failure::Sdk(e) => {
                 // The SDK's message starts with its own prose label ("API error: ");
                 // the kind name replaces it.
@@ -62,7 +73,7 @@ impl Failure {
                         .split_once(": ")
                         .map_or(full.as_str(), |(_, rest)| rest),
                 };
-                format!("runtel: error: {}: {detail}", e.kind())
+                format!("runtel: error: {}: {}", e.kind(), inert(detail))
             }
         }
     }

@@ -8,6 +8,7 @@ mod files;
 mod params;
 mod session_cache;
 mod settings;
+mod terminal;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -25,7 +26,13 @@ use settings::{ConnectionArgs, Settings};
 ///
 /// Settings come from flags, then RUNTEL_URL / RUNTEL_LOGIN / RUNTEL_PASSWORD, then the
 /// profile in ~/.config/runtel/config.toml. Sessions are cached per profile in
-/// ~/.cache/runtel (mode 0600), so a loop of invocations logs in once.
+/// ~/.cache/runtel (files 0600 in a directory 0700 that must be yours and closed to
+/// others), so a loop of invocations logs in once. An http:// URL to another
+/// machine gets a warning (the password would cross the network in clear) unless
+/// the profile says allow_plain_http = true or RUNTEL_ALLOW_PLAIN_HTTP=1.
+///
+/// Text from the server (error messages, role names) is shown with control
+/// characters escaped (ESC as \x1b); JSON output is left to JSON's own escaping.
 #[derive(Parser, Debug)]
 #[command(name = "runtel", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -83,6 +90,7 @@ enum Command {
         dry_run: bool,
     },
     /// Export every record of an object, page by page, to a file or stdout.
+    #[command(after_help = EXPORT_HELP)]
     Export {
         /// Object name, e.g. DomainCDR.
         obj: String,
@@ -93,7 +101,7 @@ enum Command {
         #[arg(long, value_name = "JSON|@FILE")]
         params: Option<String>,
         /// Only records with dt >= TIME: Unix seconds, YYYY-MM-DD[THH:MM:SS] (UTC) or N[smhd] ago.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         since: Option<String>,
         /// Extra filter as JSON or @file (combined with --since).
         #[arg(long, value_name = "JSON|@FILE")]
@@ -101,7 +109,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: export::Format,
-        /// Output file (written atomically); stdout when absent.
+        /// Output file, written atomically with mode 0600 (call records are personal
+        /// data), as are its FILE.part and FILE.part.state; stdout when absent.
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Continue an interrupted export into the same -o FILE.
@@ -113,8 +122,22 @@ enum Command {
         /// Use list_with_detail instead of list.
         #[arg(long)]
         detail: bool,
+        /// CSV: write cells exactly as received, even those a spreadsheet would run
+        /// as formulas (see below). Only for files no spreadsheet will open.
+        #[arg(long)]
+        csv_raw_formulas: bool,
     },
 }
+
+const EXPORT_HELP: &str = "\
+CSV and spreadsheets: a cell that starts with =, @, a tab or a carriage return, or
+with + or - when the cell is not a plain number, is written with a leading ' so that
+a spreadsheet shows it as text instead of running it as a formula (CSV injection).
+Phone numbers such as +79161234567 and numbers such as -5 are left as they are.
+--csv-raw-formulas writes every cell as received.
+
+Files: -o FILE and its FILE.part and FILE.part.state are created with mode 0600
+whatever the umask: call records are personal data.";
 
 fn print_json(v: &Value) -> Result<()> {
     let stdout = std::io::stdout();
@@ -125,7 +148,9 @@ fn print_json(v: &Value) -> Result<()> {
         serde_json::to_string(v)
     }
     .map_err(|e| Failure::local(e.to_string()))?;
-    writeln!(out, "{text}").map_err(|e| Failure::local(e.to_string()))
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(terminal::stdout_error)
 }
 
 fn filter_from(filter: Option<&str>, since: Option<&str>) -> Result<Value> {
@@ -156,11 +181,12 @@ fn dry_run(settings: &Settings, call: &Call) -> Result<()> {
     let endpoint = Endpoint::parse(&settings.url)?;
     // The real token is never needed: the printed Authorization header is masked.
     let req = call.to_http(&endpoint, "dry-run".into(), Some(&Secret::new("***")));
-    println!("{} {}", req.method, req.url);
+    settings.warn_if_plain_http();
+    let mut head = format!("{} {}\n", req.method, req.url);
     for (k, v) in req.masked_headers() {
-        println!("{k}: {v}");
+        head.push_str(&format!("{k}: {v}\n"));
     }
-    println!();
+    terminal::out(&head)?;
     let body: Value =
         serde_json::from_str(&req.masked_body()).map_err(|e| Failure::local(e.to_string()))?;
     print_json(&body)
@@ -182,34 +208,44 @@ fn run(cli: Cli) -> Result<()> {
         Command::Login { dry_run: false } => {
             let mut settings = Settings::resolve(&cli.conn)?;
             let login = settings.require_login()?;
+            prepare_cache()?;
+            settings.warn_if_plain_http();
             let password = settings.password()?;
             let conn = Connection::for_login(&settings)?;
             let result = conn.client.login(&login, password.expose());
             conn.finish()?;
             let info = result?;
-            eprintln!(
-                "logged in as {} (user #{}, {}, role type {}); token valid until {} UTC, cached for profile {:?}",
-                info.user_login, info.user_id, info.role_name, info.role_type, info.exp, settings.profile
-            );
+            // The login and role name are the server's words: escaped.
+            terminal::note(&format!(
+                "logged in as {} (user #{}, {}, role type {}); token valid until {} UTC, cached for profile {}",
+                terminal::inert(&info.user_login),
+                info.user_id,
+                terminal::inert(&info.role_name),
+                info.role_type,
+                terminal::inert(&info.exp.to_string()),
+                terminal::inert(&format!("{:?}", settings.profile))
+            ));
             Ok(())
         }
         Command::Logout => {
             let settings = Settings::resolve(&cli.conn)?;
+            prepare_cache()?;
             let cache = session_cache::SessionCache::new(&settings)?;
             let Some((info, expires)) = cache.load(None)? else {
                 cache.remove()?;
-                eprintln!(
-                    "not logged in (no cached session for profile {:?})",
-                    settings.profile
-                );
+                terminal::note(&format!(
+                    "not logged in (no cached session for profile {})",
+                    terminal::inert(&format!("{:?}", settings.profile))
+                ));
                 return Ok(());
             };
+            settings.warn_if_plain_http();
             let client = settings.builder()?.build()?;
             client.restore_session(info, expires);
             let result = client.logout();
             cache.remove()?;
             result?;
-            eprintln!("logged out");
+            terminal::note("logged out");
             Ok(())
         }
         Command::Call {
@@ -240,6 +276,8 @@ fn run(cli: Cli) -> Result<()> {
                     "use `runtel login` to authenticate".into(),
                 )));
             }
+            prepare_cache()?;
+            settings.warn_if_plain_http();
             let conn = Connection::open(&mut settings)?;
             let result = conn.client.call_with(&call);
             conn.finish()?;
@@ -256,6 +294,7 @@ fn run(cli: Cli) -> Result<()> {
             resume,
             page_size,
             detail,
+            csv_raw_formulas,
         } => {
             let mut settings = Settings::resolve(&cli.conn)?;
             let job = export::ExportJob {
@@ -268,7 +307,10 @@ fn run(cli: Cli) -> Result<()> {
                 output,
                 resume,
                 progress: std::io::stderr().is_terminal(),
+                csv_raw_formulas,
             };
+            prepare_cache()?;
+            settings.warn_if_plain_http();
             let conn = Connection::open(&mut settings)?;
             let result = job.run(&conn.client);
             conn.finish()?;
@@ -278,23 +320,34 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 String::new()
             };
-            eprintln!("exported {} records{resumed}", summary.records);
+            terminal::note(&format!("exported {} records{resumed}", summary.records));
             if summary.extra_fields_dropped > 0 {
-                eprintln!(
+                terminal::note(&format!(
                     "warning: {} records had fields not in the CSV header (taken from the first page); \
                      use --format jsonl to keep every field",
                     summary.extra_fields_dropped
-                );
+                ));
             }
             Ok(())
         }
     }
 }
 
+/// Checks (and creates, mode 0700) the cache directory before anything is sent,
+/// so a directory others could tamper with is refused before a login, not after.
+fn prepare_cache() -> Result<()> {
+    files::private_dir(&settings::cache_dir(), true).map(drop)
+}
+
 fn main() {
     let cli = Cli::parse();
-    if let Err(f) = run(cli) {
-        eprintln!("{}", f.line());
-        std::process::exit(f.exit_code());
+    match run(cli) {
+        Ok(()) => {}
+        // The reader of stdout went away: nothing left to say, and no one to say it to.
+        Err(Failure::StdoutClosed) => std::process::exit(0),
+        Err(f) => {
+            terminal::note(&f.line());
+            std::process::exit(f.exit_code());
+        }
     }
 }

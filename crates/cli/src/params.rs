@@ -66,7 +66,16 @@ pub fn since(text: &str, now_unix: i64) -> Result<i64> {
                 'h' => 3600,
                 _ => 86_400,
             };
-            return Ok(now_unix - n * mult);
+            if n < 0 {
+                return Err(invalid(format!(
+                    "--since {t}: a time ago cannot be negative"
+                )));
+            }
+            // Checked: a huge N must be an error, not an overflow panic.
+            return n
+                .checked_mul(mult)
+                .and_then(|secs| now_unix.checked_sub(secs))
+                .ok_or_else(|| invalid(format!("--since {t}: too far back")));
         }
     }
     t.parse::<runtel_client::ServerDateTime>()
@@ -109,5 +118,7 @@ mod tests {
         assert_eq!(since("2024-01-01", 0).unwrap(), 1_704_067_200);
         assert_eq!(since("2h", 10_000).unwrap(), 2_800);
         assert!(since("yesterday", 0).is_err());
+        assert!(since("999999999999999999d", 1).is_err());
+        assert!(since("-5d", 0).is_err());
     }
 }

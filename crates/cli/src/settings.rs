@@ -7,17 +7,20 @@
 //! login = "admin@pbx.example"
 //! # password = "..."   # allowed only when the file is mode 0600
 //! ca_file = "/etc/ssl/pbx-ca.pem"
-//! timeout = 30
+//! timeout = 30                  # seconds, more than 0 and at most 30 days
+//! # allow_plain_http = true     # no warning for http:// to another machine
 //! ```
 
 use std::io::{IsTerminal, Read};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use runtel_client::{ClientBuilder, Secret};
+use runtel_client::{ClientBuilder, Endpoint, Secret};
 
 use crate::failure::{Failure, Result};
 use crate::files;
+use crate::terminal;
 
 /// Connection flags shared by every subcommand that talks to a server.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -41,8 +44,9 @@ pub struct ConnectionArgs {
     /// Accept invalid TLS certificates (dangerous).
     #[arg(long, global = true)]
     pub insecure: bool,
-    /// Timeout of one request in seconds [default: 30]
-    #[arg(long, global = true)]
+    /// Timeout of one request in seconds, more than 0 and at most 30 days [default: 30]
+    // Negative numbers reach the range check (exit code 3) instead of reading as a flag.
+    #[arg(long, global = true, allow_negative_numbers = true)]
     pub timeout: Option<f64>,
 }
 
@@ -57,6 +61,8 @@ pub struct Settings {
     pub ca_file: Option<PathBuf>,
     pub insecure: bool,
     pub timeout: Duration,
+    /// Plain `http://` to another machine is meant: no warning.
+    pub allow_plain_http: bool,
 }
 
 #[derive(Default)]
@@ -67,8 +73,10 @@ struct Profile {
     ca_file: Option<PathBuf>,
     insecure: Option<bool>,
     timeout: Option<f64>,
+    allow_plain_http: Option<bool>,
 }
 
+/// The config file: `RUNTEL_CONFIG`, else `$XDG_CONFIG_HOME/runtel/config.toml`.
 pub fn config_path() -> PathBuf {
     if let Some(p) = std::env::var_os("RUNTEL_CONFIG") {
         return PathBuf::from(p);
@@ -76,6 +84,9 @@ pub fn config_path() -> PathBuf {
     base_dir("XDG_CONFIG_HOME", ".config").join("runtel/config.toml")
 }
 
+/// The directory of cached tokens and login counts: `RUNTEL_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/runtel`. It must be the user's own and closed to others; see
+/// [`files::private_dir`].
 pub fn cache_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("RUNTEL_CACHE_DIR") {
         return PathBuf::from(p);
@@ -106,16 +117,83 @@ fn load_profile(name: &str) -> Result<Profile> {
     if password.is_some() {
         files::check_private(&path)?;
     }
+    let bad = |key: &str, what: &str| {
+        Failure::local(format!(
+            "{key} in profile {name:?} of {} must be {what}",
+            path.display()
+        ))
+    };
+    let bool_of = |k: &str| match p.get(k) {
+        None => Ok(None),
+        Some(v) => v.as_bool().map(Some).ok_or_else(|| bad(k, "true or false")),
+    };
     Ok(Profile {
         url: text_of("url"),
         login: text_of("login"),
         password,
         ca_file: text_of("ca_file").map(PathBuf::from),
         insecure: p.get("insecure").and_then(|v| v.as_bool()),
-        timeout: p
-            .get("timeout")
-            .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64))),
+        timeout: match p.get("timeout") {
+            None => None,
+            Some(v) => Some(
+                v.as_float()
+                    .or_else(|| v.as_integer().map(|i| i as f64))
+                    .ok_or_else(|| bad("timeout", "a number of seconds"))?,
+            ),
+        },
+        allow_plain_http: bool_of("allow_plain_http")?,
     })
+}
+
+/// A timeout from a flag or setting `name`: more than zero, at most 30 days
+/// (anything else is `invalid_input`, never a panic).
+fn positive_duration(name: &str, secs: f64) -> Result<Duration> {
+    let d = runtel_client::duration_from_secs(name, secs)?;
+    if d.is_zero() {
+        return Err(Failure::Sdk(runtel_client::Error::InvalidInput(format!(
+            "{name} must be more than 0 seconds, got {secs}"
+        ))));
+    }
+    Ok(d)
+}
+
+/// A yes/no environment variable.
+fn flag_value(name: &str, v: &str) -> Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Failure::Sdk(runtel_client::Error::InvalidInput(format!(
+            "{name} must be 1 or 0, got {:?}",
+            terminal::inert(v)
+        )))),
+    }
+}
+
+/// The host of a validated base URL (`http://host:port/prefix`), without port or
+/// IPv6 brackets.
+fn host_of(base: &str) -> &str {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(authority, |(host, _)| host)
+}
+
+/// True for hosts that are this machine: `localhost`, 127.0.0.0/8 and ::1.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => a.is_loopback(),
+        Ok(IpAddr::V6(a)) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|m| m.is_loopback()),
+        Err(_) => false,
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -141,12 +219,17 @@ impl Settings {
                     config_path().display()
                 )))
             })?;
-        let timeout = args.timeout.or(profile.timeout).unwrap_or(30.0);
-        if !(timeout.is_finite() && timeout > 0.0) {
-            return Err(Failure::Sdk(runtel_client::Error::InvalidInput(
-                "--timeout must be a positive number of seconds".into(),
-            )));
-        }
+        let timeout = match (args.timeout, profile.timeout) {
+            (Some(secs), _) => positive_duration("--timeout", secs)?,
+            (None, Some(secs)) => {
+                positive_duration(&format!("timeout in profile {profile_name:?}"), secs)?
+            }
+            (None, None) => Duration::from_secs(30),
+        };
+        let allow_plain_http = match env("RUNTEL_ALLOW_PLAIN_HTTP") {
+            Some(v) => flag_value("RUNTEL_ALLOW_PLAIN_HTTP", &v)?,
+            None => profile.allow_plain_http.unwrap_or(false),
+        };
         Ok(Settings {
             profile: profile_name,
             url,
@@ -159,8 +242,30 @@ impl Settings {
             password_stdin: args.password_stdin,
             ca_file: args.ca_file.clone().or(profile.ca_file),
             insecure: args.insecure || profile.insecure.unwrap_or(false),
-            timeout: Duration::from_secs_f64(timeout),
+            timeout,
+            allow_plain_http,
         })
+    }
+
+    /// Warns on stderr, before anything is sent, when the password and token would
+    /// cross the network unencrypted: an `http://` URL whose host is not this
+    /// machine. Silenced by `allow_plain_http` or `RUNTEL_ALLOW_PLAIN_HTTP=1`.
+    pub fn warn_if_plain_http(&self) {
+        if self.allow_plain_http {
+            return;
+        }
+        let Ok(endpoint) = Endpoint::parse(&self.url) else {
+            return; // the request will fail on the URL itself, with its own error
+        };
+        if endpoint.is_https() || is_loopback_host(host_of(endpoint.base())) {
+            return;
+        }
+        terminal::note(&format!(
+            "runtel: warning: {} is plain http:// to another machine: the password and the \
+             session token cross the network unencrypted; use https://, or set \
+             allow_plain_http = true in the profile or RUNTEL_ALLOW_PLAIN_HTTP=1 to silence this",
+            terminal::inert(endpoint.base())
+        ));
     }
 
     /// The password, from stdin, the environment, the profile, or a prompt, in that order.
@@ -216,5 +321,28 @@ impl Settings {
             b = b.root_certificates_pem(pem);
         }
         Ok(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for (base, local) in [
+            ("http://127.0.0.1:9", true),
+            ("http://127.255.0.1/pbx", true),
+            ("http://localhost", true),
+            ("http://LocalHost.:80", true),
+            ("http://[::1]:9", true),
+            ("http://[::ffff:127.0.0.1]", true),
+            ("http://192.0.2.1:9", false),
+            ("http://[2001:db8::1]:80", false),
+            ("http://localhost.example", false),
+            ("http://128.0.0.1", false),
+        ] {
+            assert_eq!(is_loopback_host(host_of(base)), local, "{base}");
+        }
     }
 }

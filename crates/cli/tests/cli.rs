@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use runtel_sim::{Fault, FaultRule, SimConfig, Simulator, DEFAULT_LOGIN};
+use runtel_sim::{Fault, FaultRule, Replay, SimConfig, Simulator, DEFAULT_LOGIN};
 use serde_json::{Map, Value};
 
 /// A scratch HOME for one test: config and cache live here.
@@ -24,11 +24,26 @@ impl Home {
     }
     fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_runtel"));
+        self.prepare(&mut c);
+        c
+    }
+    /// The tool run through `sh` with this umask, so files it creates show whether
+    /// it sets their mode itself or leaves it to the umask.
+    fn cmd_with_umask(&self, umask: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.args([
+            "-c",
+            &format!("umask {umask} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_runtel"),
+        ]);
+        self.prepare(&mut c);
+        c
+    }
+    fn prepare(&self, c: &mut Command) {
         c.env_clear()
             .env("HOME", &self.0)
             .env("PATH", "/usr/bin:/bin")
             .stdin(Stdio::null());
-        c
     }
     fn write_config(&self, text: &str, mode: u32) {
         let p = self.path(".config/runtel/config.toml");
@@ -668,4 +683,512 @@ fn password_prompt_on_a_terminal_does_not_echo() {
         "the password was echoed: {screen}"
     );
     assert_eq!(s.counters().auth_attempts, 1);
+}
+
+/// The next answer of `s` is `body` with HTTP `status`, whatever was asked; the
+/// body's `"action_id":"REPLAYED"` is replaced by the live request's id.
+fn replay_next(s: &Simulator, status: u16, body: Value) {
+    s.push_fault(FaultRule::times(
+        Fault::Replay(Box::new(Replay {
+            status,
+            content_type: "application/json; charset=utf-8".into(),
+            body: body.to_string().into_bytes(),
+            action_id_to_echo: Some("REPLAYED".into()),
+        })),
+        1,
+    ));
+}
+
+/// Sets the window title, then clears the screen, on a terminal that obeys it.
+const HOSTILE: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J";
+
+fn mode_of(p: &std::path::Path) -> u32 {
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn server_text_is_escaped_before_it_reaches_the_terminal() {
+    let s = sim(0);
+    let home = Home::new("escape");
+    logged_in(&home, &s);
+    replay_next(
+        &s,
+        400,
+        serde_json::json!({
+            "action": "list", "action_id": "REPLAYED", "obj": "User", "code": 400,
+            "msg_id": format!("bad{HOSTILE}"),
+            "message": format!("Invalid {HOSTILE}\nruntel: forged line\r\u{9b}31m\u{7f}\u{202e}"),
+            "errors": {"name": [format!("x{HOSTILE}\u{9b}0m")]},
+            "notifies": [], "body": {}
+        }),
+    );
+    let out = run(home.cmd().args(["--url", s.url(), "call", "User", "list"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    let line = err.strip_suffix('\n').unwrap_or(&err);
+    assert!(
+        !line.chars().any(|c| c.is_control() || c == '\u{202e}'),
+        "raw control characters reached stderr: {line:?}"
+    );
+    assert!(line.starts_with("runtel: error: api: "), "{line:?}");
+    assert!(
+        line.contains(r"Invalid \x1b]0;pwned\x07\x1b[2J"),
+        "{line:?}"
+    );
+    assert!(line.contains(r"\nruntel: forged line\r"), "{line:?}");
+
+    // The login summary shows the server's role name: escaped as well.
+    replay_next(
+        &s,
+        200,
+        serde_json::json!({
+            "action": "auth", "action_id": "REPLAYED", "obj": "User", "code": 200,
+            "notifies": [],
+            "body": {"exp": "2099-01-01T00:00:00", "user_id": 7, "user_login": DEFAULT_LOGIN,
+                     "role_name": format!("Admin{HOSTILE}\u{9b}31m"), "role_type": 1,
+                     "token": "replayed-token"}
+        }),
+    );
+    let out = run_with_stdin(
+        home.cmd().args([
+            "--url",
+            s.url(),
+            "--login",
+            DEFAULT_LOGIN,
+            "--password-stdin",
+            "login",
+        ]),
+        "admin\n",
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("logged in as"), "{err:?}");
+    assert!(
+        !err.trim_end().chars().any(|c| c.is_control()),
+        "raw control characters reached stderr: {err:?}"
+    );
+    assert!(
+        err.contains(r"Admin\x1b]0;pwned\x07\x1b[2J\u{009b}31m"),
+        "{err:?}"
+    );
+}
+
+/// A list answer with one record of cells a spreadsheet would run as formulas.
+fn replay_formula_record(s: &Simulator) {
+    replay_next(
+        s,
+        200,
+        serde_json::json!({
+            "action": "list", "action_id": "REPLAYED", "obj": "DomainCDR", "code": 200,
+            "notifies": [],
+            "list": [{
+                "id": 1, "src": "+79161234567", "neg": "-5", "num": -5, "frac": "-2.5e3",
+                "dst": "=HYPERLINK(\"http://x\",\"y\")", "at": "@SUM(A1)",
+                "plus": "+cmd|' /C calc'!A0", "minus": "-1+1", "tab": "\tx", "cr": "\rx",
+                "plain": "Anna", "=col": "v"
+            }],
+            "total_count": 1
+        }),
+    );
+}
+
+#[test]
+fn csv_export_neutralises_formulas_unless_asked_not_to() {
+    let s = sim(0);
+    let home = Home::new("formula");
+    logged_in(&home, &s);
+    let export = |extra: &[&str]| {
+        let path = home.path("cdrs.csv");
+        let out = run(home
+            .cmd()
+            .args(["--url", s.url(), "export", "DomainCDR", "--format", "csv"])
+            .args(extra)
+            .arg("-o")
+            .arg(&path));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let rows = parse_csv(&std::fs::read_to_string(&path).unwrap());
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        rows[0]
+            .iter()
+            .cloned()
+            .zip(rows[1].iter().cloned())
+            .collect::<std::collections::BTreeMap<String, String>>()
+    };
+    replay_formula_record(&s);
+    let safe = export(&[]);
+    let want = |k: &str| safe.get(k).map(String::as_str);
+    // Phone numbers and plain numbers stay as they are.
+    assert_eq!(want("src"), Some("+79161234567"));
+    assert_eq!(want("neg"), Some("-5"));
+    assert_eq!(want("num"), Some("-5"));
+    assert_eq!(want("frac"), Some("-2.5e3"));
+    assert_eq!(want("plain"), Some("Anna"));
+    // Anything a spreadsheet would evaluate gets a leading quote.
+    assert_eq!(want("dst"), Some("'=HYPERLINK(\"http://x\",\"y\")"));
+    assert_eq!(want("at"), Some("'@SUM(A1)"));
+    assert_eq!(want("plus"), Some("'+cmd|' /C calc'!A0"));
+    assert_eq!(want("minus"), Some("'-1+1"));
+    assert_eq!(want("tab"), Some("'\tx"));
+    assert_eq!(want("cr"), Some("'\rx"));
+    // Column names come from the server too.
+    assert_eq!(safe.get("'=col").map(String::as_str), Some("v"), "{safe:?}");
+
+    replay_formula_record(&s);
+    let raw = export(&["--csv-raw-formulas"]);
+    assert_eq!(
+        raw.get("dst").map(String::as_str),
+        Some("=HYPERLINK(\"http://x\",\"y\")")
+    );
+    assert_eq!(
+        raw.get("plus").map(String::as_str),
+        Some("+cmd|' /C calc'!A0")
+    );
+    assert_eq!(raw.get("src").map(String::as_str), Some("+79161234567"));
+    assert_eq!(raw.get("=col").map(String::as_str), Some("v"));
+
+    let help = text(&run(home.cmd().args(["export", "--help"])).stdout);
+    assert!(help.contains("--csv-raw-formulas"), "{help}");
+    assert!(help.contains("0600"), "{help}");
+}
+
+#[test]
+fn export_files_are_private_whatever_the_umask() {
+    const N: u64 = 20_000;
+    let s = sim(N);
+    let home = Home::new("export-mode");
+    logged_in(&home, &s);
+    let target = home.path("cdrs.jsonl");
+    std::fs::write(&target, "an older export\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let part = home.path("cdrs.jsonl.part");
+    let state = home.path("cdrs.jsonl.part.state");
+    s.push_fault(FaultRule {
+        fault: Fault::Delay(Duration::from_millis(40)),
+        times: None,
+        action: Some("list".into()),
+        probability: 1.0,
+    });
+    let mut child = home
+        .cmd_with_umask("000")
+        .args(["--url", s.url(), "export", "DomainCDR", "-o"])
+        .arg(&target)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !state.exists() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (part_mode, state_mode) = (mode_of(&part), mode_of(&state));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    s.clear_faults();
+    assert_eq!(part_mode, 0o600, "{} while exporting", part.display());
+    assert_eq!(state_mode, 0o600, "{} while exporting", state.display());
+
+    // The resumed export keeps them private, and so is the file it leaves.
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(home
+        .cmd_with_umask("000")
+        .args(["--url", s.url(), "export", "DomainCDR", "--resume", "-o"])
+        .arg(&target));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mode_of(&target), 0o600);
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap().lines().count() as u64,
+        N
+    );
+    // A fresh export under a umask that would strip the owner's write bit.
+    let other = home.path("other.csv");
+    let out = run(home
+        .cmd_with_umask("277")
+        .args([
+            "--url",
+            s.url(),
+            "export",
+            "DomainCDR",
+            "--format",
+            "csv",
+            "-o",
+        ])
+        .arg(&other));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mode_of(&other), 0o600);
+}
+
+#[test]
+fn cache_writes_do_not_follow_a_planted_symlink() {
+    let s = sim(0);
+    let home = Home::new("symlink");
+    let dir = home.path(".cache/runtel");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let victim = home.path("victim.txt");
+    std::fs::write(&victim, "original").unwrap();
+    let mut child = home
+        .cmd()
+        .args([
+            "--url",
+            s.url(),
+            "--login",
+            DEFAULT_LOGIN,
+            "--password-stdin",
+            "login",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The process waits for its password, so its pid (the old temp-name suffix) is
+    // known before it writes anything.
+    let pid = child.id();
+    let planted = dir.join(format!("session-default.json.tmp{pid}"));
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"admin\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "original");
+    assert!(std::fs::symlink_metadata(&planted)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let cache = dir.join("session-default.json");
+    let meta = std::fs::symlink_metadata(&cache).unwrap();
+    assert!(meta.file_type().is_file(), "the cache is a file of its own");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // And the cached token works.
+    let out = run(home
+        .cmd()
+        .args(["--url", s.url(), "call", "User", "get", "id=1"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(s.counters().auth_attempts, 1);
+}
+
+#[test]
+fn cache_dir_others_can_write_or_that_is_a_symlink_is_refused() {
+    let s = sim(0);
+    let home = Home::new("cachedir");
+    let dir = home.path(".cache/runtel");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let login = |h: &Home| {
+        run_with_stdin(
+            h.cmd().args([
+                "--url",
+                s.url(),
+                "--login",
+                DEFAULT_LOGIN,
+                "--password-stdin",
+                "login",
+            ]),
+            "admin\n",
+        )
+    };
+    let out = login(&home);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(11), "{err}");
+    assert!(err.starts_with("runtel: error: local:"), "{err}");
+    assert!(
+        err.contains(&format!("chmod 700 {}", dir.display())),
+        "names the directory and the fix: {err}"
+    );
+    assert_eq!(s.counters().auth_attempts, 0, "refused before logging in");
+    assert_eq!(mode_of(&dir), 0o777, "left as found");
+    // After the fix it works.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = login(&home);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A cache directory that is a symbolic link is refused too.
+    let home2 = Home::new("cachedir-link");
+    let real = home2.path("elsewhere");
+    std::fs::create_dir_all(&real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::create_dir_all(home2.path(".cache")).unwrap();
+    std::os::unix::fs::symlink(&real, home2.path(".cache/runtel")).unwrap();
+    let out = login(&home2);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(11), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read_dir(&real).unwrap().count(), 0);
+
+    // A new cache directory is made 0700 whatever the umask.
+    let home3 = Home::new("cachedir-new");
+    let out = run_with_stdin(
+        home3.cmd_with_umask("000").args([
+            "--url",
+            s.url(),
+            "--login",
+            DEFAULT_LOGIN,
+            "--password-stdin",
+            "login",
+        ]),
+        "admin\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mode_of(&home3.path(".cache/runtel")), 0o700);
+}
+
+#[test]
+fn plain_http_to_another_host_warns_before_anything_is_sent() {
+    let home = Home::new("plain");
+    let dry = |url: &str| {
+        let mut c = home.cmd();
+        c.args(["--url", url, "call", "User", "list", "--dry-run"]);
+        c
+    };
+    let warning = |out: &Output| {
+        text(&out.stderr)
+            .lines()
+            .filter(|l| l.starts_with("runtel: warning:"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let out = run(&mut dry("http://192.0.2.1:9"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let w = warning(&out);
+    assert_eq!(w.len(), 1, "{}", text(&out.stderr));
+    assert!(w[0].contains("http://192.0.2.1:9"), "{}", w[0]);
+    assert!(w[0].contains("RUNTEL_ALLOW_PLAIN_HTTP"), "{}", w[0]);
+    for url in [
+        "http://127.0.0.1:9",
+        "http://127.3.4.5",
+        "http://localhost:8080/pbx",
+        "http://LOCALHOST.",
+        "http://[::1]:9",
+        "https://192.0.2.1",
+    ] {
+        let out = run(&mut dry(url));
+        assert!(out.status.success(), "{url}");
+        assert!(warning(&out).is_empty(), "{url}: {}", text(&out.stderr));
+    }
+    let out = run(dry("http://192.0.2.1:9").env("RUNTEL_ALLOW_PLAIN_HTTP", "1"));
+    assert!(warning(&out).is_empty(), "{}", text(&out.stderr));
+    home.write_config(
+        "[profiles.default]\nurl = \"http://pbx.example\"\nallow_plain_http = true\n\n[profiles.loud]\nurl = \"http://pbx.example\"\n",
+        0o600,
+    );
+    let out = run(home.cmd().args(["call", "User", "list", "--dry-run"]));
+    assert!(warning(&out).is_empty(), "{}", text(&out.stderr));
+    let out = run(home
+        .cmd()
+        .args(["--profile", "loud", "call", "User", "list", "--dry-run"]));
+    assert_eq!(warning(&out).len(), 1, "{}", text(&out.stderr));
+    // A real login: the warning comes first, before the connection fails.
+    let out = run(home
+        .cmd()
+        .args([
+            "--profile",
+            "loud",
+            "--url",
+            "http://192.0.2.1:9",
+            "--timeout",
+            "0.5",
+            "--login",
+            "a@b.cz",
+            "login",
+        ])
+        .env("RUNTEL_PASSWORD", "x"));
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.starts_with("runtel: warning:"), "{err}");
+    assert_eq!(err.lines().count(), 2, "the warning, then the error: {err}");
+}
+
+#[test]
+fn out_of_range_durations_are_invalid_input_not_a_panic() {
+    let home = Home::new("durations");
+    for t in ["1e300", "nan", "-1", "inf", "0"] {
+        let out = run(home.cmd().args([
+            "--url",
+            "http://127.0.0.1:9",
+            "--timeout",
+            t,
+            "call",
+            "User",
+            "list",
+            "--dry-run",
+        ]));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "--timeout {t}: {err}");
+        assert!(
+            err.starts_with("runtel: error: invalid_input:"),
+            "{t}: {err}"
+        );
+        assert!(err.contains("--timeout"), "{t}: {err}");
+    }
+    home.write_config(
+        "[profiles.default]\nurl = \"http://127.0.0.1:9\"\ntimeout = 1e300\n",
+        0o600,
+    );
+    let out = run(home.cmd().args(["call", "User", "list", "--dry-run"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("timeout"), "{err}");
+    for since in ["999999999999999999d", "-5d"] {
+        let out = run(home
+            .cmd()
+            .args(["--timeout", "5", "export", "DomainCDR", "--since", since]));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "--since {since}: {err}");
+        assert!(err.contains("--since"), "{since}: {err}");
+    }
+}
+
+/// Runs `cmd` with its standard output closed by the reader before the tool writes
+/// anything: the tool blocks reading `input` from stdin until then.
+fn run_with_stdout_closed(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_the_tool_quietly() {
+    let s = sim(5000);
+    let home = Home::new("epipe");
+    logged_in(&home, &s);
+    let cases: [&[&str]; 3] = [
+        &["call", "User", "list", "--params", "@-"],
+        &["call", "User", "list", "--params", "@-", "--dry-run"],
+        &[
+            "export",
+            "DomainCDR",
+            "--page-size",
+            "500",
+            "--params",
+            "@-",
+        ],
+    ];
+    for args in cases {
+        let out = run_with_stdout_closed(home.cmd().args(["--url", s.url()]).args(args), "{}");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+    }
+    // The demo has no input to wait for; its simulator takes long enough to start.
+    let out = run_with_stdout_closed(home.cmd().args(["demo", "--cdrs", "10"]), "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -1,0 +1,97 @@
+//! What the tool writes for people: server text made inert, and output that
+//! tolerates a reader who went away.
+//!
+//! A server (or anything between it and us) chooses the text of error messages,
+//! role names and field errors. Written raw to a terminal, an escape sequence in
+//! it could retitle the window, clear the screen or hide the real message, so
+//! every control character is shown as an escape instead.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::Write;
+
+use crate::failure::{Failure, Result};
+
+/// True for characters that must not reach a terminal raw: C0 controls
+/// (newline and tab included: messages are one line), DEL, C1 controls, and the
+/// bidirectional and line-separator formatting characters that reorder or break
+/// what is shown.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
+                | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `text` with every unsafe character replaced by a visible escape: `\n`, `\r`,
+/// `\t`, `\xNN` for other C0 controls and DEL, `\u{NNNN}` for the rest. An ESC
+/// thus becomes the four characters `\x1b`, which no terminal interprets.
+/// Backslashes are kept as they are: they are harmless, and paths keep their look.
+pub fn inert(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if is_unsafe(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Maps an error writing to standard output: a reader that closed the pipe
+/// (`runtel ... | head -1`) ends the tool quietly, anything else is a local error.
+pub fn stdout_error(e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Failure::StdoutClosed
+    } else {
+        Failure::local(format!("writing to standard output: {e}"))
+    }
+}
+
+/// Writes `text` to standard output (`println!` would panic on a closed pipe).
+pub fn out(text: &str) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())
+        .and_then(|()| o.write_all(b"\n"))
+        .and_then(|()| o.flush())
+        .map_err(stdout_error)
+}
+
+/// Writes one line to standard error. A failure is ignored: there is nowhere
+/// left to report it, and `eprintln!` would panic instead.
+pub fn note(line: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = e
+        .write_all(line.as_bytes())
+        .and_then(|()| e.write_all(b"\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn escapes_controls_and_keeps_the_rest() {
+        assert_eq!(
+            inert("plain text, Ünïcode \\ ok"),
+            "plain text, Ünïcode \\ ok"
+        );
+        assert_eq!(
+            inert("\u{1b}]0;t\u{7}\u{1b}[2J\n\r\t\u{7f}\u{9b}\u{202e}x"),
+            "\\x1b]0;t\\x07\\x1b[2J\\n\\r\\t\\x7f\\u{009b}\\u{202e}x"
+        );
+    }
+}
