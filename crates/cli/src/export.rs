@@ -275,6 +275,25 @@ impl ExportJob {
                 break;
             }
         }
+        if let Some(missing) = records.shortfall() {
+            // The server announced more than it delivered: a file that looks
+            // complete must not appear. The `.part` file keeps what arrived.
+            bar.finish_and_clear();
+            let kept = part.as_ref().map_or(String::new(), |p| {
+                format!("; what arrived is in {}", p.display())
+            });
+            return Err(Failure::Sdk(runtel_client::Error::unexpected_shape(
+                &self.obj,
+                &self.action,
+                format!(
+                    "export incomplete: the server announced {} records but the list ended \
+                     {missing} short, after {}{kept}",
+                    records.total_count().unwrap_or_default(),
+                    records.position()
+                ),
+                "$.total_count",
+            )));
+        }
         if self.format == Format::Json {
             if !wrote_header {
                 sink.write_all(b"[").map_err(&fail)?;

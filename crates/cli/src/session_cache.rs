@@ -2,7 +2,7 @@
 //! invocations so a shell loop neither logs in every time nor gets its host
 //! blocked by the server's Defender.
 
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,8 +18,14 @@ fn unix(t: SystemTime) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// A saved Unix time; a damaged value (NaN, huge) reads as the far future, so a
+/// damaged lock-out stays in force rather than panicking or lifting it.
 fn from_unix(s: f64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs_f64(s.max(0.0))
+    let far = Duration::from_secs(100 * 365 * 24 * 3600);
+    let d = Duration::try_from_secs_f64(s.max(0.0))
+        .unwrap_or(far)
+        .min(far);
+    UNIX_EPOCH + d
 }
 
 /// A file-system-safe name for a server.
@@ -152,6 +158,9 @@ impl GuardStore for PersistentGuard {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&self.lock_path)
             .map_err(|e| local("cannot open the login guard lock", &e))?;
+        // The umask must not make the lock file unwritable for the next process.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| local("cannot set the mode of", &e))?;
         let deadline = std::time::Instant::now() + wait;
         loop {
             match file.try_lock() {

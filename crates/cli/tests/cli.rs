@@ -1192,3 +1192,218 @@ fn a_closed_stdout_ends_the_tool_quietly() {
         text(&out.stderr)
     );
 }
+
+/// A simulator whose Defender never blocks and whose logins take a while, so
+/// that parallel logins overlap and what reaches it is what the tool let through.
+fn lenient_sim(cdrs: u64) -> Simulator {
+    Simulator::start(SimConfig {
+        seed: vec![("DomainCDR".into(), cdrs)],
+        defender_max_failures: 1000,
+        auth_delay: Duration::from_millis(100),
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn sixteen_parallel_processes_with_a_wrong_password_send_three_logins() {
+    let s = lenient_sim(0);
+    let home = Home::new("xargs");
+    // As `xargs -P 16` starts them: all at once, one cache directory.
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            let mut child = home
+                .cmd()
+                .args([
+                    "--url",
+                    s.url(),
+                    "--login",
+                    DEFAULT_LOGIN,
+                    "--password-stdin",
+                    "login",
+                ])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(b"wrong\n").unwrap();
+            child
+        })
+        .collect();
+    let codes: Vec<Option<i32>> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code())
+        .collect();
+    assert_eq!(s.counters().auth_attempts, 3, "exit codes {codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(8)).count(),
+        3,
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(9)).count(),
+        13,
+        "{codes:?}"
+    );
+    let state = std::fs::read_dir(home.path(".cache/runtel"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("guard-") && name.ends_with(".json")
+        })
+        .unwrap();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
+    assert_eq!(v["failures"], 3);
+}
+
+#[test]
+fn the_guard_file_is_one_per_server_whatever_the_spelling() {
+    let s = lenient_sim(0);
+    let home = Home::new("spellings");
+    let port = s.addr().port();
+    for url in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+        format!("http://127.1:{port}/"),
+        format!("http://127.0.0.1:0{port}"),
+        format!("http://LOCALHOST:{port}/x/.."),
+    ] {
+        let out = run_with_stdin(
+            home.cmd().args([
+                "--url",
+                &url,
+                "--login",
+                DEFAULT_LOGIN,
+                "--password-stdin",
+                "login",
+            ]),
+            "wrong\n",
+        );
+        assert!(
+            matches!(out.status.code(), Some(8 | 9)),
+            "{url}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(s.counters().auth_attempts, 3);
+}
+
+#[test]
+fn export_from_a_server_that_caps_pages_is_complete() {
+    let s = sim(250);
+    s.set_max_page_size(Some(100));
+    let home = Home::new("capped");
+    logged_in(&home, &s);
+    let out_file = home.path("cdrs.jsonl");
+    let out = run(home.cmd().args([
+        "--url",
+        s.url(),
+        "export",
+        "DomainCDR",
+        "--format",
+        "jsonl",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ids: Vec<i64> = std::fs::read_to_string(&out_file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, (1..=250).collect::<Vec<_>>());
+}
+
+fn recorded_page(s: &Simulator, ids: std::ops::Range<i64>, total: u64) {
+    let list: Vec<Value> = ids.map(|id| serde_json::json!({"id": id})).collect();
+    let body = serde_json::json!({"action": "list", "action_id": "REC", "obj": "DomainCDR",
+        "code": 200, "notifies": [], "list": list, "total_count": total});
+    s.push_fault(
+        FaultRule::times(
+            Fault::Replay(Box::new(Replay {
+                status: 200,
+                content_type: "application/json".into(),
+                body: body.to_string().into_bytes(),
+                action_id_to_echo: Some("REC".into()),
+            })),
+            1,
+        )
+        .on_action("list"),
+    );
+}
+
+#[test]
+fn an_export_that_ends_below_total_count_fails_and_leaves_no_final_file() {
+    let s = sim(0);
+    let home = Home::new("shortfall");
+    logged_in(&home, &s);
+    recorded_page(&s, 1..11, 25);
+    recorded_page(&s, 0..0, 25);
+    let out_file = home.path("cdrs.csv");
+    let out = run(home.cmd().args([
+        "--url",
+        s.url(),
+        "export",
+        "DomainCDR",
+        "--page-size",
+        "10",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("export incomplete") && err.contains("25"),
+        "{err}"
+    );
+    assert!(!out_file.exists(), "no file that looks complete");
+}
+
+#[test]
+fn bombs_and_lying_lengths_stay_within_a_small_address_space() {
+    let s = sim(0);
+    let home = Home::new("bomb");
+    logged_in(&home, &s);
+    // The bomb is a protocol error; the truncated answer under a lying length is
+    // a transport error, and `list` is retried, so the call then succeeds.
+    for (fault, want) in [
+        (Fault::GzipBomb(4 << 30), 6),
+        (Fault::LyingLength(10_000_000_000), 0),
+    ] {
+        let applied = s.counters().faults_applied;
+        s.push_fault(FaultRule::times(fault.clone(), 1).on_action("list"));
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            // 300 MiB of address space: the old client reserved its whole limit
+            // from Content-Length, or inflated gigabytes.
+            "ulimit -v 307200 && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_runtel"),
+            "--url",
+            s.url(),
+            "call",
+            "User",
+            "list",
+        ]);
+        home.prepare(&mut cmd);
+        let out = run(&mut cmd);
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{fault:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            s.counters().faults_applied,
+            applied + 1,
+            "{fault:?} was served"
+        );
+    }
+}

@@ -17,16 +17,27 @@ pub const MAX_SETTING_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 pub fn duration_from_secs(name: &str, secs: f64) -> Result<Duration> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(Error::InvalidInput(format!(
-            "{name} must be a finite number of seconds >= 0, got {secs}"
+            "{name} must be a finite number of seconds >= 0, got {}",
+            short(secs)
         )));
     }
     if secs > MAX_SETTING_DURATION.as_secs_f64() {
         return Err(Error::InvalidInput(format!(
-            "{name} of {secs} s is longer than the maximum of {} s (30 days)",
+            "{name} of {} s is longer than the maximum of {} s (30 days)",
+            short(secs),
             MAX_SETTING_DURATION.as_secs()
         )));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// A number as people write it: `1e300`, not three hundred digits.
+fn short(secs: f64) -> String {
+    if secs.abs() >= 1e9 {
+        format!("{secs:e}")
+    } else {
+        format!("{secs}")
+    }
 }
 
 #[cfg(test)]
@@ -44,6 +55,7 @@ mod tests {
             let e = duration_from_secs("timeout", bad).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{bad}");
             assert!(e.to_string().contains("timeout"), "{e}");
+            assert!(e.to_string().len() < 120, "{e}");
         }
     }
 }
