@@ -365,6 +365,15 @@ runtel_result runtel_records_next(runtel_records *r, char **out_json, runtel_err
 // `r` is NULL or a cursor from this library not yet freed.
 int64_t runtel_records_total_count(const runtel_records *r);
 
+// Once `runtel_records_next` has given NULL (the end): how many records short
+// of the last announced `total_count` the list ended, or -1 when it reached it
+// (or no count was sent). An export should treat a value >= 0 as incomplete.
+// -1 for NULL.
+//
+// # Safety
+// `r` is NULL or a cursor from this library not yet freed.
+int64_t runtel_records_shortfall(const runtel_records *r);
+
 // Frees a cursor. NULL is accepted.
 //
 // # Safety

@@ -21,7 +21,12 @@ tls_pid=$!
 "$RUNTEL_SIM" --listen 127.0.0.1:0 --tls --tls-expired --cert-out "$out.expired.pem" >"$out.expired" 2>/dev/null &
 expired_pid=$!
 trap 'kill $sim_pid $tls_pid $expired_pid 2>/dev/null || true; rm -f "$out" "$out".*' EXIT
-for _ in $(seq 100); do [[ -s "$out.tls" && -s "$out.expired" ]] && break; sleep 0.05; done
+# A simulator whose Defender never blocks: what reaches it is what the client let through.
+"$RUNTEL_SIM" --listen 127.0.0.1:0 --defender-max-failures 100000 --seed DomainCDR=250 >"$out.lenient" 2>/dev/null &
+lenient_pid=$!
+trap 'kill $sim_pid $tls_pid $expired_pid $lenient_pid 2>/dev/null || true; rm -f "$out" "$out".*' EXIT
+for _ in $(seq 100); do [[ -s "$out.tls" && -s "$out.expired" && -s "$out.lenient" ]] && break; sleep 0.05; done
+export RUNTEL_LENIENT_URL="$(sed -n 's/^listening on //p' "$out.lenient")"
 RUNTEL_TLS_URL="$(sed -n 's/^listening on //p' "$out.tls")"
 RUNTEL_TLS_EXPIRED_URL="$(sed -n 's/^listening on //p' "$out.expired")"
 export RUNTEL_TLS_URL RUNTEL_TLS_CA="$out.tls.pem" RUNTEL_TLS_EXPIRED_URL RUNTEL_TLS_EXPIRED_CA="$out.expired.pem"

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtel.h"
@@ -43,11 +45,11 @@ static const char *PASSWORD = "admin";
 
 /* --- talking to the simulator's control endpoint with plain sockets ------------ */
 
-/* POSTs (or GETs when body is NULL) to URL + path; copies the answer body to resp. */
-static int sim_request(const char *path, const char *body, char *resp, size_t cap) {
+/* POSTs (or GETs when body is NULL) to base + path; copies the answer body to resp. */
+static int sim_request_at(const char *base, const char *path, const char *body, char *resp, size_t cap) {
     char host[64];
     char port[16];
-    if (sscanf(URL, "http://%63[^:]:%15[0-9]", host, port) != 2)
+    if (sscanf(base, "http://%63[^:]:%15[0-9]", host, port) != 2)
         return -1;
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_socktype = SOCK_STREAM;
@@ -80,6 +82,10 @@ static int sim_request(const char *path, const char *body, char *resp, size_t ca
     const char *start = strstr(all, "\r\n\r\n");
     snprintf(resp, cap, "%s", start ? start + 4 : "");
     return 0;
+}
+
+static int sim_request(const char *path, const char *body, char *resp, size_t cap) {
+    return sim_request_at(URL, path, body, resp, cap);
 }
 
 static void sim(const char *path, const char *body) {
@@ -245,8 +251,8 @@ static void test_error_kinds_and_accessors(void) {
 }
 
 static void test_lockout(void) {
-    /* "localhost" is another base URL than the 127.0.0.1 the other tests use, so its
-       lock-out (kept per server for the whole process) does not affect them. */
+    /* "localhost" is the same server as the 127.0.0.1 the other tests use: the
+       lock-out it causes holds for both spellings (so this test runs last). */
     char url[128];
     const char *port = strrchr(URL, ':');
     snprintf(url, sizeof url, "http://localhost%s", port);
@@ -261,6 +267,11 @@ static void test_lockout(void) {
     runtel_error_free(err);
     CHECK(sim_counter("auth_attempts") - before == 3);
     runtel_client_free(c);
+    runtel_client *other = NULL;
+    CHECK_RC(runtel_client_new(URL, &other, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_login(other, LOGIN, PASSWORD, NULL), RUNTEL_ERR_AUTH_LOCKOUT);
+    CHECK(sim_counter("auth_attempts") - before == 3);
+    runtel_client_free(other);
     sim("/_sim/defender/unblock", "{}");
 }
 
@@ -637,6 +648,208 @@ static void test_defender_and_writes(void) {
     runtel_client_free(c);
 }
 
+/* --- promises under hostile conditions ------------------------------------------- */
+
+/* The last token the simulator issued (GET /_sim/last-token), into out. */
+static void last_token(char *out, size_t cap) {
+    char resp[4096];
+    out[0] = '\0';
+    if (sim_request("/_sim/last-token", NULL, resp, sizeof resp) == 0)
+        json_string_field(resp, "token", out, cap);
+}
+
+/* Fails the test when `secret` (at least 4 bytes) shows in the error or the log. */
+static void check_error_clean(const runtel_error *err, const char *secret, const char *what) {
+    const char *msg = runtel_error_message(err);
+    const char *body = runtel_error_body(err);
+    int leaked = (msg && strstr(msg, secret)) || (body && strstr(body, secret));
+    pthread_mutex_lock(&log_lock);
+    leaked = leaked || strstr(log_text, secret) != NULL;
+    pthread_mutex_unlock(&log_lock);
+    if (leaked || strlen(secret) < 4) {
+        failed++;
+        fprintf(stderr, "%s: secret leaked (or no secret to look for): %s | %s\n", what, msg ? msg : "",
+                body ? body : "");
+    } else {
+        passed++;
+    }
+}
+
+static void test_echoed_and_malformed_answers_never_show_secrets(void) {
+    static const char *secret = "C-echo-Secret-Passw0rd";
+    CHECK_RC(runtel_set_log_callback(collect_log, 5, NULL, NULL), RUNTEL_OK);
+    runtel_options *o = NULL;
+    runtel_client *c = NULL;
+    runtel_error *err = NULL;
+    char *json = NULL;
+    char token[256];
+    CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+    /* Malformed and echoed auth answers count as failed logins (fail closed). */
+    CHECK_RC(runtel_options_set_max_auth_failures(o, 1000, 60, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_new_with_options(URL, o, &c, NULL), RUNTEL_OK);
+    runtel_options_free(o);
+
+    static const char *echoes[] = {"echo_request", "echo_envelope"};
+    for (size_t i = 0; i < 2; i++) {
+        char rule[128];
+        snprintf(rule, sizeof rule, "{\"fault\": \"%s\", \"times\": 1, \"action\": \"auth\"}", echoes[i]);
+        sim("/_sim/faults", rule);
+        CHECK(runtel_client_login(c, LOGIN, secret, &err) != RUNTEL_OK);
+        check_error_clean(err, secret, echoes[i]);
+        runtel_error_free(err);
+        err = NULL;
+
+        CHECK_RC(runtel_client_login(c, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+        last_token(token, sizeof token);
+        snprintf(rule, sizeof rule, "{\"fault\": \"%s\", \"times\": 1, \"action\": \"list\"}", echoes[i]);
+        sim("/_sim/faults", rule);
+        CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, &err), RUNTEL_ERR_API);
+        CHECK(runtel_error_body(err) && strstr(runtel_error_body(err), "***")); /* the echo, masked */
+        check_error_clean(err, token, echoes[i]);
+        runtel_error_free(err);
+        err = NULL;
+    }
+    static const char *variants[] = {"truncated", "trailing_garbage", "no_code", "array", "http500"};
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        char rule[128];
+        snprintf(rule, sizeof rule, "{\"fault\": \"auth_malformed:%s\", \"times\": 1}", variants[i]);
+        sim("/_sim/faults", rule);
+        CHECK(runtel_client_login(c, LOGIN, PASSWORD, &err) != RUNTEL_OK);
+        last_token(token, sizeof token);
+        check_error_clean(err, token, variants[i]);
+        runtel_error_free(err);
+        err = NULL;
+    }
+    /* A clean login resets this server's guard for the tests that follow. */
+    CHECK_RC(runtel_client_login(c, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+    runtel_client_free(c);
+    CHECK_RC(runtel_set_log_callback(NULL, 0, NULL, NULL), RUNTEL_OK);
+}
+
+static const char *LENIENT;
+
+static void *wrong_login(void *arg) {
+    runtel_result *rc = arg;
+    runtel_client *c = NULL;
+    *rc = runtel_client_new(LENIENT, &c, NULL);
+    if (*rc == RUNTEL_OK)
+        *rc = runtel_client_login(c, LOGIN, "wrong-in-a-thread", NULL);
+    runtel_client_free(c);
+    return NULL;
+}
+
+static long lenient_counter(const char *name) {
+    char resp[4096];
+    char key[64];
+    if (sim_request_at(LENIENT, "/_sim/counters", NULL, resp, sizeof resp) != 0)
+        return -1;
+    snprintf(key, sizeof key, "\"%s\":", name);
+    const char *p = strstr(resp, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+static void test_parallel_wrong_logins_send_three(void) {
+    enum { N = 16 };
+    pthread_t threads[N];
+    runtel_result rc[N];
+    long before = lenient_counter("auth_attempts");
+    for (int i = 0; i < N; i++)
+        pthread_create(&threads[i], NULL, wrong_login, &rc[i]);
+    int refused = 0, locked = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        refused += rc[i] == RUNTEL_ERR_AUTH;
+        locked += rc[i] == RUNTEL_ERR_AUTH_LOCKOUT;
+    }
+    CHECK(lenient_counter("auth_attempts") - before == 3);
+    CHECK(refused == 3 && locked == N - 3);
+}
+
+static void test_paging_against_capping_and_offset_ignoring_servers(void) {
+    runtel_client *c = logged_in_client();
+    runtel_records *r = NULL;
+    runtel_error *err = NULL;
+    char *json = NULL;
+    sim("/_sim/paging", "{\"max_page_size\": 100, \"ignore_offset\": false, \"omit_total_count\": false}");
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, 1000, &r, NULL), RUNTEL_OK);
+    long n = 0;
+    while (runtel_records_next(r, &json, NULL) == RUNTEL_OK && json) {
+        n++;
+        runtel_string_free(json);
+    }
+    CHECK(n == 2500);
+    CHECK(runtel_records_shortfall(r) == -1);
+    runtel_records_free(r);
+
+    sim("/_sim/paging", "{\"max_page_size\": null, \"ignore_offset\": true, \"omit_total_count\": true}");
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, 100, &r, NULL), RUNTEL_OK);
+    n = 0;
+    runtel_result last;
+    while ((last = runtel_records_next(r, &json, &err)) == RUNTEL_OK && json) {
+        n++;
+        runtel_string_free(json);
+    }
+    CHECK(n == 100);
+    CHECK(last == RUNTEL_ERR_PROTOCOL && strstr(runtel_error_message(err), "ignores `offset`"));
+    runtel_error_free(err);
+    runtel_records_free(r);
+    sim("/_sim/paging", "{\"max_page_size\": null, \"ignore_offset\": false, \"omit_total_count\": false}");
+
+    /* A gzip bomb is refused, and the client stays usable. */
+    sim("/_sim/faults", "{\"fault\": \"gzip_bomb:4294967296\", \"times\": 1, \"action\": \"list\"}");
+    err = NULL;
+    CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, &err), RUNTEL_ERR_PROTOCOL);
+    CHECK(err && strstr(runtel_error_message(err), "decompression bomb"));
+    runtel_error_free(err);
+    sim("/_sim/faults", "{\"fault\": \"gzip\", \"times\": 1, \"action\": \"list\"}");
+    CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    runtel_client_free(c);
+}
+
+/* Forked workers (prefork servers) share a client made before the fork. */
+static void test_fork_after_use(void) {
+    enum { CHILDREN = 4, CALLS = 100 };
+    runtel_client *c = logged_in_client();
+    char *json = NULL;
+    CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    long auths = sim_counter("auth_attempts");
+    long logouts = sim_counter("logout");
+    pid_t pids[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            int bad = 0;
+            for (int k = 0; k < CALLS; k++) {
+                char *j = NULL;
+                if (runtel_client_call(c, "User", "get", "{\"id\": 1}", &j, NULL) != RUNTEL_OK)
+                    bad++;
+                runtel_string_free(j);
+            }
+            runtel_client_free(c); /* must not log out the parent's token */
+            _exit(bad == 0 ? 0 : 1);
+        }
+    }
+    int bad = 0;
+    for (int k = 0; k < CALLS; k++) {
+        if (runtel_client_call(c, "User", "get", "{\"id\": 1}", &json, NULL) != RUNTEL_OK)
+            bad++;
+        runtel_string_free(json);
+    }
+    CHECK(bad == 0);
+    for (int i = 0; i < CHILDREN; i++) {
+        int status = -1;
+        waitpid(pids[i], &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    CHECK(sim_counter("logout") == (logouts < 0 ? 0 : logouts) || (logouts < 0 && sim_counter("logout") < 0));
+    CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    CHECK(sim_counter("auth_attempts") == auths); /* the parent's token still works */
+    runtel_client_free(c);
+}
+
 int main(void) {
     URL = getenv("RUNTEL_SIM_URL");
     if (!URL) {
@@ -654,7 +867,14 @@ int main(void) {
     test_secrets_stay_out_of_errors_and_logs();
     test_tls();
     test_defender_and_writes();
-    test_lockout();
+    test_echoed_and_malformed_answers_never_show_secrets();
+    test_paging_against_capping_and_offset_ignoring_servers();
+    test_fork_after_use();
+    LENIENT = getenv("RUNTEL_LENIENT_URL");
+    CHECK(LENIENT != NULL);
+    if (LENIENT)
+        test_parallel_wrong_logins_send_three();
+    test_lockout(); /* last: it locks this process out of the main simulator */
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

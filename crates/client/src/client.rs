@@ -340,8 +340,9 @@ impl Inner {
             let inherited = std::mem::replace(&mut *io, fresh);
             // The inherited sockets are the parent's connections: closing them
             // politely (a TLS close_notify) would write into the parent's stream.
-            // Leak them instead; it happens once per fork.
-            std::mem::forget(inherited);
+            // Keep them, untouched, for the life of the process (once per fork).
+            static INHERITED: Mutex<Vec<Arc<ProcessIo>>> = Mutex::new(Vec::new());
+            lock(&INHERITED).push(inherited);
             log::debug!("runtel: new process {pid}: fresh connection pool and action_id sequence");
         }
         Arc::clone(&io)

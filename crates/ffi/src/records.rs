@@ -82,6 +82,21 @@ pub unsafe extern "C" fn runtel_records_total_count(r: *const runtel_records) ->
         .unwrap_or(-1)
 }
 
+/// Once `runtel_records_next` has given NULL (the end): how many records short
+/// of the last announced `total_count` the list ended, or -1 when it reached it
+/// (or no count was sent). An export should treat a value >= 0 as incomplete.
+/// -1 for NULL.
+///
+/// # Safety
+/// `r` is NULL or a cursor from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_records_shortfall(r: *const runtel_records) -> i64 {
+    r.as_ref()
+        .and_then(|r| r.records.shortfall())
+        .and_then(|n| i64::try_from(n).ok())
+        .unwrap_or(-1)
+}
+
 /// Frees a cursor. NULL is accepted.
 ///
 /// # Safety

@@ -343,6 +343,11 @@ impl LoginGuard {
     /// Asks to start a login at `now`: refused while locked, [`GuardDecision::Wait`]
     /// while the attempts in flight could use up the budget, else counted in flight.
     pub fn try_begin(&mut self, now: SystemTime) -> Result<GuardDecision> {
+        if self.locked_until.is_none() && self.failures >= self.max_failures {
+            // The limit was lowered below the count (another client's settings):
+            // lock now rather than wait for an attempt that never comes.
+            self.locked_until = Some(now + self.cooldown);
+        }
         self.check(now)?;
         let may_start = if self.locked_until.is_some() {
             // The cool-down is over: one attempt at a time, a failure locks again.

@@ -232,6 +232,21 @@ fn logins_in_flight_count_against_the_limit() {
 }
 
 #[test]
+fn a_limit_lowered_below_the_count_locks_instead_of_waiting_forever() {
+    let mut g = LoginGuard::new(100, Duration::from_secs(900));
+    for _ in 0..5 {
+        g.record_refusal(at(1));
+    }
+    assert_eq!(g.try_begin(at(2)).unwrap(), GuardDecision::Proceed);
+    g.finish(LoginOutcome::NotSent, at(2));
+    g.set_limits(3, Duration::from_secs(900));
+    assert_eq!(
+        g.try_begin(at(3)).unwrap_err().kind(),
+        ErrorKind::AuthLockout
+    );
+}
+
+#[test]
 fn one_server_under_many_spellings_is_one_identity() {
     let id = |u: &str| Endpoint::parse(u).unwrap().server();
     let canonical = id("http://127.0.0.1:8080");
