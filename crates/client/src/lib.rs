@@ -22,13 +22,20 @@
 //!
 //! What the client promises:
 //! - finite timeouts on every exchange, TLS verification on unless you opt out;
-//! - a refused `auth` is never retried; after `max_auth_failures` refusals in a row
-//!   for a server (counted process-wide), logins are refused locally for a cool-down;
+//! - a refused `auth` is never retried; after `max_auth_failures` failed logins in a
+//!   row for a server (scheme, address, port; counted process-wide, and across
+//!   processes with a [`GuardStore`]), logins are refused locally for a cool-down.
+//!   A login whose outcome was lost counts as failed, and no more logins are in
+//!   flight at once than could fail without reaching the limit;
 //! - `list`, `list_with_detail` and `get` are retried on connection errors and
 //!   502/503/504 with jittered backoff; writes are never retried;
 //! - with stored credentials, an expired or rejected token causes exactly one
 //!   re-login shared by all threads, then one replay of the call;
-//! - passwords and tokens never appear in `Debug`, `Display`, errors or logs.
+//! - passwords and tokens never appear in `Debug`, `Display`, errors or logs, also
+//!   when a server echoes them back;
+//! - a list read with [`Client::records`] loses nothing to a server that caps pages
+//!   or sends a stale `total_count`, and stops on one that ignores `offset`;
+//! - a client used before `fork()` keeps working in the child (see [`Client`]).
 //!
 //! # Logging
 //!
