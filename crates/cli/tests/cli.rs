@@ -1407,3 +1407,64 @@ fn bombs_and_lying_lengths_stay_within_a_small_address_space() {
         );
     }
 }
+
+#[test]
+fn echoed_requests_and_malformed_logins_never_reach_stderr_with_a_secret() {
+    let s = lenient_sim(0);
+    let home = Home::new("echo");
+    let password = "Cli-Secret-Passw0rd-42";
+    let login = |pw: &str| {
+        run_with_stdin(
+            home.cmd().args([
+                "--url",
+                s.url(),
+                "--login",
+                DEFAULT_LOGIN,
+                "--password-stdin",
+                "login",
+            ]),
+            &format!("{pw}\n"),
+        )
+    };
+    let mut secrets = vec![password.to_owned()];
+    let mut stderr = String::new();
+    for fault in ["echo_request", "echo_envelope"] {
+        s.push_fault(FaultRule::times(Fault::parse(fault).unwrap(), 1).on_action("auth"));
+        let out = login(password);
+        assert!(!out.status.success());
+        stderr.push_str(&text(&out.stderr));
+        // Each counted as a failed login: start the next with a clean count.
+        assert!(login("admin").status.success());
+    }
+    for variant in [
+        "truncated",
+        "trailing_garbage",
+        "no_code",
+        "array",
+        "http500",
+    ] {
+        let fault = Fault::parse(&format!("auth_malformed:{variant}")).unwrap();
+        s.push_fault(FaultRule::times(fault, 1).on_action("auth"));
+        let out = login("admin");
+        assert!(!out.status.success(), "{variant}");
+        secrets.push(s.last_issued_token().unwrap());
+        stderr.push_str(&text(&out.stderr));
+        // Each counted as a failed login: start the next with a clean count.
+        assert!(login("admin").status.success());
+    }
+    // A logged-in call whose answer echoes the bearer token.
+    secrets.push(s.last_issued_token().unwrap());
+    for fault in ["echo_request", "echo_envelope"] {
+        s.push_fault(FaultRule::times(Fault::parse(fault).unwrap(), 1).on_action("list"));
+        let out = run(home.cmd().args(["--url", s.url(), "call", "User", "list"]));
+        assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+        stderr.push_str(&text(&out.stderr));
+    }
+    assert!(
+        stderr.contains("***"),
+        "the echoes are there, masked: {stderr}"
+    );
+    for secret in &secrets {
+        assert!(!stderr.contains(secret.as_str()), "leaked: {stderr}");
+    }
+}
