@@ -5,7 +5,6 @@
 
 use runtel_client::Client;
 use runtel_sim::{SimConfig, Simulator, DEFAULT_LOGIN, DEFAULT_PASSWORD};
-use serde_json::json;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = Simulator::start(SimConfig {
@@ -13,23 +12,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..SimConfig::default()
     })?;
 
+    // With credentials the client logs in by itself on the first call, and again
+    // whenever the token expires: no explicit login() needed.
     let client = Client::builder(sim.url())
         .credentials(DEFAULT_LOGIN, DEFAULT_PASSWORD)
         .build()?;
-    let info = client.login(DEFAULT_LOGIN, DEFAULT_PASSWORD)?;
+
+    let users = client.call("User", "list", ())?;
+    let info = client.auth_info().expect("the first call logged in");
     println!(
         "logged in as {} on {:?}, token valid until {} (UTC)",
         info.user_login, info.domain_name, info.exp
     );
-
-    let users = client.call("User", "list", json!({}))?;
     for user in users.records() {
         println!("user {} {} <{}>", user["id"], user["name"], user["login"]);
     }
 
     let mut answered = 0u64;
     let mut seconds = 0u64;
-    let mut records = client.records("DomainCDR", json!({}), 1000)?;
+    let mut records = client.records("DomainCDR", (), 1000)?;
     for cdr in records.by_ref() {
         let cdr = cdr?;
         if cdr["disposition"] == "ANSWERED" {
@@ -46,5 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     client.logout()?;
     println!("logged out");
+    println!(
+        "the simulator saw {} login(s)",
+        sim.counters().auth_attempts
+    );
     Ok(())
 }

@@ -101,6 +101,13 @@ fn process_ids(pid: u32) -> ActionIdGenerator {
     ActionIdGenerator::with_prefix(format!("rt{pid:x}{:06x}", h.finish() as u32 & 0xff_ffff))
 }
 
+/// Params as JSON: `()` and `None` are no params; anything else must serialize
+/// to an object (checked by [`Call::new`]).
+fn params_value(params: impl serde::Serialize) -> Result<Value, Error> {
+    serde_json::to_value(params)
+        .map_err(|e| Error::InvalidInput(format!("params cannot be sent as JSON: {e}")))
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in another thread must not make the client unusable.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -231,8 +238,23 @@ impl Client {
     /// Sends one call and returns the whole answer envelope once `code == 200` and
     /// the `action_id` echo are checked. With stored credentials it logs in first
     /// when needed; reads are retried on connection errors and 502/503/504.
-    pub fn call(&self, obj: &str, action: &str, params: Value) -> Result<Response, Error> {
-        self.call_with(&Call::new(obj, action, params)?)
+    ///
+    /// `params` is anything that serializes to a JSON object: `json!({"id": 5})`,
+    /// a struct of your own, or `()` for none.
+    ///
+    /// ```no_run
+    /// # let client = runtel_client::Client::new("https://pbx.example")?;
+    /// let users = client.call("User", "list", ())?;
+    /// let one = client.call("User", "get", serde_json::json!({"id": 5}))?;
+    /// # Ok::<(), runtel_client::Error>(())
+    /// ```
+    pub fn call(
+        &self,
+        obj: &str,
+        action: &str,
+        params: impl serde::Serialize,
+    ) -> Result<Response, Error> {
+        self.call_with(&Call::new(obj, action, params_value(params)?)?)
     }
 
     /// Like [`Client::call`] for a prepared [`Call`] (with `limit`, `offset`, `filter`).
@@ -252,8 +274,14 @@ impl Client {
 
     /// Iterates over every record of a list action, page by page (`limit`/`offset`),
     /// holding one page in memory. See [`Records`] for filters and resuming.
-    pub fn records(&self, obj: &str, params: Value, page_size: u64) -> Result<Records, Error> {
-        Records::new(self.clone(), obj, params, page_size)
+    /// `params` as for [`Client::call`].
+    pub fn records(
+        &self,
+        obj: &str,
+        params: impl serde::Serialize,
+        page_size: u64,
+    ) -> Result<Records, Error> {
+        Records::new(self.clone(), obj, params_value(params)?, page_size)
     }
 }
 

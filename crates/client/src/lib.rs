@@ -66,6 +66,9 @@ pub use runtel_protocol::{
     LoginGuard, LoginOutcome, ProtocolErrorInfo, ProtocolErrorReason, Redactor, Response, Secret,
     ServerDateTime, ServerIdentity, SessionStatus,
 };
+/// Typed records of the documented objects, to read answers into with
+/// [`Response::body_as`] or `serde_json::from_value`.
+pub use runtel_protocol::{BillingOptions, DomainUser, Role, SoftwareVersion, User};
 pub use serde_json;
 
 /// True for log records that may carry a password or token: ureq's raw wire

@@ -609,3 +609,25 @@ fn explicit_proxy_is_used_and_the_environment_is_not() {
     std::env::remove_var("HTTP_PROXY");
     std::env::remove_var("http_proxy");
 }
+
+#[test]
+fn params_are_anything_that_serializes_to_an_object() {
+    #[derive(serde::Serialize)]
+    struct Get {
+        id: i64,
+    }
+    let s = sim(SimConfig::default());
+    let c = client(&s);
+    assert_eq!(c.call("User", "list", ()).unwrap().total_count(), Some(1));
+    let got = c.call("User", "get", Get { id: 1 }).unwrap();
+    assert_eq!(got.record().unwrap()["id"], 1);
+    let typed: runtel_client::User = got.body_as().unwrap();
+    assert_eq!(typed.login.as_deref(), Some(DEFAULT_LOGIN));
+    for bad in [json!(5), json!(["id"])] {
+        assert_eq!(
+            c.call("User", "get", bad).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    }
+    assert_eq!(c.records("User", (), 10).unwrap().count(), 1);
+}
