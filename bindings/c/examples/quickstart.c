@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
     }
 
     /* Page through every CDR, 1000 per request; one page in memory at a time. */
-    if ((rc = runtel_records_new(client, "DomainCDR", NULL, NULL, 1000, &cdrs, &err)) != RUNTEL_OK) {
+    if ((rc = runtel_records_new(client, "DomainCDR", NULL, NULL, NULL, 1000, 0, &cdrs, &err)) != RUNTEL_OK) {
         report("DomainCDR cursor", rc, err);
         goto done;
     }

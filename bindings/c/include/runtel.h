@@ -222,6 +222,34 @@ const char *runtel_error_msg_id(const runtel_error *e);
 // `e` is NULL or an error from this library not yet freed.
 const char *runtel_error_body(const runtel_error *e);
 
+// The server's own message (the envelope's `message`), without the SDK's
+// framing, or NULL. Valid until the error is freed.
+//
+// # Safety
+// `e` is NULL or an error from this library not yet freed.
+const char *runtel_error_api_message(const runtel_error *e);
+
+// The `action_id` the server's answer echoed, or NULL. Valid until the error is
+// freed.
+//
+// # Safety
+// `e` is NULL or an error from this library not yet freed.
+const char *runtel_error_action_id(const runtel_error *e);
+
+// Per-field validation messages as JSON (`{"login": ["..."]}`, as the server
+// sent them), or NULL. Valid until the error is freed.
+//
+// # Safety
+// `e` is NULL or an error from this library not yet freed.
+const char *runtel_error_field_errors_json(const runtel_error *e);
+
+// For `RUNTEL_ERR_AUTH_LOCKOUT`: milliseconds until a login is allowed again;
+// -1 for other errors and NULL.
+//
+// # Safety
+// `e` is NULL or an error from this library not yet freed.
+int64_t runtel_error_retry_after_ms(const runtel_error *e);
+
 // Frees an error. NULL is accepted.
 //
 // # Safety
@@ -334,21 +362,32 @@ runtel_result runtel_options_set_user_agent(runtel_options *o, const char *ua, r
 // As `runtel_options_set_timeout_ms`; `url` is NULL or a NUL-terminated string.
 runtel_result runtel_options_set_proxy(runtel_options *o, const char *url, runtel_error **err);
 
-// Makes a cursor over `obj`'s `list`, `page_size` records per request, with
+// Makes a cursor over `obj`'s list action `action` (NULL for `list`; or
+// `list_with_detail`, ...), `page_size` records per request, starting at
+// `start_offset` (0 for the beginning; an interrupted export resumes there), with
 // optional `params_json` and `filter_json` (NULL to leave out). No request is sent
 // until the first `runtel_records_next`. Free with `runtel_records_free`.
 //
 // # Safety
-// `c` is a client from this library; `obj` a NUL-terminated string; the JSON
-// arguments NULL or NUL-terminated; `out` a valid place for one pointer; `err`
-// NULL or a valid place for one pointer.
+// `c` is a client from this library; `obj` a NUL-terminated string; `action` and
+// the JSON arguments NULL or NUL-terminated; `out` a valid place for one pointer;
+// `err` NULL or a valid place for one pointer.
 runtel_result runtel_records_new(runtel_client *c,
                                  const char *obj,
+                                 const char *action,
                                  const char *params_json,
                                  const char *filter_json,
                                  uint64_t page_size,
+                                 uint64_t start_offset,
                                  runtel_records **out,
                                  runtel_error **err);
+
+// The offset of the next record the cursor will give (where to resume).
+// -1 for NULL.
+//
+// # Safety
+// `r` is NULL or a cursor from this library not yet freed.
+int64_t runtel_records_position(const runtel_records *r);
 
 // The next record as JSON into `*out_json` (free with `runtel_string_free`), or
 // NULL into `*out_json` when there are no more. After an error the cursor is done.

@@ -196,8 +196,21 @@ static void test_error_kinds_and_accessors(void) {
     CHECK(runtel_error_msg_id(err) && strcmp(runtel_error_msg_id(err), "not_found") == 0);
     CHECK(runtel_error_body(err) && strstr(runtel_error_body(err), "User 4242 not found"));
     CHECK(strstr(runtel_error_message(err), "User 4242 not found") != NULL);
+    CHECK(runtel_error_api_message(err) && strcmp(runtel_error_api_message(err), "User 4242 not found") == 0);
+    CHECK(runtel_error_action_id(err) && strncmp(runtel_error_action_id(err), "rt", 2) == 0);
+    CHECK(runtel_error_field_errors_json(err) == NULL);
+    CHECK(runtel_error_retry_after_ms(err) == -1);
     runtel_error_free(err);
     err = NULL;
+
+    /* Field validation errors as JSON. */
+    CHECK_RC(runtel_client_call(c, "User", "append", "{\"login\": \"\"}", &json, &err), RUNTEL_ERR_API);
+    const char *fields = runtel_error_field_errors_json(err);
+    CHECK(fields && fields[0] == '{' && strstr(fields, "\"login\""));
+    runtel_error_free(err);
+    err = NULL;
+    CHECK(runtel_error_api_message(NULL) == NULL && runtel_error_action_id(NULL) == NULL);
+    CHECK(runtel_error_field_errors_json(NULL) == NULL && runtel_error_retry_after_ms(NULL) == -1);
 
     CHECK_RC(runtel_client_call(c, "", "list", "{}", &json, &err), RUNTEL_ERR_INVALID_INPUT);
     CHECK(runtel_error_http_status(err) == 0 && runtel_error_api_code(err) == 0 && runtel_error_msg_id(err) == NULL);
@@ -264,6 +277,7 @@ static void test_lockout(void) {
         CHECK_RC(runtel_client_login(c, LOGIN, "wrong", NULL), RUNTEL_ERR_AUTH);
     CHECK_RC(runtel_client_login(c, LOGIN, PASSWORD, &err), RUNTEL_ERR_AUTH_LOCKOUT);
     CHECK(strstr(runtel_error_message(err), "retry in") != NULL);
+    CHECK(runtel_error_retry_after_ms(err) > 800 * 1000 && runtel_error_retry_after_ms(err) <= 900 * 1000);
     runtel_error_free(err);
     CHECK(sim_counter("auth_attempts") - before == 3);
     runtel_client_free(c);
@@ -337,7 +351,7 @@ static void test_records(void) {
     runtel_client *c = logged_in_client();
     runtel_records *r = NULL;
     runtel_error *err = NULL;
-    CHECK_RC(runtel_records_new(c, "DomainCDR", "{}", NULL, 1000, &r, &err), RUNTEL_OK);
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, "{}", NULL, 1000, 0, &r, &err), RUNTEL_OK);
     CHECK(runtel_records_total_count(r) == -1);
     long n = 0, last_id = 0, in_order = 1;
     char *rec = NULL;
@@ -356,9 +370,9 @@ static void test_records(void) {
     runtel_records_free(r);
 
     /* dt >= the 2401st record's dt: the last 100. */
-    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL,
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL,
                                 "{\"field_list\":[{\"field\":\"dt\",\"condition_type\":5,\"value\":1704084000}],\"type\":0}",
-                                30, &r, NULL),
+                                30, 0, &r, NULL),
              RUNTEL_OK);
     n = 0;
     while (runtel_records_next(r, &rec, NULL) == RUNTEL_OK && rec != NULL) {
@@ -367,7 +381,24 @@ static void test_records(void) {
     }
     CHECK(n == 100);
     runtel_records_free(r);
-    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, 0, &r, NULL), RUNTEL_ERR_INVALID_INPUT);
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, NULL, 0, 0, &r, NULL), RUNTEL_ERR_INVALID_INPUT);
+
+    /* Another list action, resumed at an offset. */
+    CHECK_RC(runtel_records_new(c, "DomainCDR", "list_with_detail", NULL, NULL, 1000, 2490, &r, NULL), RUNTEL_OK);
+    CHECK(runtel_records_position(r) == 2490);
+    n = 0;
+    long first_id = 0;
+    while (runtel_records_next(r, &rec, NULL) == RUNTEL_OK && rec != NULL) {
+        if (n++ == 0)
+            first_id = json_number_field(rec, "id");
+        runtel_string_free(rec);
+    }
+    CHECK(n == 10 && first_id == 2491);
+    CHECK(runtel_records_position(r) == 2500);
+    long detailed = sim_counter("list_with_detail");
+    CHECK(detailed >= 1);
+    runtel_records_free(r);
+    CHECK(runtel_records_position(NULL) == -1);
     runtel_client_free(c);
 }
 
@@ -771,7 +802,7 @@ static void test_paging_against_capping_and_offset_ignoring_servers(void) {
     runtel_error *err = NULL;
     char *json = NULL;
     sim("/_sim/paging", "{\"max_page_size\": 100, \"ignore_offset\": false, \"omit_total_count\": false}");
-    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, 1000, &r, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, NULL, 1000, 0, &r, NULL), RUNTEL_OK);
     long n = 0;
     while (runtel_records_next(r, &json, NULL) == RUNTEL_OK && json) {
         n++;
@@ -782,7 +813,7 @@ static void test_paging_against_capping_and_offset_ignoring_servers(void) {
     runtel_records_free(r);
 
     sim("/_sim/paging", "{\"max_page_size\": null, \"ignore_offset\": true, \"omit_total_count\": true}");
-    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, 100, &r, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, NULL, 100, 0, &r, NULL), RUNTEL_OK);
     n = 0;
     runtel_result last;
     while ((last = runtel_records_next(r, &json, &err)) == RUNTEL_OK && json) {
@@ -805,6 +836,19 @@ static void test_paging_against_capping_and_offset_ignoring_servers(void) {
     CHECK_RC(runtel_client_call(c, "User", "list", NULL, &json, NULL), RUNTEL_OK);
     runtel_string_free(json);
     runtel_client_free(c);
+}
+
+/* Freeing a client logs out, but a stalled server cannot hold the program's exit. */
+static void test_free_bounds_its_logout(void) {
+    runtel_client *c = logged_in_client();
+    sim("/_sim/faults", "{\"fault\": \"delay:10000\", \"times\": 1, \"action\": \"logout\"}");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    runtel_client_free(c);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(secs < 3.5);
+    sim("/_sim/faults/clear", "{}");
 }
 
 /* Forked workers (prefork servers) share a client made before the fork. */
@@ -870,6 +914,7 @@ int main(void) {
     test_echoed_and_malformed_answers_never_show_secrets();
     test_paging_against_capping_and_offset_ignoring_servers();
     test_fork_after_use();
+    test_free_bounds_its_logout();
     LENIENT = getenv("RUNTEL_LENIENT_URL");
     CHECK(LENIENT != NULL);
     if (LENIENT)

@@ -59,6 +59,10 @@ impl Failure {
                 http_status: 0,
                 msg_id: None,
                 body: None,
+                api_message: None,
+                action_id: None,
+                field_errors: None,
+                retry_after_ms: -1,
             },
             Failure::Sdk(e) => {
                 let info = e.api_info();
@@ -72,6 +76,17 @@ impl Failure {
                     http_status: e.http_status().map_or(0, i32::from),
                     msg_id: info.and_then(|i| i.msg_id.clone()).map(cstring),
                     body: info.map(|i| cstring(i.raw_body.clone())),
+                    api_message: info.and_then(|i| i.message.clone()).map(cstring),
+                    action_id: info.and_then(|i| i.action_id.clone()).map(cstring),
+                    field_errors: info
+                        .and_then(|i| i.field_errors.as_ref())
+                        .map(|v| cstring(v.to_string())),
+                    retry_after_ms: match &e {
+                        Error::AuthLockout { retry_after, .. } => {
+                            i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX)
+                        }
+                        _ => -1,
+                    },
                 }
             }
         }
@@ -96,6 +111,10 @@ pub struct runtel_error {
     http_status: i32,
     msg_id: Option<CString>,
     body: Option<CString>,
+    api_message: Option<CString>,
+    action_id: Option<CString>,
+    field_errors: Option<CString>,
+    retry_after_ms: i64,
 }
 
 /// The error's kind, the same value the failing function returned.
@@ -158,6 +177,52 @@ pub unsafe extern "C" fn runtel_error_body(e: *const runtel_error) -> *const c_c
     e.as_ref()
         .and_then(|e| e.body.as_ref())
         .map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// The server's own message (the envelope's `message`), without the SDK's
+/// framing, or NULL. Valid until the error is freed.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_api_message(e: *const runtel_error) -> *const c_char {
+    e.as_ref()
+        .and_then(|e| e.api_message.as_ref())
+        .map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// The `action_id` the server's answer echoed, or NULL. Valid until the error is
+/// freed.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_action_id(e: *const runtel_error) -> *const c_char {
+    e.as_ref()
+        .and_then(|e| e.action_id.as_ref())
+        .map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// Per-field validation messages as JSON (`{"login": ["..."]}`, as the server
+/// sent them), or NULL. Valid until the error is freed.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_field_errors_json(e: *const runtel_error) -> *const c_char {
+    e.as_ref()
+        .and_then(|e| e.field_errors.as_ref())
+        .map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// For `RUNTEL_ERR_AUTH_LOCKOUT`: milliseconds until a login is allowed again;
+/// -1 for other errors and NULL.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_retry_after_ms(e: *const runtel_error) -> i64 {
+    e.as_ref().map_or(-1, |e| e.retry_after_ms)
 }
 
 /// Frees an error. NULL is accepted.

@@ -15,34 +15,60 @@ pub struct runtel_records {
     records: Records,
 }
 
-/// Makes a cursor over `obj`'s `list`, `page_size` records per request, with
+/// Makes a cursor over `obj`'s list action `action` (NULL for `list`; or
+/// `list_with_detail`, ...), `page_size` records per request, starting at
+/// `start_offset` (0 for the beginning; an interrupted export resumes there), with
 /// optional `params_json` and `filter_json` (NULL to leave out). No request is sent
 /// until the first `runtel_records_next`. Free with `runtel_records_free`.
 ///
 /// # Safety
-/// `c` is a client from this library; `obj` a NUL-terminated string; the JSON
-/// arguments NULL or NUL-terminated; `out` a valid place for one pointer; `err`
-/// NULL or a valid place for one pointer.
+/// `c` is a client from this library; `obj` a NUL-terminated string; `action` and
+/// the JSON arguments NULL or NUL-terminated; `out` a valid place for one pointer;
+/// `err` NULL or a valid place for one pointer.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn runtel_records_new(
     c: *mut runtel_client,
     obj: *const c_char,
+    action: *const c_char,
     params_json: *const c_char,
     filter_json: *const c_char,
     page_size: u64,
+    start_offset: u64,
     out: *mut *mut runtel_records,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
     guard(err, || {
         let client = client_ref(c)?;
         let obj = str_arg(obj, "obj")?;
+        let action = if action.is_null() {
+            "list"
+        } else {
+            str_arg(action, "action")?
+        };
         let params = json_arg(params_json, "params_json")?.unwrap_or(Value::Null);
         let filter = json_arg(filter_json, "filter_json")?.unwrap_or(Value::Null);
         check_out(out, "out")?;
-        let records = client.records(obj, params, page_size)?.filter(filter)?;
+        let records = client
+            .records(obj, params, page_size)?
+            .action(action)?
+            .filter(filter)?
+            .starting_at(start_offset);
         *out = Box::into_raw(Box::new(runtel_records { records }));
         Ok(())
     })
+}
+
+/// The offset of the next record the cursor will give (where to resume).
+/// -1 for NULL.
+///
+/// # Safety
+/// `r` is NULL or a cursor from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_records_position(r: *const runtel_records) -> i64 {
+    r.as_ref()
+        .and_then(|r| i64::try_from(r.records.position()).ok())
+        .unwrap_or(-1)
 }
 
 /// The next record as JSON into `*out_json` (free with `runtel_string_free`), or
