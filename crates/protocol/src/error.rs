@@ -63,7 +63,7 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// What the server answered when it refused a request (see `runtel-api.md` §3).
+/// What the server answered when it refused a request (see `docs/api-reference.md`, section 3).
 ///
 /// Every field the answer had is kept; `raw_body` is an excerpt bounded by
 /// [`crate::Limits::error_excerpt_bytes`].

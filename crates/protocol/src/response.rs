@@ -1,4 +1,5 @@
-//! Parsing answers: success envelopes and the three error shapes of `runtel-api.md` §3.
+//! Parsing answers: success envelopes and the three error shapes of
+//! `docs/api-reference.md`, section 3.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
