@@ -821,3 +821,774 @@ fn binary_prints_its_url_and_serves() {
         assert!(help.contains(flag), "--help documents {flag}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Raw-socket helpers for the connection and wire-level fault tests.
+
+/// An answer read off a raw socket.
+struct Raw {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// A `POST /api/` request, byte for byte; `close` asks the server to close after it.
+fn api_request(body: &str, token: Option<&str>, close: bool) -> Vec<u8> {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let connection = if close { "Connection: close\r\n" } else { "" };
+    format!(
+        "POST /api/ HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\n{auth}\
+         Content-Length: {}\r\n{connection}\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn auth_body(action_id: &str) -> String {
+    json!({"action": "auth", "obj": "User", "action_id": action_id,
+           "params": {"login": DEFAULT_LOGIN, "password": DEFAULT_PASSWORD}})
+    .to_string()
+}
+
+fn read_head<R: BufRead>(r: &mut R) -> (u16, String) {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {head:?}"));
+    (status, head)
+}
+
+/// Sends `request` on a new connection and reads until the server closes it.
+fn raw(addr: std::net::SocketAddr, request: &[u8]) -> Raw {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request).unwrap();
+    let mut r = BufReader::new(s);
+    let (status, head) = read_head(&mut r);
+    let mut body = Vec::new();
+    r.read_to_end(&mut body).unwrap();
+    Raw { status, head, body }
+}
+
+/// Reads one answer on a keep-alive connection, by its `Content-Length`.
+fn read_answer<R: BufRead>(r: &mut R) -> Raw {
+    let (status, head) = read_head(r);
+    let mut raw = Raw {
+        status,
+        head,
+        body: Vec::new(),
+    };
+    let n: usize = raw.header("content-length").unwrap().parse().unwrap();
+    raw.body.resize(n, 0);
+    r.read_exact(&mut raw.body).unwrap();
+    raw
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// True if the server closed `s` (a read gives end of file or a reset).
+fn closed_by_server(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(0) => true,
+        Ok(n) => panic!("unexpected {n} bytes from an idle connection"),
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Connection hygiene.
+
+#[test]
+fn connection_cap_closes_the_connection_idle_the_longest() {
+    // A long idle timeout, so only the cap can explain a quick answer.
+    let s = sim(SimConfig {
+        max_connections: 4,
+        idle_timeout: Duration::from_secs(20),
+        ..SimConfig::default()
+    });
+    let mut idle = Vec::new();
+    for i in 1..=4 {
+        idle.push(TcpStream::connect(s.addr()).unwrap());
+        wait_until("the server accepted it", || s.counters().connections == i);
+        // Distinct idle-since instants, so "the longest" is the first one.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = std::time::Instant::now();
+    let a = raw(s.addr(), &api_request(&auth_body("cap"), None, true));
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()["body"]["token"].as_str().map(str::len), Some(64));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        closed_by_server(&mut idle[0], Duration::from_secs(2)),
+        "the oldest idle connection made room"
+    );
+    for (i, c) in idle.iter_mut().enumerate().skip(1) {
+        assert!(
+            !closed_by_server(c, Duration::from_millis(100)),
+            "idle connection {i} was left alone"
+        );
+    }
+    assert_eq!(s.counters().connections, 5);
+}
+
+#[test]
+fn a_short_idle_timeout_closes_silent_and_keep_alive_connections() {
+    let s = sim(SimConfig {
+        idle_timeout: Duration::from_millis(300),
+        ..SimConfig::default()
+    });
+    // Never sends anything.
+    let mut silent = TcpStream::connect(s.addr()).unwrap();
+    let started = std::time::Instant::now();
+    assert!(closed_by_server(&mut silent, Duration::from_secs(5)));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    // One request, then silence on a keep-alive connection.
+    let mut c = TcpStream::connect(s.addr()).unwrap();
+    c.write_all(&api_request(&auth_body("ka"), None, false))
+        .unwrap();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let a = read_answer(&mut r);
+    assert_eq!(
+        (a.status, a.header("connection")),
+        (200, Some("keep-alive"))
+    );
+    let started = std::time::Instant::now();
+    assert!(closed_by_server(&mut c, Duration::from_secs(5)));
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[test]
+fn when_every_connection_is_busy_a_new_client_waits_then_is_served() {
+    let s = sim(SimConfig {
+        max_connections: 1,
+        ..SimConfig::default()
+    });
+    s.push_fault(FaultRule::times(Fault::Delay(Duration::from_millis(800)), 1).on_action("auth"));
+    let started = std::time::Instant::now();
+    let addr = s.addr();
+    let first = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(&api_request(&auth_body("busy"), None, false))
+            .unwrap();
+        let a = read_answer(&mut BufReader::new(c.try_clone().unwrap()));
+        (a.status, c)
+    });
+    wait_until("the first request is being answered", || {
+        s.counters().auth_attempts == 1
+    });
+    let second = raw(addr, &api_request(&auth_body("wait"), None, true));
+    let second_done = started.elapsed();
+    let (first_status, mut first_conn) = first.join().unwrap();
+    assert_eq!((first_status, second.status), (200, 200));
+    // Served only once the first answer (delayed 800 ms) was out; without the cap
+    // it would take milliseconds.
+    assert!(
+        second_done >= Duration::from_millis(750),
+        "second answered at {second_done:?}"
+    );
+    assert!(
+        closed_by_server(&mut first_conn, Duration::from_secs(2)),
+        "the first connection, idle after its answer, made room"
+    );
+    assert_eq!(s.counters().connections, 2);
+}
+
+/// CPU time (user + system) of a process, in clock ticks.
+#[cfg(target_os = "linux")]
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15; the slice starts at field 3.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Kills a spawned simulator even when an assertion fails first.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_the_accept_loop_backs_off_and_recovers() {
+    let mut child = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 16 && exec \"$0\" --listen 127.0.0.1:0",
+            env!("CARGO_BIN_EXE_runtel-sim"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = KillOnDrop(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect(&line)
+        .parse()
+        .unwrap();
+    // More idle clients than 16 descriptors can hold: accept starts failing.
+    let hogs: Vec<TcpStream> = (0..30).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let mut probe = TcpStream::connect(addr).unwrap();
+    probe
+        .write_all(&api_request(&auth_body("fd"), None, true))
+        .unwrap();
+    assert!(
+        !closed_by_server(&mut probe, Duration::from_millis(500)),
+        "no answer while the server is out of descriptors"
+    );
+    let before = cpu_ticks(child.0.id());
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(child.0.id()) - before;
+    assert!(used < 20, "{used} ticks of CPU in 1 s while accept fails");
+    drop(hogs);
+    probe
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let (status, _) = read_head(&mut BufReader::new(probe));
+    assert_eq!(status, 200, "served once descriptors are free again");
+}
+
+// ---------------------------------------------------------------------------
+// Faults that leak secrets, lie about encodings and lengths, or spoil logins.
+
+#[test]
+fn echo_faults_send_back_the_raw_request_and_its_secrets() {
+    let s = sim(SimConfig::default());
+    s.push_fault(FaultRule::times(Fault::EchoRequest, 1));
+    let sent = api_request(&auth_body("echo"), Some("tok-123"), true);
+    let a = raw(s.addr(), &sent);
+    assert_eq!(
+        (a.status, a.header("content-type")),
+        (400, Some("text/plain"))
+    );
+    assert_eq!(
+        String::from_utf8(a.body).unwrap(),
+        String::from_utf8(sent).unwrap(),
+        "request line, every header and the body, byte for byte"
+    );
+    assert_eq!(s.last_issued_token(), None, "not processed: no login");
+
+    s.push_fault(FaultRule::times(Fault::EchoEnvelope, 1));
+    let body = json!({"action": "list", "obj": "User", "action_id": "ee-7",
+                      "params": {"password": "hunter2"}})
+    .to_string();
+    let a = raw(s.addr(), &api_request(&body, Some("tok-456"), true));
+    assert_eq!(a.status, 400);
+    assert_eq!(
+        a.json(),
+        json!({"action": "list", "action_id": "ee-7", "obj": "User", "code": 400,
+               "msg_id": "bad_request", "message": format!("{body} auth=Bearer tok-456"),
+               "errors": {"params": [body], "authorization": ["Bearer tok-456"]},
+               "notifies": [], "body": {}})
+    );
+    let c = s.counters();
+    assert_eq!(
+        (
+            c.requests,
+            c.auth_attempts,
+            c.action("auth"),
+            c.action("list")
+        ),
+        (2, 1, 1, 1)
+    );
+}
+
+#[test]
+fn html_401_and_403_pages_count_the_login_that_reached_the_server() {
+    let s = sim(SimConfig::default());
+    for (fault, status, title) in [
+        (Fault::Html401, 401, "401 Unauthorized"),
+        (Fault::Html403, 403, "403 Forbidden"),
+    ] {
+        s.push_fault(FaultRule::times(fault, 1).on_action("auth"));
+        let a = raw(s.addr(), &api_request(&auth_body("h"), None, true));
+        assert_eq!(
+            (a.status, a.header("content-type")),
+            (status, Some("text/html"))
+        );
+        let page = String::from_utf8(a.body).unwrap();
+        assert!(page.contains(&format!("<title>{title}</title>")), "{page}");
+        assert!(page.contains("nginx/1.16.1"), "{page}");
+    }
+    let c = s.counters();
+    assert_eq!(
+        (
+            c.requests,
+            c.auth_attempts,
+            c.auth_failures,
+            c.faults_applied
+        ),
+        (2, 2, 0, 2)
+    );
+    assert_eq!(s.last_issued_token(), None);
+}
+
+#[test]
+fn gzip_compresses_a_processed_answer_whatever_the_client_accepts() {
+    let s = sim(SimConfig::default());
+    s.push_fault(FaultRule::times(Fault::Gzip, 1));
+    let mut req = api_request(&auth_body("gz"), None, true);
+    // Asking for no encoding changes nothing: the fault imitates a broken server.
+    let at = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    req.splice(at..at, *b"\r\nAccept-Encoding: identity");
+    let a = raw(s.addr(), &req);
+    assert_eq!(
+        (a.status, a.header("content-encoding")),
+        (200, Some("gzip"))
+    );
+    assert_eq!(
+        a.header("content-length"),
+        Some(a.body.len().to_string().as_str())
+    );
+    assert_eq!(&a.body[..2], &[0x1f, 0x8b]);
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&a.body[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    let v: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(v["code"], 200);
+    assert_eq!(
+        v["body"]["token"].as_str(),
+        s.last_issued_token().as_deref()
+    );
+}
+
+/// Inflates a gzip body, checking every byte is a space; returns how many.
+fn inflate_spaces(gz: &[u8]) -> u64 {
+    let mut d = flate2::read::GzDecoder::new(gz);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let got = d.read(&mut buf).unwrap();
+        if got == 0 {
+            return n;
+        }
+        assert!(buf[..got].iter().all(|b| *b == b' '), "only spaces");
+        n += got as u64;
+    }
+}
+
+#[test]
+fn gzip_bomb_is_small_on_the_wire_and_inflates_to_the_size_asked() {
+    let s = sim(SimConfig::default());
+    // Below one piece, two pieces plus a tail, and several repeated pieces.
+    for size in [1000u64, (8 << 20) + 7, (13 << 20) + 1] {
+        s.push_fault(FaultRule::times(Fault::GzipBomb(size), 1));
+        let a = raw(s.addr(), &api_request(&auth_body("b"), None, true));
+        assert_eq!(
+            (a.status, a.header("content-encoding")),
+            (200, Some("gzip"))
+        );
+        assert_eq!(
+            a.header("content-length"),
+            Some(a.body.len().to_string().as_str())
+        );
+        // The decoder checks the CRC and length trailer too.
+        assert_eq!(inflate_spaces(&a.body), size);
+    }
+    assert_eq!(s.last_issued_token(), None, "not processed");
+    // 4 GiB: a few MB on the wire; the trailer names the size modulo 2^32.
+    let size = 4u64 << 30;
+    s.push_fault(FaultRule::times(Fault::GzipBomb(size), 1));
+    let started = std::time::Instant::now();
+    let a = raw(s.addr(), &api_request(&auth_body("b"), None, true));
+    assert_eq!(a.status, 200);
+    assert!(
+        a.body.len() > 1 << 20 && a.body.len() < 8 << 20,
+        "{} bytes",
+        a.body.len()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let isize_field = u32::from_le_bytes(a.body[a.body.len() - 4..].try_into().unwrap());
+    assert_eq!(isize_field, 0);
+    // Cached: the second one is the same bytes.
+    s.push_fault(FaultRule::times(Fault::GzipBomb(size), 1));
+    let again = raw(s.addr(), &api_request(&auth_body("b"), None, true));
+    assert_eq!(again.body, a.body);
+}
+
+#[test]
+fn lying_length_announces_ten_gigabytes_and_closes_after_a_few() {
+    let s = sim(SimConfig::default());
+    s.push_fault(FaultRule::times(Fault::LyingLength(10_000_000_000), 1));
+    // Keep-alive asked for, yet the server closes: read_to_end returns.
+    let a = raw(s.addr(), &api_request(&auth_body("l"), None, false));
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("content-length"), Some("10000000000"));
+    assert_eq!(a.header("connection"), Some("close"));
+    assert_eq!(a.body, b"{\"code\":200");
+    assert_eq!(s.counters().auth_attempts, 1);
+}
+
+#[test]
+fn bom_prefixes_a_processed_answer() {
+    let s = sim(SimConfig::default());
+    s.push_fault(FaultRule::times(Fault::Bom, 1));
+    let a = raw(s.addr(), &api_request(&auth_body("bom"), None, true));
+    assert_eq!(a.status, 200);
+    assert_eq!(&a.body[..4], b"\xEF\xBB\xBF{");
+    assert_eq!(
+        a.header("content-length"),
+        Some(a.body.len().to_string().as_str())
+    );
+    let v: Value = serde_json::from_slice(&a.body[3..]).unwrap();
+    assert_eq!(
+        v["body"]["token"].as_str(),
+        s.last_issued_token().as_deref()
+    );
+}
+
+#[test]
+fn exp_past_dates_exp_an_hour_before_the_answer_but_the_token_works() {
+    let s = sim(SimConfig::default());
+    s.push_fault(FaultRule::times(Fault::ExpPast, 1).on_action("auth"));
+    let a = raw(s.addr(), &api_request(&auth_body("exp"), None, true));
+    assert_eq!(a.status, 200);
+    let date = runtel_protocol::parse_http_date(a.header("date").unwrap()).unwrap();
+    let v = a.json();
+    let exp: runtel_protocol::ServerDateTime = v["body"]["exp"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        date.duration_since(exp.to_system_time()).unwrap(),
+        Duration::from_secs(3600)
+    );
+    let token = v["body"]["token"].as_str().unwrap();
+    assert_eq!(Some(token), s.last_issued_token().as_deref());
+    assert_eq!(
+        post(s.url(), "User", "list", json!({}), Some(token)).status,
+        200,
+        "valid on the server for its normal lifetime"
+    );
+}
+
+#[test]
+fn auth_malformed_variants_carry_a_real_token_in_a_spoiled_answer() {
+    let s = sim(SimConfig::default());
+    let login = |variant: &str| -> (Raw, String) {
+        s.push_fault(FaultRule {
+            fault: Fault::parse(&format!("auth_malformed:{variant}")).unwrap(),
+            times: Some(1),
+            action: Some("auth".into()),
+            probability: 1.0,
+        });
+        let a = raw(s.addr(), &api_request(&auth_body("am"), None, true));
+        let token = s.last_issued_token().expect("a token was issued");
+        // Every issued token is really valid.
+        assert_eq!(
+            post(s.url(), "User", "list", json!({}), Some(&token)).status,
+            200,
+            "{variant}"
+        );
+        (a, token)
+    };
+
+    let (a, token) = login("truncated");
+    assert_eq!(a.status, 200);
+    let text = String::from_utf8(a.body).unwrap();
+    assert!(text.ends_with(&format!("\"token\":\"{token}\"")), "{text}");
+    assert!(serde_json::from_str::<Value>(&text).unwrap_err().is_eof());
+
+    let (a, token) = login("trailing_garbage");
+    assert_eq!(a.status, 200);
+    assert_eq!(&a.body[a.body.len() - 3..], b"xyz");
+    let v: Value = serde_json::from_slice(&a.body[..a.body.len() - 3]).unwrap();
+    assert_eq!(
+        (v["code"].as_i64(), v["body"]["token"].as_str()),
+        (Some(200), Some(token.as_str()))
+    );
+
+    let (a, token) = login("no_code");
+    let v = a.json();
+    assert_eq!(a.status, 200);
+    assert!(v.get("code").is_none());
+    assert_eq!(v["body"]["token"], token);
+
+    let (a, token) = login("array");
+    let v = a.json();
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        (v[0]["code"].as_i64(), v[0]["body"]["token"].as_str()),
+        (Some(200), Some(token.as_str()))
+    );
+
+    let (a, token) = login("http500");
+    let v = a.json();
+    assert_eq!((a.status, v["code"].as_i64()), (500, Some(200)));
+    assert_eq!(v["body"]["token"], token);
+
+    let c = s.counters();
+    assert_eq!(
+        (c.auth_attempts, c.action("list"), c.faults_applied),
+        (5, 5, 5)
+    );
+}
+
+#[test]
+fn last_issued_token_over_the_control_endpoint() {
+    let s = sim(SimConfig::default());
+    let ctl = || -> Value {
+        let mut r = agent()
+            .get(format!("{}/_sim/last-token", s.url()))
+            .call()
+            .unwrap();
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    assert_eq!(ctl(), json!({"token": null}));
+    let first = admin(s.url());
+    assert_eq!(ctl(), json!({ "token": first }));
+    let second = admin(s.url());
+    assert_ne!(first, second);
+    assert_eq!(ctl(), json!({ "token": second }));
+    assert_eq!(s.last_issued_token(), Some(second));
+    // A refused login issues nothing.
+    post(
+        s.url(),
+        "User",
+        "auth",
+        json!({"login": "x@y.z", "password": "no"}),
+        None,
+    );
+    assert_eq!(ctl()["token"], s.last_issued_token().unwrap());
+}
+
+#[test]
+fn every_fault_name_parses_and_is_listed_in_the_errors_and_help() {
+    for name in Fault::NAMES {
+        let spec = name
+            .replace(":MS", ":5")
+            .replace(":BYTES", ":100")
+            .replace(":N", ":7")
+            .replace(":VARIANT", ":array");
+        assert!(Fault::parse(&spec).is_ok(), "{spec}");
+    }
+    for variant in runtel_sim::MalformedAuth::NAMES {
+        assert!(Fault::parse(&format!("auth_malformed:{variant}")).is_ok());
+    }
+    assert!(Fault::parse("auth_malformed").is_err());
+    assert!(Fault::parse("auth_malformed:bogus").is_err());
+    assert!(Fault::parse("gzip_bomb:lots").is_err());
+    let err = Fault::parse("bogus").unwrap_err();
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_runtel-sim"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    for name in Fault::NAMES.iter().chain(runtel_sim::MalformedAuth::NAMES) {
+        assert!(err.contains(name), "error lists {name}: {err}");
+        assert!(help.contains(name), "--help lists {name}");
+    }
+    // Over HTTP, the same list.
+    let s = sim(SimConfig::default());
+    let mut r = agent()
+        .post(format!("{}/_sim/faults", s.url()))
+        .send(json!({"fault": "bogus"}).to_string().as_bytes())
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(v["error"], err);
+}
+
+// ---------------------------------------------------------------------------
+// Paging behaviours.
+
+/// `(ids, total_count)` of one list call, wherever the answer puts them.
+fn page(url: &str, t: &str, obj: &str, action: &str, limit: u64, offset: u64) -> (Vec<i64>, Value) {
+    let v = post_env(
+        url,
+        json!({"action": action, "obj": obj, "action_id": "pg", "params": {},
+               "limit": limit, "offset": offset}),
+        Some(t),
+    )
+    .json();
+    let holder = if v.get("list").is_some() {
+        &v
+    } else {
+        &v["body"]
+    };
+    let ids = holder["list"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no list in {v}"))
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    let total = match holder.get("total_count") {
+        Some(n) => n.clone(),
+        None => Value::String("absent".into()),
+    };
+    (ids, total)
+}
+
+#[test]
+fn paging_options_apply_to_every_list_action_and_style() {
+    let s = sim(SimConfig {
+        seed: vec![("DomainCDR".into(), 250), ("DomainQueue".into(), 150)],
+        ..SimConfig::default()
+    });
+    let t = admin(s.url());
+    for style in [ListStyle::Top, ListStyle::Body] {
+        s.set_list_style(style);
+        for action in ["list", "list_with_detail"] {
+            // Seeded logs (the fast path) and stored records.
+            for (obj, n) in [("DomainCDR", 250i64), ("DomainQueue", 150)] {
+                let case = format!("{obj} {action} {style:?}");
+                s.set_paging(Default::default());
+                let first_id = page(s.url(), &t, obj, action, 1, 0).0[0];
+                let at = |k: i64| first_id + k;
+                let (ids, total) = page(s.url(), &t, obj, action, 1000, 40);
+                assert_eq!(
+                    (ids.len() as i64, ids[0], total),
+                    (n - 40, at(40), json!(n)),
+                    "{case}"
+                );
+
+                s.set_max_page_size(Some(100));
+                let (ids, total) = page(s.url(), &t, obj, action, 1000, 40);
+                assert_eq!(
+                    (ids.len(), ids[0], total),
+                    (100, at(40), json!(n)),
+                    "{case}"
+                );
+                let (ids, _) = page(s.url(), &t, obj, action, 30, 0);
+                assert_eq!(ids.len(), 30, "a smaller limit stays: {case}");
+
+                s.set_max_page_size(None);
+                s.set_ignore_offset(true);
+                let (ids, total) = page(s.url(), &t, obj, action, 10, 40);
+                assert_eq!(
+                    (ids, total),
+                    ((0..10).map(at).collect(), json!(n)),
+                    "{case}"
+                );
+
+                s.set_ignore_offset(false);
+                s.set_omit_total_count(true);
+                let (ids, total) = page(s.url(), &t, obj, action, 10, 40);
+                assert_eq!(
+                    (ids, total),
+                    ((40..50).map(at).collect(), json!("absent")),
+                    "{case}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn paging_options_from_config_and_the_control_endpoint() {
+    let s = sim(SimConfig {
+        seed: vec![("DomainCDR".into(), 50)],
+        paging: runtel_sim::PagingOptions {
+            max_page_size: Some(20),
+            ignore_offset: false,
+            omit_total_count: true,
+        },
+        ..SimConfig::default()
+    });
+    let t = admin(s.url());
+    let (ids, total) = page(s.url(), &t, "DomainCDR", "list", 1000, 5);
+    assert_eq!((ids, total), ((6..=25).collect(), json!("absent")));
+    // No limit asked: the cap still applies.
+    let v = post(s.url(), "DomainCDR", "list", json!({}), Some(&t)).json();
+    assert_eq!(v["list"].as_array().map(Vec::len), Some(20));
+    let ctl = |body: Value| {
+        let mut r = agent()
+            .post(format!("{}/_sim/paging", s.url()))
+            .send(body.to_string().as_bytes())
+            .unwrap();
+        let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        (r.status().as_u16(), v)
+    };
+    let (status, v) = ctl(json!({"max_page_size": null, "ignore_offset": true}));
+    assert_eq!(
+        (status, v),
+        (
+            200,
+            json!({"ok": true, "paging": {"max_page_size": null, "ignore_offset": true,
+                                              "omit_total_count": true}})
+        )
+    );
+    let (ids, total) = page(s.url(), &t, "DomainCDR", "list", 1000, 5);
+    assert_eq!((ids, total), ((1..=50).collect(), json!("absent")));
+    for bad in [
+        json!({"max_page_size": 0}),
+        json!({"ignore_offset": 1}),
+        json!({"limit": 5}),
+        json!([]),
+    ] {
+        let (status, v) = ctl(bad.clone());
+        assert_eq!((status, v["ok"].as_bool()), (400, Some(false)), "{bad}");
+    }
+    assert_eq!(
+        s.paging(),
+        runtel_sim::PagingOptions {
+            max_page_size: None,
+            ignore_offset: true,
+            omit_total_count: true
+        },
+        "refused updates change nothing"
+    );
+    ctl(json!({"omit_total_count": false, "ignore_offset": false, "max_page_size": 7}));
+    assert_eq!(
+        page(s.url(), &t, "DomainCDR", "list", 1000, 5),
+        ((6..=12).collect(), json!(50))
+    );
+}
