@@ -9,36 +9,7 @@ use crate::client::Client;
 use crate::guard::GuardStore;
 use crate::transport::{TlsChoice, Transport, TransportSettings};
 
-/// When and how idempotent calls (`list`, `list_with_detail`, `get`) are retried
-/// after a connection error or a 502/503/504. Writes are never retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt; 0 turns retrying off.
-    pub max_retries: u32,
-    /// Delay before the first retry; doubled for each further one, with full jitter.
-    pub base_delay: Duration,
-    /// Upper bound of a single delay.
-    pub max_delay: Duration,
-}
-
-impl RetryPolicy {
-    /// No retries at all.
-    pub const NONE: RetryPolicy = RetryPolicy {
-        max_retries: 0,
-        base_delay: Duration::ZERO,
-        max_delay: Duration::ZERO,
-    };
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_retries: 2,
-            base_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(2),
-        }
-    }
-}
+pub use runtel_protocol::RetryPolicy;
 
 /// Builds a [`Client`]. Every setting has a safe default: finite timeouts, TLS
 /// verification on, no proxy unless asked for, a bounded answer size.

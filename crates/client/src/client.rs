@@ -1,21 +1,22 @@
-//! The `Client`: sessions, single-flight re-login, retries and the login guard,
-//! on top of the protocol crate and the ureq transport.
+//! The `Client`: the protocol's call policy carried out over the ureq transport,
+//! with what a policy cannot do itself: the single-flight lock around logins, the
+//! login guard shared by threads, the connection pool of each process.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use runtel_protocol::{
-    classify_auth_error, parse_http_date, parse_response, ActionIdGenerator, AuthInfo, Call,
-    Endpoint, Error, Expected, HostIdentity, HttpRequest, Limits, LoginOutcome, Redactor, Response,
-    Secret, Session, SessionStatus,
+    is_token_rejection, parse_response, ActionIdGenerator, AuthInfo, Call, CallPolicy, CallStep,
+    Endpoint, Error, Expected, HostIdentity, HttpRequest, Limits, LoginAttempt, PolicyOptions,
+    Redactor, Response, Secret, Session, SessionStatus,
 };
 use serde_json::Value;
 
-use crate::builder::{ClientBuilder, RetryPolicy};
+use crate::builder::ClientBuilder;
 use crate::guard::{resolve_identity, shared_guard, GuardStore, SharedGuard};
 use crate::records::Records;
-use crate::transport::{SendError, Transport, TransportSettings};
+use crate::transport::{Transport, TransportSettings};
 
 /// A Runtel API client. Cheap to clone (an `Arc` inside); all clones share one
 /// session, one connection pool and one login.
@@ -59,8 +60,7 @@ struct Inner {
     guard_store: Option<Arc<dyn GuardStore>>,
     max_auth_failures: u32,
     lockout_cooldown: Duration,
-    retry: RetryPolicy,
-    relogin_margin: Duration,
+    policy: PolicyOptions,
     logout_on_drop: bool,
     warn_plain_http: AtomicBool,
     warned_expiry: AtomicBool,
@@ -161,8 +161,10 @@ impl Client {
                 guard_store: b.guard_store,
                 max_auth_failures: b.max_auth_failures,
                 lockout_cooldown: b.lockout_cooldown,
-                retry: b.retry,
-                relogin_margin: b.relogin_margin,
+                policy: PolicyOptions {
+                    retry: b.retry,
+                    relogin_margin: b.relogin_margin,
+                },
                 logout_on_drop: b.logout_on_drop,
                 warn_plain_http: AtomicBool::new(b.warn_plain_http),
                 warned_expiry: AtomicBool::new(false),
@@ -319,12 +321,6 @@ impl Decoder for ResponseDecoder {
     }
 }
 
-enum Attempt<T> {
-    Done(Result<T, Error>),
-    /// The token was rejected (401) while this login generation was in use.
-    TokenRejected(u64, Error),
-}
-
 impl Inner {
     fn read_session(&self) -> std::sync::RwLockReadGuard<'_, Session> {
         self.session.read().unwrap_or_else(|e| e.into_inner())
@@ -387,7 +383,8 @@ impl Inner {
         })
     }
 
-    /// Sends `auth`; the caller holds the login lock.
+    /// Sends `auth`; the caller holds the login lock. What the outcome means
+    /// (for the session and the guard) is the protocol's [`LoginAttempt`].
     fn login_now(&self, login: &str, password: &Secret) -> Result<AuthInfo, Error> {
         let mut permit =
             self.guard()
@@ -402,35 +399,16 @@ impl Inner {
         };
         self.warn_if_plain_http();
         let io = self.io();
-        let request = Session::auth_request(&self.endpoint, io.ids.next_id(), login, password)?;
+        let attempt = LoginAttempt::new(&self.endpoint, io.ids.next_id(), login, password)?;
+        let action_id = attempt.request().action_id.clone();
+        let redactor = Redactor::new(attempt.request().secrets());
         let started = Instant::now();
         permit.mark_sent();
         // Never retried: a refused or lost auth counts against the Defender's limit.
-        let mut not_sent = false;
-        let result = io
-            .transport
-            .send(&request, None)
-            .map_err(|e| {
-                not_sent = e.not_sent;
-                e.error
-            })
-            .and_then(|raw| {
-                let parsed = parse_response(
-                    Expected::from(&request),
-                    raw.status,
-                    &raw.body,
-                    &self.limits,
-                )
-                .map_err(classify_auth_error);
-                parsed.map(|resp| (resp, raw.date))
-            });
-        // Fail closed: only a clean acceptance or a request that never left is
-        // not a failure; a timeout or a dropped answer may have been counted.
-        let outcome = match &result {
-            Ok(_) => LoginOutcome::Accepted,
-            Err(Error::Auth(_)) => LoginOutcome::Refused,
-            Err(_) if not_sent => LoginOutcome::NotSent,
-            Err(_) => LoginOutcome::Unknown,
+        let sent = io.transport.send(attempt.request(), None);
+        let (outcome, result) = {
+            let mut session = self.write_session();
+            attempt.finish(sent, &self.limits, &mut session, SystemTime::now())
         };
         let (failures, locked_until) = permit.finish(outcome);
         if let Some(locked) = &mut store_lock {
@@ -439,39 +417,31 @@ impl Inner {
             }
         }
         drop(store_lock);
-        let (resp, date) = match result {
-            Ok(v) => v,
+        let info = match result {
+            Ok(info) => info,
             Err(mut e) => {
-                e.redact(&Redactor::new(request.secrets()));
+                e.redact(&redactor);
                 log::warn!(
-                    "runtel auth action_id={} login failed: kind={} after {} ms ({} failed in a row for this server)",
-                    request.action_id,
+                    "runtel auth action_id={action_id} login failed: kind={} after {} ms \
+                     ({failures} failed in a row for this server)",
                     e.kind(),
                     started.elapsed().as_millis(),
-                    failures
                 );
                 return Err(e);
             }
         };
-        let now = SystemTime::now();
-        let info = {
-            let mut session = self.write_session();
-            let info =
-                session.accept_login(&resp, date.as_deref().and_then(parse_http_date), now)?;
-            if session.expiry_unknown() && !self.warned_expiry.swap(true, Ordering::Relaxed) {
-                log::warn!(
-                    "runtel: the server's token expiry (exp {}) was already past when the \
-                     token arrived (a clock or time-zone mix-up on the server); using the \
-                     token until the server rejects it",
-                    info.exp
-                );
-            }
-            info
-        };
+        if self.read_session().expiry_unknown() && !self.warned_expiry.swap(true, Ordering::Relaxed)
+        {
+            log::warn!(
+                "runtel: the server's token expiry (exp {}) was already past when the \
+                 token arrived (a clock or time-zone mix-up on the server); using the \
+                 token until the server rejects it",
+                info.exp
+            );
+        }
         self.token_pid.store(std::process::id(), Ordering::SeqCst);
         log::info!(
-            "runtel auth action_id={} logged in user_id={} role_type={} in {} ms",
-            request.action_id,
+            "runtel auth action_id={action_id} logged in user_id={} role_type={} in {} ms",
             info.user_id,
             info.role_type,
             started.elapsed().as_millis()
@@ -514,100 +484,74 @@ impl Inner {
         self.login_now(&login, &password).map(|_| ())
     }
 
+    /// Carries out the protocol's [`CallPolicy`] for one call: the policy decides
+    /// (log in, send, back off, replay), this only moves bytes and waits.
     fn call<D: Decoder>(&self, call: &Call, decoder: &D) -> Result<D::Output, Error> {
-        let has_credentials = self.credentials().is_some();
-        // Log in lazily, or renew a token that is about to expire.
-        let (needs, generation) = {
-            let s = self.read_session();
-            (
-                s.needs_login(SystemTime::now(), self.relogin_margin),
-                s.generation(),
-            )
-        };
-        if needs && has_credentials {
-            self.relogin(generation)?;
-        }
-        match self.attempt(call, decoder) {
-            Attempt::Done(r) => r,
-            Attempt::TokenRejected(generation, err) => {
-                if self.credentials().is_none() {
-                    return Err(Error::NotAuthenticated(format!(
-                        "the server rejected the token ({err}); log in again"
-                    )));
-                }
-                self.write_session_reject(generation);
-                self.relogin(generation)?;
-                // One replay with the new token; a second 401 is reported as it is.
-                match self.attempt(call, decoder) {
-                    Attempt::Done(r) => r,
-                    Attempt::TokenRejected(_, err) => Err(err),
-                }
-            }
-        }
-    }
-
-    fn write_session_reject(&self, generation: u64) {
-        let mut s = self.write_session();
-        if s.generation() == generation {
-            s.mark_rejected();
-        }
-    }
-
-    /// One call with retries for reads; a 401 is handed back to the caller.
-    fn attempt<D: Decoder>(&self, call: &Call, decoder: &D) -> Attempt<D::Output> {
         let io = self.io();
-        let (request, generation) = {
-            let s = self.read_session();
-            match s.request(&self.endpoint, call, io.ids.next_id(), SystemTime::now()) {
-                Ok(r) => (r, s.generation()),
-                Err(e) => return Attempt::Done(Err(e)),
-            }
-        };
-        let mut retries_left = if request.idempotent {
-            self.retry.max_retries
-        } else {
-            0
-        };
-        let mut delay = self.retry.base_delay;
+        let mut policy = CallPolicy::new(
+            call,
+            self.policy,
+            self.credentials().is_some(),
+            jitter_seed(),
+        );
         loop {
-            let started = Instant::now();
-            let outcome = io.transport.send(&request, None);
-            let (mut result, retryable) = match outcome {
-                Ok(raw) => {
-                    let retryable_status = matches!(raw.status, 502..=504);
-                    let decoded = decoder.decode(
-                        Expected::from(&request),
-                        raw.status,
-                        raw.body,
-                        &self.limits,
-                    );
-                    (decoded, retryable_status)
-                }
-                Err(SendError {
-                    error, retryable, ..
-                }) => (Err(error), retryable),
+            let step = {
+                let session = self.read_session();
+                policy.next(
+                    &session,
+                    &self.endpoint,
+                    || io.ids.next_id(),
+                    SystemTime::now(),
+                )
             };
-            if let Err(e) = &mut result {
-                // A proxy or a transport may quote what it was sent.
-                e.redact(&Redactor::new(request.secrets()));
-            }
-            log_call(&request, result.as_ref().map(|_| ()), started);
-            match result {
-                Err(e) if retryable && retries_left > 0 => {
-                    retries_left -= 1;
-                    let pause = jitter(delay.min(self.retry.max_delay));
+            match step {
+                CallStep::Login {
+                    seen_generation,
+                    token_rejected,
+                } => {
+                    if token_rejected {
+                        let mut s = self.write_session();
+                        if s.generation() == seen_generation {
+                            s.mark_rejected();
+                        }
+                    }
+                    policy.login_done(self.relogin(seen_generation));
+                }
+                CallStep::Send(request) => {
+                    let started = Instant::now();
+                    match io.transport.send(&request, None) {
+                        Ok(raw) => {
+                            let mut decoded = decoder.decode(
+                                Expected::from(&request),
+                                raw.status,
+                                raw.body,
+                                &self.limits,
+                            );
+                            if let Err(e) = &mut decoded {
+                                e.redact(&Redactor::new(request.secrets()));
+                            }
+                            log_call(&request, decoded.as_ref().map(|_| ()), started);
+                            policy.answer(raw.status, decoded);
+                        }
+                        Err(mut failure) => {
+                            // A proxy or a transport may quote what it was sent.
+                            failure.error.redact(&Redactor::new(request.secrets()));
+                            log_call(&request, Err(&failure.error), started);
+                            policy.failed(failure);
+                        }
+                    }
+                }
+                CallStep::Sleep(pause) => {
                     log::debug!(
-                        "runtel {}.{} action_id={} retrying in {} ms after: {e}",
-                        request.obj,
-                        request.action,
-                        request.action_id,
-                        pause.as_millis()
+                        "runtel {}.{} retrying in {} ms ({} retries left)",
+                        call.obj(),
+                        call.action(),
+                        pause.as_millis(),
+                        policy.retries_left()
                     );
                     std::thread::sleep(pause);
-                    delay = delay.saturating_mul(2);
                 }
-                Err(e) if is_token_rejection(&e) => return Attempt::TokenRejected(generation, e),
-                other => return Attempt::Done(other),
+                CallStep::Done(result) => return result,
             }
         }
     }
@@ -675,15 +619,6 @@ impl Drop for Inner {
     }
 }
 
-fn is_token_rejection(e: &Error) -> bool {
-    match e {
-        Error::Api(info) => {
-            info.code == Some(401) || (info.code.is_none() && info.http_status == 401)
-        }
-        _ => false,
-    }
-}
-
 fn log_call(request: &HttpRequest, result: Result<(), &Error>, started: Instant) {
     let ms = started.elapsed().as_millis();
     match result {
@@ -707,13 +642,15 @@ fn log_call(request: &HttpRequest, result: Result<(), &Error>, started: Instant)
     }
 }
 
-/// A random duration in `[d/2, d]` ("equal jitter"), so retrying clients spread out.
-fn jitter(d: Duration) -> Duration {
+/// A seed for the backoff's jitter: different per call and per process, so
+/// clients retrying after the same outage spread out.
+fn jitter_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    let frac = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
-    d.mul_f64(0.5 + 0.5 * frac)
+    h.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    h.finish()
 }
 
 /// Compile-time proof of the thread-safety contract.

@@ -6,20 +6,9 @@ use std::time::{Duration, Instant};
 use runtel_protocol::{Error, HttpRequest};
 
 /// What came back over the wire, before the protocol reads it.
-pub(crate) struct RawAnswer {
-    pub status: u16,
-    pub date: Option<String>,
-    pub body: Vec<u8>,
-}
-
-/// A transport failure, whether it is safe to send an idempotent request again,
-/// and whether the request surely never reached the server (no connection, DNS
-/// or TLS handshake failure), which the login guard does not count.
-pub(crate) struct SendError {
-    pub error: Error,
-    pub retryable: bool,
-    pub not_sent: bool,
-}
+pub(crate) use runtel_protocol::RawAnswer;
+/// A failure to get an answer, categorised for the call policy.
+pub(crate) use runtel_protocol::TransportFailure as SendError;
 
 /// Bodies are pre-allocated from `Content-Length` up to this size only: a
 /// server announcing 10 GB must not make the client reserve its whole limit

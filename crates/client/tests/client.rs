@@ -299,8 +299,10 @@ fn expired_token_means_one_relogin_for_sixteen_threads() {
 
 #[test]
 fn token_near_expiry_is_renewed_before_use() {
+    // A 4 s token lives 3 s on our clock (Date has whole seconds): the 2 s margin
+    // is clamped to a quarter of that, 0.75 s.
     let s = sim(SimConfig {
-        token_lifetime: Duration::from_secs(3),
+        token_lifetime: Duration::from_secs(4),
         ..SimConfig::default()
     });
     let c = Client::builder(s.url())
@@ -309,11 +311,41 @@ fn token_near_expiry_is_renewed_before_use() {
         .build()
         .unwrap();
     c.call("User", "list", json!({})).unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    std::thread::sleep(Duration::from_millis(1000));
+    c.call("User", "list", json!({})).unwrap();
+    assert_eq!(s.counters().auth_attempts, 1, "outside the clamped margin");
+    std::thread::sleep(Duration::from_millis(1400));
     c.call("User", "list", json!({})).unwrap();
     let k = s.counters();
     assert_eq!(k.auth_attempts, 2, "renewed inside the margin");
-    assert_eq!(k.requests, 4, "no 401 round trip was needed");
+    assert_eq!(k.requests, 5, "no 401 round trip was needed");
+}
+
+#[test]
+fn short_token_lifetimes_do_not_mean_a_login_per_call() {
+    // The default margin is 60 s; tokens here live 2 s. 16 threads call for ~3 s.
+    let s = sim(SimConfig {
+        token_lifetime: Duration::from_secs(2),
+        ..SimConfig::default()
+    });
+    let c = client(&s);
+    let started = std::time::Instant::now();
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                while started.elapsed() < Duration::from_secs(3) {
+                    c.call("User", "list", ()).unwrap();
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let logins = s.counters().auth_attempts;
+    // ~3 s of 2 s tokens (1 s on our clock, whole-second Date): at most one
+    // login per second of the run, plus the first.
+    assert!(logins <= 5, "{logins} logins");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The protocol crate driven by a hand-written transport: plain HTTP/1.1 over a
 //! `std::net::TcpStream`, no HTTP library. This is the point of sans-IO: the
-//! crate decides what to send and what an answer means; any transport carries it.
+//! crate decides what to send, what an answer means, when to log in, retry or
+//! replay ([`CallPolicy`], [`LoginAttempt`]); any transport carries it out and gets
+//! the whole reliability contract.
 //!
 //! Run it against the simulator:
 //! ```sh
@@ -14,13 +16,34 @@ use std::net::TcpStream;
 use std::time::{Duration, SystemTime};
 
 use runtel_protocol::{
-    classify_auth_error, parse_http_date, parse_response, ActionIdGenerator, Call, Endpoint,
-    Expected, HttpRequest, Limits, Secret, Session,
+    parse_response, ActionIdGenerator, AuthInfo, Call, CallPolicy, CallStep, Endpoint, Error,
+    Expected, GuardDecision, HttpRequest, Limits, LoginAttempt, LoginGuard, PolicyOptions,
+    RawAnswer, Response, Secret, Session, TransportFailure,
 };
 use serde_json::json;
 
+/// Sends one request; a failure is categorised the way the call policy needs it.
+fn send(req: &HttpRequest) -> Result<RawAnswer, TransportFailure> {
+    send_over_tcp(req).map_err(|e| {
+        let timed_out = matches!(
+            e.kind(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+        );
+        let refused = e.kind() == std::io::ErrorKind::ConnectionRefused;
+        TransportFailure {
+            error: if timed_out {
+                Error::Timeout(format!("{}.{}: {e}", req.obj, req.action))
+            } else {
+                Error::Transport(format!("{}.{}: {e}", req.obj, req.action))
+            },
+            retryable: !timed_out,
+            not_sent: refused,
+        }
+    })
+}
+
 /// Sends one request with `Connection: close`; returns status, `Date` header and body.
-fn send(req: &HttpRequest) -> std::io::Result<(u16, Option<String>, Vec<u8>)> {
+fn send_over_tcp(req: &HttpRequest) -> std::io::Result<RawAnswer> {
     let rest = req
         .url
         .split_once("://")
@@ -62,7 +85,88 @@ fn send(req: &HttpRequest) -> std::io::Result<(u16, Option<String>, Vec<u8>)> {
     }
     let mut body = Vec::new();
     reader.read_to_end(&mut body)?;
-    Ok((status, date, body))
+    Ok(RawAnswer { status, date, body })
+}
+
+/// A client in a few lines: the protocol's policies decide, this struct moves bytes.
+struct Pbx {
+    endpoint: Endpoint,
+    ids: ActionIdGenerator,
+    limits: Limits,
+    session: Session,
+    guard: LoginGuard,
+    login: String,
+    password: Secret,
+}
+
+impl Pbx {
+    /// One `auth`, counted by the login guard as the protocol says (fail closed).
+    fn log_in(&mut self) -> Result<AuthInfo, Error> {
+        match self.guard.try_begin(SystemTime::now())? {
+            GuardDecision::Proceed => {}
+            // One thread here: nothing else can be in flight.
+            GuardDecision::Wait => unreachable!("no other login is in flight"),
+        }
+        let attempt = LoginAttempt::new(
+            &self.endpoint,
+            self.ids.next_id(),
+            &self.login,
+            &self.password,
+        )?;
+        let sent = send(attempt.request());
+        let now = SystemTime::now();
+        let (outcome, result) = attempt.finish(sent, &self.limits, &mut self.session, now);
+        self.guard.finish(outcome, now);
+        result
+    }
+
+    /// One call with the whole reliability contract: lazy login, renewal, one
+    /// re-login and replay after a 401, retries of reads with backoff.
+    fn call(&mut self, call: &Call) -> Result<Response, Error> {
+        let seed = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        let mut policy = CallPolicy::new(call, PolicyOptions::default(), true, seed);
+        loop {
+            let ids = &self.ids;
+            match policy.next(
+                &self.session,
+                &self.endpoint,
+                || ids.next_id(),
+                SystemTime::now(),
+            ) {
+                CallStep::Login { token_rejected, .. } => {
+                    if token_rejected {
+                        self.session.mark_rejected();
+                    }
+                    let logged_in = self.log_in().map(|info| {
+                        println!(
+                            "logged in as {} (role {}), token expires {}",
+                            info.user_login, info.role_name, info.exp
+                        );
+                    });
+                    policy.login_done(logged_in);
+                }
+                CallStep::Send(request) => match send(&request) {
+                    Ok(raw) => {
+                        let decoded = parse_response(
+                            Expected::from(&request),
+                            raw.status,
+                            &raw.body,
+                            &self.limits,
+                        );
+                        policy.answer(raw.status, decoded);
+                    }
+                    Err(failure) => policy.failed(failure),
+                },
+                CallStep::Sleep(pause) => {
+                    println!("retrying in {} ms", pause.as_millis());
+                    std::thread::sleep(pause);
+                }
+                CallStep::Done(result) => return result,
+            }
+        }
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -72,29 +176,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let login = args.next().ok_or(usage)?;
     let password = Secret::new(args.next().ok_or(usage)?);
 
-    let endpoint = Endpoint::parse(&base)?;
-    let ids = ActionIdGenerator::new();
-    let limits = Limits::default();
-    let mut session = Session::new();
+    let mut pbx = Pbx {
+        endpoint: Endpoint::parse(&base)?,
+        ids: ActionIdGenerator::new(),
+        limits: Limits::default(),
+        session: Session::new(),
+        guard: LoginGuard::default(),
+        login,
+        password,
+    };
 
-    let auth = Session::auth_request(&endpoint, ids.next_id(), &login, &password)?;
-    let (status, date, body) = send(&auth)?;
-    let answer = parse_response(Expected::from(&auth), status, &body, &limits)
-        .map_err(classify_auth_error)?;
-    let info = session.accept_login(
-        &answer,
-        date.as_deref().and_then(parse_http_date),
-        SystemTime::now(),
-    )?;
-    println!(
-        "logged in as {} (role {}), token expires {}",
-        info.user_login, info.role_name, info.exp
-    );
-
-    let call = Call::new("User", "list", json!({}))?.limit(5);
-    let req = session.request(&endpoint, &call, ids.next_id(), SystemTime::now())?;
-    let (status, _, body) = send(&req)?;
-    let users = parse_response(Expected::from(&req), status, &body, &limits)?;
+    // No explicit login: the policy logs in on the first call.
+    let users = pbx.call(&Call::new("User", "list", json!({}))?.limit(5))?;
     println!(
         "{} users in all; first page:",
         users.total_count().unwrap_or(0)
@@ -104,10 +197,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let logout = Call::new("User", "logout", json!({}))?;
-    let req = session.request(&endpoint, &logout, ids.next_id(), SystemTime::now())?;
-    let (status, _, body) = send(&req)?;
-    parse_response(Expected::from(&req), status, &body, &limits)?;
-    session.mark_logged_out();
+    let req = pbx
+        .session
+        .request(&pbx.endpoint, &logout, pbx.ids.next_id(), SystemTime::now())?;
+    let raw = send(&req).map_err(|f| f.error)?;
+    parse_response(Expected::from(&req), raw.status, &raw.body, &pbx.limits)?;
+    pbx.session.mark_logged_out();
     println!("logged out");
     Ok(())
 }

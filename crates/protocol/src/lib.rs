@@ -33,6 +33,7 @@
 mod datetime;
 mod duration;
 mod error;
+mod policy;
 mod redact;
 mod request;
 mod response;
@@ -43,6 +44,10 @@ mod types;
 pub use datetime::{DateTimeParseError, ServerDateTime};
 pub use duration::{duration_from_secs, MAX_SETTING_DURATION};
 pub use error::{ApiErrorInfo, Error, ErrorKind, ProtocolErrorInfo, ProtocolErrorReason, Result};
+pub use policy::{
+    is_token_rejection, CallPolicy, CallStep, LoginAttempt, PolicyOptions, RawAnswer, RetryPolicy,
+    TransportFailure,
+};
 pub use redact::Redactor;
 pub use request::{
     mask_secrets_in, ActionIdGenerator, Call, Endpoint, HostIdentity, HttpRequest, ServerIdentity,

@@ -31,6 +31,8 @@ struct Held {
     /// answer's `exp` could not be believed: the token is then used until the
     /// server rejects it.
     expires_at: Option<SystemTime>,
+    /// When the token arrived, on the local clock (unknown for a restored one).
+    issued_at: Option<SystemTime>,
     rejected: bool,
 }
 
@@ -165,6 +167,7 @@ impl Session {
         self.held = Some(Held {
             info: info.clone(),
             expires_at,
+            issued_at: Some(now),
             rejected: false,
         });
         self.logged_out = false;
@@ -178,6 +181,7 @@ impl Session {
         self.held = Some(Held {
             info,
             expires_at: Some(expires_at),
+            issued_at: None,
             rejected: false,
         });
         self.logged_out = false;
@@ -197,9 +201,19 @@ impl Session {
     }
 
     /// True when a login is due: no usable token, or it expires within `margin`.
+    ///
+    /// The margin is at most a quarter of the token's lifetime: with tokens that
+    /// live less than the margin, renewing "a minute early" would mean logging in
+    /// before every call.
     pub fn needs_login(&self, now: SystemTime, margin: Duration) -> bool {
         match &self.held {
-            Some(h) if !h.rejected => h.expires_at.is_some_and(|at| now + margin >= at),
+            Some(h) if !h.rejected => h.expires_at.is_some_and(|at| {
+                let lifetime = h
+                    .issued_at
+                    .and_then(|issued| at.duration_since(issued).ok());
+                let margin = lifetime.map_or(margin, |l| margin.min(l / 4));
+                now + margin >= at
+            }),
             _ => true,
         }
     }
