@@ -299,10 +299,11 @@ fn expired_token_means_one_relogin_for_sixteen_threads() {
 
 #[test]
 fn token_near_expiry_is_renewed_before_use() {
-    // A 4 s token lives 3 s on our clock (Date has whole seconds): the 2 s margin
-    // is clamped to a quarter of that, 0.75 s.
+    // An 8 s token lives 7-8 s on our clock (Date has whole seconds, and a second
+    // is kept in hand): the 2 s margin is clamped to a quarter of that, so the
+    // token is renewed between 5.25 s and 6 s after the login.
     let s = sim(SimConfig {
-        token_lifetime: Duration::from_secs(4),
+        token_lifetime: Duration::from_secs(8),
         ..SimConfig::default()
     });
     let c = Client::builder(s.url())
@@ -310,11 +311,12 @@ fn token_near_expiry_is_renewed_before_use() {
         .relogin_margin(Duration::from_secs(2))
         .build()
         .unwrap();
+    let started = std::time::Instant::now();
     c.call("User", "list", json!({})).unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
+    std::thread::sleep(Duration::from_millis(4000));
     c.call("User", "list", json!({})).unwrap();
     assert_eq!(s.counters().auth_attempts, 1, "outside the clamped margin");
-    std::thread::sleep(Duration::from_millis(1400));
+    std::thread::sleep(Duration::from_millis(6300).saturating_sub(started.elapsed()));
     c.call("User", "list", json!({})).unwrap();
     let k = s.counters();
     assert_eq!(k.auth_attempts, 2, "renewed inside the margin");
