@@ -250,6 +250,15 @@ const char *runtel_error_field_errors_json(const runtel_error *e);
 // `e` is NULL or an error from this library not yet freed.
 int64_t runtel_error_retry_after_ms(const runtel_error *e);
 
+// For `RUNTEL_ERR_TRANSPORT`: why the connection failed, as a stable name
+// (`dns`, `connect`, `reset`, `tls_unknown_issuer`, `tls_expired`,
+// `tls_wrong_name`, `tls_other`, `proxy`, `malformed_http`, `io`); NULL for other
+// errors and NULL. A static string: never freed.
+//
+// # Safety
+// `e` is NULL or an error from this library not yet freed.
+const char *runtel_error_transport_cause(const runtel_error *e);
+
 // Frees an error. NULL is accepted.
 //
 // # Safety

@@ -609,7 +609,8 @@ static void test_secrets_stay_out_of_errors_and_logs(void) {
     pthread_mutex_unlock(&log_lock);
 }
 
-static void expect_tls(const char *url, const char *ca, int accept_invalid, runtel_result want, const char *needle) {
+static void expect_tls(const char *url, const char *ca, int accept_invalid, runtel_result want, const char *needle,
+                       const char *cause) {
     runtel_options *o = NULL;
     runtel_client *c = NULL;
     runtel_error *err = NULL;
@@ -623,6 +624,8 @@ static void expect_tls(const char *url, const char *ca, int accept_invalid, runt
         failed++;
         fprintf(stderr, "TLS %s: message lacks \"%s\": %s\n", url, needle, runtel_error_message(err));
     }
+    const char *got = runtel_error_transport_cause(err);
+    CHECK(cause ? got && strcmp(got, cause) == 0 : got == NULL);
     runtel_error_free(err);
     runtel_client_free(c);
     runtel_options_free(o);
@@ -634,14 +637,24 @@ static void test_tls(void) {
     CHECK(url && ca && old && old_ca);
     if (!(url && ca && old && old_ca))
         return;
-    expect_tls(url, NULL, 0, RUNTEL_ERR_TRANSPORT, "not trusted");
-    expect_tls(url, ca, 0, RUNTEL_OK, NULL);
-    expect_tls(url, NULL, 1, RUNTEL_OK, NULL);
+    expect_tls(url, NULL, 0, RUNTEL_ERR_TRANSPORT, "not trusted", "tls_unknown_issuer");
+    expect_tls(url, ca, 0, RUNTEL_OK, NULL, NULL);
+    expect_tls(url, NULL, 1, RUNTEL_OK, NULL, NULL);
     char by_ip[128];
     const char *port = strrchr(url, ':');
     snprintf(by_ip, sizeof by_ip, "https://127.0.0.1%s", port);
-    expect_tls(by_ip, ca, 0, RUNTEL_ERR_TRANSPORT, "not valid for this host name");
-    expect_tls(old, old_ca, 0, RUNTEL_ERR_TRANSPORT, "certificate has expired");
+    expect_tls(by_ip, ca, 0, RUNTEL_ERR_TRANSPORT, "not valid for this host name", "tls_wrong_name");
+    expect_tls(old, old_ca, 0, RUNTEL_ERR_TRANSPORT, "certificate has expired", "tls_expired");
+
+    /* A port where nothing listens: a connect failure, named as such. */
+    runtel_client *c = NULL;
+    runtel_error *err = NULL;
+    CHECK_RC(runtel_client_new("http://127.0.0.1:9", &c, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_login(c, LOGIN, PASSWORD, &err), RUNTEL_ERR_TRANSPORT);
+    CHECK(runtel_error_transport_cause(err) && strcmp(runtel_error_transport_cause(err), "connect") == 0);
+    runtel_error_free(err);
+    runtel_client_free(c);
+    CHECK(runtel_error_transport_cause(NULL) == NULL);
 }
 
 static void test_defender_and_writes(void) {

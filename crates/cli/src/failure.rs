@@ -52,7 +52,6 @@ impl Failure {
                 ErrorKind::Auth => 8,
                 ErrorKind::AuthLockout => 9,
                 ErrorKind::NotAuthenticated => 10,
-                _ => 1,
             },
         }
     }

@@ -64,7 +64,7 @@ pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_D
 pub use runtel_protocol::{
     ApiErrorInfo, AuthInfo, Call, Endpoint, Error, ErrorKind, Expected, HttpRequest, Limits,
     LoginGuard, LoginOutcome, ProtocolErrorInfo, ProtocolErrorReason, Redactor, Response, Secret,
-    ServerDateTime, ServerIdentity, SessionStatus,
+    ServerDateTime, ServerIdentity, SessionStatus, TlsCause, TransportCause, TransportErrorInfo,
 };
 /// Typed records of the documented objects, to read answers into with
 /// [`Response::body_as`] or `serde_json::from_value`.

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use runtel_protocol::{Error, HttpRequest};
+use runtel_protocol::{Error, HttpRequest, TlsCause, TransportCause};
 
 /// What came back over the wire, before the protocol reads it.
 pub(crate) use runtel_protocol::RawAnswer;
@@ -205,44 +205,107 @@ fn map_error(
         retryable: false,
         not_sent,
     };
-    let transport = |detail: String, retryable: bool, not_sent: bool| SendError {
-        error: Error::Transport(format!("{what}: {detail} ({phase})")),
-        retryable,
-        not_sent,
-    };
-    match e {
-        ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => timeout(true),
-        ureq::Error::Timeout(_) => timeout(false),
+    let (cause, detail, retryable, not_sent) = match &e {
+        ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
+            return timeout(true)
+        }
+        ureq::Error::Timeout(_) => return timeout(false),
         ureq::Error::Io(io)
             if matches!(
                 io.kind(),
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
             ) =>
         {
-            timeout(false)
+            return timeout(false)
         }
-        ureq::Error::BodyExceedsLimit(limit) => SendError {
-            error: Error::body_too_large(limit, &req.obj, &req.action),
-            retryable: false,
-            not_sent: false,
-        },
-        ureq::Error::HostNotFound => transport("host not found".into(), true, true),
-        ureq::Error::ConnectionFailed => transport("connection failed".into(), true, true),
+        ureq::Error::BodyExceedsLimit(limit) => {
+            return SendError {
+                error: Error::body_too_large(*limit, &req.obj, &req.action),
+                retryable: false,
+                not_sent: false,
+            }
+        }
+        ureq::Error::HostNotFound => (TransportCause::Dns, "host not found".into(), true, true),
+        ureq::Error::ConnectionFailed => (
+            TransportCause::Connect,
+            "connection failed".into(),
+            true,
+            true,
+        ),
         ureq::Error::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
             // rustls reports certificate failures through the I/O layer, during
             // the handshake: before the request is written.
-            Some(tls) => transport(format!("TLS error: {}", describe_rustls(tls)), false, true),
-            None if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-                transport(format!("connection error: {io}"), true, true)
+            Some(tls) => (
+                TransportCause::Tls(tls_cause(tls)),
+                format!("TLS error: {}", describe_rustls(tls)),
+                false,
+                true,
+            ),
+            None => {
+                use std::io::ErrorKind as K;
+                let (cause, not_sent) = match io.kind() {
+                    K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable => {
+                        (TransportCause::Connect, true)
+                    }
+                    K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::BrokenPipe
+                    | K::UnexpectedEof => (TransportCause::Reset, false),
+                    _ => (TransportCause::Io, false),
+                };
+                (cause, format!("connection error: {io}"), true, not_sent)
             }
-            None => transport(format!("connection error: {io}"), true, false),
         },
-        ureq::Error::Tls(msg) => transport(format!("TLS error: {msg}"), false, true),
-        ureq::Error::Rustls(err) => {
-            transport(format!("TLS error: {}", describe_rustls(&err)), false, true)
+        ureq::Error::Tls(msg) => (
+            TransportCause::Tls(TlsCause::Other),
+            format!("TLS error: {msg}"),
+            false,
+            true,
+        ),
+        ureq::Error::Rustls(err) => (
+            TransportCause::Tls(tls_cause(err)),
+            format!("TLS error: {}", describe_rustls(err)),
+            false,
+            true,
+        ),
+        ureq::Error::Protocol(p) => (
+            TransportCause::MalformedHttp,
+            format!("malformed HTTP answer: {p}"),
+            true,
+            false,
+        ),
+        ureq::Error::ConnectProxyFailed(msg) => (
+            TransportCause::Proxy,
+            format!("the proxy failed: {msg}"),
+            true,
+            true,
+        ),
+        ureq::Error::InvalidProxyUrl => (
+            TransportCause::Proxy,
+            "invalid proxy URL".into(),
+            false,
+            true,
+        ),
+        other => (TransportCause::Io, other.to_string(), false, false),
+    };
+    SendError {
+        error: Error::transport_with_source(cause, format!("{what}: {detail} ({phase})"), e),
+        retryable,
+        not_sent,
+    }
+}
+
+fn tls_cause(err: &rustls::Error) -> TlsCause {
+    use rustls::{CertificateError as C, Error as R};
+    match err {
+        R::InvalidCertificate(C::UnknownIssuer) => TlsCause::UnknownIssuer,
+        R::InvalidCertificate(
+            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+        ) => TlsCause::Expired,
+        R::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            TlsCause::WrongName
         }
-        ureq::Error::Protocol(p) => transport(format!("malformed HTTP answer: {p}"), true, false),
-        other => transport(other.to_string(), false, false),
+        _ => TlsCause::Other,
     }
 }
 

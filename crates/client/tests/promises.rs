@@ -149,6 +149,19 @@ fn a_login_that_never_left_does_not_count() {
     for _ in 0..5 {
         let e = c.login(DEFAULT_LOGIN, "x-wrong").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+        // Structured: a cause to match on, the message without its label, the
+        // transport's own error underneath.
+        assert_eq!(
+            e.transport_info().unwrap().cause,
+            runtel_client::TransportCause::Connect
+        );
+        assert!(e.to_string().starts_with("transport error: "), "{e}");
+        assert!(e.detail().starts_with("User.auth: "), "{}", e.detail());
+        let inner = std::error::Error::source(&e).expect("the transport info");
+        assert!(
+            std::error::Error::source(inner).is_some(),
+            "ureq's error kept"
+        );
     }
     assert_eq!(c.login_guard_state().failures(), 0);
 }

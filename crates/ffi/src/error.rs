@@ -1,8 +1,8 @@
 //! `runtel_error`: the details of a failure, for C.
 
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, CStr, CString};
 
-use ::runtel_client::Error;
+use ::runtel_client::{Error, TlsCause, TransportCause};
 
 use crate::runtel_result;
 
@@ -63,6 +63,7 @@ impl Failure {
                 action_id: None,
                 field_errors: None,
                 retry_after_ms: -1,
+                transport_cause: None,
             },
             Failure::Sdk(e) => {
                 let info = e.api_info();
@@ -81,6 +82,7 @@ impl Failure {
                     field_errors: info
                         .and_then(|i| i.field_errors.as_ref())
                         .map(|v| cstring(v.to_string())),
+                    transport_cause: e.transport_info().map(|i| cause_name(i.cause)),
                     retry_after_ms: match &e {
                         Error::AuthLockout { retry_after, .. } => {
                             i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX)
@@ -115,6 +117,23 @@ pub struct runtel_error {
     action_id: Option<CString>,
     field_errors: Option<CString>,
     retry_after_ms: i64,
+    transport_cause: Option<&'static CStr>,
+}
+
+/// The C string of a transport cause's stable name.
+fn cause_name(cause: TransportCause) -> &'static CStr {
+    match cause {
+        TransportCause::Dns => c"dns",
+        TransportCause::Connect => c"connect",
+        TransportCause::Reset => c"reset",
+        TransportCause::Tls(TlsCause::UnknownIssuer) => c"tls_unknown_issuer",
+        TransportCause::Tls(TlsCause::Expired) => c"tls_expired",
+        TransportCause::Tls(TlsCause::WrongName) => c"tls_wrong_name",
+        TransportCause::Tls(TlsCause::Other) => c"tls_other",
+        TransportCause::Proxy => c"proxy",
+        TransportCause::MalformedHttp => c"malformed_http",
+        TransportCause::Io => c"io",
+    }
 }
 
 /// The error's kind, the same value the failing function returned.
@@ -225,6 +244,20 @@ pub unsafe extern "C" fn runtel_error_retry_after_ms(e: *const runtel_error) -> 
     e.as_ref().map_or(-1, |e| e.retry_after_ms)
 }
 
+/// For `RUNTEL_ERR_TRANSPORT`: why the connection failed, as a stable name
+/// (`dns`, `connect`, `reset`, `tls_unknown_issuer`, `tls_expired`,
+/// `tls_wrong_name`, `tls_other`, `proxy`, `malformed_http`, `io`); NULL for other
+/// errors and NULL. A static string: never freed.
+///
+/// # Safety
+/// `e` is NULL or an error from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_error_transport_cause(e: *const runtel_error) -> *const c_char {
+    e.as_ref()
+        .and_then(|e| e.transport_cause)
+        .map_or(std::ptr::null(), CStr::as_ptr)
+}
+
 /// Frees an error. NULL is accepted.
 ///
 /// # Safety
@@ -233,5 +266,30 @@ pub unsafe extern "C" fn runtel_error_retry_after_ms(e: *const runtel_error) -> 
 pub unsafe extern "C" fn runtel_error_free(e: *mut runtel_error) {
     if !e.is_null() {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(e))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ::runtel_client::ErrorKind;
+
+    #[test]
+    fn every_kind_has_its_own_code_named_like_the_kind() {
+        let mut codes = std::collections::HashSet::new();
+        for kind in ErrorKind::ALL {
+            let code = runtel_result::from(kind);
+            assert!(codes.insert(code as i32), "{kind} shares a code");
+            // SAFETY: runtel_result_name returns a static NUL-terminated string.
+            let name = unsafe { CStr::from_ptr(crate::runtel_result_name(code)) };
+            assert_eq!(name.to_str().unwrap(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn every_transport_cause_has_its_c_name() {
+        for cause in TransportCause::ALL {
+            assert_eq!(cause_name(cause).to_str().unwrap(), cause.as_str());
+        }
     }
 }

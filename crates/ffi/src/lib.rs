@@ -76,8 +76,6 @@ impl From<ErrorKind> for runtel_result {
             ErrorKind::Auth => runtel_result::RUNTEL_ERR_AUTH,
             ErrorKind::AuthLockout => runtel_result::RUNTEL_ERR_AUTH_LOCKOUT,
             ErrorKind::NotAuthenticated => runtel_result::RUNTEL_ERR_NOT_AUTHENTICATED,
-            // Kinds added later map to the nearest existing code until C gets one.
-            _ => runtel_result::RUNTEL_ERR_PROTOCOL,
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use runtel_protocol::{
     parse_response, ActionIdGenerator, AuthInfo, Call, CallPolicy, CallStep, Endpoint, Error,
     Expected, GuardDecision, HttpRequest, Limits, LoginAttempt, LoginGuard, PolicyOptions,
-    RawAnswer, Response, Secret, Session, TransportFailure,
+    RawAnswer, Response, Secret, Session, TransportCause, TransportFailure,
 };
 use serde_json::json;
 
@@ -34,7 +34,14 @@ fn send(req: &HttpRequest) -> Result<RawAnswer, TransportFailure> {
             error: if timed_out {
                 Error::Timeout(format!("{}.{}: {e}", req.obj, req.action))
             } else {
-                Error::Transport(format!("{}.{}: {e}", req.obj, req.action))
+                Error::transport(
+                    if refused {
+                        TransportCause::Connect
+                    } else {
+                        TransportCause::Io
+                    },
+                    format!("{}.{}: {e}", req.obj, req.action),
+                )
             },
             retryable: !timed_out,
             not_sent: refused,

@@ -8,8 +8,11 @@ use std::fmt;
 use std::time::Duration;
 
 /// The stable category of an [`Error`]. `as_str` names are part of the public contract.
+///
+/// Deliberately exhaustive: every front end maps each kind to its own code, class
+/// or exit status with a `match` that has no fallback, so a new kind fails to
+/// compile there instead of being silently mislabelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// The caller passed something unusable (empty `obj`, params not an object, bad URL).
     InvalidInput,
@@ -60,6 +63,104 @@ impl ErrorKind {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Why a connection failed, for programs to match on (see
+/// [`TransportErrorInfo`]). The `as_str` names are part of the public contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportCause {
+    /// The host name could not be resolved.
+    Dns,
+    /// No connection could be made (refused, unreachable, connect timed out).
+    Connect,
+    /// The connection broke while the request or the answer was on the way.
+    Reset,
+    /// TLS failed: the certificate or the handshake.
+    Tls(TlsCause),
+    /// The proxy refused or failed the tunnel.
+    Proxy,
+    /// The server's answer was not valid HTTP.
+    MalformedHttp,
+    /// Another I/O failure.
+    Io,
+}
+
+/// Why TLS failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlsCause {
+    /// The certificate is not signed by a trusted root (self-signed, private CA).
+    UnknownIssuer,
+    /// The certificate has expired (or is not valid yet).
+    Expired,
+    /// The certificate is not valid for the host name.
+    WrongName,
+    /// Another TLS failure.
+    Other,
+}
+
+impl TransportCause {
+    /// Every cause, in a fixed order (for tables in other languages).
+    pub const ALL: [TransportCause; 10] = [
+        TransportCause::Dns,
+        TransportCause::Connect,
+        TransportCause::Reset,
+        TransportCause::Tls(TlsCause::UnknownIssuer),
+        TransportCause::Tls(TlsCause::Expired),
+        TransportCause::Tls(TlsCause::WrongName),
+        TransportCause::Tls(TlsCause::Other),
+        TransportCause::Proxy,
+        TransportCause::MalformedHttp,
+        TransportCause::Io,
+    ];
+
+    /// The stable snake_case name (`dns`, `tls_unknown_issuer`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportCause::Dns => "dns",
+            TransportCause::Connect => "connect",
+            TransportCause::Reset => "reset",
+            TransportCause::Tls(TlsCause::UnknownIssuer) => "tls_unknown_issuer",
+            TransportCause::Tls(TlsCause::Expired) => "tls_expired",
+            TransportCause::Tls(TlsCause::WrongName) => "tls_wrong_name",
+            TransportCause::Tls(TlsCause::Other) => "tls_other",
+            TransportCause::Proxy => "proxy",
+            TransportCause::MalformedHttp => "malformed_http",
+            TransportCause::Io => "io",
+        }
+    }
+}
+
+impl fmt::Display for TransportCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A transport failure: its cause, a message for people, and the underlying
+/// error (`source()`), kept for programs that want to look deeper.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TransportErrorInfo {
+    /// What failed.
+    pub cause: TransportCause,
+    /// A one-line description (names the call and the phase).
+    pub detail: String,
+    /// The transport's own error, if it had one.
+    pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for TransportErrorInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for TransportErrorInfo {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -200,7 +301,7 @@ pub enum Error {
     InvalidInput(String),
     /// The connection failed.
     #[error("transport error: {0}")]
-    Transport(String),
+    Transport(#[source] Box<TransportErrorInfo>),
     /// A timeout ran out.
     #[error("timed out: {0}")]
     Timeout(String),
@@ -261,6 +362,48 @@ impl Error {
         }
     }
 
+    /// A transport error with this cause and description.
+    pub fn transport(cause: TransportCause, detail: impl Into<String>) -> Self {
+        Error::Transport(Box::new(TransportErrorInfo {
+            cause,
+            detail: detail.into(),
+            source: None,
+        }))
+    }
+
+    /// A transport error keeping the transport's own error as its `source()`.
+    pub fn transport_with_source(
+        cause: TransportCause,
+        detail: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Transport(Box::new(TransportErrorInfo {
+            cause,
+            detail: detail.into(),
+            source: Some(std::sync::Arc::new(source)),
+        }))
+    }
+
+    /// The details, for `Transport` errors.
+    pub fn transport_info(&self) -> Option<&TransportErrorInfo> {
+        match self {
+            Error::Transport(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The message without the kind's label (`Display` is "transport error: " +
+    /// this), so a front end that shows the kind itself need not cut strings.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::InvalidInput(s) | Error::Timeout(s) | Error::NotAuthenticated(s) => s.clone(),
+            Error::Transport(i) => i.detail.clone(),
+            Error::Protocol(i) => i.to_string(),
+            Error::Api(i) | Error::Auth(i) => i.to_string(),
+            Error::AuthLockout { .. } => self.to_string(),
+        }
+    }
+
     /// The HTTP status of the answer that caused this error, if there was one.
     pub fn http_status(&self) -> Option<u16> {
         match self {
@@ -316,10 +459,8 @@ impl Error {
             }
         };
         match self {
-            Error::InvalidInput(s)
-            | Error::Transport(s)
-            | Error::Timeout(s)
-            | Error::NotAuthenticated(s) => fix(s),
+            Error::InvalidInput(s) | Error::Timeout(s) | Error::NotAuthenticated(s) => fix(s),
+            Error::Transport(i) => fix(&mut i.detail),
             Error::Protocol(i) => {
                 fix(&mut i.detail);
                 i.excerpt = redactor.redact_excerpt(&i.excerpt);

@@ -43,7 +43,10 @@ mod types;
 
 pub use datetime::{DateTimeParseError, ServerDateTime};
 pub use duration::{duration_from_secs, MAX_SETTING_DURATION};
-pub use error::{ApiErrorInfo, Error, ErrorKind, ProtocolErrorInfo, ProtocolErrorReason, Result};
+pub use error::{
+    ApiErrorInfo, Error, ErrorKind, ProtocolErrorInfo, ProtocolErrorReason, Result, TlsCause,
+    TransportCause, TransportErrorInfo,
+};
 pub use policy::{
     is_token_rejection, CallPolicy, CallStep, LoginAttempt, PolicyOptions, RawAnswer, RetryPolicy,
     TransportFailure,

@@ -54,7 +54,7 @@ fn failure(kind: &str) -> TransportFailure {
         error: if kind == "timeout" {
             Error::Timeout(kind.into())
         } else {
-            Error::Transport(kind.into())
+            Error::transport(runtel_protocol::TransportCause::Reset, kind)
         },
         retryable,
         not_sent,

@@ -54,7 +54,7 @@ fn assert_clean(e: &Error, secret: &str) {
 
 #[test]
 fn positive_control_the_check_sees_a_leak() {
-    let e = Error::Transport(format!("echo {TOKEN}"));
+    let e = Error::transport(runtel_protocol::TransportCause::Io, format!("echo {TOKEN}"));
     assert!(all_text(&e).contains(TOKEN));
 }
 

@@ -30,7 +30,6 @@ fn class_index(kind: ErrorKind) -> usize {
         ErrorKind::Auth => 6,
         ErrorKind::AuthLockout => 7,
         ErrorKind::NotAuthenticated => 8,
-        _ => 0,
     }
 }
 
