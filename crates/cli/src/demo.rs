@@ -109,6 +109,7 @@ pub fn run(cdrs: u64) -> Result<()> {
         action: "list".into(),
         params: json!({}),
         filter: serde_json::Value::Null,
+        since: None,
         format: Format::Jsonl,
         page_size: 1000,
         output: Some(out.clone()),

@@ -45,12 +45,25 @@ impl Format {
     }
 }
 
+/// `--since` as given and the time it stands for. A relative time (`7d`) is read
+/// once, when an export starts, and kept in its checkpoint: a resumed export must
+/// ask for the same records as the run it continues, however much later it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Since {
+    /// The text given, which is what a resumed export must repeat.
+    pub text: String,
+    /// Unix seconds, as read when this run started.
+    pub at: i64,
+}
+
 /// What to export.
 pub struct ExportJob {
     pub obj: String,
     pub action: String,
     pub params: Value,
+    /// The filter given (`--filter`, `filter=`), without the `--since` condition.
     pub filter: Value,
+    pub since: Option<Since>,
     pub format: Format,
     pub page_size: u64,
     pub output: Option<PathBuf>,
@@ -73,6 +86,51 @@ struct Checkpoint {
     records: u64,
     bytes: u64,
     columns: Vec<String>,
+    /// The `--since` time the export started with.
+    since_at: Option<i64>,
+}
+
+impl Checkpoint {
+    fn start(since_at: Option<i64>) -> Self {
+        Checkpoint {
+            offset: 0,
+            records: 0,
+            bytes: 0,
+            columns: Vec::new(),
+            since_at,
+        }
+    }
+}
+
+/// The length of the progress bar. It is fixed by the first page that brings a
+/// `total_count`: adding each page's count to the records already written made
+/// the total grow by a page per page. A resumed export expects the records it
+/// already has plus what the server still has from its offset on. The length
+/// never falls below the records written, should the server gain records.
+#[derive(Debug)]
+struct BarLength {
+    start_records: u64,
+    start_offset: u64,
+    expected: Option<u64>,
+}
+
+impl BarLength {
+    fn new(start_records: u64, start_offset: u64) -> Self {
+        BarLength {
+            start_records,
+            start_offset,
+            expected: None,
+        }
+    }
+
+    /// The length to show after a page; `None` until a count is known.
+    fn after_page(&mut self, total_count: Option<u64>, records: u64) -> Option<u64> {
+        if self.expected.is_none() {
+            self.expected =
+                total_count.map(|t| self.start_records + t.saturating_sub(self.start_offset));
+        }
+        self.expected.map(|e| e.max(records))
+    }
 }
 
 fn state_path(part: &Path) -> PathBuf {
@@ -100,6 +158,11 @@ impl ExportJob {
         if self.format == Format::Csv && self.csv_raw_formulas {
             id["csv_raw_formulas"] = Value::Bool(true);
         }
+        // The text, not the time: `--since 7d` tomorrow is the same export, whose
+        // time is the one in the checkpoint.
+        if let Some(since) = &self.since {
+            id["since"] = Value::String(since.text.clone());
+        }
         id
     }
 
@@ -110,9 +173,11 @@ impl ExportJob {
         })?;
         let v: Value = serde_json::from_str(&text)
             .map_err(|e| Failure::local(format!("{}: {e}", state.display())))?;
-        if v["job"] != self.identity() {
+        let since_at = v["since_at"].as_i64();
+        if v["job"] != self.identity() || self.since.is_some() != since_at.is_some() {
             return Err(Failure::local(format!(
-                "{} belongs to another export (object, params, filter, format or page size differ)",
+                "{} belongs to another export (object, params, filter, --since, format or \
+                 page size differ)",
                 state.display()
             )));
         }
@@ -121,13 +186,17 @@ impl ExportJob {
             records: v["records"].as_u64().unwrap_or(0),
             bytes: v["bytes"].as_u64().unwrap_or(0),
             columns: serde_json::from_value(v["columns"].clone()).unwrap_or_default(),
+            since_at,
         })
     }
 
     fn save_checkpoint(&self, part: &Path, c: &Checkpoint) -> Result<()> {
         let state = state_path(part);
-        let v = json!({"job": self.identity(), "offset": c.offset, "records": c.records,
-                       "bytes": c.bytes, "columns": c.columns});
+        let mut v = json!({"job": self.identity(), "offset": c.offset, "records": c.records,
+                           "bytes": c.bytes, "columns": c.columns});
+        if let Some(at) = c.since_at {
+            v["since_at"] = at.into();
+        }
         files::write_atomic_private(&state, v.to_string().as_bytes())
     }
 
@@ -136,16 +205,12 @@ impl ExportJob {
         if self.resume && self.output.is_none() {
             return Err(Failure::local("--resume needs -o FILE"));
         }
+        let since_now = self.since.as_ref().map(|s| s.at);
         let (mut sink, part, mut cp): (Sink, Option<PathBuf>, Checkpoint) = match &self.output {
             None => (
                 Sink::Stdout(BufWriter::new(std::io::stdout().lock())),
                 None,
-                Checkpoint {
-                    offset: 0,
-                    records: 0,
-                    bytes: 0,
-                    columns: Vec::new(),
-                },
+                Checkpoint::start(since_now),
             ),
             Some(out) => {
                 let part = part_path(out);
@@ -156,15 +221,7 @@ impl ExportJob {
                     f.seek(SeekFrom::End(0)).map_err(io(&part))?;
                     (f, cp)
                 } else {
-                    (
-                        files::create_output(&part)?,
-                        Checkpoint {
-                            offset: 0,
-                            records: 0,
-                            bytes: 0,
-                            columns: Vec::new(),
-                        },
-                    )
+                    (files::create_output(&part)?, Checkpoint::start(since_now))
                 };
                 (Sink::file(file, cp.bytes), Some(part), cp)
             }
@@ -175,10 +232,14 @@ impl ExportJob {
             // A reader that closed stdout (`| head`) ends the export quietly.
             None => terminal::stdout_error(e),
         };
+        let filter = match cp.since_at {
+            Some(at) => crate::params::with_since(self.filter.clone(), at),
+            None => self.filter.clone(),
+        };
         let mut records = client
             .records(&self.obj, self.params.clone(), self.page_size)?
             .action(&self.action)?
-            .filter(self.filter.clone())?
+            .filter(filter)?
             .starting_at(cp.offset);
 
         let bar = if self.progress {
@@ -193,6 +254,7 @@ impl ExportJob {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_position(cp.records);
+        let mut bar_length = BarLength::new(cp.records, cp.offset);
         let mut extra_dropped = 0u64;
         let mut page: Vec<Map<String, Value>> = Vec::new();
         let mut wrote_header = cp.records > 0 || cp.bytes > 0;
@@ -214,8 +276,10 @@ impl ExportJob {
                 }
             }
             // A page boundary (or the end): write the page, then checkpoint.
-            if let Some(total) = records.total_count() {
-                bar.set_length(total.saturating_sub(resumed_from) + cp.records);
+            if let Some(len) =
+                bar_length.after_page(records.total_count(), cp.records + page.len() as u64)
+            {
+                bar.set_length(len);
             }
             if !wrote_header {
                 if self.format == Format::Csv {
@@ -439,7 +503,31 @@ impl Write for Sink {
 
 #[cfg(test)]
 mod tests {
-    use super::neutralise_formula;
+    use super::{neutralise_formula, BarLength};
+
+    #[test]
+    fn the_bar_length_is_the_first_total_count() {
+        // 5,000 records in pages of 1,000: 5,000 from the first page to the last.
+        let mut bar = BarLength::new(0, 0);
+        let lengths: Vec<_> = (1..=5)
+            .map(|page| bar.after_page(Some(5000), page * 1000))
+            .collect();
+        assert_eq!(lengths, vec![Some(5000); 5]);
+        // No count yet: no length; a later count is taken, and then kept.
+        let mut bar = BarLength::new(0, 0);
+        assert_eq!(bar.after_page(None, 10), None);
+        assert_eq!(bar.after_page(Some(40), 20), Some(40));
+        assert_eq!(bar.after_page(Some(45), 30), Some(40));
+        // Records beyond the count stretch the bar instead of overflowing it.
+        assert_eq!(bar.after_page(Some(45), 45), Some(45));
+        // Resumed at offset 2,000 with 2,000 records written: those plus the rest.
+        let mut bar = BarLength::new(2000, 2000);
+        assert_eq!(bar.after_page(Some(5000), 3000), Some(5000));
+        assert_eq!(bar.after_page(Some(5000), 4000), Some(5000));
+        // A count below the offset (records deleted meanwhile) is not an underflow.
+        let mut bar = BarLength::new(2000, 2000);
+        assert_eq!(bar.after_page(Some(100), 2000), Some(2000));
+    }
 
     #[test]
     fn formulas_get_a_quote_and_numbers_do_not() {

@@ -8,6 +8,7 @@ mod files;
 mod params;
 mod session_cache;
 mod settings;
+mod status;
 mod terminal;
 
 use std::io::{IsTerminal, Write};
@@ -25,11 +26,15 @@ use settings::{ConnectionArgs, Settings};
 /// Script a Runtel PBX from the shell: log in once, call any action, export call history.
 ///
 /// Settings come from flags, then RUNTEL_URL / RUNTEL_LOGIN / RUNTEL_PASSWORD, then the
-/// profile in ~/.config/runtel/config.toml. Sessions are cached per profile in
-/// ~/.cache/runtel (files 0600 in a directory 0700 that must be yours and closed to
-/// others), so a loop of invocations logs in once. An http:// URL to another
-/// machine gets a warning (the password would cross the network in clear) unless
-/// the profile says allow_plain_http = true or RUNTEL_ALLOW_PLAIN_HTTP=1.
+/// profile in ~/.config/runtel/config.toml, then the profile's cached session, which
+/// remembers the server and login of its last `runtel login`. Sessions are cached per
+/// profile in ~/.cache/runtel (files 0600 in a directory 0700 that must be yours and
+/// closed to others), so a loop of invocations logs in once. The count of failed
+/// logins is kept there per server (scheme, address and port), as the server's
+/// Defender counts per host: every profile and URL spelling of one server shares it.
+/// An http:// URL to another machine gets a warning (the password would cross the
+/// network in clear) unless the profile says allow_plain_http = true or
+/// RUNTEL_ALLOW_PLAIN_HTTP=1.
 ///
 /// Text from the server (error messages, role names) is shown with control
 /// characters escaped (ESC as \x1b); JSON output is left to JSON's own escaping.
@@ -51,38 +56,43 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         cdrs: u64,
     },
-    /// Log in and cache the session token for this profile.
+    /// Log in and cache the session token, server and login for this profile.
     Login {
         /// Print the auth request (password masked) instead of sending it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "reset_guard")]
         dry_run: bool,
+        /// Clear runtel's count of failed logins for this server, and its lock-out,
+        /// then exit without logging in. The server's Defender keeps its own count
+        /// and may still block this host.
+        #[arg(long)]
+        reset_guard: bool,
     },
     /// End the cached session on the server and forget it.
     Logout,
+    /// Show the profile, its server, the cached session and the server's login guard
+    /// (sends nothing). Exit code 0 only with an unexpired cached session.
+    Status,
     /// Call one action and print the answer envelope.
-    #[command(
-        after_help = "Examples:\n  runtel call User list\n  runtel call User get id=5\n  \
-        runtel call DomainCDR list --limit 100 --filter '{\"field_list\":[{\"field\":\"dt\",\"condition_type\":5,\"value\":1704067200}],\"type\":0}'\n  \
-        runtel call User update id=5 name=Anna --dry-run\n\nkey=value: values that parse as JSON (3, true, [1]) are JSON; key:=text forces a string."
-    )]
+    #[command(after_help = CALL_HELP)]
     Call {
         /// Object name, e.g. User, DomainCDR.
         obj: String,
         /// Action, e.g. list, get, append, update, delete.
         action: String,
-        /// Params as key=value words.
-        #[arg(value_name = "KEY=VALUE")]
+        /// Params as key=value (a string) or key:=JSON words; limit, offset and
+        /// filter words go to the top level (see below).
+        #[arg(value_name = "KEY=VALUE|KEY:=JSON")]
         words: Vec<String>,
-        /// Params as JSON, @file or @- (stdin); key=value words are merged in.
+        /// Params as JSON, @file or @- (stdin); words are added to them.
         #[arg(long, value_name = "JSON|@FILE")]
         params: Option<String>,
-        /// Top-level limit (list calls).
+        /// Top-level limit (list calls); the same as a limit=N word.
         #[arg(long)]
         limit: Option<u64>,
-        /// Top-level offset (list calls).
+        /// Top-level offset (list calls); the same as an offset=N word.
         #[arg(long)]
         offset: Option<u64>,
-        /// Top-level filter as JSON or @file.
+        /// Top-level filter as JSON or @file; the same as a filter:=JSON word.
         #[arg(long, value_name = "JSON|@FILE")]
         filter: Option<String>,
         /// Print the exact request (token and password masked) and send nothing.
@@ -94,13 +104,16 @@ enum Command {
     Export {
         /// Object name, e.g. DomainCDR.
         obj: String,
-        /// Params as key=value words.
-        #[arg(value_name = "KEY=VALUE")]
+        /// Params as key=value (a string) or key:=JSON words, as for `call`; a
+        /// filter word joins the filter, as --filter does.
+        #[arg(value_name = "KEY=VALUE|KEY:=JSON")]
         words: Vec<String>,
         /// Params as JSON, @file or @-.
         #[arg(long, value_name = "JSON|@FILE")]
         params: Option<String>,
-        /// Only records with dt >= TIME: Unix seconds, YYYY-MM-DD[THH:MM:SS] (UTC) or N[smhd] ago.
+        /// Only records with dt >= TIME: Unix seconds, YYYY-MM-DD[THH:MM:SS] (UTC) or
+        /// N[smhd] ago. A time ago is read once, when the export starts; --resume
+        /// keeps that time, so give the same --since again.
         #[arg(long, allow_hyphen_values = true)]
         since: Option<String>,
         /// Extra filter as JSON or @file (combined with --since).
@@ -129,6 +142,28 @@ enum Command {
     },
 }
 
+const CALL_HELP: &str = r#"Params, typed as in httpie and xh:
+  key=value     always a string: uid=101 sends "uid": "101", pin=0042 keeps its zeros
+  key:=JSON     raw JSON: numbers, true/false, null, arrays, objects, e.g.
+                id:=5  status:=1  enabled:=true  note:=null  tags:='[1,2]'
+  The value after := must be valid JSON, else an invalid_input error names the key.
+  Words are added to --params, a later one replacing an earlier value.
+
+limit, offset and filter are not params: the API reads them at the top level of the
+request, beside params, and ignores them inside it. Given as words they go to the
+top level exactly as --limit, --offset and --filter do: limit=3 and limit:=3 both
+mean the number 3; filter:=JSON, or filter=JSON|@FILE as --filter takes it. Giving
+one both as a word and as a flag is an error. To send such a key inside params,
+put it in --params.
+
+Examples:
+  runtel call User list
+  runtel call User get id:=5
+  runtel call User update id:=5 name=Anna status:=1 --dry-run
+  runtel call DomainUser append uid=101 pin=0042 user_id:=5
+  runtel call DomainCDR list limit=100 offset=200
+  runtel call DomainCDR list limit=100 filter:='{"field_list":[{"field":"dt","condition_type":5,"value":1704067200}],"type":0}'"#;
+
 const EXPORT_HELP: &str = "\
 CSV and spreadsheets: a cell that starts with =, @, a tab or a carriage return, or
 with + or - when the cell is not a plain number, is written with a leading ' so that
@@ -153,28 +188,16 @@ fn print_json(v: &Value) -> Result<()> {
         .map_err(terminal::stdout_error)
 }
 
-fn filter_from(filter: Option<&str>, since: Option<&str>) -> Result<Value> {
-    let mut f = match filter {
-        Some(text) => params::json_source("--filter", text)?,
-        None => Value::Null,
-    };
-    if let Some(since) = since {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let t = params::since(since, now)?;
-        let cond = serde_json::json!({"field": "dt", "condition_type": 5, "value": t});
-        match &mut f {
-            Value::Object(m) => match m.get_mut("field_list") {
-                Some(Value::Array(list)) => list.push(cond),
-                _ => {
-                    m.insert("field_list".into(), Value::Array(vec![cond]));
-                }
-            },
-            _ => f = serde_json::json!({"field_list": [cond], "type": 0}),
-        }
-    }
-    Ok(f)
+fn invalid(msg: impl Into<String>) -> Failure {
+    Failure::Sdk(runtel_client::Error::InvalidInput(msg.into()))
+}
+
+/// The filter from `--filter` or a `filter` word (not both).
+fn filter_of(flag: Option<&str>, word: Option<Value>) -> Result<Value> {
+    let flag = flag
+        .map(|text| params::json_source("--filter", text))
+        .transpose()?;
+    Ok(params::one_of("filter", flag, word)?.unwrap_or(Value::Null))
 }
 
 fn dry_run(settings: &Settings, call: &Call) -> Result<()> {
@@ -195,7 +218,27 @@ fn dry_run(settings: &Settings, call: &Call) -> Result<()> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo { cdrs } => demo::run(cdrs),
-        Command::Login { dry_run: true } => {
+        Command::Login {
+            reset_guard: true, ..
+        } => {
+            let settings = Settings::resolve(&cli.conn)?;
+            prepare_cache()?;
+            let guard = session_cache::PersistentGuard::load(&settings)?;
+            let server = terminal::inert(guard.server()).into_owned();
+            terminal::note(&format!(
+                "runtel: warning: this clears only runtel's own count of failed logins for \
+                 {server}; the server's Defender keeps its own count for this host and may \
+                 still block it until its own block ends"
+            ));
+            // The same lock as a login: a login in progress finishes first.
+            let before = guard.reset(settings.timeout)?;
+            terminal::note(&format!(
+                "runtel: login guard for {server} cleared (it had {})",
+                status::describe_guard(&before, SystemTime::now())
+            ));
+            Ok(())
+        }
+        Command::Login { dry_run: true, .. } => {
             let settings = Settings::resolve(&cli.conn)?;
             let login = settings.require_login()?;
             let call = Call::new(
@@ -205,7 +248,7 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             dry_run(&settings, &call)
         }
-        Command::Login { dry_run: false } => {
+        Command::Login { dry_run: false, .. } => {
             let mut settings = Settings::resolve(&cli.conn)?;
             let login = settings.require_login()?;
             prepare_cache()?;
@@ -227,6 +270,7 @@ fn run(cli: Cli) -> Result<()> {
             ));
             Ok(())
         }
+        Command::Status => status::run(&cli.conn),
         Command::Logout => {
             let settings = Settings::resolve(&cli.conn)?;
             prepare_cache()?;
@@ -259,13 +303,13 @@ fn run(cli: Cli) -> Result<()> {
             dry_run: dry,
         } => {
             let mut settings = Settings::resolve(&cli.conn)?;
-            let params = params::build(params.as_deref(), &words)?;
-            let mut call =
-                Call::new(&obj, &action, params)?.filter(filter_from(filter.as_deref(), None)?)?;
-            if let Some(l) = limit {
+            let words = params::build(params.as_deref(), &words)?;
+            let filter = filter_of(filter.as_deref(), words.filter)?;
+            let mut call = Call::new(&obj, &action, words.params)?.filter(filter)?;
+            if let Some(l) = params::one_of("limit", limit, words.limit)? {
                 call = call.limit(l);
             }
-            if let Some(o) = offset {
+            if let Some(o) = params::one_of("offset", offset, words.offset)? {
                 call = call.offset(o);
             }
             if dry {
@@ -297,11 +341,30 @@ fn run(cli: Cli) -> Result<()> {
             csv_raw_formulas,
         } => {
             let mut settings = Settings::resolve(&cli.conn)?;
+            let words = params::build(params.as_deref(), &words)?;
+            if words.limit.is_some() || words.offset.is_some() {
+                return Err(invalid(
+                    "export pages through every record itself: limit and offset words do not \
+                     apply (--page-size sets the records per request)",
+                ));
+            }
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let since = since
+                .map(|text| {
+                    params::since(&text, now).map(|at| export::Since {
+                        text: text.trim().to_owned(),
+                        at,
+                    })
+                })
+                .transpose()?;
             let job = export::ExportJob {
                 obj,
                 action: if detail { "list_with_detail" } else { "list" }.into(),
-                params: params::build(params.as_deref(), &words)?,
-                filter: filter_from(filter.as_deref(), since.as_deref())?,
+                params: words.params,
+                filter: filter_of(filter.as_deref(), words.filter)?,
+                since,
                 format,
                 page_size,
                 output,

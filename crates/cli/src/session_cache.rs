@@ -35,28 +35,107 @@ fn server_key(base: &str) -> String {
         .collect()
 }
 
+/// The cached session of one profile. Besides the token it keeps the URL and
+/// login it was made with, so that later commands of the profile need neither
+/// (see [`remembered`]).
 pub struct SessionCache {
     path: PathBuf,
+    profile: String,
+    url: String,
+    login: Option<String>,
     base: String,
+}
+
+fn session_path(profile: &str) -> PathBuf {
+    cache_dir().join(format!("session-{}.json", server_key(profile)))
+}
+
+/// The saved session of `profile`, if the file is there, readable and its own:
+/// distinct profile names can map to one file name (`a.b`, `a_b`), and a file
+/// written before the profile was recorded has none.
+fn read_session(profile: &str) -> Result<Option<Value>> {
+    let Some(text) = files::read_private(&session_path(profile))? else {
+        return Ok(None);
+    };
+    let Ok(v) = serde_json::from_str::<Value>(&text) else {
+        return Ok(None); // a damaged cache is just a cache miss
+    };
+    Ok(match &v["profile"] {
+        Value::String(p) if p == profile => Some(v),
+        Value::Null => Some(v),
+        _ => None,
+    })
+}
+
+/// The server and login a profile last logged in with.
+pub struct Remembered {
+    pub url: String,
+    pub login: Option<String>,
+    /// The server's normalised base URL, to tell whether a URL given otherwise
+    /// is the same server (then the login applies to it too).
+    pub base: String,
+}
+
+/// What the session cache of `profile` remembers, whether or not its token is
+/// still valid: the server and login stay useful for the next login. The cache
+/// directory is checked as for every cache read ([`files::read_private`]), so
+/// a URL planted by someone else is refused, never followed with a password.
+pub fn remembered(profile: &str) -> Result<Option<Remembered>> {
+    let Some(v) = read_session(profile)? else {
+        return Ok(None);
+    };
+    let (Some(url), Some(base)) = (v["url"].as_str(), v["base"].as_str()) else {
+        return Ok(None);
+    };
+    Ok(Some(Remembered {
+        url: url.to_owned(),
+        login: v["login"].as_str().map(str::to_owned),
+        base: base.to_owned(),
+    }))
+}
+
+/// The profiles with a cached session, for the message about a profile that
+/// does not exist. Best effort: anything unreadable is left out.
+pub fn cached_profiles() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(cache_dir()) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name.starts_with("session-") && name.ends_with(".json")).then_some(())?;
+            let text = files::read_private(&e.path()).ok()??;
+            let v: Value = serde_json::from_str(&text).ok()?;
+            v["profile"].as_str().map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// A cached session as saved, valid or not.
+pub struct Cached {
+    pub info: AuthInfo,
+    pub expires: SystemTime,
 }
 
 impl SessionCache {
     pub fn new(settings: &Settings) -> Result<Self> {
         let endpoint = Endpoint::parse(&settings.url)?;
-        let name = format!("session-{}.json", server_key(&settings.profile));
         Ok(SessionCache {
-            path: cache_dir().join(name),
+            path: session_path(&settings.profile),
+            profile: settings.profile.clone(),
+            url: settings.url.clone(),
+            login: settings.login.clone(),
             base: endpoint.base().to_owned(),
         })
     }
 
-    /// The cached login for this profile and server, if still valid.
-    pub fn load(&self, login: Option<&str>) -> Result<Option<(AuthInfo, SystemTime)>> {
-        let Some(text) = files::read_private(&self.path)? else {
+    /// The session cached for this profile and server, expired or not.
+    pub fn peek(&self) -> Result<Option<Cached>> {
+        let Some(v) = read_session(&self.profile)? else {
             return Ok(None);
-        };
-        let Ok(v) = serde_json::from_str::<Value>(&text) else {
-            return Ok(None); // a damaged cache is just a cache miss
         };
         if v["base"] != self.base.as_str() {
             return Ok(None);
@@ -64,10 +143,18 @@ impl SessionCache {
         let Ok(info) = serde_json::from_value::<AuthInfo>(v["auth"].clone()) else {
             return Ok(None);
         };
+        let expires = from_unix(v["expires_at"].as_f64().unwrap_or(0.0));
+        Ok(Some(Cached { info, expires }))
+    }
+
+    /// The cached login for this profile and server, if still valid.
+    pub fn load(&self, login: Option<&str>) -> Result<Option<(AuthInfo, SystemTime)>> {
+        let Some(Cached { info, expires }) = self.peek()? else {
+            return Ok(None);
+        };
         if login.is_some_and(|l| !l.eq_ignore_ascii_case(&info.user_login)) {
             return Ok(None);
         }
-        let expires = from_unix(v["expires_at"].as_f64().unwrap_or(0.0));
         // Keep a minute in hand so a call does not start on a token about to die.
         if SystemTime::now() + Duration::from_secs(60) >= expires {
             return Ok(None);
@@ -79,7 +166,13 @@ impl SessionCache {
         let (Some(info), Some(expires)) = (client.auth_info(), client.token_expires_at()) else {
             return Ok(());
         };
-        let v = json!({"base": self.base, "expires_at": unix(expires), "auth": info.to_json_with_token()});
+        let login = self
+            .login
+            .clone()
+            .unwrap_or_else(|| info.user_login.clone());
+        let v = json!({"profile": self.profile, "url": self.url, "login": login,
+                       "base": self.base, "expires_at": unix(expires),
+                       "auth": info.to_json_with_token()});
         files::write_private(&self.path, v.to_string().as_bytes())
     }
 
@@ -102,6 +195,15 @@ impl SessionCache {
 pub struct PersistentGuard {
     path: PathBuf,
     lock_path: PathBuf,
+    server: String,
+}
+
+/// The saved state of a login guard, for `runtel status`.
+pub struct GuardState {
+    pub failures: u32,
+    pub locked_until: Option<SystemTime>,
+    /// The file could not be read: logins are refused as if locked.
+    pub damaged: bool,
 }
 
 impl PersistentGuard {
@@ -112,7 +214,43 @@ impl PersistentGuard {
         Ok(PersistentGuard {
             path: cache_dir().join(format!("{name}.json")),
             lock_path: cache_dir().join(format!("{name}.lock")),
+            server: server.to_string(),
         })
+    }
+
+    /// The server the count is kept for: scheme, address and port.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The saved state, read without the lock: files are replaced whole (by
+    /// rename), so a reader sees the state before or after a login, never half.
+    pub fn state(&self) -> GuardState {
+        let (failures, locked_until) = self.read_state();
+        GuardState {
+            failures,
+            locked_until,
+            damaged: failures == u32::MAX,
+        }
+    }
+
+    /// Forgets the count and any lock-out, under the lock logins take, so it
+    /// cannot interleave with a login of another process: one in progress
+    /// finishes first (waiting at most `wait`). Returns the state it cleared.
+    pub fn reset(&self, wait: Duration) -> Result<GuardState> {
+        let held = self.lock(wait)?;
+        let before = GuardState {
+            failures: held.failures(),
+            locked_until: held.locked_until(),
+            damaged: held.failures() == u32::MAX,
+        };
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Failure::local(format!("{}: {e}", self.path.display()))),
+        }
+        drop(held);
+        Ok(before)
     }
 
     fn read_state(&self) -> (u32, Option<SystemTime>) {

@@ -1,5 +1,11 @@
 //! Where the connection settings come from: flags, then the environment, then a
-//! named profile in the config file (`~/.config/runtel/config.toml`).
+//! named profile in the config file (`~/.config/runtel/config.toml`), then the
+//! profile's cached session, which remembers the server and login it was made with.
+//!
+//! Every key of the file is checked: a misspelt one is an error naming the nearest
+//! valid key, not a setting silently ignored. A profile named with `--profile` or
+//! `RUNTEL_PROFILE` that neither the file nor the cache knows is an error listing
+//! those that exist, when nothing else gives a server URL.
 //!
 //! ```toml
 //! [profiles.default]
@@ -20,6 +26,7 @@ use runtel_client::{ClientBuilder, Endpoint, Secret};
 
 use crate::failure::{Failure, Result};
 use crate::files;
+use crate::session_cache;
 use crate::terminal;
 
 /// Connection flags shared by every subcommand that talks to a server.
@@ -55,6 +62,8 @@ pub struct ConnectionArgs {
 pub struct Settings {
     pub profile: String,
     pub url: String,
+    /// Where the URL came from, for `runtel status`.
+    pub url_source: String,
     pub login: Option<String>,
     password: Option<Secret>,
     password_stdin: bool,
@@ -101,48 +110,145 @@ fn base_dir(xdg: &str, fallback: &str) -> PathBuf {
     }
 }
 
-fn load_profile(name: &str) -> Result<Profile> {
-    let path = config_path();
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(Profile::default());
-    };
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e| Failure::local(format!("{}: {e}", path.display())))?;
-    let Some(p) = doc.get("profiles").and_then(|p| p.get(name)) else {
-        return Ok(Profile::default());
-    };
-    let text_of = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-    let password = text_of("password");
-    if password.is_some() {
-        files::check_private(&path)?;
+/// The keys a profile may have. Anything else is refused: a misspelt `pasword`
+/// or `ca-file` would otherwise be ignored without a word.
+const PROFILE_KEYS: &[&str] = &[
+    "url",
+    "login",
+    "password",
+    "ca_file",
+    "insecure",
+    "timeout",
+    "allow_plain_http",
+];
+
+/// Edits (insertions, deletions, substitutions) that turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let replaced = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = replaced.min(row[j] + 1).min(row[j + 1] + 1);
+        }
     }
-    let bad = |key: &str, what: &str| {
-        Failure::local(format!(
-            "{key} in profile {name:?} of {} must be {what}",
-            path.display()
-        ))
+    row[b.len()]
+}
+
+/// "unknown key" with the nearest valid key when it is near enough to be the
+/// one meant (so `zzz` does not get "did you mean url").
+fn unknown_key(path: &std::path::Path, key: &str, place: &str, valid: &[&str]) -> Failure {
+    let nearest = valid
+        .iter()
+        .map(|k| (edit_distance(&key.to_ascii_lowercase(), k), *k))
+        .min();
+    let hint = match nearest {
+        Some((d, k)) if d <= 2.max(key.chars().count() / 3) => format!("did you mean {k:?}? "),
+        _ => String::new(),
     };
-    let bool_of = |k: &str| match p.get(k) {
-        None => Ok(None),
-        Some(v) => v.as_bool().map(Some).ok_or_else(|| bad(k, "true or false")),
-    };
-    Ok(Profile {
-        url: text_of("url"),
-        login: text_of("login"),
-        password,
-        ca_file: text_of("ca_file").map(PathBuf::from),
-        insecure: p.get("insecure").and_then(|v| v.as_bool()),
-        timeout: match p.get("timeout") {
-            None => None,
-            Some(v) => Some(
-                v.as_float()
-                    .or_else(|| v.as_integer().map(|i| i as f64))
-                    .ok_or_else(|| bad("timeout", "a number of seconds"))?,
-            ),
-        },
-        allow_plain_http: bool_of("allow_plain_http")?,
-    })
+    Failure::local(format!(
+        "{}: unknown key {:?} {place}; {hint}valid keys: {}",
+        path.display(),
+        terminal::inert(key),
+        valid.join(", ")
+    ))
+}
+
+/// The config file, checked key by key; `None` when there is none.
+struct Config {
+    path: PathBuf,
+    profiles: toml::Table,
+}
+
+impl Config {
+    fn load() -> Result<Option<Config>> {
+        let path = config_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Failure::local(format!("{}: {e}", path.display()))),
+        };
+        let mut doc: toml::Table = text
+            .parse()
+            .map_err(|e| Failure::local(format!("{}: {e}", path.display())))?;
+        if let Some(key) = doc.keys().find(|k| *k != "profiles") {
+            return Err(unknown_key(&path, key, "at the top level", &["profiles"]));
+        }
+        let profiles = match doc.remove("profiles") {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => {
+                return Err(Failure::local(format!(
+                    "{}: profiles must be tables, as [profiles.NAME]",
+                    path.display()
+                )))
+            }
+        };
+        for (name, p) in &profiles {
+            let Some(p) = p.as_table() else {
+                return Err(Failure::local(format!(
+                    "{}: profiles.{name} must be a table, as [profiles.{name}]",
+                    path.display()
+                )));
+            };
+            if let Some(key) = p.keys().find(|k| !PROFILE_KEYS.contains(&k.as_str())) {
+                let place = format!("in profile {:?}", terminal::inert(name));
+                return Err(unknown_key(&path, key, &place, PROFILE_KEYS));
+            }
+        }
+        Ok(Some(Config { path, profiles }))
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.profiles.keys().map(String::as_str).collect()
+    }
+
+    fn profile(&self, name: &str) -> Result<Option<Profile>> {
+        let Some(p) = self.profiles.get(name).and_then(|p| p.as_table()) else {
+            return Ok(None);
+        };
+        let path = &self.path;
+        let bad = |key: &str, what: &str| {
+            Failure::local(format!(
+                "{key} in profile {name:?} of {} must be {what}",
+                path.display()
+            ))
+        };
+        let text_of = |k: &str| match p.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(|s| Some(s.to_owned()))
+                .ok_or_else(|| bad(k, "a string")),
+        };
+        let bool_of = |k: &str| match p.get(k) {
+            None => Ok(None),
+            Some(v) => v.as_bool().map(Some).ok_or_else(|| bad(k, "true or false")),
+        };
+        let password = text_of("password")?;
+        if password.is_some() {
+            files::check_private(path)?;
+        }
+        Ok(Some(Profile {
+            url: text_of("url")?,
+            login: text_of("login")?,
+            password,
+            ca_file: text_of("ca_file")?.map(PathBuf::from),
+            insecure: bool_of("insecure")?,
+            timeout: match p.get("timeout") {
+                None => None,
+                Some(v) => Some(
+                    v.as_float()
+                        .or_else(|| v.as_integer().map(|i| i as f64))
+                        .ok_or_else(|| bad("timeout", "a number of seconds"))?,
+                ),
+            },
+            allow_plain_http: bool_of("allow_plain_http")?,
+        }))
+    }
 }
 
 /// A timeout from a flag or setting `name`: more than zero, at most 30 days
@@ -200,25 +306,120 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// Settings, or why there is no server to talk to.
+pub enum Lookup {
+    Ready(Box<Settings>),
+    /// No URL from any source; `failure` says where one can come from.
+    NoUrl {
+        profile: String,
+        failure: Failure,
+    },
+}
+
+/// Where the named profile's absence is explained: which profiles the config
+/// file has, and which have a cached session.
+fn no_such_profile(name: &str, config: Option<&Config>) -> Failure {
+    let path = config_path();
+    let mut msg = match config.map(Config::names) {
+        None => format!(
+            "profile {name:?} does not exist: there is no config file {}",
+            path.display()
+        ),
+        Some(names) if names.is_empty() => format!(
+            "profile {name:?} does not exist: {} has no profiles",
+            path.display()
+        ),
+        Some(names) => format!(
+            "profile {name:?} does not exist; profiles in {}: {}",
+            path.display(),
+            names.join(", ")
+        ),
+    };
+    let cached: Vec<String> = session_cache::cached_profiles()
+        .into_iter()
+        .filter(|p| config.is_none_or(|c| !c.profiles.contains_key(p)))
+        .collect();
+    if !cached.is_empty() {
+        msg.push_str(&format!("; sessions cached for: {}", cached.join(", ")));
+    }
+    msg.push_str(&format!(
+        " (with --url, {name:?} would name a new session instead)"
+    ));
+    Failure::local(terminal::inert(&msg).into_owned())
+}
+
+/// True when `url` is the server whose normalised base URL is `base`.
+pub fn same_server(url: &str, base: &str) -> bool {
+    Endpoint::parse(url).is_ok_and(|e| e.base() == base)
+}
+
 impl Settings {
     pub fn resolve(args: &ConnectionArgs) -> Result<Settings> {
-        let profile_name = args
-            .profile
+        match Self::lookup(args)? {
+            Lookup::Ready(s) => Ok(*s),
+            Lookup::NoUrl { failure, .. } => Err(failure),
+        }
+    }
+
+    /// Flags, then the environment, then the profile, then the profile's session
+    /// cache, which remembers the server and login of its last login: after
+    /// `runtel --url U --login L login`, plain `runtel call ...` talks to U as L.
+    pub fn lookup(args: &ConnectionArgs) -> Result<Lookup> {
+        let named = args.profile.clone().or_else(|| env("RUNTEL_PROFILE"));
+        let profile_name = named.clone().unwrap_or_else(|| "default".into());
+        let config = Config::load()?;
+        let found = match &config {
+            Some(c) => c.profile(&profile_name)?,
+            None => None,
+        };
+        let in_config = found.is_some();
+        let profile = found.unwrap_or_default();
+        let given = [
+            (args.url.clone(), "--url".to_owned()),
+            (env("RUNTEL_URL"), "RUNTEL_URL".to_owned()),
+            (profile.url.clone(), format!("profile {profile_name:?}")),
+        ]
+        .into_iter()
+        .find_map(|(url, source)| url.map(|u| (u, source)));
+        let mut login = args
+            .login
             .clone()
-            .or_else(|| env("RUNTEL_PROFILE"))
-            .unwrap_or_else(|| "default".into());
-        let profile = load_profile(&profile_name)?;
-        let url = args
-            .url
-            .clone()
-            .or_else(|| env("RUNTEL_URL"))
-            .or(profile.url)
-            .ok_or_else(|| {
-                Failure::Sdk(runtel_client::Error::InvalidInput(format!(
-                    "no server URL: pass --url, set RUNTEL_URL, or add url to profile {profile_name:?} in {}",
-                    config_path().display()
-                )))
-            })?;
+            .or_else(|| env("RUNTEL_LOGIN"))
+            .or(profile.login.clone());
+        let (url, url_source) = match given {
+            Some((url, source)) => {
+                // The remembered login is for the remembered server only.
+                if login.is_none() {
+                    if let Some(r) = session_cache::remembered(&profile_name)? {
+                        if same_server(&url, &r.base) {
+                            login = r.login;
+                        }
+                    }
+                }
+                (url, source)
+            }
+            None => match session_cache::remembered(&profile_name)? {
+                Some(r) => {
+                    login = login.or(r.login);
+                    (r.url, "the session cache of the last login".to_owned())
+                }
+                None if named.is_some() && !in_config && profile_name != "default" => {
+                    return Err(no_such_profile(&profile_name, config.as_ref()));
+                }
+                None => {
+                    let failure = Failure::Sdk(runtel_client::Error::InvalidInput(format!(
+                        "no server URL: pass --url, set RUNTEL_URL, add url to profile \
+                         {profile_name:?} in {}, or log in once with --url (the session of a \
+                         profile remembers its server)",
+                        config_path().display()
+                    )));
+                    return Ok(Lookup::NoUrl {
+                        profile: profile_name,
+                        failure,
+                    });
+                }
+            },
+        };
         let timeout = match (args.timeout, profile.timeout) {
             (Some(secs), _) => positive_duration("--timeout", secs)?,
             (None, Some(secs)) => {
@@ -230,21 +431,18 @@ impl Settings {
             Some(v) => flag_value("RUNTEL_ALLOW_PLAIN_HTTP", &v)?,
             None => profile.allow_plain_http.unwrap_or(false),
         };
-        Ok(Settings {
+        Ok(Lookup::Ready(Box::new(Settings {
             profile: profile_name,
             url,
-            login: args
-                .login
-                .clone()
-                .or_else(|| env("RUNTEL_LOGIN"))
-                .or(profile.login),
+            url_source,
+            login,
             password: env("RUNTEL_PASSWORD").or(profile.password).map(Secret::new),
             password_stdin: args.password_stdin,
             ca_file: args.ca_file.clone().or(profile.ca_file),
             insecure: args.insecure || profile.insecure.unwrap_or(false),
             timeout,
             allow_plain_http,
-        })
+        })))
     }
 
     /// Warns on stderr, before anything is sent, when the password and token would

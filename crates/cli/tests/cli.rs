@@ -70,12 +70,13 @@ fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    // A tool that refuses before reading its input (a bad cache directory) may be
+    // gone before the input is written: its answer is what counts.
+    match child.stdin.take().unwrap().write_all(input.as_bytes()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => panic!("writing to the tool's stdin: {e}"),
+    }
     child.wait_with_output().unwrap()
 }
 
@@ -167,7 +168,7 @@ fn token_cache_means_one_login_for_many_invocations() {
         // No password anywhere: only the cached token can make this work.
         let out = run(home
             .cmd()
-            .args(["--url", s.url(), "call", "User", "get", "id=1"]));
+            .args(["--url", s.url(), "call", "User", "get", "id:=1"]));
         assert!(out.status.success(), "call {i}: {}", text(&out.stderr));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["body"]["login"], DEFAULT_LOGIN);
@@ -295,7 +296,7 @@ fn dry_run_prints_the_request_masked_and_sends_nothing() {
         "call",
         "User",
         "update",
-        "id=5",
+        "id:=5",
         "name=Anna",
         "--dry-run",
     ]));
@@ -336,7 +337,7 @@ fn exit_codes_by_error_kind_and_one_line_errors() {
     };
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (
-            vec!["call", "User", "get", "id=4242"],
+            vec!["call", "User", "get", "id:=4242"],
             7,
             "runtel: error: api: User.get: HTTP 404, code 404, msg_id \"not_found\"",
         ),
@@ -964,7 +965,7 @@ fn cache_writes_do_not_follow_a_planted_symlink() {
     // And the cached token works.
     let out = run(home
         .cmd()
-        .args(["--url", s.url(), "call", "User", "get", "id=1"]));
+        .args(["--url", s.url(), "call", "User", "get", "id:=1"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(s.counters().auth_attempts, 1);
 }
@@ -1466,5 +1467,555 @@ fn echoed_requests_and_malformed_logins_never_reach_stderr_with_a_secret() {
     );
     for secret in &secrets {
         assert!(!stderr.contains(secret.as_str()), "leaked: {stderr}");
+    }
+}
+
+/// The JSON body a `--dry-run` printed after its request line and headers.
+fn dry_body(out: &Output) -> Value {
+    let o = text(&out.stdout);
+    let (_, body) = o
+        .split_once("\n\n")
+        .unwrap_or_else(|| panic!("no dry-run body in {o:?}: {}", text(&out.stderr)));
+    serde_json::from_str(body).unwrap()
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn login_remembers_the_server_and_login_of_its_profile() {
+    let s = sim(10);
+    let home = Home::new("remember");
+    logged_in(&home, &s);
+    // No --url, no environment, no config file: only the session cache knows the server.
+    let out = run(home.cmd().args(["call", "User", "list"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["total_count"].as_u64().unwrap() >= 1, "{v}");
+    let out = run(home.cmd().args(["login", "--dry-run"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(&format!("POST {}/api/\n", s.url())),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(dry_body(&out)["params"]["login"], DEFAULT_LOGIN);
+    // A token the server no longer takes is renewed with the remembered login.
+    s.expire_all_tokens();
+    let out = run(home
+        .cmd()
+        .args(["call", "User", "get", "id:=1"])
+        .env("RUNTEL_PASSWORD", "admin"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(s.counters().auth_attempts, 2);
+
+    // Flags, the environment and the profile still win over the cache.
+    let url_of = |out: &Output| {
+        text(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let dry = ["call", "User", "list", "--dry-run"];
+    assert_eq!(
+        url_of(&run(home
+            .cmd()
+            .args(["--url", "http://flag.example"])
+            .args(dry))),
+        "POST http://flag.example/api/"
+    );
+    assert_eq!(
+        url_of(&run(home
+            .cmd()
+            .args(dry)
+            .env("RUNTEL_URL", "http://env.example"))),
+        "POST http://env.example/api/"
+    );
+    // The remembered login belongs to the remembered server, not to any other.
+    let out = run(home
+        .cmd()
+        .args(["--url", "http://flag.example", "login", "--dry-run"]));
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out.stdout));
+    home.write_config(
+        "[profiles.default]\nurl = \"http://profile.example\"\n\n[profiles.other]\nlogin = \"o@x.cz\"\n",
+        0o600,
+    );
+    assert_eq!(
+        url_of(&run(home.cmd().args(dry))),
+        "POST http://profile.example/api/"
+    );
+    // Another profile has no session, so no server either.
+    let requests = s.counters().requests;
+    let out = run(home
+        .cmd()
+        .args(["--profile", "other", "call", "User", "list"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no server URL"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(s.counters().requests, requests);
+}
+
+#[test]
+fn key_value_words_are_strings_and_colon_equals_is_raw_json() {
+    let s = sim(0);
+    let home = Home::new("words");
+    let out = run(home.cmd().args([
+        "--url",
+        s.url(),
+        "call",
+        "DomainUser",
+        "append",
+        "uid=101",
+        "pin=0042",
+        "user_id:=5",
+        "agent:=true",
+        "group_outbound:=null",
+        "tags:=[1,\"a\"]",
+        "extra:={\"k\":1.5}",
+        "note=a=b:=c",
+        "empty=",
+        "--dry-run",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        dry_body(&out)["params"],
+        serde_json::json!({"uid": "101", "pin": "0042", "user_id": 5, "agent": true,
+            "group_outbound": null, "tags": [1, "a"], "extra": {"k": 1.5},
+            "note": "a=b:=c", "empty": ""})
+    );
+    for bad in ["count:=abc", "count:=", "count:=[1,"] {
+        let out =
+            run(home
+                .cmd()
+                .args(["--url", s.url(), "call", "User", "list", bad, "--dry-run"]));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{bad}: {err}");
+        assert!(
+            err.starts_with("runtel: error: invalid_input:"),
+            "{bad}: {err}"
+        );
+        assert!(err.contains("\"count\""), "names the key: {err}");
+    }
+    assert_eq!(s.counters().requests, 0);
+    // The server wants uid as a string: `uid=101` now is one.
+    logged_in(&home, &s);
+    let out = run(home.cmd().args([
+        "--url",
+        s.url(),
+        "call",
+        "DomainUser",
+        "append",
+        "uid=101",
+        "pin=0042",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&v["body"]["uid"], &v["body"]["pin"]),
+        (&"101".into(), &"0042".into())
+    );
+    let help = text(&run(home.cmd().args(["call", "--help"])).stdout);
+    for needle in [
+        "key=value",
+        "key:=JSON",
+        "id:=5",
+        "name=Anna",
+        "always a string",
+    ] {
+        assert!(help.contains(needle), "{needle} in {help}");
+    }
+}
+
+#[test]
+fn limit_offset_and_filter_words_go_to_the_top_level_of_the_envelope() {
+    let s = sim(10);
+    let home = Home::new("paging-words");
+    let filter = serde_json::json!({"field_list": [{"field": "dt", "condition_type": 5,
+        "value": runtel_sim::SEED_BASE_DT + 7 * runtel_sim::SEED_STEP_DT}], "type": 0});
+    let filter_word = format!("filter:={filter}");
+    let dry = |words: &[&str]| {
+        let out = run(home
+            .cmd()
+            .args(["--url", s.url(), "call", "DomainCDR", "list"])
+            .args(words)
+            .arg("--dry-run"));
+        assert!(out.status.success(), "{words:?}: {}", text(&out.stderr));
+        dry_body(&out)
+    };
+    for words in [["limit=3", "offset=2"], ["limit:=3", "offset:=2"]] {
+        let b = dry(&words);
+        assert_eq!((&b["limit"], &b["offset"]), (&3.into(), &2.into()), "{b}");
+        assert_eq!(b["params"], serde_json::json!({}), "{b}");
+    }
+    let b = dry(&["disposition=BUSY", &filter_word]);
+    assert_eq!(b["filter"], filter);
+    assert_eq!(b["params"], serde_json::json!({"disposition": "BUSY"}));
+    // Exactly what the flags send.
+    let filter_text = filter.to_string();
+    assert_eq!(
+        dry(&["limit=3", "offset:=2", &filter_word]),
+        dry(&["--limit", "3", "--offset", "2", "--filter", &filter_text])
+    );
+    assert_eq!(dry(&[&format!("filter={filter}")])["filter"], filter);
+    for (bad, key) in [
+        (&["limit=abc"][..], "limit"),
+        (&["limit:=-1"], "limit"),
+        (&["offset:=1.5"], "offset"),
+        (&["filter:=[1]"], "filter"),
+        (&["filter=nojson"], "filter"),
+        (&["limit=3", "--limit", "3"], "limit"),
+    ] {
+        let out = run(home
+            .cmd()
+            .args(["--url", s.url(), "call", "DomainCDR", "list"])
+            .args(bad)
+            .arg("--dry-run"));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{bad:?}: {err}");
+        assert!(err.contains(key), "{bad:?}: {err}");
+    }
+    // A real call: 3 records of the 10, and the true total.
+    logged_in(&home, &s);
+    let list = |words: &[&str]| {
+        let out = run(home
+            .cmd()
+            .args(["--url", s.url(), "call", "DomainCDR", "list"])
+            .args(words));
+        assert!(out.status.success(), "{words:?}: {}", text(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ids: Vec<i64> = v["list"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect();
+        (v["total_count"].as_u64(), ids)
+    };
+    assert_eq!(list(&["limit=3"]), (Some(10), vec![1, 2, 3]));
+    assert_eq!(list(&["limit=2", "offset=8"]), (Some(10), vec![9, 10]));
+    assert_eq!(list(&[&filter_word]), (Some(3), vec![8, 9, 10]));
+    let help = text(&run(home.cmd().args(["call", "--help"])).stdout);
+    assert!(
+        help.contains("limit, offset and filter") && help.contains("top level"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_relative_since_is_fixed_when_the_export_starts_and_resumes_with_it() {
+    // Seeded records are from 2024: outside `--since 7d`.
+    let s = sim(300);
+    let home = Home::new("since-resume");
+    logged_in(&home, &s);
+    let base = now_secs();
+    let client = runtel_client::Client::builder(s.url())
+        .credentials(DEFAULT_LOGIN, "admin")
+        .build()
+        .unwrap();
+    for i in 0..200 {
+        client
+            .call(
+                "DomainCDR",
+                "append",
+                serde_json::json!({"dt": base - 3600 + i, "src": "100"}),
+            )
+            .unwrap();
+    }
+    // Last in id order: inside the 7 days when the export starts, outside them
+    // once a few seconds have passed.
+    let edge = base - 7 * 86_400 + 4;
+    client
+        .call(
+            "DomainCDR",
+            "append",
+            serde_json::json!({"dt": edge, "src": "edge"}),
+        )
+        .unwrap();
+    s.push_fault(FaultRule {
+        fault: Fault::Delay(Duration::from_millis(150)),
+        times: None,
+        action: Some("list".into()),
+        probability: 1.0,
+    });
+    let target = home.path("recent.jsonl");
+    let state = home.path("recent.jsonl.part.state");
+    let export = |extra: &[&str]| {
+        let mut c = home.cmd();
+        c.args([
+            "--url",
+            s.url(),
+            "export",
+            "DomainCDR",
+            "--since",
+            "7d",
+            "--page-size",
+            "20",
+        ])
+        .args(extra)
+        .arg("-o")
+        .arg(&target);
+        c
+    };
+    assert!(
+        now_secs() <= base + 2,
+        "setting up took too long for this test's clock margin"
+    );
+    let mut child = export(&[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let offset = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["offset"].as_u64())
+            .unwrap_or(0);
+        if offset >= 40 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    s.clear_faults();
+    // `7d` read again now would leave out the edge record.
+    while now_secs() <= base + 5 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = run(&mut export(&["--resume"]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("resumed at record"), "{err}");
+    let recs: Vec<Value> = std::fs::read_to_string(&target)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 201, "the 200 recent records and the edge one");
+    let ids: Vec<i64> = recs.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "in order, once: {ids:?}"
+    );
+    assert_eq!(
+        recs[200]["src"], "edge",
+        "the time of the first start was used"
+    );
+    // A new export reads `7d` anew, and the edge record is now too old.
+    let out = run(&mut export(&[]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap().lines().count(),
+        200
+    );
+}
+
+/// The login guard's state file and lock file in `home`'s cache.
+fn guard_paths(home: &Home) -> (PathBuf, PathBuf) {
+    let dir = home.path(".cache/runtel");
+    let lock = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("guard-") && name.ends_with(".lock")
+        })
+        .expect("a guard lock file");
+    (lock.with_extension("json"), lock)
+}
+
+fn guard_failures(home: &Home) -> u64 {
+    let (state, _) = guard_paths(home);
+    match std::fs::read_to_string(state) {
+        Ok(t) => serde_json::from_str::<Value>(&t).unwrap()["failures"]
+            .as_u64()
+            .unwrap(),
+        Err(_) => 0,
+    }
+}
+
+#[test]
+fn status_shows_the_session_and_the_login_guard_of_the_server() {
+    let s = sim(0);
+    let home = Home::new("status");
+    let status = || run(home.cmd().args(["--url", s.url(), "status"]));
+    let login = |pw: &str| {
+        run_with_stdin(
+            home.cmd().args([
+                "--url",
+                s.url(),
+                "--login",
+                DEFAULT_LOGIN,
+                "--password-stdin",
+                "login",
+            ]),
+            pw,
+        )
+    };
+    let out = status();
+    let o = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(10), "{o}{}", text(&out.stderr));
+    assert!(o.contains("logged in: no"), "{o}");
+    assert!(o.contains(s.url()), "{o}");
+    assert!(o.contains("no failed logins"), "{o}");
+    for _ in 0..2 {
+        assert_eq!(login("wrong\n").status.code(), Some(8));
+    }
+    let o = text(&status().stdout);
+    assert!(o.contains("2 failed logins in a row"), "{o}");
+    assert!(!o.contains("locked until"), "{o}");
+    assert_eq!(login("wrong\n").status.code(), Some(8));
+    let o = text(&status().stdout);
+    assert!(o.contains("3 failed logins in a row"), "{o}");
+    assert!(o.contains("locked until") && o.contains("UTC"), "{o}");
+    assert_eq!(login("admin\n").status.code(), Some(9));
+
+    // Clearing the guard warns that the server may still block this host.
+    let out = run(home
+        .cmd()
+        .args(["--url", s.url(), "login", "--reset-guard"]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.starts_with("runtel: warning:"), "{err}");
+    assert!(err.contains("Defender"), "{err}");
+    assert!(err.contains("cleared"), "{err}");
+    assert_eq!(guard_failures(&home), 0);
+    let o = text(&status().stdout);
+    assert!(
+        o.contains("no failed logins") && !o.contains("locked"),
+        "{o}"
+    );
+
+    assert!(login("admin\n").status.success());
+    let requests = s.counters().requests;
+    let out = status();
+    let o = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{o}{}", text(&out.stderr));
+    assert!(
+        o.contains(&format!("logged in: yes, as {DEFAULT_LOGIN}")),
+        "{o}"
+    );
+    assert!(o.contains("valid until") && o.contains(s.url()), "{o}");
+    // And without --url: the server of the session.
+    let o = text(&run(home.cmd().arg("status")).stdout);
+    assert!(o.contains(s.url()) && o.contains("session cache"), "{o}");
+    assert_eq!(s.counters().requests, requests, "status sends nothing");
+}
+
+#[test]
+fn reset_guard_takes_the_login_lock() {
+    let s = lenient_sim(0);
+    let home = Home::new("reset-lock");
+    for _ in 0..3 {
+        let out = run_with_stdin(
+            home.cmd().args([
+                "--url",
+                s.url(),
+                "--login",
+                DEFAULT_LOGIN,
+                "--password-stdin",
+                "login",
+            ]),
+            "wrong\n",
+        );
+        assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    }
+    assert_eq!(guard_failures(&home), 3);
+    let (_, lock_path) = guard_paths(&home);
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    held.lock().unwrap();
+    // Another process holds the lock (as a login does): the reset waits, then gives up.
+    let out = run(home.cmd().args([
+        "--url",
+        s.url(),
+        "--timeout",
+        "0.5",
+        "login",
+        "--reset-guard",
+    ]));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert_eq!(guard_failures(&home), 3, "not cleared without the lock");
+    let child = home
+        .cmd()
+        .args(["--url", s.url(), "login", "--reset-guard"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(guard_failures(&home), 3, "cleared while the lock was held");
+    held.unlock().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(guard_failures(&home), 0);
+}
+
+#[test]
+fn unknown_profiles_and_config_keys_are_named() {
+    let home = Home::new("config-names");
+    let config = home.path(".config/runtel/config.toml");
+    home.write_config(
+        "[profiles.default]\nurl = \"http://127.0.0.1:9\"\n\n[profiles.work]\nurl = \"http://127.0.0.1:9\"\n",
+        0o600,
+    );
+    for out in [
+        run(home
+            .cmd()
+            .args(["--profile", "nosuch", "call", "User", "list", "--dry-run"])),
+        run(home
+            .cmd()
+            .args(["call", "User", "list", "--dry-run"])
+            .env("RUNTEL_PROFILE", "nosuch")),
+    ] {
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(11), "{err}");
+        assert!(err.contains("profile \"nosuch\" does not exist"), "{err}");
+        assert!(err.contains("default, work"), "lists those that do: {err}");
+        assert!(err.contains(&config.display().to_string()), "{err}");
+        assert!(!err.contains("no server URL"), "{err}");
+    }
+    for (text_of_config, key, nearest) in [
+        (
+            "[profiles.default]\nurl = \"http://127.0.0.1:9\"\npasword = \"x\"\n",
+            "pasword",
+            "password",
+        ),
+        (
+            "[profiles.work]\nurl = \"http://127.0.0.1:9\"\nlogn = \"a@b.cz\"\n",
+            "logn",
+            "login",
+        ),
+        (
+            "[profile.default]\nurl = \"http://127.0.0.1:9\"\n",
+            "profile",
+            "profiles",
+        ),
+    ] {
+        home.write_config(text_of_config, 0o600);
+        let out = run(home.cmd().args(["call", "User", "list", "--dry-run"]));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(11), "{key}: {err}");
+        assert!(err.contains(&format!("unknown key \"{key}\"")), "{err}");
+        assert!(
+            err.contains(&format!("did you mean \"{nearest}\"")),
+            "{err}"
+        );
+        assert!(err.contains(&config.display().to_string()), "{err}");
     }
 }
