@@ -62,8 +62,9 @@ enum Command {
         #[arg(long, conflicts_with = "reset_guard")]
         dry_run: bool,
         /// Clear runtel's count of failed logins for this server, and its lock-out,
-        /// then exit without logging in. The server's Defender keeps its own count
-        /// and may still block this host.
+        /// then exit without logging in. A login in progress in another process
+        /// finishes first (waiting up to --timeout). The server's Defender keeps its
+        /// own count and may still block this host.
         #[arg(long)]
         reset_guard: bool,
     },

@@ -152,7 +152,7 @@ fn unknown_key(path: &std::path::Path, key: &str, place: &str, valid: &[&str]) -
     Failure::local(format!(
         "{}: unknown key {:?} {place}; {hint}valid keys: {}",
         path.display(),
-        terminal::inert(key),
+        key,
         valid.join(", ")
     ))
 }
@@ -195,7 +195,7 @@ impl Config {
                 )));
             };
             if let Some(key) = p.keys().find(|k| !PROFILE_KEYS.contains(&k.as_str())) {
-                let place = format!("in profile {:?}", terminal::inert(name));
+                let place = format!("in profile {name:?}");
                 return Err(unknown_key(&path, key, &place, PROFILE_KEYS));
             }
         }
@@ -345,7 +345,7 @@ fn no_such_profile(name: &str, config: Option<&Config>) -> Failure {
     msg.push_str(&format!(
         " (with --url, {name:?} would name a new session instead)"
     ));
-    Failure::local(terminal::inert(&msg).into_owned())
+    Failure::local(msg)
 }
 
 /// True when `url` is the server whose normalised base URL is `base`.
@@ -525,6 +525,24 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edit_distances() {
+        for (a, b, d) in [
+            ("pasword", "password", 1),
+            ("logn", "login", 1),
+            ("ca-file", "ca_file", 1),
+            ("url", "url", 0),
+            ("", "url", 3),
+            ("timeuot", "timeout", 2),
+            ("kitten", "sitting", 3),
+        ] {
+            assert_eq!(edit_distance(a, b), d, "{a} -> {b}");
+        }
+        let far = unknown_key(std::path::Path::new("c.toml"), "zzz", "here", PROFILE_KEYS).line();
+        assert!(!far.contains("did you mean"), "{far}");
+        assert!(far.contains("valid keys: url, login"), "{far}");
+    }
 
     #[test]
     fn loopback_hosts() {

@@ -1715,22 +1715,23 @@ fn a_relative_since_is_fixed_when_the_export_starts_and_resumes_with_it() {
     let s = sim(300);
     let home = Home::new("since-resume");
     logged_in(&home, &s);
-    let base = now_secs();
     let client = runtel_client::Client::builder(s.url())
         .credentials(DEFAULT_LOGIN, "admin")
         .build()
         .unwrap();
+    let hour_ago = now_secs() - 3600;
     for i in 0..200 {
         client
             .call(
                 "DomainCDR",
                 "append",
-                serde_json::json!({"dt": base - 3600 + i, "src": "100"}),
+                serde_json::json!({"dt": hour_ago + i, "src": "100"}),
             )
             .unwrap();
     }
     // Last in id order: inside the 7 days when the export starts, outside them
     // once a few seconds have passed.
+    let base = now_secs();
     let edge = base - 7 * 86_400 + 4;
     client
         .call(
