@@ -1,57 +1,37 @@
-//! `ClientBuilder`: every setting of a client, with safe defaults.
+//! `ClientBuilder`: a fluent way to fill [`ClientOptions`], plus the two settings
+//! only Rust programs can give (a PEM in memory, a [`GuardStore`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtel_protocol::{duration_from_secs, Endpoint, Error, Limits, LoginGuard, Secret};
+use runtel_protocol::{duration_from_secs, Endpoint, Error, Limits, Secret};
 
 use crate::client::Client;
 use crate::guard::GuardStore;
+use crate::options::ClientOptions;
 use crate::transport::{TlsChoice, Transport, TransportSettings};
 
 pub use runtel_protocol::RetryPolicy;
 
-/// Builds a [`Client`]. Every setting has a safe default: finite timeouts, TLS
-/// verification on, no proxy unless asked for, a bounded answer size.
+/// Builds a [`Client`]. Every setting has a safe default (see [`ClientOptions`]):
+/// finite timeouts, TLS verification on, no proxy unless asked for, a bounded
+/// answer size.
 #[derive(Clone)]
 pub struct ClientBuilder {
     pub(crate) base_url: String,
-    pub(crate) timeout: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) tls: TlsChoice,
-    pub(crate) proxy: ProxyChoice,
-    pub(crate) user_agent: String,
-    pub(crate) limits: Limits,
-    pub(crate) credentials: Option<(String, Secret)>,
-    pub(crate) max_auth_failures: u32,
-    pub(crate) lockout_cooldown: Duration,
+    pub(crate) options: ClientOptions,
+    roots_pem: Option<Vec<u8>>,
     pub(crate) guard_store: Option<Arc<dyn GuardStore>>,
-    pub(crate) warn_plain_http: bool,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) relogin_margin: Duration,
-    pub(crate) logout_on_drop: bool,
-    pub(crate) max_idle_age: Duration,
-}
-
-#[derive(Clone)]
-pub(crate) enum ProxyChoice {
-    None,
-    FromEnv,
-    Url(String),
 }
 
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("base_url", &self.base_url)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("accept_invalid_certs", &self.tls.accept_invalid_certs)
-            .field("login", &self.credentials.as_ref().map(|(l, _)| l))
-            .field("password", &self.credentials.as_ref().map(|(_, p)| p))
-            .field("max_auth_failures", &self.max_auth_failures)
-            .field("retry", &self.retry)
-            .finish_non_exhaustive()
+            .field("options", &self.options)
+            .field("roots_pem", &self.roots_pem.as_ref().map(Vec::len))
+            .field("guard_store", &self.guard_store.is_some())
+            .finish()
     }
 }
 
@@ -59,66 +39,61 @@ impl ClientBuilder {
     pub(crate) fn new(base_url: &str) -> Self {
         ClientBuilder {
             base_url: base_url.to_owned(),
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            tls: TlsChoice::default(),
-            proxy: ProxyChoice::None,
-            user_agent: format!("runtel/{}", runtel_protocol::VERSION),
-            limits: Limits::default(),
-            credentials: None,
-            max_auth_failures: LoginGuard::DEFAULT_MAX_FAILURES,
-            lockout_cooldown: LoginGuard::DEFAULT_COOLDOWN,
+            options: ClientOptions::default(),
+            roots_pem: None,
             guard_store: None,
-            warn_plain_http: true,
-            retry: RetryPolicy::default(),
-            relogin_margin: Duration::from_secs(60),
-            logout_on_drop: true,
-            max_idle_age: Duration::from_secs(30),
         }
+    }
+
+    /// Replaces every setting with these options.
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Overall time for one HTTP exchange, connect to last body byte (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.options.timeout = timeout;
         self
     }
 
     /// Time to establish a connection (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.options.connect_timeout = timeout;
         self
     }
 
     /// Trusts the certificates in this PEM (a private CA, or a PBX's self-signed
-    /// certificate) **instead of** the public web roots.
+    /// certificate) **instead of** the public web roots. Takes precedence over
+    /// [`ClientOptions::ca_file`].
     pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.tls.roots_pem = Some(pem.into());
+        self.roots_pem = Some(pem.into());
         self
     }
 
     /// Accepts any certificate, valid or not. Dangerous: anyone on the path can read
     /// the password and token. Prefer [`ClientBuilder::root_certificates_pem`].
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
-        self.tls.accept_invalid_certs = accept;
+        self.options.accept_invalid_certs = accept;
         self
     }
 
     /// Sends through this proxy (`http://host:port`, `socks5://host:port`).
     /// Without it, no proxy is used, whatever the environment says.
     pub fn proxy(mut self, url: &str) -> Self {
-        self.proxy = ProxyChoice::Url(url.to_owned());
+        self.options.proxy = Some(url.to_owned());
         self
     }
 
     /// Uses the proxy named by `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`, if any.
     pub fn proxy_from_env(mut self) -> Self {
-        self.proxy = ProxyChoice::FromEnv;
+        self.options.proxy_from_env = true;
         self
     }
 
     /// The `User-Agent` header (default `runtel/VERSION`).
     pub fn user_agent(mut self, ua: &str) -> Self {
-        self.user_agent = ua.to_owned();
+        self.options.user_agent = Some(ua.to_owned());
         self
     }
 
@@ -126,27 +101,28 @@ impl ClientBuilder {
     /// (default 64 MiB, room for a 100,000-record page). A compressed answer is
     /// also refused when it inflates beyond 100 times its size on the wire.
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.limits.max_body_bytes = bytes;
+        self.options.max_response_bytes = bytes;
         self
     }
 
     /// Stores credentials: the client logs in lazily on the first call, and again
     /// when the token expires or is rejected.
     pub fn credentials(mut self, login: &str, password: impl Into<Secret>) -> Self {
-        self.credentials = Some((login.to_owned(), password.into()));
+        self.options.login = Some(login.to_owned());
+        self.options.password = Some(password.into());
         self
     }
 
-    /// Consecutive refused logins for this server before logins are refused locally
-    /// (default 3; 0 is taken as 1).
+    /// Consecutive failed logins for this server before logins are refused
+    /// locally (default 3; 0 is taken as 1).
     pub fn max_auth_failures(mut self, n: u32) -> Self {
-        self.max_auth_failures = n;
+        self.options.max_auth_failures = n;
         self
     }
 
     /// How long logins stay refused locally after `max_auth_failures` (default 15 min).
     pub fn auth_lockout_cooldown(mut self, cooldown: Duration) -> Self {
-        self.lockout_cooldown = cooldown;
+        self.options.auth_lockout_cooldown = cooldown;
         self
     }
 
@@ -162,83 +138,112 @@ impl ClientBuilder {
     /// password over plain `http://` to a host that is not this machine
     /// (default true).
     pub fn warn_plain_http(mut self, warn: bool) -> Self {
-        self.warn_plain_http = warn;
+        self.options.warn_plain_http = warn;
         self
     }
 
     /// Retry policy for idempotent calls; [`RetryPolicy::NONE`] turns retries off.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.options.set_retry_policy(policy);
         self
     }
 
-    /// Log in again this long before the token expires (default 60 s).
+    /// Log in again this long before the token expires (default 60 s, at most a
+    /// quarter of the token's lifetime).
     pub fn relogin_margin(mut self, margin: Duration) -> Self {
-        self.relogin_margin = margin;
+        self.options.relogin_margin = margin;
         self
     }
 
     /// Log out when the last handle of the client is dropped (default true).
     pub fn logout_on_drop(mut self, logout: bool) -> Self {
-        self.logout_on_drop = logout;
+        self.options.logout_on_drop = logout;
         self
     }
 
     /// Close idle keep-alive connections older than this (default 30 s).
     pub fn max_idle_age(mut self, age: Duration) -> Self {
-        self.max_idle_age = age;
+        self.options.max_idle_age = age;
         self
     }
 
     /// Validates the settings and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let endpoint = Endpoint::parse(&self.base_url)?;
+        let o = &self.options;
         for (name, d) in [
-            ("timeout", self.timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("auth_lockout_cooldown", self.lockout_cooldown),
-            ("relogin_margin", self.relogin_margin),
-            ("max_idle_age", self.max_idle_age),
-            ("retry base_delay", self.retry.base_delay),
-            ("retry max_delay", self.retry.max_delay),
+            ("timeout", o.timeout),
+            ("connect_timeout", o.connect_timeout),
+            ("auth_lockout_cooldown", o.auth_lockout_cooldown),
+            ("relogin_margin", o.relogin_margin),
+            ("max_idle_age", o.max_idle_age),
+            ("retry_base_delay", o.retry_base_delay),
+            ("retry_max_delay", o.retry_max_delay),
         ] {
             // Durations from other languages arrive as seconds: one bound for all.
             duration_from_secs(name, d.as_secs_f64())?;
         }
-        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+        if o.timeout.is_zero() || o.connect_timeout.is_zero() {
             return Err(Error::InvalidInput(
                 "timeouts must be greater than zero".into(),
             ));
         }
-        if self.limits.max_body_bytes == 0 {
+        if o.max_response_bytes == 0 {
             return Err(Error::InvalidInput(
                 "max_response_bytes must be greater than zero".into(),
             ));
         }
-        if let Some((login, password)) = &self.credentials {
-            if login.trim().is_empty() || password.is_empty() {
+        match (&o.login, &o.password) {
+            (Some(login), Some(password)) if login.trim().is_empty() || password.is_empty() => {
                 return Err(Error::InvalidInput(
                     "login and password must not be empty".into(),
-                ));
+                ))
             }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(Error::InvalidInput(
+                    "login and password go together: give both or neither".into(),
+                ))
+            }
+            _ => {}
         }
-        let proxy = match &self.proxy {
-            ProxyChoice::None => None,
-            ProxyChoice::FromEnv => ureq::Proxy::try_from_env(),
-            ProxyChoice::Url(u) => Some(
+        let roots_pem = match (&self.roots_pem, &o.ca_file) {
+            (Some(pem), _) => Some(pem.clone()),
+            (None, Some(path)) => Some(
+                std::fs::read(path)
+                    .map_err(|e| Error::InvalidInput(format!("ca_file {}: {e}", path.display())))?,
+            ),
+            (None, None) => None,
+        };
+        let proxy = match (&o.proxy, o.proxy_from_env) {
+            (Some(u), _) => Some(
                 ureq::Proxy::new(u).map_err(|e| Error::InvalidInput(format!("proxy URL: {e}")))?,
             ),
+            (None, true) => ureq::Proxy::try_from_env(),
+            (None, false) => None,
         };
         let settings = TransportSettings {
-            timeout: self.timeout,
-            connect_timeout: self.connect_timeout.min(self.timeout),
-            tls: self.tls.clone(),
+            timeout: o.timeout,
+            connect_timeout: o.connect_timeout.min(o.timeout),
+            tls: TlsChoice {
+                roots_pem,
+                accept_invalid_certs: o.accept_invalid_certs,
+            },
             proxy,
-            user_agent: self.user_agent.clone(),
-            max_body_bytes: self.limits.max_body_bytes,
-            max_idle_age: self.max_idle_age,
+            user_agent: o
+                .user_agent
+                .clone()
+                .unwrap_or_else(|| format!("runtel/{}", runtel_protocol::VERSION)),
+            max_body_bytes: o.max_response_bytes,
+            max_idle_age: o.max_idle_age,
         };
         let transport = Transport::new(settings.clone())?;
         Ok(Client::from_parts(self, endpoint, transport, settings))
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.options.max_response_bytes,
+            ..Limits::default()
+        }
     }
 }

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::builder::ClientBuilder;
 use crate::guard::{resolve_identity, shared_guard, GuardStore, SharedGuard};
+use crate::options::ClientOptions;
 use crate::records::Records;
 use crate::transport::{Transport, TransportSettings};
 
@@ -142,6 +143,12 @@ impl Client {
         transport_settings: TransportSettings,
     ) -> Client {
         let pid = std::process::id();
+        let limits = b.limits();
+        let o = &b.options;
+        let credentials = match (&o.login, &o.password) {
+            (Some(l), Some(p)) => Some((l.clone(), p.clone())),
+            _ => None,
+        };
         Client {
             inner: Arc::new(Inner {
                 io: RwLock::new(Arc::new(ProcessIo {
@@ -151,26 +158,31 @@ impl Client {
                     ids: process_ids(pid),
                 })),
                 transport_settings,
-                timeout: b.timeout,
-                limits: b.limits,
-                credentials: RwLock::new(b.credentials),
+                timeout: o.timeout,
+                limits,
+                credentials: RwLock::new(credentials),
                 session: RwLock::new(Session::new()),
                 token_pid: AtomicU32::new(pid),
                 login_lock: Mutex::new(()),
                 guard: OnceLock::new(),
-                guard_store: b.guard_store,
-                max_auth_failures: b.max_auth_failures,
-                lockout_cooldown: b.lockout_cooldown,
+                max_auth_failures: o.max_auth_failures,
+                lockout_cooldown: o.auth_lockout_cooldown,
                 policy: PolicyOptions {
-                    retry: b.retry,
-                    relogin_margin: b.relogin_margin,
+                    retry: o.retry_policy(),
+                    relogin_margin: o.relogin_margin,
                 },
-                logout_on_drop: b.logout_on_drop,
-                warn_plain_http: AtomicBool::new(b.warn_plain_http),
+                logout_on_drop: o.logout_on_drop,
+                warn_plain_http: AtomicBool::new(o.warn_plain_http),
                 warned_expiry: AtomicBool::new(false),
+                guard_store: b.guard_store,
                 endpoint,
             }),
         }
+    }
+
+    /// A client for `base_url` with these options (the form every front end fills).
+    pub fn with_options(base_url: &str, options: ClientOptions) -> Result<Client, Error> {
+        Client::builder(base_url).options(options).build()
     }
 
     /// The login guard's state for this client's server in this process:

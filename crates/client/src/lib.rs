@@ -53,12 +53,14 @@
 mod builder;
 mod client;
 mod guard;
+mod options;
 mod records;
 mod transport;
 
 pub use builder::{ClientBuilder, RetryPolicy};
 pub use client::{after_fork_in_child, Client, Decoder, ResponseDecoder};
 pub use guard::{server_identity, GuardStore, LockedGuardState};
+pub use options::{edit_distance, ClientOptions};
 pub use records::Records;
 pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_DURATION};
 pub use runtel_protocol::{

@@ -427,7 +427,7 @@ fn records_pages_through_everything_in_every_list_style() {
         assert_eq!(it.pages_fetched(), 3);
     }
     s.set_list_style(ListStyle::Top);
-    let since = runtel_sim::SEED_BASE_DT + 2400 * runtel_sim::SEED_STEP_DT;
+    let since = s.seed_dt("DomainCDR", 2400);
     let f =
         json!({"field_list": [{"field": "dt", "condition_type": 5, "value": since}], "type": 0});
     let n = c
