@@ -61,9 +61,12 @@ typedef struct runtel_client runtel_client;
 // The details of a failure. Made by the library, freed with `runtel_error_free`.
 typedef struct runtel_error runtel_error;
 
-// Client settings. Made by `runtel_options_new` with the SDK's defaults (30 s
-// timeout, 10 s connect timeout, TLS verification on, no proxy, 3 login failures
-// before the local lock-out), freed with `runtel_options_free`.
+// Client settings: the SDK's one [`ClientOptions`] table (30 s timeout, 10 s
+// connect timeout, TLS verification on, no proxy, 3 login failures before the
+// local lock-out, ...). Made by `runtel_options_new` with the defaults, freed
+// with `runtel_options_free`. Every option can be set by name with
+// `runtel_options_set` (their names: `runtel_options_name`); the typed setters
+// below are shortcuts for the common ones.
 typedef struct runtel_options runtel_options;
 
 // A paging cursor. Holds one page in memory; keeps the client alive.
@@ -370,6 +373,53 @@ runtel_result runtel_options_set_user_agent(runtel_options *o, const char *ua, r
 // # Safety
 // As `runtel_options_set_timeout_ms`; `url` is NULL or a NUL-terminated string.
 runtel_result runtel_options_set_proxy(runtel_options *o, const char *url, runtel_error **err);
+
+// Log in again this long (milliseconds) before the token expires (default
+// 60000; at most a quarter of the token's lifetime is used).
+//
+// # Safety
+// As `runtel_options_set_timeout_ms`.
+runtel_result runtel_options_set_relogin_margin_ms(runtel_options *o,
+                                                   uint64_t ms,
+                                                   runtel_error **err);
+
+// Whether `runtel_client_free` logs out (non-zero, the default) or leaves the
+// token valid (0, e.g. when it is saved for another process).
+//
+// # Safety
+// As `runtel_options_set_timeout_ms`.
+runtel_result runtel_options_set_logout_on_free(runtel_options *o,
+                                                int32_t logout,
+                                                runtel_error **err);
+
+// Sets any option by name from a JSON value: `"timeout"` to `"12.5"` (seconds),
+// `"proxy"` to `"\"http://proxy:3128\""`, `"max_retries"` to `"0"`; `"null"`
+// restores the default. Every name is listed by `runtel_options_name`; an
+// unknown name or a value of the wrong type is `RUNTEL_ERR_INVALID_INPUT`
+// naming the option (and the nearest valid name for a typo).
+//
+// # Safety
+// As `runtel_options_set_timeout_ms`; `name` and `value_json` are
+// NUL-terminated strings.
+runtel_result runtel_options_set(runtel_options *o,
+                                 const char *name,
+                                 const char *value_json,
+                                 runtel_error **err);
+
+// The current value of an option as JSON into `*out_json` (free with
+// `runtel_string_free`); the password reads as `"***"`.
+//
+// # Safety
+// `o` is an options object from this library; `name` a NUL-terminated string;
+// `out_json` a valid place for one pointer; `err` NULL or one too.
+runtel_result runtel_options_get(const runtel_options *o,
+                                 const char *name,
+                                 char **out_json,
+                                 runtel_error **err);
+
+// The name of option number `index` (0, 1, ...), or NULL past the last one.
+// A static string: never freed.
+const char *runtel_options_name(size_t index);
 
 // Makes a cursor over `obj`'s list action `action` (NULL for `list`; or
 // `list_with_detail`, ...), `page_size` records per request, starting at

@@ -851,6 +851,63 @@ static void test_paging_against_capping_and_offset_ignoring_servers(void) {
     runtel_client_free(c);
 }
 
+/* Every client option is reachable from C: by name, with its default readable. */
+static void test_every_option_is_reachable(void) {
+    runtel_options *o = NULL;
+    runtel_error *err = NULL;
+    CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+    size_t n = 0;
+    for (const char *name; (name = runtel_options_name(n)) != NULL; n++) {
+        char *value = NULL;
+        CHECK_RC(runtel_options_get(o, name, &value, NULL), RUNTEL_OK);
+        /* Setting the default back is accepted and changes nothing. */
+        CHECK_RC(runtel_options_set(o, name, value, NULL), RUNTEL_OK);
+        char *again = NULL;
+        CHECK_RC(runtel_options_get(o, name, &again, NULL), RUNTEL_OK);
+        CHECK(value && again && strcmp(value, again) == 0);
+        runtel_string_free(value);
+        runtel_string_free(again);
+    }
+    CHECK(n >= 19);
+    char *v = NULL;
+    CHECK_RC(runtel_options_set(o, "relogin_margin", "2.5", NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_get(o, "relogin_margin", &v, NULL), RUNTEL_OK);
+    CHECK(v && strcmp(v, "2.5") == 0);
+    runtel_string_free(v);
+    CHECK_RC(runtel_options_set_relogin_margin_ms(o, 1500, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_get(o, "relogin_margin", &v, NULL), RUNTEL_OK);
+    CHECK(v && strcmp(v, "1.5") == 0);
+    runtel_string_free(v);
+    CHECK_RC(runtel_options_set_logout_on_free(o, 0, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_get(o, "logout_on_drop", &v, NULL), RUNTEL_OK);
+    CHECK(v && strcmp(v, "false") == 0);
+    runtel_string_free(v);
+    CHECK_RC(runtel_options_set(o, "password", "\"s3cret-pw\"", NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_get(o, "password", &v, NULL), RUNTEL_OK);
+    CHECK(v && strcmp(v, "\"***\"") == 0);
+    runtel_string_free(v);
+    CHECK_RC(runtel_options_set(o, "timout", "5", &err), RUNTEL_ERR_INVALID_INPUT);
+    CHECK(strstr(runtel_error_message(err), "did you mean `timeout`") != NULL);
+    runtel_error_free(err);
+    err = NULL;
+    CHECK_RC(runtel_options_set(o, "timeout", "1e300", &err), RUNTEL_ERR_INVALID_INPUT);
+    runtel_error_free(err);
+    CHECK_RC(runtel_options_set(o, "timeout", NULL, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+
+    /* A client made with logout_on_free = 0 leaves its token valid on free. */
+    runtel_options *keep = NULL;
+    runtel_client *c = NULL;
+    CHECK_RC(runtel_options_new(&keep, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_logout_on_free(keep, 0, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_new_with_options(URL, keep, &c, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_login(c, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+    long logouts = sim_counter("logout");
+    runtel_client_free(c);
+    CHECK(sim_counter("logout") == logouts);
+    runtel_options_free(keep);
+    runtel_options_free(o);
+}
+
 /* Freeing a client logs out, but a stalled server cannot hold the program's exit. */
 static void test_free_bounds_its_logout(void) {
     runtel_client *c = logged_in_client();
@@ -928,6 +985,7 @@ int main(void) {
     test_paging_against_capping_and_offset_ignoring_servers();
     test_fork_after_use();
     test_free_bounds_its_logout();
+    test_every_option_is_reachable();
     LENIENT = getenv("RUNTEL_LENIENT_URL");
     CHECK(LENIENT != NULL);
     if (LENIENT)

@@ -3,67 +3,26 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use ::runtel_client::{ClientBuilder, RetryPolicy};
+use ::runtel_client::{ClientBuilder, ClientOptions, Secret};
 
 use crate::error::{runtel_error, Failure};
 use crate::runtel_result;
-use crate::util::{check_out, guard, opt_str_arg, str_arg};
+use crate::util::{check_out, guard, json_arg, opt_str_arg, str_arg, to_c_string};
 
-/// Client settings. Made by `runtel_options_new` with the SDK's defaults (30 s
-/// timeout, 10 s connect timeout, TLS verification on, no proxy, 3 login failures
-/// before the local lock-out), freed with `runtel_options_free`.
+/// Client settings: the SDK's one [`ClientOptions`] table (30 s timeout, 10 s
+/// connect timeout, TLS verification on, no proxy, 3 login failures before the
+/// local lock-out, ...). Made by `runtel_options_new` with the defaults, freed
+/// with `runtel_options_free`. Every option can be set by name with
+/// `runtel_options_set` (their names: `runtel_options_name`); the typed setters
+/// below are shortcuts for the common ones.
 #[derive(Default)]
 pub struct runtel_options {
-    timeout_ms: Option<u64>,
-    connect_timeout_ms: Option<u64>,
-    ca_pem: Option<Vec<u8>>,
-    accept_invalid_certs: bool,
-    credentials: Option<(String, String)>,
-    max_auth_failures: Option<u32>,
-    lockout_cooldown_s: Option<u64>,
-    max_retries: Option<u32>,
-    max_response_bytes: Option<u64>,
-    user_agent: Option<String>,
-    proxy: Option<String>,
+    options: ClientOptions,
 }
 
 impl runtel_options {
-    pub(crate) fn apply(&self, mut b: ClientBuilder) -> ClientBuilder {
-        if let Some(t) = self.timeout_ms {
-            b = b.timeout(Duration::from_millis(t));
-        }
-        if let Some(t) = self.connect_timeout_ms {
-            b = b.connect_timeout(Duration::from_millis(t));
-        }
-        if let Some(pem) = &self.ca_pem {
-            b = b.root_certificates_pem(pem.clone());
-        }
-        b = b.danger_accept_invalid_certs(self.accept_invalid_certs);
-        if let Some((l, p)) = &self.credentials {
-            b = b.credentials(l, p.as_str());
-        }
-        if let Some(n) = self.max_auth_failures {
-            b = b.max_auth_failures(n);
-        }
-        if let Some(s) = self.lockout_cooldown_s {
-            b = b.auth_lockout_cooldown(Duration::from_secs(s));
-        }
-        if let Some(n) = self.max_retries {
-            b = b.retry(RetryPolicy {
-                max_retries: n,
-                ..RetryPolicy::default()
-            });
-        }
-        if let Some(n) = self.max_response_bytes {
-            b = b.max_response_bytes(usize::try_from(n).unwrap_or(usize::MAX));
-        }
-        if let Some(ua) = &self.user_agent {
-            b = b.user_agent(ua);
-        }
-        if let Some(p) = &self.proxy {
-            b = b.proxy(p);
-        }
-        b
+    pub(crate) fn apply(&self, b: ClientBuilder) -> ClientBuilder {
+        b.options(self.options.clone())
     }
 }
 
@@ -119,7 +78,7 @@ pub unsafe extern "C" fn runtel_options_set_timeout_ms(
         if ms == 0 {
             return Err(Failure::invalid("timeout must be greater than zero".into()));
         }
-        o.timeout_ms = Some(ms);
+        o.options.timeout = Duration::from_millis(ms);
         Ok(())
     })
 }
@@ -140,7 +99,7 @@ pub unsafe extern "C" fn runtel_options_set_connect_timeout_ms(
                 "connect timeout must be greater than zero".into(),
             ));
         }
-        o.connect_timeout_ms = Some(ms);
+        o.options.connect_timeout = Duration::from_millis(ms);
         Ok(())
     })
 }
@@ -158,9 +117,10 @@ pub unsafe extern "C" fn runtel_options_set_ca_file(
 ) -> runtel_result {
     with_options(o, err, |o| {
         let path = str_arg(path, "path")?;
-        let pem = std::fs::read(path)
+        // Read now, so a wrong path is reported here and not at the first call.
+        std::fs::read(path)
             .map_err(|e| Failure::invalid(format!("cannot read CA file {path:?}: {e}")))?;
-        o.ca_pem = Some(pem);
+        o.options.ca_file = Some(path.into());
         Ok(())
     })
 }
@@ -177,7 +137,7 @@ pub unsafe extern "C" fn runtel_options_set_accept_invalid_certs(
     err: *mut *mut runtel_error,
 ) -> runtel_result {
     with_options(o, err, |o| {
-        o.accept_invalid_certs = accept != 0;
+        o.options.accept_invalid_certs = accept != 0;
         Ok(())
     })
 }
@@ -197,7 +157,8 @@ pub unsafe extern "C" fn runtel_options_set_credentials(
     with_options(o, err, |o| {
         let login = str_arg(login, "login")?;
         let password = str_arg(password, "password")?;
-        o.credentials = Some((login.to_owned(), password.to_owned()));
+        o.options.login = Some(login.to_owned());
+        o.options.password = Some(Secret::new(password));
         Ok(())
     })
 }
@@ -215,9 +176,9 @@ pub unsafe extern "C" fn runtel_options_set_max_auth_failures(
     err: *mut *mut runtel_error,
 ) -> runtel_result {
     with_options(o, err, |o| {
-        o.max_auth_failures = Some(max_failures);
+        o.options.max_auth_failures = max_failures;
         if cooldown_s > 0 {
-            o.lockout_cooldown_s = Some(cooldown_s);
+            o.options.auth_lockout_cooldown = Duration::from_secs(cooldown_s);
         }
         Ok(())
     })
@@ -234,7 +195,7 @@ pub unsafe extern "C" fn runtel_options_set_max_retries(
     err: *mut *mut runtel_error,
 ) -> runtel_result {
     with_options(o, err, |o| {
-        o.max_retries = Some(retries);
+        o.options.max_retries = retries;
         Ok(())
     })
 }
@@ -255,7 +216,7 @@ pub unsafe extern "C" fn runtel_options_set_max_response_bytes(
                 "max response bytes must be greater than zero".into(),
             ));
         }
-        o.max_response_bytes = Some(bytes);
+        o.options.max_response_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
         Ok(())
     })
 }
@@ -271,7 +232,7 @@ pub unsafe extern "C" fn runtel_options_set_user_agent(
     err: *mut *mut runtel_error,
 ) -> runtel_result {
     with_options(o, err, |o| {
-        o.user_agent = opt_str_arg(ua, "user_agent")?.map(str::to_owned);
+        o.options.user_agent = opt_str_arg(ua, "user_agent")?.map(str::to_owned);
         Ok(())
     })
 }
@@ -288,7 +249,124 @@ pub unsafe extern "C" fn runtel_options_set_proxy(
     err: *mut *mut runtel_error,
 ) -> runtel_result {
     with_options(o, err, |o| {
-        o.proxy = opt_str_arg(url, "url")?.map(str::to_owned);
+        o.options.proxy = opt_str_arg(url, "url")?.map(str::to_owned);
         Ok(())
     })
+}
+
+/// Log in again this long (milliseconds) before the token expires (default
+/// 60000; at most a quarter of the token's lifetime is used).
+///
+/// # Safety
+/// As `runtel_options_set_timeout_ms`.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_options_set_relogin_margin_ms(
+    o: *mut runtel_options,
+    ms: u64,
+    err: *mut *mut runtel_error,
+) -> runtel_result {
+    with_options(o, err, |o| {
+        o.options.relogin_margin = Duration::from_millis(ms);
+        Ok(())
+    })
+}
+
+/// Whether `runtel_client_free` logs out (non-zero, the default) or leaves the
+/// token valid (0, e.g. when it is saved for another process).
+///
+/// # Safety
+/// As `runtel_options_set_timeout_ms`.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_options_set_logout_on_free(
+    o: *mut runtel_options,
+    logout: i32,
+    err: *mut *mut runtel_error,
+) -> runtel_result {
+    with_options(o, err, |o| {
+        o.options.logout_on_drop = logout != 0;
+        Ok(())
+    })
+}
+
+/// Sets any option by name from a JSON value: `"timeout"` to `"12.5"` (seconds),
+/// `"proxy"` to `"\"http://proxy:3128\""`, `"max_retries"` to `"0"`; `"null"`
+/// restores the default. Every name is listed by `runtel_options_name`; an
+/// unknown name or a value of the wrong type is `RUNTEL_ERR_INVALID_INPUT`
+/// naming the option (and the nearest valid name for a typo).
+///
+/// # Safety
+/// As `runtel_options_set_timeout_ms`; `name` and `value_json` are
+/// NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_options_set(
+    o: *mut runtel_options,
+    name: *const c_char,
+    value_json: *const c_char,
+    err: *mut *mut runtel_error,
+) -> runtel_result {
+    with_options(o, err, |o| {
+        let name = str_arg(name, "name")?;
+        let value =
+            json_arg(value_json, "value_json")?.ok_or_else(|| Failure::null("value_json"))?;
+        o.options.set(name, value)?;
+        Ok(())
+    })
+}
+
+/// The current value of an option as JSON into `*out_json` (free with
+/// `runtel_string_free`); the password reads as `"***"`.
+///
+/// # Safety
+/// `o` is an options object from this library; `name` a NUL-terminated string;
+/// `out_json` a valid place for one pointer; `err` NULL or one too.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_options_get(
+    o: *const runtel_options,
+    name: *const c_char,
+    out_json: *mut *mut c_char,
+    err: *mut *mut runtel_error,
+) -> runtel_result {
+    guard(err, || {
+        let o = o.as_ref().ok_or_else(|| Failure::null("options"))?;
+        let name = str_arg(name, "name")?;
+        check_out(out_json, "out_json")?;
+        let all = o.options.to_json();
+        let value = all.get(name).ok_or_else(|| {
+            Failure::invalid(format!("unknown option `{name}` (see runtel_options_name)"))
+        })?;
+        *out_json = to_c_string(value.to_string());
+        Ok(())
+    })
+}
+
+/// The name of option number `index` (0, 1, ...), or NULL past the last one.
+/// A static string: never freed.
+#[no_mangle]
+pub extern "C" fn runtel_options_name(index: usize) -> *const c_char {
+    static NAMES: std::sync::OnceLock<Vec<std::ffi::CString>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ClientOptions::NAMES
+            .iter()
+            .map(|n| std::ffi::CString::new(*n).expect("option names have no NUL"))
+            .collect()
+    });
+    names.get(index).map_or(std::ptr::null(), |n| n.as_ptr())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn every_option_is_named_for_c() {
+        let mut i = 0;
+        while !runtel_options_name(i).is_null() {
+            // SAFETY: a non-NULL result is a static NUL-terminated string.
+            let name = unsafe { CStr::from_ptr(runtel_options_name(i)) };
+            assert_eq!(name.to_str().unwrap(), ClientOptions::NAMES[i]);
+            i += 1;
+        }
+        assert_eq!(i, ClientOptions::NAMES.len());
+    }
 }
