@@ -473,7 +473,7 @@ fn export_100k_in_every_format_record_by_record() {
     let s = sim(N as u64);
     let home = Home::new("export");
     logged_in(&home, &s);
-    let expected = |id: i64| runtel_sim::seeded_log_record("DomainCDR", id, 1);
+    let expected = |id: i64| s.seeded_record("DomainCDR", id).unwrap();
     for format in ["jsonl", "csv", "json"] {
         let out_path = home.path(&format!("cdrs.{format}"));
         let out = run(home
@@ -526,7 +526,7 @@ fn export_100k_in_every_format_record_by_record() {
         }
     }
     // --since filters on dt.
-    let since = runtel_sim::SEED_BASE_DT + (N - 10) * runtel_sim::SEED_STEP_DT;
+    let since = s.seed_dt("DomainCDR", N - 10);
     let out = run(home.cmd().args([
         "--url",
         s.url(),
@@ -1639,7 +1639,7 @@ fn limit_offset_and_filter_words_go_to_the_top_level_of_the_envelope() {
     let s = sim(10);
     let home = Home::new("paging-words");
     let filter = serde_json::json!({"field_list": [{"field": "dt", "condition_type": 5,
-        "value": runtel_sim::SEED_BASE_DT + 7 * runtel_sim::SEED_STEP_DT}], "type": 0});
+        "value": s.seed_dt("DomainCDR", 7)}], "type": 0});
     let filter_word = format!("filter:={filter}");
     let dry = |words: &[&str]| {
         let out = run(home
@@ -1711,8 +1711,13 @@ fn limit_offset_and_filter_words_go_to_the_top_level_of_the_envelope() {
 
 #[test]
 fn a_relative_since_is_fixed_when_the_export_starts_and_resumes_with_it() {
-    // Seeded records are from 2024: outside `--since 7d`.
-    let s = sim(300);
+    // Seeded records pinned in 2024: outside `--since 7d`.
+    let s = Simulator::start(SimConfig {
+        seed: vec![("DomainCDR".into(), 300)],
+        seed_epoch: Some(runtel_sim::SEED_BASE_DT),
+        ..SimConfig::default()
+    })
+    .unwrap();
     let home = Home::new("since-resume");
     logged_in(&home, &s);
     let client = runtel_client::Client::builder(s.url())

@@ -1,4 +1,5 @@
-//! The API itself: accounts, tokens, the Defender, and the actions on objects.
+//! The API itself: accounts, tokens and the Defender (`docs/api-reference.md` §4),
+//! and the actions on objects (`docs/api-reference.md` §5).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -7,9 +8,11 @@ use std::time::SystemTime;
 use runtel_protocol::{Call, ServerDateTime};
 use serde_json::{json, Map, Value};
 
-use crate::config::{Account, ErrorStyle, GetStyle, ListStyle, SimConfig};
+use crate::config::{Account, ConfigError, ErrorStyle, GetStyle, ListStyle, SimConfig};
 use crate::schema;
-use crate::store::{scope_of, Filter, Scope, Store, LOG_OBJECTS};
+use crate::store::{
+    known_objects, scope_of, suggest_object, Filter, Scope, Store, LOG_OBJECTS, SEED_STEP_DT,
+};
 
 /// What to send back for one API request.
 pub(crate) enum Answer {
@@ -46,6 +49,8 @@ pub(crate) struct World {
     pub last_token: Option<String>,
     token_counter: u64,
     token_salt: u64,
+    /// The server's Unix time at start: unpinned seeded logs end here.
+    seed_now: i64,
 }
 
 /// The fields of a successful answer.
@@ -91,11 +96,71 @@ fn refuse(code: u16, msg_id: &'static str, message: impl Into<String>) -> Refusa
 
 const DOMAINS: &[(i64, &str)] = &[(1, "sim.runtel.local"), (2, "second.runtel.local")];
 
+/// "unknown object" for start-up errors: a case slip gets a suggestion, anything
+/// else the list of objects that exist.
+fn unknown_object(name: &str) -> String {
+    match suggest_object(name) {
+        Some(known) => format!("unknown object {name:?} (did you mean {known:?}?)"),
+        None => format!(
+            "unknown object {name:?}; objects: {}",
+            known_objects().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The message for a `seed` entry naming an unknown object.
+fn unknown_seed(name: &str) -> String {
+    let others: Vec<&str> = known_objects()
+        .filter(|o| !LOG_OBJECTS.contains(o))
+        .collect();
+    let hint = suggest_object(name)
+        .map(|k| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default();
+    format!(
+        "cannot seed {name:?}: unknown object{hint}. Objects that can be seeded: \
+         log objects, generated with dates: {}; other objects, as numbered records: {}",
+        LOG_OBJECTS.join(", "),
+        others.join(", ")
+    )
+}
+
+/// The login account a `User` record gives, the way the platform treats a created
+/// user: a user outside any domain, or with the platform role, is an operator.
+fn account_of(rec: &Map<String, Value>) -> Account {
+    let text = |k: &str| {
+        rec.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let role_id = rec.get("role_id").and_then(Value::as_i64).unwrap_or(2);
+    let domain_id = rec.get("domain_id").and_then(Value::as_i64);
+    Account {
+        login: text("login"),
+        password: text("password"),
+        role_type: if role_id == 1 || domain_id.is_none() {
+            -1
+        } else {
+            1
+        },
+        domain_id,
+        user_id: rec.get("id").and_then(Value::as_i64).unwrap_or_default(),
+        role_id,
+    }
+}
+
 impl World {
-    pub fn new(config: SimConfig) -> World {
+    /// A world with its built-in records, seeds and fixtures, or why the
+    /// configuration cannot be served.
+    pub fn new(mut config: SimConfig, now: SystemTime) -> Result<World, ConfigError> {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u8(1);
+        let seed_now = match now.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        };
+        let fixtures = std::mem::take(&mut config.fixtures);
         let mut world = World {
             accounts: config.accounts.clone(),
             config,
@@ -105,12 +170,14 @@ impl World {
             last_token: None,
             token_counter: 0,
             token_salt: h.finish(),
+            seed_now,
         };
-        world.seed();
-        world
+        world.seed()?;
+        world.load_fixtures(fixtures)?;
+        Ok(world)
     }
 
-    fn seed(&mut self) {
+    fn seed(&mut self) -> Result<(), ConfigError> {
         let roles = self.store.collection("Role");
         roles.insert(obj(
             json!({"name": "Platform administrator", "type": -1, "status": 1,
@@ -140,15 +207,39 @@ impl World {
             self.accounts[i].role_id = role_id;
         }
         let seeds = self.config.seed.clone();
+        // All checked first, so a refused configuration does no work.
+        if let Some((name, _)) = seeds.iter().find(|(n, _)| scope_of(n).is_none()) {
+            return Err(ConfigError::Seed(unknown_seed(name)));
+        }
         for (name, count) in seeds {
             self.seed_object(&name, count);
         }
+        Ok(())
+    }
+
+    /// The `dt` of the oldest of `count` seeded records: pinned, or far enough
+    /// back that the newest is dated now.
+    fn seed_oldest_dt(&self, count: i64) -> i64 {
+        self.config
+            .seed_epoch
+            .unwrap_or(self.seed_now - (count - 1).max(0).saturating_mul(SEED_STEP_DT))
+    }
+
+    /// The `dt` of seeded log record `index` (0: the oldest, id 1) of `obj`; for an
+    /// object without seeded logs, what its first would be.
+    pub fn seed_dt(&self, obj: &str, index: i64) -> i64 {
+        let oldest = match self.store.collections.get(obj).map(|c| c.seeded_logs()) {
+            Some((n, oldest)) if n > 0 => oldest,
+            _ => self.seed_oldest_dt(0),
+        };
+        oldest + index * SEED_STEP_DT
     }
 
     fn seed_object(&mut self, name: &str, count: u64) {
         let count = count as i64;
         if LOG_OBJECTS.contains(&name) {
-            self.store.collection(name).seed_logs(count, 1);
+            let oldest = self.seed_oldest_dt(count);
+            self.store.collection(name).seed_logs(count, 1, oldest);
             return;
         }
         for i in 1..=count {
@@ -165,6 +256,90 @@ impl World {
                 _ => json!({"name": format!("{name} {i}"), "domain_id": 1}),
             };
             self.store.collection(name).insert(obj(rec));
+        }
+    }
+
+    /// Stores the fixtures: records with an id first, so the ones without get ids
+    /// after every id the file names and never take one it uses further down.
+    fn load_fixtures(&mut self, fixtures: Vec<(String, Vec<Value>)>) -> Result<(), ConfigError> {
+        let bad = |name: &str, i: usize, why: String| {
+            ConfigError::Fixtures(format!("{name}[{i}]: {why}"))
+        };
+        let mut without_id = Vec::new();
+        // Records without an id are stored last, so the store cannot see their
+        // logins yet. `auth` matches logins in any case, so this check does too.
+        let mut fixture_logins = std::collections::HashSet::new();
+        for (name, records) in fixtures {
+            let Some(scope) = scope_of(&name) else {
+                return Err(ConfigError::Fixtures(unknown_object(&name)));
+            };
+            for (i, rec) in records.into_iter().enumerate() {
+                let Value::Object(mut rec) = rec else {
+                    let kind = match rec {
+                        Value::Array(_) => "an array",
+                        Value::String(_) => "a string",
+                        Value::Number(_) => "a number",
+                        Value::Bool(_) => "a boolean",
+                        _ => "null",
+                    };
+                    return Err(bad(&name, i, format!("expected a JSON object, got {kind}")));
+                };
+                if scope != Scope::Platform && !rec.contains_key("domain_id") {
+                    rec.insert("domain_id".into(), 1.into());
+                }
+                if name == "User" {
+                    if let Some(login) = rec.get("login").and_then(Value::as_str) {
+                        let fresh = fixture_logins.insert(login.to_lowercase());
+                        let taken = self.login_taken(login, None)
+                            || self
+                                .accounts
+                                .iter()
+                                .any(|a| a.login.eq_ignore_ascii_case(login));
+                        if !fresh || taken {
+                            return Err(bad(&name, i, format!("login {login:?} is already taken")));
+                        }
+                    }
+                }
+                let id = match rec.get("id") {
+                    None | Some(Value::Null) => {
+                        without_id.push((name.clone(), rec));
+                        continue;
+                    }
+                    Some(v) => v.as_i64().filter(|id| *id > 0).ok_or_else(|| {
+                        bad(
+                            &name,
+                            i,
+                            format!("`id` must be a positive integer, not {v}"),
+                        )
+                    })?,
+                };
+                let collection = self.store.collection(&name);
+                if collection.id_taken(id) {
+                    return Err(bad(
+                        &name,
+                        i,
+                        format!(
+                            "id {id} is already taken (by a built-in or seeded record, or an \
+                             earlier fixture); leave `id` out to have one assigned"
+                        ),
+                    ));
+                }
+                collection.insert_with_id(id, rec.clone());
+                rec.insert("id".into(), id.into());
+                self.add_fixture_account(&name, &rec);
+            }
+        }
+        for (name, rec) in without_id {
+            let rec = self.store.collection(&name).insert(rec);
+            self.add_fixture_account(&name, &rec);
+        }
+        Ok(())
+    }
+
+    fn add_fixture_account(&mut self, obj_name: &str, rec: &Map<String, Value>) {
+        let account = account_of(rec);
+        if obj_name == "User" && !account.login.is_empty() && !account.password.is_empty() {
+            self.accounts.push(account);
         }
     }
 
@@ -465,9 +640,11 @@ impl World {
                 if uuid.is_empty() {
                     return Err(field_error("call_uuid", "Missing data for required field."));
                 }
+                // Dated with the seeded results, so pinned dates stay pinned.
+                let dt = self.seed_dt(obj_name, 0);
                 Ok(obj(json!({"body": {"dialog": [
-                    {"dt": crate::store::SEED_BASE_DT, "who": "bot", "text": "Hello! How can I help?"},
-                    {"dt": crate::store::SEED_BASE_DT + 3, "who": "caller", "text": format!("Call {uuid}")},
+                    {"dt": dt, "who": "bot", "text": "Hello! How can I help?"},
+                    {"dt": dt + 3, "who": "caller", "text": format!("Call {uuid}")},
                 ]}})))
             }
             other => Err(refuse(
@@ -635,26 +812,7 @@ impl World {
         let mut rec = self.store.collection(obj_name).insert(fields);
         if obj_name == "User" {
             // A created user can log in, as on the real platform.
-            let text = |k: &str| {
-                rec.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let role_id = rec.get("role_id").and_then(Value::as_i64).unwrap_or(2);
-            let domain_id = rec.get("domain_id").and_then(Value::as_i64);
-            self.accounts.push(Account {
-                login: text("login"),
-                password: text("password"),
-                role_type: if role_id == 1 || domain_id.is_none() {
-                    -1
-                } else {
-                    1
-                },
-                domain_id,
-                user_id: rec.get("id").and_then(Value::as_i64).unwrap_or_default(),
-                role_id,
-            });
+            self.accounts.push(account_of(&rec));
         }
         rec.shift_remove("password");
         Ok(obj(json!({"body": rec})))

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// How errors are sent (`runtel-api.md` §3).
+/// How errors are sent (`docs/api-reference.md` §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ErrorStyle {
     /// HTTP status equal to the envelope code (the default).
@@ -32,8 +32,8 @@ pub enum GetStyle {
     List,
 }
 
-/// How list answers page, beyond what the client asks: the ways real servers
-/// deviate. Persistent options, unlike faults, which are used up.
+/// How list answers page, beyond what the client asks (`docs/api-reference.md` §6):
+/// the ways real servers might deviate. Persistent options, unlike faults, which are used up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PagingOptions {
     /// The server caps `limit` at this many records (asked 1000, it answers at
@@ -177,8 +177,28 @@ pub struct SimConfig {
     pub list_style: ListStyle,
     /// How get answers carry the record.
     pub get_style: GetStyle,
-    /// Seed data: object name and record count.
+    /// Seed data: object name and record count. Log objects ([`crate::LOG_OBJECTS`])
+    /// get generated call and event records, one every [`crate::SEED_STEP_DT`]
+    /// seconds (see [`SimConfig::seed_epoch`] for their dates); other objects get
+    /// plain numbered records. An unknown name is refused at start.
     pub seed: Vec<(String, u64)>,
+    /// The Unix time (`dt`) of the oldest seeded log record, id 1, of every seeded
+    /// log object. `None` (the default): dated back from the start, so each
+    /// object's newest record is dated when the simulator starts (by its clock,
+    /// skew included) and a "last 7 days" query finds records; N records span
+    /// (N-1) × 7 s, so up to 370,000 fit in the last 30 days. Pin it to get the
+    /// same dates every run: `Some(SEED_BASE_DT)` gives the dates
+    /// [`crate::seeded_log_record`] and the constants describe, whatever the count.
+    pub seed_epoch: Option<i64>,
+    /// Your own records, loaded at start after the seeds: object name and records
+    /// (JSON objects), in order. Records keep their fields; one without `id` gets
+    /// the next free id (after every explicit one); one without `domain_id` in a
+    /// PBX or tenant object is put in domain 1, the default account's. A `User`
+    /// with a `login` and `password` can log in, as one created by `append` can.
+    /// Unknown objects, records that are not objects, and ids that are not positive
+    /// integers or are already taken are refused at start. The binary's
+    /// `--fixtures FILE` reads a file with [`load_fixtures`].
+    pub fixtures: Vec<(String, Vec<serde_json::Value>)>,
     /// How far the server's clock is ahead of ours (negative: behind), in seconds.
     pub clock_skew_secs: i64,
     /// Extra time every `auth` takes, so concurrent logins overlap visibly in tests.
@@ -217,6 +237,8 @@ impl Default for SimConfig {
             list_style: ListStyle::Top,
             get_style: GetStyle::Body,
             seed: Vec::new(),
+            seed_epoch: None,
+            fixtures: Vec::new(),
             clock_skew_secs: 0,
             auth_delay: Duration::ZERO,
             tls: None,
@@ -228,4 +250,49 @@ impl Default for SimConfig {
             vectors_dir: None,
         }
     }
+}
+
+/// Why a [`SimConfig`] was refused at start (inside the `InvalidInput` error of
+/// `Simulator::start`; its text is the message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A [`SimConfig::seed`] entry names an unknown object.
+    Seed(String),
+    /// A [`SimConfig::fixtures`] record cannot be loaded.
+    Fixtures(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Seed(m) | ConfigError::Fixtures(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads a fixtures file, `{"DomainCDR": [{...}, ...], "User": [...]}`, into what
+/// [`SimConfig::fixtures`] takes, in the file's order. Errors name the file, and
+/// for malformed JSON the line and column. Object names and records are checked
+/// when the simulator starts.
+pub fn load_fixtures(
+    path: &std::path::Path,
+) -> Result<Vec<(String, Vec<serde_json::Value>)>, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{shown}: invalid JSON: {e}"))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(format!(
+            "{shown}: expected a JSON object of object names and arrays of records, \
+             like {{\"DomainCDR\": [{{\"dt\": 1704067200}}]}}"
+        ));
+    };
+    map.into_iter()
+        .map(|(name, records)| match records {
+            serde_json::Value::Array(list) => Ok((name, list)),
+            _ => Err(format!("{shown}: {name:?}: expected an array of records")),
+        })
+        .collect()
 }

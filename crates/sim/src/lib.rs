@@ -1,11 +1,15 @@
 //! # runtel-sim
 //!
-//! A stateful offline simulator of the Runtel PBX API v2 server, following
-//! `runtel-api.md`: `auth`/`logout` with expiring tokens, the Defender that blocks
-//! a host after failed logins, `User`/`Role`/`DomainUser` with validation, every
-//! other documented object as a domain-scoped collection, log objects with `dt`,
-//! paging and filters, selectable error and answer styles, fault injection, and
-//! optional HTTPS with a generated certificate.
+//! A stateful offline simulator of the Runtel PBX API v2 server, following the
+//! repository's `docs/api-reference.md` (§1 transport, §2 envelope, §3 errors, §4
+//! logging in, §5 objects, §6 paging and filters): `auth`/`logout` with expiring
+//! tokens, the Defender that blocks a host after failed logins,
+//! `User`/`Role`/`DomainUser` with validation, every other documented object as a
+//! domain-scoped collection, log objects with `dt` (seeded ones dated up to the
+//! start, or pinned with [`SimConfig::seed_epoch`]), your own records
+//! ([`SimConfig::fixtures`]), paging and filters, selectable error and answer
+//! styles, fault injection, health checks for readiness probes, and optional HTTPS
+//! with a generated certificate.
 //!
 //! Start one in-process from a test:
 //!
@@ -36,8 +40,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub use config::{
-    Account, ErrorStyle, GetStyle, ListStyle, PagingOptions, SimConfig, DEFAULT_LOGIN,
-    DEFAULT_PASSWORD,
+    load_fixtures, Account, ConfigError, ErrorStyle, GetStyle, ListStyle, PagingOptions, SimConfig,
+    DEFAULT_LOGIN, DEFAULT_PASSWORD,
 };
 pub use counters::CounterSnapshot;
 pub use faults::{Fault, FaultRule, MalformedAuth, Replay};
@@ -64,16 +68,32 @@ impl Simulator {
     }
 
     /// Starts on the given address (`host:port`, port 0 for an ephemeral one).
+    ///
+    /// A configuration that cannot be served (an unknown object in `seed` or
+    /// `fixtures`, a bad fixture record) is refused before the port is taken, with
+    /// an [`std::io::ErrorKind::InvalidInput`] error wrapping a [`ConfigError`].
     pub fn start_on(addr: &str, config: SimConfig) -> std::io::Result<Simulator> {
-        let listener = TcpListener::bind(addr)?;
+        // What the server side needs, taken before the world takes the config.
+        let tls_settings = config.tls.clone();
         let vectors_dir = config.vectors_dir.clone();
+        let (skew_secs, auth_delay, max_request_bytes, idle_timeout, max_connections) = (
+            config.clock_skew_secs,
+            config.auth_delay,
+            config.max_request_bytes,
+            config.idle_timeout,
+            config.max_connections.max(1),
+        );
+        let fault_seed = config.fault_seed;
+        let world = api::World::new(config, server::skewed_now(skew_secs))
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
-        let tls = match &config.tls {
+        let tls = match &tls_settings {
             Some(settings) => Some(tls::generate(settings).map_err(std::io::Error::other)?),
             None => None,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let host = match &config.tls {
+        let host = match &tls_settings {
             // Certificates name hosts; use the first DNS name so verification can pass.
             Some(s) if addr.ip().is_loopback() => s
                 .names
@@ -85,25 +105,26 @@ impl Simulator {
         };
         let url = format!("{scheme}://{host}:{}", addr.port());
         let shared = Arc::new(Shared {
-            skew_secs: config.clock_skew_secs,
-            auth_delay: config.auth_delay,
-            max_request_bytes: config.max_request_bytes,
-            idle_timeout: config.idle_timeout,
-            max_connections: config.max_connections.max(1),
+            skew_secs,
+            auth_delay,
+            max_request_bytes,
+            idle_timeout,
+            max_connections,
             open_changed: Default::default(),
             bombs: Default::default(),
             faults: Mutex::new({
                 let mut plan = faults::FaultPlan::default();
-                plan.seed(config.fault_seed);
+                plan.seed(fault_seed);
                 plan
             }),
-            world: Mutex::new(api::World::new(config)),
+            world: Mutex::new(world),
+            started: std::time::Instant::now(),
             counters: Default::default(),
             shutdown: Default::default(),
             open: Default::default(),
             next_conn: Default::default(),
             cert_pem: tls.as_ref().map(|t| t.cert_pem.clone()),
-            vectors_dir: vectors_dir.clone(),
+            vectors_dir,
         });
         let accept_shared = Arc::clone(&shared);
         let tls_config = tls.map(|t| t.config);
@@ -223,6 +244,27 @@ impl Simulator {
     /// Leaves `total_count` out of list answers (or puts it back).
     pub fn set_omit_total_count(&self, omit: bool) {
         lock(&self.shared.world).config.paging.omit_total_count = omit;
+    }
+
+    /// The `dt` of seeded log record `index` of `obj` (index 0 is the oldest, id 1):
+    /// `seed_epoch + index × SEED_STEP_DT` when pinned, otherwise counted back from
+    /// the start so that the newest is dated then. Tests compute filter values with
+    /// it whatever the epoch. For an object without seeded records, what its first
+    /// would be.
+    pub fn seed_dt(&self, obj: &str, index: i64) -> i64 {
+        lock(&self.shared.world).seed_dt(obj, index)
+    }
+
+    /// Seeded log record `id` of `obj` as generated at start with this simulator's
+    /// dates (calls that update or delete it since do not change this), or `None`
+    /// if no such record was seeded.
+    pub fn seeded_record(
+        &self,
+        obj: &str,
+        id: i64,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let world = lock(&self.shared.world);
+        world.store.collections.get(obj)?.seeded_record(obj, id)
     }
 
     /// Number of records an object holds (seeded ones included).

@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use runtel_sim::{
-    Account, ErrorStyle, Fault, FaultRule, GetStyle, ListStyle, PagingOptions, SimConfig,
-    Simulator, TlsSettings,
+    Account, ConfigError, ErrorStyle, Fault, FaultRule, GetStyle, ListStyle, PagingOptions,
+    SimConfig, Simulator, TlsSettings,
 };
 
 /// A faithful offline Runtel PBX API v2 server for tests, demos and your own scripts.
 ///
-/// Serves `POST /api/` and prints `listening on URL` as its first line.
+/// Serves `POST /api/` and prints `listening on URL` as its first line. Readiness
+/// probes: GET /_sim/health or GET /api/health (the real platform's health check)
+/// answer 200 {"ok": true, "version": ..., "uptime_secs": ...}.
 /// Default account: admin@sim.runtel.local / admin (PBX administrator of domain 1);
 /// operator@sim.runtel.local / operator is a platform operator (role type -1).
 ///
@@ -55,9 +57,21 @@ struct Args {
     /// How get answers carry the record: body or list (one-element list).
     #[arg(long, default_value = "body", value_parser = ["body", "list"])]
     get_style: String,
-    /// Seed data OBJ=COUNT, e.g. DomainCDR=100000; repeatable. Deterministic.
+    /// Seed data OBJ=COUNT, e.g. DomainCDR=100000; repeatable. Log objects get call
+    /// and event records one every 7 s, the newest dated at start (see --seed-epoch);
+    /// other objects, numbered records.
     #[arg(long = "seed", value_name = "OBJ=COUNT")]
     seeds: Vec<String>,
+    /// Date the oldest seeded log record (id 1) at this Unix time instead, so the
+    /// data is the same every run: 1704067200 (2024-01-01) gives record N the dt
+    /// 1704067200 + 7*(N-1).
+    #[arg(long, value_name = "UNIX", allow_hyphen_values = true)]
+    seed_epoch: Option<i64>,
+    /// Load your own records from a JSON file: {"DomainCDR": [{...}, ...], "User":
+    /// [...]}. Fields are kept; missing ids are assigned; records without domain_id
+    /// go to domain 1; users with login and password can log in.
+    #[arg(long, value_name = "FILE")]
+    fixtures: Option<std::path::PathBuf>,
     /// The server clock's offset from ours, in seconds (tests skew handling).
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     clock_skew: i64,
@@ -154,6 +168,10 @@ fn config_from(args: &Args) -> Result<SimConfig, String> {
             .map_err(|_| format!("--seed {s:?}: COUNT must be a number"))?;
         config.seed.push((obj.to_owned(), n));
     }
+    config.seed_epoch = args.seed_epoch;
+    if let Some(path) = &args.fixtures {
+        config.fixtures = runtel_sim::load_fixtures(path).map_err(|e| format!("--fixtures {e}"))?;
+    }
     Ok(config)
 }
 
@@ -173,6 +191,18 @@ fn main() {
     };
     let sim = match Simulator::start_on(&args.listen, config) {
         Ok(s) => s,
+        // A refused configuration, not a port problem (a bad --listen address is
+        // InvalidInput too, hence the downcast).
+        Err(e) if e.get_ref().is_some_and(|e| e.is::<ConfigError>()) => {
+            match (e.get_ref().and_then(|e| e.downcast_ref()), &args.fixtures) {
+                (Some(ConfigError::Fixtures(m)), Some(path)) => {
+                    eprintln!("runtel-sim: --fixtures {}: {m}", path.display())
+                }
+                (Some(ConfigError::Seed(m)), _) => eprintln!("runtel-sim: --seed: {m}"),
+                _ => eprintln!("runtel-sim: {e}"),
+            }
+            std::process::exit(2);
+        }
         Err(e) => {
             eprintln!("runtel-sim: cannot listen on {}: {e}", args.listen);
             std::process::exit(1);

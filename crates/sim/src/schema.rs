@@ -1,4 +1,4 @@
-//! Field validation for the documented objects (`runtel-api.md` §5), with
+//! Field validation for the documented objects (`docs/api-reference.md` §5), with
 //! per-field messages in the `{field: [messages]}` shape of the error envelope.
 
 use serde_json::{Map, Value};

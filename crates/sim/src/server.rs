@@ -20,6 +20,8 @@ use crate::http::{self, html_page, write_head, Head, HTML, JSON, TEXT};
 /// State shared by every connection of one simulator.
 pub(crate) struct Shared {
     pub world: Mutex<World>,
+    /// When serving began, for the health answer's uptime.
+    pub started: Instant,
     pub faults: Mutex<FaultPlan>,
     pub counters: Counters,
     pub shutdown: AtomicBool,
@@ -55,16 +57,30 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The server's clock: ours plus `skew_secs`.
+pub(crate) fn skewed_now(skew_secs: i64) -> SystemTime {
+    let now = SystemTime::now();
+    let skew = Duration::from_secs(skew_secs.unsigned_abs());
+    if skew_secs >= 0 {
+        now + skew
+    } else {
+        now - skew
+    }
+}
+
 impl Shared {
     /// The server's clock: ours plus the configured skew.
     pub fn now(&self) -> SystemTime {
-        let now = SystemTime::now();
-        let skew = Duration::from_secs(self.skew_secs.unsigned_abs());
-        if self.skew_secs >= 0 {
-            now + skew
-        } else {
-            now - skew
-        }
+        skewed_now(self.skew_secs)
+    }
+
+    /// The health answer: the same for the control endpoint and `/api/health`.
+    fn health(&self) -> Value {
+        json!({
+            "ok": true,
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_secs": self.started.elapsed().as_secs(),
+        })
     }
 }
 
@@ -350,6 +366,15 @@ fn route(shared: &Shared, req: &http::Request, peer: IpAddr) -> Reply {
         None => req.path.as_str(),
     };
     let path = target.split('?').next().unwrap_or_default();
+    // The real platform has a health check here (`docs/api-reference.md` §7; its
+    // answer is not known). Served outside the API: no counters, faults or
+    // Defender, so a readiness probe changes nothing a test asserts on.
+    if path == "/api/health" || path == "/api/health/" {
+        if req.method != "GET" {
+            return Reply::full(405, HTML, html_page(405, ""));
+        }
+        return json_reply(200, &shared.health());
+    }
     if path == "/api/" || path == "/api" {
         if req.method != "POST" {
             return Reply::full(405, HTML, html_page(405, ""));
@@ -595,6 +620,7 @@ fn control(shared: &Shared, method: &str, op: &str, body: &[u8]) -> Reply {
     let ok = || json_reply(200, &json!({"ok": true}));
     let bad = |m: String| json_reply(400, &json!({"ok": false, "error": m}));
     match (method, op) {
+        ("GET", "health") => json_reply(200, &shared.health()),
         ("GET", "counters") => json_reply(200, &shared.counters.snapshot().to_json()),
         ("POST", "counters/reset") => {
             shared.counters.reset();

@@ -86,10 +86,28 @@ pub(crate) fn scope_of(obj: &str) -> Option<Scope> {
     }
 }
 
-/// The Unix time of the first seeded log record (2024-01-01T00:00:00Z).
+/// The Unix time of the first seeded log record (2024-01-01T00:00:00Z) when the
+/// dates are pinned there with `SimConfig::seed_epoch: Some(SEED_BASE_DT)` (the
+/// binary's `--seed-epoch 1704067200`), and the dates [`seeded_log_record`] gives.
+/// Unpinned, seeded records end at the simulator's start instead: use
+/// `Simulator::seed_dt` for the date of a record whatever the epoch.
 pub const SEED_BASE_DT: i64 = 1_704_067_200;
-/// Seconds between consecutive seeded log records.
+/// Seconds between consecutive seeded log records, pinned or not.
 pub const SEED_STEP_DT: i64 = 7;
+
+/// The objects that exist, for messages: tenant objects, then PBX, then platform.
+pub(crate) fn known_objects() -> impl Iterator<Item = &'static str> {
+    ["User", "Role"]
+        .into_iter()
+        .chain(DOMAIN_OBJECTS.iter().copied())
+        .chain(PLATFORM_OBJECTS.iter().copied())
+}
+
+/// The object named like `name` but for case (`DomainCdr` for `DomainCDR`): the
+/// API's names mix `CDR` and `Cdr`, an easy slip.
+pub(crate) fn suggest_object(name: &str) -> Option<&'static str> {
+    known_objects().find(|k| k.eq_ignore_ascii_case(name))
+}
 
 pub(crate) fn mix(mut x: u64) -> u64 {
     // splitmix64: a fixed, well-spread function of the record id.
@@ -137,9 +155,11 @@ enum SeededRow {
     Log(LogRow),
 }
 
-fn seeded_row(obj: &str, id: i64, domain_id: i64) -> SeededRow {
+/// Record `id` of `obj`, the oldest (id 1) dated `oldest_dt`. Only `dt` depends on
+/// the date, so records pinned at different epochs differ in nothing else.
+fn seeded_row(obj: &str, id: i64, domain_id: i64, oldest_dt: i64) -> SeededRow {
     let h = mix(id as u64 ^ mix(obj.len() as u64));
-    let dt = SEED_BASE_DT + (id - 1) * SEED_STEP_DT;
+    let dt = oldest_dt + (id - 1) * SEED_STEP_DT;
     let uuid = format!(
         "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
         h >> 32,
@@ -194,9 +214,21 @@ fn seeded_row(obj: &str, id: i64, domain_id: i64) -> SeededRow {
     }
 }
 
-/// The seeded log record `id` of `obj` in `domain_id`: a pure function of its inputs.
+/// The seeded log record `id` of `obj` in `domain_id` as served when the dates are
+/// pinned at [`SEED_BASE_DT`]: a pure function of its inputs. For a running
+/// simulator's own dates, use `Simulator::seeded_record`.
 pub fn seeded_log_record(obj: &str, id: i64, domain_id: i64) -> Map<String, Value> {
-    match serde_json::to_value(seeded_row(obj, id, domain_id)) {
+    seeded_record_at(obj, id, domain_id, SEED_BASE_DT)
+}
+
+/// Record `id` of `obj` in `domain_id`, the oldest (id 1) dated `oldest_dt`.
+pub(crate) fn seeded_record_at(
+    obj: &str,
+    id: i64,
+    domain_id: i64,
+    oldest_dt: i64,
+) -> Map<String, Value> {
+    match serde_json::to_value(seeded_row(obj, id, domain_id, oldest_dt)) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     }
@@ -208,6 +240,8 @@ pub(crate) struct Collection {
     /// Seeded log records: ids 1..=seeded, all in `seeded_domain`, generated on read.
     seeded: i64,
     seeded_domain: i64,
+    /// The `dt` of seeded record 1; the others follow every `SEED_STEP_DT`.
+    seeded_oldest_dt: i64,
     /// Seeded records that were deleted or updated (updated ones move to `records`).
     seeded_gone: std::collections::HashSet<i64>,
     records: BTreeMap<i64, Map<String, Value>>,
@@ -354,10 +388,38 @@ pub(crate) struct Page {
 }
 
 impl Collection {
-    pub fn seed_logs(&mut self, count: i64, domain_id: i64) {
+    pub fn seed_logs(&mut self, count: i64, domain_id: i64, oldest_dt: i64) {
         self.seeded = count;
         self.seeded_domain = domain_id;
+        self.seeded_oldest_dt = oldest_dt;
         self.next_id = self.next_id.max(count + 1);
+    }
+
+    /// How many log records were seeded, and the `dt` of the oldest.
+    pub fn seeded_logs(&self) -> (i64, i64) {
+        (self.seeded, self.seeded_oldest_dt)
+    }
+
+    /// Seeded record `id` as generated, whatever later calls did to it.
+    pub fn seeded_record(&self, obj: &str, id: i64) -> Option<Map<String, Value>> {
+        (1..=self.seeded)
+            .contains(&id)
+            .then(|| seeded_record_at(obj, id, self.seeded_domain, self.seeded_oldest_dt))
+    }
+
+    /// Whether a record (stored or seeded, even deleted) holds `id`: deleted seeded
+    /// ids stay taken, so an id never names two different records in one run.
+    pub fn id_taken(&self, id: i64) -> bool {
+        self.records.contains_key(&id) || (1..=self.seeded).contains(&id)
+    }
+
+    /// Stores a record under the id it brings; the caller checked it is free.
+    pub fn insert_with_id(&mut self, id: i64, fields: Map<String, Value>) {
+        self.next_id = self.next_id.max(id + 1);
+        let mut rec = Map::with_capacity(fields.len() + 1);
+        rec.insert("id".into(), id.into());
+        rec.extend(fields.into_iter().filter(|(k, _)| k != "id"));
+        self.records.insert(id, rec);
     }
 
     pub fn insert(&mut self, fields: Map<String, Value>) -> Map<String, Value> {
@@ -376,8 +438,10 @@ impl Collection {
         if let Some(r) = self.records.get(&id) {
             return Some(r.clone());
         }
-        (id >= 1 && id <= self.seeded && !self.seeded_gone.contains(&id))
-            .then(|| seeded_log_record(obj, id, self.seeded_domain))
+        if self.seeded_gone.contains(&id) {
+            return None;
+        }
+        self.seeded_record(obj, id)
     }
 
     pub fn update(
@@ -438,8 +502,8 @@ impl Collection {
             if id > start + 1 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut out, &seeded_row(obj, id as i64, self.seeded_domain))
-                .ok()?;
+            let row = seeded_row(obj, id as i64, self.seeded_domain, self.seeded_oldest_dt);
+            serde_json::to_writer(&mut out, &row).ok()?;
         }
         out.push(b']');
         String::from_utf8(out).ok().map(|s| (s, n))
@@ -473,13 +537,17 @@ impl Collection {
                 let start = offset.min(n);
                 let end = start.saturating_add(page.limit).min(n);
                 for id in start + 1..=end {
-                    page.records
-                        .push(seeded_log_record(obj, id as i64, self.seeded_domain));
+                    page.records.push(seeded_record_at(
+                        obj,
+                        id as i64,
+                        self.seeded_domain,
+                        self.seeded_oldest_dt,
+                    ));
                 }
                 page.total = n;
             } else {
                 for id in (1..=self.seeded).filter(|id| !self.seeded_gone.contains(id)) {
-                    let rec = seeded_log_record(obj, id, self.seeded_domain);
+                    let rec = seeded_record_at(obj, id, self.seeded_domain, self.seeded_oldest_dt);
                     if filter.matches(&rec) {
                         page.offer(rec);
                     }

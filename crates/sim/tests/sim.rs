@@ -1,6 +1,6 @@
 //! The simulator over real HTTP: auth, expiry, logout, Defender, CRUD and validation,
 //! paging and filters, scopes, error styles, every fault, control endpoint, TLS,
-//! the binary.
+//! the binary, seed dates and fixtures, start-up checks, health checks.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -406,10 +406,10 @@ fn paging_and_filters_on_seeded_cdrs() {
     let a = post(s.url(), "DomainCDR", "get", json!({"id": 7}), Some(&t)).json();
     assert_eq!(
         a["body"],
-        Value::Object(runtel_sim::seeded_log_record("DomainCDR", 7, 1))
+        Value::Object(s.seeded_record("DomainCDR", 7).unwrap())
     );
     // dt >= since (condition 5), AND-ed with another condition.
-    let since = runtel_sim::SEED_BASE_DT + 2000 * runtel_sim::SEED_STEP_DT;
+    let since = s.seed_dt("DomainCDR", 2000);
     let f = json!({"field_list":[{"field":"dt","condition_type":5,"value":since}],"type":0});
     let v = post_env(
         s.url(),
@@ -1590,5 +1590,498 @@ fn paging_options_from_config_and_the_control_endpoint() {
     assert_eq!(
         page(s.url(), &t, "DomainCDR", "list", 1000, 5),
         ((6..=12).collect(), json!(50))
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Seed dates, fixtures, start-up checks, health.
+
+/// The binary, killed when dropped so a failing test leaves no server behind.
+struct Bin(std::process::Child);
+
+impl Drop for Bin {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary on an ephemeral port with `args`; returns it and its URL.
+fn spawn_binary(args: &[&str]) -> (Bin, String) {
+    let mut child = Bin(std::process::Command::new(env!("CARGO_BIN_EXE_runtel-sim"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap());
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = match line.trim().strip_prefix("listening on ") {
+        Some(u) => u.to_owned(),
+        None => {
+            let mut err = String::new();
+            let _ = child.0.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("{args:?} did not start: {line:?} {err}");
+        }
+    };
+    (child, url)
+}
+
+/// Runs the binary expecting it to refuse to start: its exit code and stderr.
+/// Fails the test if it is still serving after a few seconds.
+fn binary_refuses(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Bin(std::process::Command::new(env!("CARGO_BIN_EXE_runtel-sim"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{args:?} was accepted: the simulator started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+/// A file in the temp directory holding `text`, unique to this process and `name`.
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("runtel-sim-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `total_count` of a `dt >= since` list of `obj`.
+fn count_since(url: &str, t: &str, obj: &str, since: i64) -> Value {
+    let f =
+        json!({"field_list": [{"field": "dt", "condition_type": 5, "value": since}], "type": 0});
+    let v = post_env(
+        url,
+        json!({"action": "list", "obj": obj, "action_id": "s", "params": {},
+               "filter": f, "limit": 1}),
+        Some(t),
+    )
+    .json();
+    v["total_count"].clone()
+}
+
+#[test]
+fn seeded_logs_end_at_the_start_time_by_default() {
+    let before = unix_now();
+    let s = sim(SimConfig {
+        seed: vec![("DomainCDR".into(), 1000), ("DomainQueueCDR".into(), 10)],
+        ..SimConfig::default()
+    });
+    let after = unix_now();
+    let t = admin(s.url());
+    let dt = |obj: &str, id: i64| {
+        post(s.url(), obj, "get", json!({"id": id}), Some(&t)).json()["body"]["dt"]
+            .as_i64()
+            .unwrap()
+    };
+    // Each object's newest record is dated when the simulator started.
+    for (obj, n) in [("DomainCDR", 1000), ("DomainQueueCDR", 10)] {
+        let newest = dt(obj, n);
+        assert!(
+            (before..=after).contains(&newest),
+            "{obj} {n}: {newest} not in {before}..={after}"
+        );
+        assert_eq!(
+            dt(obj, 1),
+            newest - (n - 1) * runtel_sim::SEED_STEP_DT,
+            "{obj}"
+        );
+    }
+    // What `runtel export DomainCDR --since 7d` asks finds every record, and an
+    // hour ago finds the records of the last hour (one every SEED_STEP_DT).
+    assert_eq!(
+        count_since(s.url(), &t, "DomainCDR", before - 7 * 86_400),
+        1000
+    );
+    let hour = count_since(s.url(), &t, "DomainCDR", after - 3600)
+        .as_i64()
+        .unwrap();
+    let per_hour = 3600 / runtel_sim::SEED_STEP_DT;
+    assert!((per_hour - 1..=per_hour + 2).contains(&hour), "{hour}");
+}
+
+#[test]
+fn the_binary_pins_seed_dates_with_seed_epoch() {
+    // What the C and Python suites start: their filter value 1704084000 is the dt
+    // of the 2401st record, so the last 100 of 2500 match.
+    let (_bin, url) = spawn_binary(&["--seed", "DomainCDR=2500", "--seed-epoch", "1704067200"]);
+    let t = admin(&url);
+    assert_eq!(count_since(&url, &t, "DomainCDR", 1_704_084_000), 100);
+    let first = post(&url, "DomainCDR", "get", json!({"id": 1}), Some(&t)).json();
+    assert_eq!(first["body"]["dt"], runtel_sim::SEED_BASE_DT);
+    // Without it, the newest record is about now.
+    let (_bin, url) = spawn_binary(&["--seed", "DomainCDR=5"]);
+    let t = admin(&url);
+    let newest = post(&url, "DomainCDR", "get", json!({"id": 5}), Some(&t)).json()["body"]["dt"]
+        .as_i64()
+        .unwrap();
+    assert!((unix_now() - newest).abs() <= 5, "{newest}");
+    for bad in ["soon", "1.5", ""] {
+        let (code, err) = binary_refuses(&["--seed", "DomainCDR=5", "--seed-epoch", bad]);
+        assert_eq!(code, Some(2), "{bad:?}: {err}");
+        assert!(err.contains("--seed-epoch"), "{bad:?}: {err}");
+    }
+}
+
+#[test]
+fn seeding_an_unknown_object_is_refused_at_start() {
+    let (code, err) = binary_refuses(&["--seed", "Foo=3"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("\"Foo\""), "{err}");
+    for listed in ["DomainCDR", "User", "DomainUser", "PbxHost"] {
+        assert!(err.contains(listed), "lists {listed}: {err}");
+    }
+    // A case slip gets a suggestion.
+    let (code, err) = binary_refuses(&["--seed", "domaincdr=3"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("did you mean \"DomainCDR\""), "{err}");
+}
+
+#[test]
+fn health_endpoints_answer_without_counting_as_requests() {
+    let s = sim(SimConfig::default());
+    for path in ["/_sim/health", "/api/health"] {
+        let mut r = agent().get(format!("{}{path}", s.url())).call().unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let ct = r
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(ct.starts_with("application/json"), "{path}: {ct}");
+        let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(v["ok"], true, "{path}: {v}");
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{path}: {v}");
+    }
+    // Probes leave the counters that tests assert on untouched.
+    assert_eq!(s.counters().requests, 0);
+    // Only GET: the API endpoint itself still wants POST /api/.
+    let r = agent()
+        .post(format!("{}/api/health", s.url()))
+        .send(&b"{}"[..])
+        .unwrap();
+    assert_eq!(r.status(), 405);
+}
+
+#[test]
+fn the_binary_loads_fixtures_and_keeps_their_fields() {
+    let file = temp_file(
+        "fixtures.json",
+        r#"{
+  "DomainCDR": [
+    {"dt": 1700000000, "src": "100", "dst": "200", "tags": ["a", {"b": null}]},
+    {"id": 50, "dt": 1700000100, "src": "101"},
+    {"dt": 1700000200, "domain_id": 2}
+  ],
+  "User": [
+    {"login": "fixture@example.cz", "password": "fx-pw", "name": "Fixture", "role_id": 2}
+  ],
+  "PbxHost": [{"id": 9, "name": "pbx-a"}]
+}"#,
+    );
+    let (_bin, url) = spawn_binary(&[
+        "--seed",
+        "DomainCDR=10",
+        "--seed-epoch",
+        "1704067200",
+        "--fixtures",
+        file.to_str().unwrap(),
+    ]);
+    let t = admin(&url);
+    let (ids, total) = page(&url, &t, "DomainCDR", "list", 1000, 0);
+    // Explicit ids are kept; the others follow every id in use, in file order.
+    // The record in domain 2 is not the domain-1 administrator's to see.
+    assert_eq!(ids, (1..=10).chain([50, 51]).collect::<Vec<i64>>());
+    assert_eq!(total, json!(12));
+    let get = |obj: &str, id: i64, token: &str| {
+        post(&url, obj, "get", json!({"id": id}), Some(token)).json()["body"].clone()
+    };
+    assert_eq!(
+        get("DomainCDR", 51, &t),
+        json!({"id": 51, "dt": 1700000000, "src": "100", "dst": "200",
+               "tags": ["a", {"b": null}], "domain_id": 1}),
+        "fields kept, the domain the default account's"
+    );
+    assert_eq!(
+        get("DomainCDR", 50, &t),
+        json!({"id": 50, "dt": 1700000100, "src": "101", "domain_id": 1})
+    );
+    let op = login(&url, "operator@sim.runtel.local", "operator");
+    let v = post(
+        &url,
+        "DomainCDR",
+        "get",
+        json!({"id": 52, "domain_id": 2}),
+        Some(&op),
+    )
+    .json();
+    assert_eq!(v["body"]["dt"], 1_700_000_200);
+    assert_eq!(get("PbxHost", 9, &op), json!({"id": 9, "name": "pbx-a"}));
+    // A fixture user is a user like one created with `append`: it can log in.
+    let ft = login(&url, "fixture@example.cz", "fx-pw");
+    let me = post(
+        &url,
+        "User",
+        "list",
+        json!({"login": "fixture@example.cz"}),
+        Some(&ft),
+    )
+    .json();
+    assert_eq!(me["list"][0]["name"], "Fixture");
+    assert!(me["list"][0].get("password").is_none(), "{me}");
+}
+
+#[test]
+fn bad_fixtures_are_refused_at_start_naming_the_file() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        // Malformed JSON: the file and the position.
+        (
+            "syntax.json",
+            "{\"DomainCDR\": [\n  {\"dt\": 1,}\n]}",
+            &["line 2 column"],
+        ),
+        (
+            "unknown.json",
+            r#"{"DomainCdr": [{"dt": 1}]}"#,
+            &["\"DomainCdr\"", "did you mean \"DomainCDR\""],
+        ),
+        ("not-object.json", r#"[{"dt": 1}]"#, &["object"]),
+        (
+            "not-list.json",
+            r#"{"DomainCDR": {"dt": 1}}"#,
+            &["DomainCDR", "array"],
+        ),
+        (
+            "not-record.json",
+            r#"{"DomainCDR": [{"dt": 1}, 5]}"#,
+            &["DomainCDR[1]", "object"],
+        ),
+        (
+            "bad-id.json",
+            r#"{"DomainCDR": [{"id": "7"}]}"#,
+            &["DomainCDR[0]", "id"],
+        ),
+        (
+            "twice.json",
+            r#"{"DomainCDR": [{"id": 7}, {"id": 7}]}"#,
+            &["DomainCDR[1]", "7"],
+        ),
+        // Seeded records hold ids 1..=3; the default accounts are users 1 and 2.
+        (
+            "taken.json",
+            r#"{"DomainCDR": [{"id": 3}]}"#,
+            &["DomainCDR[0]", "3"],
+        ),
+        (
+            "taken-user.json",
+            r#"{"User": [{"id": 2, "login": "x@y.cz"}]}"#,
+            &["User[0]", "2"],
+        ),
+    ];
+    for (name, text, needles) in cases {
+        let file = temp_file(name, text);
+        let path = file.to_str().unwrap();
+        let (code, err) = binary_refuses(&["--seed", "DomainCDR=3", "--fixtures", path]);
+        assert_eq!(code, Some(2), "{name}: {err}");
+        assert!(err.contains(path), "{name}: names the file: {err}");
+        for needle in *needles {
+            assert!(err.contains(needle), "{name}: {needle:?} in {err}");
+        }
+    }
+    let missing = std::env::temp_dir().join("runtel-sim-no-such-fixtures.json");
+    let (code, err) = binary_refuses(&["--fixtures", missing.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+}
+
+#[test]
+fn seed_dt_and_seeded_record_follow_the_epoch() {
+    let with_epoch = |epoch: Option<i64>| {
+        sim(SimConfig {
+            seed: vec![("DomainCDR".into(), 2500), ("DomainNotify".into(), 3)],
+            seed_epoch: epoch,
+            ..SimConfig::default()
+        })
+    };
+    // Pinned at SEED_BASE_DT: the constants and the pure generator are right.
+    let s = with_epoch(Some(runtel_sim::SEED_BASE_DT));
+    let t = admin(s.url());
+    for obj in ["DomainCDR", "DomainNotify"] {
+        assert_eq!(s.seed_dt(obj, 0), runtel_sim::SEED_BASE_DT, "{obj}");
+    }
+    assert_eq!(
+        s.seed_dt("DomainCDR", 2400),
+        runtel_sim::SEED_BASE_DT + 2400 * runtel_sim::SEED_STEP_DT
+    );
+    assert_eq!(
+        count_since(s.url(), &t, "DomainCDR", s.seed_dt("DomainCDR", 2400)),
+        100
+    );
+    for id in [1, 7, 2500] {
+        let served = post(s.url(), "DomainCDR", "get", json!({"id": id}), Some(&t)).json();
+        let pure = runtel_sim::seeded_log_record("DomainCDR", id, 1);
+        assert_eq!(served["body"], Value::Object(pure.clone()), "{id}");
+        assert_eq!(s.seeded_record("DomainCDR", id), Some(pure), "{id}");
+    }
+    assert_eq!(s.seeded_record("DomainCDR", 2501), None);
+    assert_eq!(s.seeded_record("DomainCDR", 0), None);
+    // Another epoch moves the dates and nothing else.
+    let s = with_epoch(Some(1_800_000_000));
+    let t = admin(s.url());
+    let rec = s.seeded_record("DomainCDR", 7).unwrap();
+    assert_eq!(rec["dt"], 1_800_000_000 + 6 * runtel_sim::SEED_STEP_DT);
+    assert_eq!(s.seed_dt("DomainCDR", 6), rec["dt"].as_i64().unwrap());
+    let mut pinned = runtel_sim::seeded_log_record("DomainCDR", 7, 1);
+    pinned.insert("dt".into(), rec["dt"].clone());
+    assert_eq!(rec, pinned);
+    let served = post(s.url(), "DomainCDR", "get", json!({"id": 7}), Some(&t)).json();
+    assert_eq!(served["body"], Value::Object(rec));
+    // Unpinned: whatever now was, the helpers say what is served.
+    let s = with_epoch(None);
+    let t = admin(s.url());
+    for (obj, id) in [("DomainCDR", 1), ("DomainCDR", 2500), ("DomainNotify", 3)] {
+        let served = post(s.url(), obj, "get", json!({"id": id}), Some(&t)).json();
+        assert_eq!(served["body"]["dt"], s.seed_dt(obj, id - 1), "{obj} {id}");
+        assert_eq!(
+            served["body"],
+            Value::Object(s.seeded_record(obj, id).unwrap()),
+            "{obj} {id}"
+        );
+    }
+    // Both objects end at the same moment however many records each has.
+    assert_eq!(s.seed_dt("DomainCDR", 2499), s.seed_dt("DomainNotify", 2));
+}
+
+#[test]
+fn fixtures_and_seeds_through_the_library() {
+    let s = sim(SimConfig {
+        seed: vec![("DomainUser".into(), 2)],
+        fixtures: vec![(
+            "DomainUser".into(),
+            vec![json!({"uid": "555", "pin": "0000", "custom": true})],
+        )],
+        ..SimConfig::default()
+    });
+    assert_eq!(s.record_count("DomainUser"), 3);
+    let t = admin(s.url());
+    let v = post(s.url(), "DomainUser", "get", json!({"id": 3}), Some(&t)).json();
+    assert_eq!(
+        v["body"],
+        json!({"id": 3, "uid": "555", "pin": "0000", "custom": true, "domain_id": 1})
+    );
+    // The same checks as the binary's, as an InvalidInput error.
+    let refused = |config: SimConfig| match Simulator::start(config) {
+        Ok(_) => panic!("started"),
+        Err(e) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+            e.to_string()
+        }
+    };
+    let err = refused(SimConfig {
+        seed: vec![("Foo".into(), 3)],
+        ..SimConfig::default()
+    });
+    assert!(
+        err.contains("\"Foo\"") && err.contains("DomainCDR"),
+        "{err}"
+    );
+    let err = refused(SimConfig {
+        fixtures: vec![("Bar".into(), vec![json!({})])],
+        ..SimConfig::default()
+    });
+    assert!(err.contains("\"Bar\""), "{err}");
+    let err = refused(SimConfig {
+        fixtures: vec![("User".into(), vec![json!("not a record")])],
+        ..SimConfig::default()
+    });
+    assert!(err.contains("User[0]"), "{err}");
+    // Loading a file gives what SimConfig::fixtures takes, in file order.
+    let file = temp_file(
+        "lib-fixtures.json",
+        r#"{"User": [{"login": "a@b.cz"}], "DomainCDR": [{"dt": 1}, {"dt": 2}]}"#,
+    );
+    let loaded = runtel_sim::load_fixtures(&file).unwrap();
+    assert_eq!(
+        loaded,
+        vec![
+            ("User".to_owned(), vec![json!({"login": "a@b.cz"})]),
+            (
+                "DomainCDR".to_owned(),
+                vec![json!({"dt": 1}), json!({"dt": 2})]
+            ),
+        ]
+    );
+    let bad = temp_file("lib-bad.json", "{\"User\": [}");
+    let err = runtel_sim::load_fixtures(&bad).unwrap_err();
+    assert!(
+        err.contains(bad.to_str().unwrap()) && err.contains("line 1 column"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_docs_cite_the_api_reference_users_have() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reference = std::fs::read_to_string(root.join("../../docs/api-reference.md")).unwrap();
+    let mut cited = 0;
+    for entry in std::fs::read_dir(root.join("src")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("runtel-api.md"),
+            "{} cites a file users do not have",
+            path.display()
+        );
+        // Every `§N` (they all cite the reference) names a section that exists.
+        for (at, _) in text.match_indices('§') {
+            let n: String = text[at + '§'.len_utf8()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            assert!(
+                !n.is_empty() && reference.contains(&format!("\n## {n}. ")),
+                "{}: no section §{n} in docs/api-reference.md",
+                path.display()
+            );
+            cited += 1;
+        }
+    }
+    assert!(
+        cited >= 3,
+        "the sources cite sections of docs/api-reference.md"
     );
 }
