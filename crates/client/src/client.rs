@@ -442,6 +442,14 @@ impl Inner {
                 return Err(e);
             }
         };
+        let set_aside = self.read_session().set_aside_fields().to_vec();
+        if !set_aside.is_empty() {
+            log::debug!(
+                "runtel auth action_id={action_id}: fields of another type than documented, \
+                 kept as sent in extra: {}",
+                set_aside.join(", ")
+            );
+        }
         if self.read_session().expiry_unknown() && !self.warned_expiry.swap(true, Ordering::Relaxed)
         {
             log::warn!(

@@ -42,6 +42,7 @@ pub struct Session {
     held: Option<Held>,
     logged_out: bool,
     generation: u64,
+    set_aside: Vec<String>,
 }
 
 /// Converts the server's `exp` into a local expiry time, tolerant of clock skew.
@@ -141,7 +142,8 @@ impl Session {
         server_date: Option<SystemTime>,
         now: SystemTime,
     ) -> Result<AuthInfo> {
-        let info: AuthInfo = response.body_as().map_err(|mut e| {
+        let (info, set_aside) = AuthInfo::from_auth_body(response.body(), response.http_status())
+            .map_err(|mut e| {
             // An auth answer holds a token: no excerpt of it is kept.
             let mut redactor = crate::Redactor::default();
             redactor.add_tokens_in(response.body());
@@ -164,6 +166,7 @@ impl Session {
         }
         let expires_at = expiry_on_local_clock(info.exp.to_system_time(), server_date, now);
         let expires_at = (expires_at > now).then_some(expires_at);
+        self.set_aside = set_aside;
         self.held = Some(Held {
             info: info.clone(),
             expires_at,
@@ -231,6 +234,12 @@ impl Session {
     /// The local time at which the token expires (`None` also when unknown).
     pub fn expires_at(&self) -> Option<SystemTime> {
         self.held.as_ref().and_then(|h| h.expires_at)
+    }
+
+    /// Fields of the last auth answer that did not fit their documented type and
+    /// were kept as sent in `extra` (worth a debug log).
+    pub fn set_aside_fields(&self) -> &[String] {
+        &self.set_aside
     }
 
     /// True when the current token came with an `exp` already past on arrival, so

@@ -16,7 +16,7 @@ pub struct SoftwareVersion {
     #[serde(default)]
     pub software: String,
     /// Unix time of the last platform update (fractional seconds).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update: Option<f64>,
     /// Fields this SDK does not know yet.
     #[serde(flatten)]
@@ -66,9 +66,10 @@ pub struct AuthInfo {
     /// When the token expires, as the server wrote it (zone-less, read as UTC).
     pub exp: ServerDateTime,
     /// Platform software version.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<SoftwareVersion>,
-    /// The user's id.
+    /// The user's id (0 when the server sent none or an unreadable one).
+    #[serde(default)]
     pub user_id: i64,
     /// The user's display name.
     #[serde(default)]
@@ -77,19 +78,21 @@ pub struct AuthInfo {
     #[serde(default)]
     pub user_login: String,
     /// The PBX (domain) id; absent for platform operators.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_id: Option<i64>,
     /// The PBX (domain) name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_name: Option<String>,
     /// The role id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_id: Option<i64>,
     /// The role name.
     #[serde(default)]
     pub role_name: String,
     /// The role type: -1 platform administrator, -2 custom platform role,
-    /// 1 domain administrator, 4 custom domain role.
+    /// 1 domain administrator, 4 custom domain role (0 when the server sent none
+    /// or an unreadable one).
+    #[serde(default)]
     pub role_type: i64,
     /// Permissions, keyed by object name.
     #[serde(default)]
@@ -107,16 +110,16 @@ pub struct AuthInfo {
     #[serde(default)]
     pub domain_test_until: Value,
     /// PBX mode (undocumented integer).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_mode: Option<i64>,
     /// Billing state of the PBX.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_billing_options: Option<BillingOptions>,
     /// The user's time zone, e.g. `Europe/Prague`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tz: Option<String>,
     /// The user's locale, e.g. `en_US`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
     /// Fields this SDK does not know yet.
     #[serde(flatten)]
@@ -124,6 +127,59 @@ pub struct AuthInfo {
 }
 
 impl AuthInfo {
+    /// Reads an auth answer's `body` leniently: the token (and its expiry) is
+    /// what matters, so a secondary field of an unexpected type never fails the
+    /// login. Integers sent as digit strings (`"34"`) and booleans sent as 0/1 or
+    /// `"true"`/`"false"` are read as meant; a field that still does not fit is
+    /// kept as sent in `extra` (or its object's `extra`), and its name returned.
+    ///
+    /// `token` must be a non-empty string and `exp` a date-time; anything else
+    /// about them is a `protocol` error with the JSON path.
+    pub fn from_auth_body(
+        body: &Value,
+        http_status: u16,
+    ) -> crate::Result<(AuthInfo, Vec<String>)> {
+        let Value::Object(map) = body else {
+            return crate::response::deserialize_at(body, "$.body", "User", "auth", http_status)
+                .map(|info| (info, Vec::new()));
+        };
+        let mut map = map.clone();
+        coerce_auth_fields(&mut map);
+        let mut set_aside: Vec<(String, Value)> = Vec::new();
+        loop {
+            let value = Value::Object(map.clone());
+            match crate::response::deserialize_at::<AuthInfo>(
+                &value,
+                "$.body",
+                "User",
+                "auth",
+                http_status,
+            ) {
+                Ok(mut info) => {
+                    let names = set_aside.iter().map(|(k, _)| k.clone()).collect();
+                    info.extra.extend(set_aside);
+                    return Ok((info, names));
+                }
+                Err(e) => {
+                    // `$.body.domain_mode` or `$.body.version.last_update`: the
+                    // top-level field that does not fit.
+                    let field = e
+                        .protocol_info()
+                        .and_then(|p| p.path.as_deref())
+                        .and_then(|p| p.strip_prefix("$.body."))
+                        .map(|p| p.split(['.', '[']).next().unwrap_or(p).to_owned());
+                    match field {
+                        Some(f) if f != "token" && f != "exp" && map.contains_key(&f) => {
+                            let v = map.remove(&f).expect("checked above");
+                            set_aside.push((f, v));
+                        }
+                        _ => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
     /// True for platform operators (role types -1 and -2), who must pass
     /// `domain_id` in params to act inside a PBX.
     pub fn is_platform_operator(&self) -> bool {
@@ -141,6 +197,68 @@ impl AuthInfo {
         let mut v = self.to_masked_json();
         v["token"] = Value::String(self.token.expose().to_owned());
         v
+    }
+}
+
+/// Reads integers sent as digit strings and booleans sent as 0/1 or text, in
+/// the fields whose types the vendor documents.
+fn coerce_auth_fields(map: &mut Map<String, Value>) {
+    fn int(v: &mut Value) {
+        if let Value::String(s) = v {
+            if let Ok(n) = s.trim().parse::<i64>() {
+                *v = Value::from(n);
+            }
+        }
+    }
+    fn boolean(v: &mut Value) {
+        let b = match v {
+            Value::Number(n) => match n.as_i64() {
+                Some(0) => Some(false),
+                Some(1) => Some(true),
+                _ => None,
+            },
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "0" | "false" => Some(false),
+                "1" | "true" => Some(true),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(b) = b {
+            *v = Value::Bool(b);
+        }
+    }
+    for key in [
+        "user_id",
+        "domain_id",
+        "role_id",
+        "role_type",
+        "domain_mode",
+    ] {
+        if let Some(v) = map.get_mut(key) {
+            int(v);
+        }
+    }
+    if let Some(Value::Object(billing)) = map.get_mut("domain_billing_options") {
+        for key in ["block_inbound", "block_outbound", "block_face"] {
+            if let Some(v) = billing.get_mut(key) {
+                boolean(v);
+            }
+        }
+    }
+    if let Some(Value::Object(version)) = map.get_mut("version") {
+        if let Some(Value::String(s)) = version.get("last_update") {
+            match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => {
+                    version.insert("last_update".into(), Value::from(f));
+                }
+                // A date string, say: kept as sent, in the version's own extra.
+                _ => {
+                    let v = version.remove("last_update").expect("just read");
+                    version.insert("last_update_text".into(), v);
+                }
+            }
+        }
     }
 }
 

@@ -150,7 +150,7 @@ fn malformed_auth_answers_keep_no_excerpt_and_never_the_token() {
 fn an_auth_body_of_the_wrong_shape_does_not_show_the_token() {
     let req = auth_request();
     let answer = json!({"action": "auth", "action_id": "a1", "obj": "User", "code": 200,
-        "notifies": [], "body": {"token": TOKEN, "exp": "2030-01-01T00:00:00", "user_id": TOKEN}});
+        "notifies": [], "body": {"token": TOKEN, "exp": TOKEN, "user_id": 1}});
     let r = parse_response(
         Expected::from(&req),
         200,
@@ -272,4 +272,50 @@ fn one_server_under_many_spellings_is_one_identity() {
         id("https://pbx.example").to_string(),
         "https://pbx.example:443"
     );
+}
+
+#[test]
+fn secondary_auth_fields_of_another_type_never_fail_the_login() {
+    let req = auth_request();
+    let answer = json!({"action": "auth", "action_id": "a1", "obj": "User", "code": 200,
+        "notifies": [], "body": {
+            "token": TOKEN, "exp": "9999-12-31T23:59:59.999999",
+            "user_id": "48", "domain_id": "34", "role_id": "2", "role_type": "1",
+            "domain_mode": "two", "user_name": 5,
+            "version": {"software": "2.22.1", "last_update": "2025-06-01 10:00:00"},
+            "domain_billing_options": {"balance": "1000.10", "block_inbound": 0,
+                                       "block_outbound": "true", "block_face": 1}}});
+    let r = parse_response(
+        Expected::from(&req),
+        200,
+        answer.to_string().as_bytes(),
+        &Limits::default(),
+    )
+    .unwrap();
+    let mut s = Session::new();
+    let info = s.accept_login(&r, None, at(0)).unwrap();
+    assert_eq!(
+        (info.user_id, info.domain_id, info.role_id, info.role_type),
+        (48, Some(34), Some(2), 1)
+    );
+    let billing = info.domain_billing_options.as_ref().unwrap();
+    assert_eq!(billing.balance.as_deref(), Some("1000.10"));
+    assert!(!billing.block_inbound && billing.block_outbound && billing.block_face);
+    let version = info.version.as_ref().unwrap();
+    assert_eq!(version.last_update, None);
+    assert_eq!(version.extra["last_update_text"], "2025-06-01 10:00:00");
+    // What still does not fit is kept as sent, and named.
+    assert_eq!(info.domain_mode, None);
+    assert_eq!(info.extra["domain_mode"], "two");
+    assert_eq!(info.extra["user_name"], 5);
+    let mut aside = s.set_aside_fields().to_vec();
+    aside.sort();
+    assert_eq!(aside, ["domain_mode", "user_name"]);
+    assert_eq!(
+        info.to_masked_json()["domain_mode"],
+        "two",
+        "serialized as sent"
+    );
+    // A year-9999 "never" is a time far away, not an error.
+    assert_eq!(s.status(at(4_000_000_000)), SessionStatus::Authenticated);
 }
