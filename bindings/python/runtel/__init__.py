@@ -7,7 +7,14 @@
             ...
 
 Logging goes to the ``runtel`` logger; passwords and tokens never appear in it.
+
+Ctrl-C interrupts any blocking method within a fraction of a second; the
+request then finishes in the background and its answer is dropped, so whether
+an interrupted write was applied on the server is unknown.
 """
+
+import atexit as _atexit
+import os as _os
 
 from ._errors import (
     ApiError,
@@ -21,6 +28,14 @@ from ._errors import (
     TransportError,
 )
 from ._runtel import AuthInfo, Client, Records, __version__
+from ._runtel import _after_fork_in_child, _at_exit
+
+# A forked child (multiprocessing, gunicorn --preload, celery prefork) must not
+# reuse the parent's connections, action ids or worker threads.
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
+# Requests abandoned by Ctrl-C must not touch the interpreter while it exits.
+_atexit.register(_at_exit)
 
 __all__ = [
     "Client",

@@ -56,14 +56,28 @@ class AuthInfo:
     def to_dict(self) -> JsonDict: ...
 
 class Records(Iterator[JsonDict]):
+    """Every record of a list action, one page in memory. Safe to share between
+    threads; ``next()`` can be interrupted with Ctrl-C without losing a record."""
+
     def __iter__(self) -> "Records": ...
     def __next__(self) -> JsonDict: ...
     @property
-    def total_count(self) -> Optional[int]: ...
+    def total_count(self) -> Optional[int]:
+        """The ``total_count`` reported with the last page, or None before the first."""
     @property
-    def position(self) -> int: ...
+    def position(self) -> int:
+        """The offset of the next record (to resume an export with ``start``)."""
     @property
-    def pages_fetched(self) -> int: ...
+    def pages_fetched(self) -> int:
+        """Pages fetched so far."""
+    @property
+    def shortfall(self) -> Optional[int]:
+        """None while iterating and after a complete list; once the iterator has
+        ended below the last announced ``total_count``, by how many records."""
+    @property
+    def server_page_size(self) -> Optional[int]:
+        """The page size the server turned out to use when it sent fewer records
+        than asked while more were announced, or None."""
 
 class ActionProxy:
     def __call__(self, params: Optional[JsonDict] = None, /, **kwargs: Any) -> JsonDict: ...
@@ -72,6 +86,12 @@ class ObjectProxy:
     def __getattr__(self, action: str) -> ActionProxy: ...
 
 class Client:
+    """A Runtel API client, safe to share between threads. Every blocking method
+    raises ``KeyboardInterrupt`` within a fraction of a second of Ctrl-C; the
+    request then finishes in the background, so whether an interrupted write
+    was applied is unknown. Seconds-valued keywords accept 0 to 30 days
+    (timeouts above 0); anything else raises ``InvalidInputError``."""
+
     def __init__(
         self,
         base_url: str,
@@ -85,6 +105,9 @@ class Client:
         max_auth_failures: int = 3,
         lockout_cooldown: float = 900.0,
         max_retries: int = 2,
+        retry_base_delay: float = 0.2,
+        retry_max_delay: float = 2.0,
+        relogin_margin: float = 60.0,
         user_agent: Optional[str] = None,
         proxy: Optional[str] = None,
         max_response_bytes: Optional[int] = None,
@@ -126,3 +149,6 @@ class Client:
     def __enter__(self) -> "Client": ...
     def __exit__(self, exc_type: Any = None, exc: Any = None, tb: Any = None) -> bool: ...
     def __getattr__(self, obj: str) -> ObjectProxy: ...
+
+def _after_fork_in_child() -> None: ...
+def _at_exit() -> None: ...

@@ -27,9 +27,9 @@ def sim_binary() -> str:
 class Sim:
     """A running simulator: its URL and its /_sim/ control endpoint."""
 
-    def __init__(self, args: List[str]) -> None:
+    def __init__(self, args: List[str], vectors: Path = VECTORS) -> None:
         self.proc = subprocess.Popen(
-            [sim_binary(), "--listen", "127.0.0.1:0", "--vectors", str(VECTORS), *args],
+            [sim_binary(), "--listen", "127.0.0.1:0", "--vectors", str(vectors), *args],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -59,8 +59,8 @@ class Sim:
 def make_sim() -> Iterator[Callable[..., Sim]]:
     started: List[Sim] = []
 
-    def make(*args: str) -> Sim:
-        s = Sim(list(args))
+    def make(*args: str, vectors: Path = VECTORS) -> Sim:
+        s = Sim(list(args), vectors)
         started.append(s)
         return s
 

@@ -150,12 +150,13 @@ def test_records_pages_through_everything(sim: Sim) -> None:
     assert it.total_count is None
     ids = [r["id"] for r in it]
     assert ids == list(range(1, 2501))
-    assert (it.total_count, it.pages_fetched, it.position) == (2500, 25, 2500)
+    # A full last page is followed by one more request: a count may be stale.
+    assert (it.total_count, it.pages_fetched, it.position) == (2500, 26, 2500)
     since = 1704067200 + 2400 * 7
     flt = {"field_list": [{"field": "dt", "condition_type": 5, "value": since}], "type": 0}
     assert len(list(c.records("DomainCDR", filter=flt, page_size=30))) == 100
     assert [r["id"] for r in c.records("DomainCDR", start=2497)] == [2498, 2499, 2500]
-    assert sim.counters()["by_action"]["list"] == 25 + 4 + 1
+    assert sim.counters()["by_action"]["list"] == 26 + 4 + 1
 
 
 def test_threads_share_a_client_through_token_expiry(sim: Sim) -> None:

@@ -25,6 +25,11 @@ impl Decoder for PyEnvelopeDecoder {
         body: Vec<u8>,
         limits: &Limits,
     ) -> Result<Py<PyDict>, Error> {
+        if crate::wait::must_not_attach() {
+            return Err(Error::InvalidInput(
+                "the Python interpreter is exiting; the answer was dropped".into(),
+            ));
+        }
         if body.len() <= limits.max_body_bytes {
             // The network wait is over; building Python objects needs the GIL.
             let fast = Python::attach(|py| -> Option<Py<PyDict>> {

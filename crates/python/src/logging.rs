@@ -25,7 +25,7 @@ impl log::Log for Bridge {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if !self.enabled(record.metadata()) {
+        if !self.enabled(record.metadata()) || crate::wait::must_not_attach() {
             return;
         }
         // Interpreter shutdown or a broken handler must not take the caller down.

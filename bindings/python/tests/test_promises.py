@@ -1,0 +1,352 @@
+"""Promises of the Python front end itself: Ctrl-C within half a second, no Rust
+lock held against the GIL, clients that survive a fork, and checked durations.
+
+The interrupt and lock tests run their subject in a child process: a deadlock or
+an ignored signal there fails the test by a timeout instead of hanging pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+import runtel
+from conftest import LOGIN, PASSWORD, Sim
+
+# The child of the interrupt tests. It warms up a client, says "ready", waits for
+# "go" on stdin (the parent sets the slow fault in between), runs one blocking
+# method and reports how it ended, then shows the same client still works.
+INTERRUPT_CHILD = r'''
+import signal, sys, time
+import runtel
+
+url, method, how = sys.argv[1:4]
+LOGIN, PASSWORD = "admin@sim.runtel.local", "admin"
+
+
+class FromHandler(Exception):
+    pass
+
+
+if how == "raise":
+    def handler(signum, frame):
+        raise FromHandler(signum)
+    signal.signal(signal.SIGUSR1, handler)
+elif how == "quiet":
+    hits = []
+    signal.signal(signal.SIGUSR1, lambda signum, frame: hits.append(signum))
+
+c = runtel.Client(url, login=LOGIN, password=PASSWORD, max_retries=0)
+c.User.list()
+records = c.records("DomainCDR", page_size=10)
+
+
+def blocking():
+    if method == "call":
+        return c.call("User", "list")
+    if method == "proxy":
+        return c.User.list()
+    if method == "list":
+        return c.list("User", limit=1)
+    if method == "login":
+        return c.login(LOGIN, PASSWORD)
+    if method == "logout":
+        return c.logout()
+    if method == "next":
+        return next(records)
+    if method == "close":
+        return c.close()
+    if method == "exit":
+        with c:
+            pass
+        return None
+    raise SystemExit("unknown method " + method)
+
+
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    blocking()
+    print("returned", flush=True)
+except (KeyboardInterrupt, FromHandler) as e:
+    print("interrupted", type(e).__name__, flush=True)
+after = runtel.Client(url, login=LOGIN, password=PASSWORD) if method in ("close", "exit") else c
+print("next", after.User.get(id=1)["body"]["id"], flush=True)
+if how == "resume":
+    # The page the interrupted next() was fetching is not lost: iteration
+    # resumes at the first record.
+    print("records", next(records)["id"], next(records)["id"], flush=True)
+'''
+
+# The action each method sends, so the parent can slow exactly that one down.
+ACTION_OF = {
+    "call": "list", "proxy": "list", "list": "list", "next": "list",
+    "login": "auth", "logout": "logout", "close": "logout", "exit": "logout",
+}
+
+
+class Child:
+    """A Python child process whose stdout lines can be awaited with a deadline."""
+
+    def __init__(self, tmp_path: Path, source: str, *args: str) -> None:
+        script = tmp_path / "child.py"
+        script.write_text(source)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, cwd=tmp_path,
+        )
+        self.lines: "queue.Queue[Tuple[float, str]]" = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put((time.monotonic(), line.strip()))
+
+    def line(self, within: float) -> Tuple[float, str]:
+        try:
+            return self.lines.get(timeout=within)
+        except queue.Empty:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            pytest.fail(f"no line from the child within {within} s; stderr: {err}")
+
+    def send(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def finish(self) -> None:
+        try:
+            rc = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            pytest.fail("the child did not exit")
+        assert self.proc.stderr is not None
+        assert rc == 0, self.proc.stderr.read()
+
+
+def interrupt(sim: Sim, tmp_path: Path, method: str, how: str, delay_ms: int, after: float) -> Tuple[Child, float]:
+    """Starts the child, slows its method's action by `delay_ms`, signals it
+    `after` seconds into the call; returns the child and when the signal left."""
+    child = Child(tmp_path, INTERRUPT_CHILD, sim.url, method, how)
+    assert child.line(30)[1] == "ready"
+    sim.fault(f"delay:{delay_ms}", action=ACTION_OF[method])
+    child.send("go")
+    time.sleep(after)
+    sent = time.monotonic()
+    child.proc.send_signal(signal.SIGUSR1 if how in ("raise", "quiet") else signal.SIGINT)
+    return child, sent
+
+
+@pytest.mark.parametrize("method", list(ACTION_OF))
+def test_ctrl_c_interrupts_every_blocking_method_within_half_a_second(
+    make_sim: Any, tmp_path: Path, method: str
+) -> None:
+    sim = make_sim("--seed", "DomainCDR=30")
+    child, sent = interrupt(sim, tmp_path, method, "int", delay_ms=20000, after=1.0)
+    at, line = child.line(25)
+    assert line == "interrupted KeyboardInterrupt", line
+    assert at - sent < 0.5, f"KeyboardInterrupt {at - sent:.2f} s after SIGINT"
+    at_next, line = child.line(5)
+    assert line == "next 1", line
+    assert at_next - at < 2, "the next call did not wait for the abandoned one"
+    child.finish()
+
+
+def test_a_signal_handler_s_own_exception_comes_out(make_sim: Any, tmp_path: Path) -> None:
+    sim = make_sim()
+    child, sent = interrupt(sim, tmp_path, "call", "raise", delay_ms=20000, after=0.5)
+    at, line = child.line(25)
+    assert line == "interrupted FromHandler" and at - sent < 0.5, (line, at - sent)
+    assert child.line(5)[1] == "next 1"
+    child.finish()
+
+
+def test_a_handler_that_returns_does_not_end_the_call(make_sim: Any, tmp_path: Path) -> None:
+    sim = make_sim()
+    child, sent = interrupt(sim, tmp_path, "call", "quiet", delay_ms=1500, after=0.5)
+    at, line = child.line(10)
+    assert line == "returned", line
+    assert at - sent > 0.7, "the call ended before the server answered"
+    assert child.line(5)[1] == "next 1"
+    child.finish()
+
+
+def test_an_interrupted_next_loses_no_record(make_sim: Any, tmp_path: Path) -> None:
+    sim = make_sim("--seed", "DomainCDR=30")
+    child, sent = interrupt(sim, tmp_path, "next", "resume", delay_ms=1500, after=0.3)
+    at, line = child.line(10)
+    assert line == "interrupted KeyboardInterrupt" and at - sent < 0.5, (line, at - sent)
+    assert child.line(5)[1] == "next 1"
+    assert child.line(10)[1] == "records 1 2"
+    child.finish()
+
+
+# The child of the lock tests: one thread inside next(records) while the page is
+# delayed, another reading the iterator's properties. It prints what it saw.
+LOCK_CHILD = r'''
+import json, sys, threading, time
+import runtel
+
+url, who = sys.argv[1:3]
+c = runtel.Client(url, login="admin@sim.runtel.local", password="admin")
+it = c.records("DomainCDR", page_size=100)
+got = []
+
+
+def iterate():
+    got.append(next(it)["id"])
+
+
+def read():
+    started = time.monotonic()
+    seen = [it.position, it.total_count, it.pages_fetched, it.shortfall, it.server_page_size]
+    return seen, time.monotonic() - started
+
+
+if who == "thread_iterates":
+    t = threading.Thread(target=iterate)
+    t.start()
+    time.sleep(0.3)
+    seen, took = read()
+    t.join()
+elif who == "main_iterates":
+    out = []
+    t = threading.Thread(target=lambda: (time.sleep(0.3), out.append(read())))
+    t.start()
+    iterate()
+    t.join()
+    seen, took = out[0]
+else:
+    threads = [threading.Thread(target=iterate) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    seen, took = read()
+    for t in threads:
+        t.join()
+print(json.dumps({"seen": seen, "took": took, "got": sorted(got),
+                  "after": [it.position, it.total_count, it.pages_fetched]}))
+'''
+
+
+@pytest.mark.parametrize("who", ["thread_iterates", "main_iterates", "two_threads_iterate"])
+def test_records_properties_never_wait_for_a_next_in_flight(make_sim: Any, who: str) -> None:
+    sim = make_sim("--seed", "DomainCDR=250")
+    sim.fault("delay:1500", action="list")
+    run = subprocess.run(
+        [sys.executable, "-c", LOCK_CHILD, sim.url, who], capture_output=True, text=True, timeout=20,
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["seen"] == [0, None, 0, None, None]
+    assert out["took"] < 0.2, f"reading the properties took {out['took']:.2f} s"
+    n = 2 if who == "two_threads_iterate" else 1
+    assert out["got"] == list(range(1, n + 1))
+    assert out["after"] == [n, 250, 1]
+
+
+def test_the_package_registers_its_fork_hook() -> None:
+    spy = (
+        "import os\n"
+        "seen = []\n"
+        "real = os.register_at_fork\n"
+        "def spy(**kw):\n"
+        "    seen.append(kw)\n"
+        "    real(**kw)\n"
+        "os.register_at_fork = spy\n"
+        "import runtel\n"
+        "hooks = [kw.get('after_in_child') for kw in seen]\n"
+        "assert runtel._runtel._after_fork_in_child in hooks, seen\n"
+        "runtel._runtel._after_fork_in_child()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", spy], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+
+
+def _fork_child(c: runtel.Client, n: int, results: Any) -> None:
+    problems: List[str] = []
+    try:
+        for k in range(100):
+            offset = (n * 100 + k * 7) % 2500
+            env = c.list("DomainCDR", limit=1, offset=offset)
+            if env["list"][0]["id"] != offset + 1:
+                problems.append(f"offset {offset} gave {env['list'][0]['id']}")
+        # Both ways of ending a client, neither may log out the parent's token.
+        if n % 2:
+            c.close()
+        else:
+            with c:
+                c.User.get(id=1)
+    except BaseException as e:  # noqa: BLE001 - reported to the parent
+        problems.append(repr(e))
+    results.put((n, problems))
+
+
+def test_a_client_used_before_fork_works_in_four_children_and_the_parent(sim: Sim) -> None:
+    c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD, max_retries=0)
+    assert c.User.get(id=1)["body"]["id"] == 1
+    logins = sim.counters()["auth_attempts"]
+    assert logins == 1
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    children = [ctx.Process(target=_fork_child, args=(c, n, results)) for n in range(4)]
+    for p in children:
+        p.start()
+    problems: List[str] = []
+    for k in range(100):
+        offset = (2000 + k * 3) % 2500
+        env = c.list("DomainCDR", limit=1, offset=offset)
+        if env["list"][0]["id"] != offset + 1:
+            problems.append(f"parent: offset {offset} gave {env['list'][0]['id']}")
+    reports: Dict[int, List[str]] = {}
+    for _ in children:
+        n, found = results.get(timeout=60)
+        reports[n] = found
+    for p in children:
+        p.join(30)
+        assert p.exitcode == 0
+    assert not problems
+    assert reports == {n: [] for n in range(4)}
+    k = sim.counters()
+    assert k["by_action"].get("logout", 0) == 0, "a child logged out the parent's token"
+    assert k["auth_attempts"] == logins
+    assert c.User.get(id=1)["body"]["id"] == 1 and c.status == "authenticated"
+    assert sim.counters()["auth_attempts"] == logins, "the parent had to log in again"
+
+
+SECONDS_KEYWORDS = ["timeout", "connect_timeout", "lockout_cooldown", "retry_base_delay",
+                    "retry_max_delay", "relogin_margin"]
+BAD_SECONDS = [1e300, math.nan, -1.0, math.inf, -math.inf, 10**400]
+
+
+@pytest.mark.parametrize("value", BAD_SECONDS, ids=["1e300", "nan", "-1", "inf", "-inf", "10**400"])
+@pytest.mark.parametrize("keyword", SECONDS_KEYWORDS)
+def test_bad_seconds_are_invalid_input(keyword: str, value: Any) -> None:
+    with pytest.raises(runtel.InvalidInputError, match=keyword) as e:
+        runtel.Client("http://127.0.0.1:9", **{keyword: value})
+    assert isinstance(e.value, ValueError)
+
+
+def test_good_seconds_are_accepted_and_zero_timeouts_refused() -> None:
+    runtel.Client("http://127.0.0.1:9", timeout=0.5, connect_timeout=2, lockout_cooldown=0,
+                  retry_base_delay=0, retry_max_delay=0.1, relogin_margin=0)
+    runtel.Client("http://127.0.0.1:9", timeout=30 * 24 * 3600)
+    for keyword in ("timeout", "connect_timeout"):
+        with pytest.raises(runtel.InvalidInputError):
+            runtel.Client("http://127.0.0.1:9", **{keyword: 0})
+    with pytest.raises(TypeError):
+        runtel.Client("http://127.0.0.1:9", timeout="10")  # type: ignore[arg-type]

@@ -1,0 +1,204 @@
+//! `runtel.Records`: the paging iterator.
+//!
+//! Fetching a page holds the iterator's lock for a whole network exchange, so
+//! that lock is only ever waited for detached (or by a worker). What the
+//! properties show is copied after every step into a second, short-lived lock,
+//! which nothing holds across the network or while taking the GIL: reading
+//! `position` while another thread is inside `next()` never waits for it.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+
+use pyo3::exceptions::PyStopIteration;
+use pyo3::prelude::*;
+use runtel_client::{Error, Records};
+use serde_json::Value;
+
+use crate::convert::to_py;
+use crate::errors::to_py_err;
+use crate::wait;
+
+type Item = Result<Value, Error>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The iterator's numbers as of its last step.
+#[derive(Debug, Clone, Copy, Default)]
+struct View {
+    total_count: Option<u64>,
+    position: u64,
+    pages_fetched: u64,
+    shortfall: Option<u64>,
+    server_page_size: Option<u64>,
+}
+
+impl View {
+    fn of(r: &Records) -> View {
+        View {
+            total_count: r.total_count(),
+            position: r.position(),
+            pages_fetched: r.pages_fetched(),
+            shortfall: r.shortfall(),
+            server_page_size: r.server_page_size(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    view: View,
+    /// Items taken from the iterator for a caller that was interrupted before it
+    /// got them, oldest first: the next `next()` returns these before fetching,
+    /// so an interrupt loses no record and no error.
+    pending: VecDeque<Item>,
+    /// The iterator returned its end; stepping it again needs no network.
+    ended: bool,
+}
+
+struct Shared {
+    records: Mutex<Records>,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    /// One step of the iterator, with the numbers copied for the properties.
+    fn step(&self, records: &mut Records) -> Option<Item> {
+        let item = records.next();
+        let mut state = lock(&self.state);
+        state.view = View::of(records);
+        state.ended |= item.is_none();
+        item
+    }
+
+    fn take_pending(&self) -> Option<Item> {
+        lock(&self.state).pending.pop_front()
+    }
+}
+
+/// An iterator over every record of a list action (dicts), one page in memory.
+/// Safe to share between threads; each record is yielded once.
+///
+/// ``next()`` may be interrupted with Ctrl-C like any call; the page it was
+/// fetching is kept, and the following ``next()`` resumes with its first record.
+#[pyclass(frozen, module = "runtel._runtel", name = "Records")]
+pub struct PyRecords {
+    shared: Arc<Shared>,
+}
+
+impl PyRecords {
+    pub(crate) fn new(records: Records) -> PyRecords {
+        PyRecords {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    view: View::of(&records),
+                    ..State::default()
+                }),
+                records: Mutex::new(records),
+            }),
+        }
+    }
+
+    fn view(&self) -> View {
+        lock(&self.shared.state).view
+    }
+
+    /// The next item when it needs no network (buffered, or the end), taken only
+    /// if no other thread holds the iterator: never waits.
+    fn step_without_network(&self) -> Option<Option<Item>> {
+        let mut records = match self.shared.records.try_lock() {
+            Ok(r) => r,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        let ended = lock(&self.shared.state).ended;
+        (records.buffered() > 0 || ended).then(|| self.shared.step(&mut records))
+    }
+
+    fn step_with_network(&self, py: Python<'_>) -> PyResult<Option<Item>> {
+        let shared = Arc::clone(&self.shared);
+        let back = Arc::clone(&self.shared);
+        wait::run(
+            py,
+            move |reply: wait::Reply<Option<Item>>| {
+                let mut records = lock(&shared.records);
+                // Checked again under the iterator's lock: an interrupted caller's
+                // item comes before anything fetched now.
+                if let Some(item) = shared.take_pending() {
+                    if let Err(Some(item)) = reply.send(Some(item)) {
+                        lock(&shared.state).pending.push_front(item);
+                    }
+                    return;
+                }
+                let item = shared.step(&mut records);
+                if let Err(Some(item)) = reply.send(item) {
+                    lock(&shared.state).pending.push_back(item);
+                }
+            },
+            move |item| {
+                // Interrupted just as the item arrived: it is still the oldest.
+                if let Some(item) = item {
+                    lock(&back.state).pending.push_front(item);
+                }
+            },
+        )
+    }
+}
+
+#[pymethods]
+impl PyRecords {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let item = match self.shared.take_pending() {
+            Some(item) => Some(item),
+            None => match self.step_without_network() {
+                Some(item) => item,
+                None => self.step_with_network(py)?,
+            },
+        };
+        match item {
+            None => Err(PyStopIteration::new_err(())),
+            Some(Ok(v)) => Ok(to_py(py, &v)?.unbind()),
+            Some(Err(e)) => Err(to_py_err(py, &e)),
+        }
+    }
+
+    /// The ``total_count`` reported with the last page, or None before the first.
+    #[getter]
+    fn total_count(&self) -> Option<u64> {
+        self.view().total_count
+    }
+
+    /// The offset of the next record (to resume an interrupted export with ``start``).
+    #[getter]
+    fn position(&self) -> u64 {
+        let state = lock(&self.shared.state);
+        let kept = state.pending.iter().filter(|i| i.is_ok()).count() as u64;
+        state.view.position.saturating_sub(kept)
+    }
+
+    /// Pages fetched so far.
+    #[getter]
+    fn pages_fetched(&self) -> u64 {
+        self.view().pages_fetched
+    }
+
+    /// None while iterating and after a complete list; once the iterator has
+    /// ended below the last ``total_count`` the server announced, how many
+    /// records short it ended. An export should treat a number as incomplete.
+    #[getter]
+    fn shortfall(&self) -> Option<u64> {
+        self.view().shortfall
+    }
+
+    /// The page size the server turned out to use when it sent fewer records
+    /// than asked while more were announced (a server capping ``limit``), or None.
+    #[getter]
+    fn server_page_size(&self) -> Option<u64> {
+        self.view().server_page_size
+    }
+}
