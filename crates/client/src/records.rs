@@ -26,8 +26,17 @@ use crate::client::Client;
 /// When the list ends below the last `total_count` announced,
 /// [`Records::shortfall`] says by how much (and a warning is logged).
 ///
-/// Offset paging is what the API offers: records inserted or deleted while
-/// paging can shift pages. For logs, filter on `dt` and resume from the last one.
+/// Offset paging is what the API offers, and records inserted or deleted while
+/// paging shift pages. What this iterator does about it:
+/// - a record whose `id` was on the previous page is not yielded again (a list
+///   that gains records at its head while you page repeats records at page
+///   boundaries): [`Records::duplicates_dropped`] counts them;
+/// - a `total_count` that changes between pages is logged as a warning and
+///   reported by [`Records::total_count_drift`]: records may have been skipped;
+/// - [`Records::consistent`] pages by `id` instead (`id > last`), which neither
+///   skips nor repeats while records are added or deleted, if the server returns
+///   records sorted by `id` (checked on every page: a page out of order is an
+///   error, not a silent skip).
 pub struct Records {
     client: Client,
     call: Call,
@@ -42,6 +51,13 @@ pub struct Records {
     /// A fingerprint of the last page, to notice a server that ignores `offset`.
     last_page: Option<(u64, u64)>,
     shortfall: Option<u64>,
+    /// The `id`s of the previous page, to drop repeats across the boundary.
+    previous_ids: std::collections::HashSet<String>,
+    duplicates_dropped: u64,
+    first_total: Option<u64>,
+    notifies: Vec<Value>,
+    /// Keyset paging: the last `id` yielded, once `consistent()` was asked for.
+    keyset: Option<Option<Value>>,
 }
 
 impl std::fmt::Debug for Records {
@@ -79,6 +95,11 @@ impl Records {
             server_page_size: None,
             last_page: None,
             shortfall: None,
+            previous_ids: Default::default(),
+            duplicates_dropped: 0,
+            first_total: None,
+            notifies: Vec::new(),
+            keyset: None,
         })
     }
 
@@ -133,6 +154,49 @@ impl Records {
         self.shortfall
     }
 
+    /// Records not yielded because their `id` was already on the previous page
+    /// (the list gained records at its head while paging).
+    pub fn duplicates_dropped(&self) -> u64 {
+        self.duplicates_dropped
+    }
+
+    /// The first and the latest `total_count`, when they differ: records were
+    /// added or deleted while paging, and offset paging may have skipped some.
+    /// Use [`Records::consistent`] where the server allows it.
+    pub fn total_count_drift(&self) -> Option<(u64, u64)> {
+        match (self.first_total, self.total_count) {
+            (Some(a), Some(b)) if a != b => Some((a, b)),
+            _ => None,
+        }
+    }
+
+    /// The `notifies` of every page so far (each distinct message once), such as
+    /// a low-balance notice: messages for the user that came with the data.
+    pub fn notifies(&self) -> &[Value] {
+        &self.notifies
+    }
+
+    /// Pages by `id` instead of offset: each page asks for `id > last` (added
+    /// to the filter with AND) from offset 0, so records added or deleted while
+    /// paging neither shift nor repeat records. The trade-offs: the server must
+    /// return records sorted by ascending `id` (every page is checked; a page out
+    /// of order is a `protocol` error), the records must have an `id`, a filter
+    /// that joins its conditions with OR (`type` 1) cannot be combined, and
+    /// resuming by offset ([`Records::starting_at`]) does not apply.
+    pub fn consistent(mut self) -> Result<Records, Error> {
+        if let Some(Value::Object(f)) = self.call.get_filter() {
+            if f.get("type").and_then(Value::as_i64).unwrap_or(0) != 0 {
+                return Err(Error::InvalidInput(
+                    "consistent paging adds `id > last` with AND; a filter whose conditions \
+                     are joined with OR (type 1) cannot take it"
+                        .into(),
+                ));
+            }
+        }
+        self.keyset = Some(None);
+        Ok(self)
+    }
+
     /// The page size the server turned out to use, when it sent fewer records
     /// than asked while more were announced.
     pub fn server_page_size(&self) -> Option<u64> {
@@ -140,15 +204,38 @@ impl Records {
     }
 
     fn fetch(&mut self) -> Result<(), Error> {
-        let call = self.call.clone().limit(self.page_size).offset(self.offset);
+        let call = match &self.keyset {
+            None => self.call.clone().limit(self.page_size).offset(self.offset),
+            Some(last) => self.keyset_call(last.as_ref())?,
+        };
         let resp = self.client.call_with(&call)?;
         self.pages_fetched += 1;
-        self.total_count = resp
+        for n in resp.notifies() {
+            if !self.notifies.contains(n) {
+                self.notifies.push(n.clone());
+            }
+        }
+        let total = resp
             .total_count()
             .or_else(|| resp.body().get("total_count").and_then(Value::as_u64));
-        let records = resp.into_records();
+        // In keyset mode the count is what remains past the last id: it shrinks.
+        if let (Some(before), Some(now), None) = (self.total_count, total, &self.keyset) {
+            if before != now {
+                log::warn!(
+                    "runtel {}.{}: total_count changed from {before} to {now} while paging: \
+                     records were added or deleted, and offset paging may skip some",
+                    self.call.obj(),
+                    self.call.action()
+                );
+            }
+        }
+        if self.keyset.is_none() {
+            self.first_total = self.first_total.or(total);
+        }
+        self.total_count = total;
+        let mut records = resp.into_records();
         let n = records.len() as u64;
-        if n > 0 {
+        if n > 0 && self.keyset.is_none() {
             let print = fingerprint(&records);
             if self.last_page == Some(print) {
                 return Err(Error::unexpected_shape(
@@ -164,13 +251,38 @@ impl Records {
             }
             self.last_page = Some(print);
         }
+        if let Some(last) = &mut self.keyset {
+            *last = check_ascending_ids(&records, last.as_ref(), &self.call)?.or(last.take());
+        }
+        // Records repeated across the page boundary (the list grew at its head).
+        let ids: std::collections::HashSet<String> = records.iter().filter_map(record_id).collect();
+        let before = records.len();
+        records.retain(|r| record_id(r).is_none_or(|id| !self.previous_ids.contains(&id)));
+        let dropped = (before - records.len()) as u64;
+        if dropped > 0 {
+            self.duplicates_dropped += dropped;
+            log::warn!(
+                "runtel {}.{}: {dropped} records of the page at offset {} were already on the \
+                 previous page (the list changed while paging); not yielded twice",
+                self.call.obj(),
+                self.call.action(),
+                self.offset
+            );
+        }
+        self.previous_ids = ids;
         self.offset += n;
         self.page.extend(records);
         let asked = self.server_page_size.unwrap_or(self.page_size);
         let short = n < asked;
-        self.done = match self.total_count {
+        let remaining_after_page = match (&self.keyset, self.total_count) {
+            // Keyset: the count is of the records past the last id.
+            (Some(_), Some(t)) => Some(t.saturating_sub(n)),
+            (None, Some(t)) => Some(t.saturating_sub(self.offset)),
+            (_, None) => None,
+        };
+        self.done = match remaining_after_page {
             _ if n == 0 => true,
-            Some(total) => short && self.offset >= total,
+            Some(left) => short && left == 0,
             None => short && self.server_page_size.is_some(),
         };
         if !self.done && n < self.page_size && self.server_page_size.is_none() {
@@ -183,8 +295,14 @@ impl Records {
             );
         }
         if self.done {
-            if let Some(total) = self.total_count.filter(|&t| self.offset < t) {
-                self.shortfall = Some(total - self.offset);
+            let announced_left = match (&self.keyset, self.total_count) {
+                (Some(_), Some(t)) => t.checked_sub(n).filter(|&l| l > 0),
+                (None, Some(t)) => t.checked_sub(self.offset).filter(|&l| l > 0),
+                (_, None) => None,
+            };
+            if let Some(left) = announced_left {
+                let total = self.total_count.unwrap_or_default();
+                self.shortfall = Some(left);
                 log::warn!(
                     "runtel {}.{}: the list ended at {} records, but the server announced {total}",
                     self.call.obj(),
@@ -216,6 +334,80 @@ impl Iterator for Records {
 }
 
 impl std::iter::FusedIterator for Records {}
+
+impl Records {
+    /// The call for the next page in keyset mode: offset 0, `id > last`.
+    fn keyset_call(&self, last: Option<&Value>) -> Result<Call, Error> {
+        let base = self.call.clone().limit(self.page_size);
+        let Some(last) = last else {
+            return Ok(base);
+        };
+        let condition = serde_json::json!({"field": "id", "condition_type": 4, "value": last});
+        let filter = match self.call.get_filter() {
+            Some(Value::Object(f)) => {
+                let mut f = f.clone();
+                let list = f
+                    .entry("field_list")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                match list {
+                    Value::Array(a) => a.push(condition),
+                    _ => {
+                        return Err(Error::InvalidInput(
+                            "the filter's field_list must be a list".into(),
+                        ))
+                    }
+                }
+                f.entry("type").or_insert(Value::from(0));
+                Value::Object(f)
+            }
+            _ => serde_json::json!({"field_list": [condition], "type": 0}),
+        };
+        base.filter(filter)
+    }
+}
+
+/// A record's `id` as text (numbers and strings alike), if it has one.
+fn record_id(r: &Value) -> Option<String> {
+    match r.get("id")? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// In keyset mode every page must be in ascending `id` order and start past the
+/// last `id`: the last `id` of the page, or an error naming what went wrong.
+fn check_ascending_ids(
+    records: &[Value],
+    after: Option<&Value>,
+    call: &Call,
+) -> Result<Option<Value>, Error> {
+    let mut previous = after.and_then(Value::as_i64);
+    for r in records {
+        let Some(id) = r.get("id").and_then(Value::as_i64) else {
+            return Err(Error::unexpected_shape(
+                call.obj(),
+                call.action(),
+                "consistent paging needs an integer `id` in every record".into(),
+                "$.list[].id",
+            ));
+        };
+        if previous.is_some_and(|p| id <= p) {
+            return Err(Error::unexpected_shape(
+                call.obj(),
+                call.action(),
+                format!(
+                    "consistent paging needs records sorted by ascending `id`, but {id} came \
+                     after {}; use offset paging for this object",
+                    previous.unwrap_or_default()
+                ),
+                "$.list[].id",
+            ));
+        }
+        previous = Some(id);
+    }
+    Ok(records.last().and_then(|r| r.get("id").cloned()))
+}
 
 /// A cheap fingerprint of a page: its length and a hash of its first and last
 /// records. Two consecutive pages with the same fingerprint are the same page.
