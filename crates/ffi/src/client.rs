@@ -28,7 +28,8 @@ pub unsafe extern "C" fn runtel_client_new(
     out: *mut *mut runtel_client,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    runtel_client_new_with_options(base_url, std::ptr::null(), out, err)
+    // SAFETY: our contract is `_with_options`'s, and NULL `options` is allowed there.
+    unsafe { runtel_client_new_with_options(base_url, std::ptr::null(), out, err) }
 }
 
 /// Makes a client with these options (NULL for the defaults). The options are
@@ -43,17 +44,23 @@ pub unsafe extern "C" fn runtel_client_new_with_options(
     out: *mut *mut runtel_client,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
-        let url = str_arg(base_url, "base_url")?;
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `base_url` is a NUL-terminated string.
+        let url = unsafe { str_arg(base_url, "base_url") }?;
         check_out(out, "out")?;
         let mut builder = Client::builder(url);
-        if let Some(o) = options.as_ref() {
+        // SAFETY: the caller promises `options` is NULL or a live options object from this library.
+        if let Some(o) = unsafe { options.as_ref() } {
             builder = o.apply(builder);
         }
         let client = builder.build()?;
-        *out = Box::into_raw(Box::new(runtel_client { client }));
+        let handle = Box::into_raw(Box::new(runtel_client { client }));
+        // SAFETY: `out` passed check_out; the caller promises a valid place for one pointer.
+        unsafe { *out = handle };
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }
 
 /// Frees a client, logging out first when it holds a token (bounded to a few
@@ -64,12 +71,20 @@ pub unsafe extern "C" fn runtel_client_new_with_options(
 #[no_mangle]
 pub unsafe extern "C" fn runtel_client_free(c: *mut runtel_client) {
     if !c.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(c))));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: non-NULL, and the caller promises a client from this library not yet freed.
+            drop(unsafe { Box::from_raw(c) })
+        }));
     }
 }
 
+/// The client behind a handle; NULL is a null-argument failure.
+///
+/// # Safety
+/// `c` is NULL or a client from this library that is not freed during `'a`.
 pub(crate) unsafe fn client_ref<'a>(c: *const runtel_client) -> Result<&'a Client, Failure> {
-    c.as_ref()
+    // SAFETY: the caller promises `c` is NULL or a live client, not freed during `'a`.
+    unsafe { c.as_ref() }
         .map(|c| &c.client)
         .ok_or_else(|| Failure::null("client"))
 }
@@ -88,13 +103,18 @@ pub unsafe extern "C" fn runtel_client_login(
     password: *const c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
-        let client = client_ref(c)?;
-        let login = str_arg(login, "login")?;
-        let password = str_arg(password, "password")?;
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `c` is a client from this library (NULL is reported).
+        let client = unsafe { client_ref(c) }?;
+        // SAFETY: the caller promises `login` is a NUL-terminated string.
+        let login = unsafe { str_arg(login, "login") }?;
+        // SAFETY: the caller promises `password` is a NUL-terminated string.
+        let password = unsafe { str_arg(password, "password") }?;
         client.login(login, password)?;
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }
 
 /// Sends one call. `params_json` is a JSON object or NULL (for `{}`). On success
@@ -114,17 +134,20 @@ pub unsafe extern "C" fn runtel_client_call(
     out_json: *mut *mut c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    runtel_client_call_paged(
-        c,
-        obj,
-        action,
-        params_json,
-        -1,
-        -1,
-        std::ptr::null(),
-        out_json,
-        err,
-    )
+    // SAFETY: our contract is `_call_paged`'s, and NULL `filter_json` is allowed there.
+    unsafe {
+        runtel_client_call_paged(
+            c,
+            obj,
+            action,
+            params_json,
+            -1,
+            -1,
+            std::ptr::null(),
+            out_json,
+            err,
+        )
+    }
 }
 
 /// Like `runtel_client_call` with the top-level paging fields of list calls:
@@ -145,12 +168,17 @@ pub unsafe extern "C" fn runtel_client_call_paged(
     out_json: *mut *mut c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
-        let client = client_ref(c)?;
-        let obj = str_arg(obj, "obj")?;
-        let action = str_arg(action, "action")?;
-        let params = json_arg(params_json, "params_json")?.unwrap_or(Value::Null);
-        let filter = json_arg(filter_json, "filter_json")?.unwrap_or(Value::Null);
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `c` is a client from this library (NULL is reported).
+        let client = unsafe { client_ref(c) }?;
+        // SAFETY: the caller promises `obj` is a NUL-terminated string.
+        let obj = unsafe { str_arg(obj, "obj") }?;
+        // SAFETY: the caller promises `action` is a NUL-terminated string.
+        let action = unsafe { str_arg(action, "action") }?;
+        // SAFETY: the caller promises `params_json` is NULL or a NUL-terminated string.
+        let params = unsafe { json_arg(params_json, "params_json") }?.unwrap_or(Value::Null);
+        // SAFETY: the caller promises `filter_json` is NULL or a NUL-terminated string.
+        let filter = unsafe { json_arg(filter_json, "filter_json") }?.unwrap_or(Value::Null);
         check_out(out_json, "out_json")?;
         let mut call = Call::new(obj, action, params)?.filter(filter)?;
         if let Ok(l) = u64::try_from(limit) {
@@ -162,9 +190,13 @@ pub unsafe extern "C" fn runtel_client_call_paged(
         let resp = client.call_with(&call)?;
         let text =
             serde_json::to_string(resp.envelope()).map_err(|e| Failure::invalid(e.to_string()))?;
-        *out_json = to_c_string(text);
+        let text = to_c_string(text);
+        // SAFETY: `out_json` passed check_out; the caller promises a valid place for one pointer.
+        unsafe { *out_json = text };
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }
 
 /// Logs out (ends the token on the server). Without a token it does nothing.
@@ -176,10 +208,13 @@ pub unsafe extern "C" fn runtel_client_logout(
     c: *mut runtel_client,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
-        client_ref(c)?.logout()?;
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `c` is a client from this library (NULL is reported).
+        unsafe { client_ref(c) }?.logout()?;
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }
 
 /// The auth info of the current login as JSON (every field of the auth answer,
@@ -195,17 +230,22 @@ pub unsafe extern "C" fn runtel_client_auth_info_json(
     out_json: *mut *mut c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
-        let client = client_ref(c)?;
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `c` is a client from this library (NULL is reported).
+        let client = unsafe { client_ref(c) }?;
         check_out(out_json, "out_json")?;
         let info = client.auth_info().ok_or_else(|| {
             Failure::Sdk(::runtel_client::Error::NotAuthenticated(
                 "not logged in".into(),
             ))
         })?;
-        *out_json = to_c_string(info.to_masked_json().to_string());
+        let text = to_c_string(info.to_masked_json().to_string());
+        // SAFETY: `out_json` passed check_out; the caller promises a valid place for one pointer.
+        unsafe { *out_json = text };
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }
 
 /// The user id, domain id (0 for platform operators) and the token's expiry on the
@@ -223,8 +263,9 @@ pub unsafe extern "C" fn runtel_client_session(
     expires_unix: *mut i64,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
-        let client = client_ref(c)?;
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `c` is a client from this library (NULL is reported).
+        let client = unsafe { client_ref(c) }?;
         let info = client.auth_info().ok_or_else(|| {
             Failure::Sdk(::runtel_client::Error::NotAuthenticated(
                 "not logged in".into(),
@@ -234,15 +275,20 @@ pub unsafe extern "C" fn runtel_client_session(
             .token_expires_at()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        if let Some(p) = user_id.as_mut() {
+        // SAFETY: the caller promises `user_id` is NULL or a valid place for one i64.
+        if let Some(p) = unsafe { user_id.as_mut() } {
             *p = info.user_id;
         }
-        if let Some(p) = domain_id.as_mut() {
+        // SAFETY: the caller promises `domain_id` is NULL or a valid place for one i64.
+        if let Some(p) = unsafe { domain_id.as_mut() } {
             *p = info.domain_id.unwrap_or(0);
         }
-        if let Some(p) = expires_unix.as_mut() {
+        // SAFETY: the caller promises `expires_unix` is NULL or a valid place for one i64.
+        if let Some(p) = unsafe { expires_unix.as_mut() } {
             *p = expires;
         }
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }

@@ -16,25 +16,25 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    pub fn null(name: &str) -> Self {
+    pub(crate) fn null(name: &str) -> Self {
         Failure::Boundary {
             code: runtel_result::RUNTEL_ERR_NULL_ARGUMENT,
             message: format!("argument `{name}` must not be NULL"),
         }
     }
 
-    pub fn utf8(name: &str, at: usize) -> Self {
+    pub(crate) fn utf8(name: &str, at: usize) -> Self {
         Failure::Boundary {
             code: runtel_result::RUNTEL_ERR_INVALID_UTF8,
             message: format!("argument `{name}` is not valid UTF-8 (bad byte at offset {at})"),
         }
     }
 
-    pub fn invalid(message: String) -> Self {
+    pub(crate) fn invalid(message: String) -> Self {
         Failure::Sdk(Error::InvalidInput(message))
     }
 
-    pub fn panic() -> Self {
+    pub(crate) fn panic() -> Self {
         Failure::Boundary {
             code: runtel_result::RUNTEL_ERR_PANIC,
             message: "internal error: a panic was caught at the C boundary (please report it)"
@@ -42,14 +42,14 @@ impl Failure {
         }
     }
 
-    pub fn code(&self) -> runtel_result {
+    pub(crate) fn code(&self) -> runtel_result {
         match self {
             Failure::Sdk(e) => e.kind().into(),
             Failure::Boundary { code, .. } => *code,
         }
     }
 
-    pub fn into_error(self) -> runtel_error {
+    pub(crate) fn into_error(self) -> runtel_error {
         let code = self.code();
         match self {
             Failure::Boundary { message, .. } => runtel_error {
@@ -143,8 +143,8 @@ fn cause_name(cause: TransportCause) -> &'static CStr {
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_kind(e: *const runtel_error) -> runtel_result {
-    e.as_ref()
-        .map_or(runtel_result::RUNTEL_ERR_NULL_ARGUMENT, |e| e.code)
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }.map_or(runtel_result::RUNTEL_ERR_NULL_ARGUMENT, |e| e.code)
 }
 
 /// A one-line description (kind, HTTP status, envelope code, msg_id, message).
@@ -154,7 +154,8 @@ pub unsafe extern "C" fn runtel_error_kind(e: *const runtel_error) -> runtel_res
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_message(e: *const runtel_error) -> *const c_char {
-    e.as_ref().map_or(c"".as_ptr(), |e| e.message.as_ptr())
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }.map_or(c"".as_ptr(), |e| e.message.as_ptr())
 }
 
 /// The envelope `code` of the server's answer, 0 if there was none.
@@ -163,7 +164,8 @@ pub unsafe extern "C" fn runtel_error_message(e: *const runtel_error) -> *const 
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_api_code(e: *const runtel_error) -> i32 {
-    e.as_ref().map_or(0, |e| e.api_code)
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }.map_or(0, |e| e.api_code)
 }
 
 /// The HTTP status of the server's answer, 0 if there was none.
@@ -172,7 +174,8 @@ pub unsafe extern "C" fn runtel_error_api_code(e: *const runtel_error) -> i32 {
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_http_status(e: *const runtel_error) -> i32 {
-    e.as_ref().map_or(0, |e| e.http_status)
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }.map_or(0, |e| e.http_status)
 }
 
 /// The envelope's `msg_id`, or NULL. Valid until the error is freed.
@@ -181,7 +184,8 @@ pub unsafe extern "C" fn runtel_error_http_status(e: *const runtel_error) -> i32
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_msg_id(e: *const runtel_error) -> *const c_char {
-    e.as_ref()
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }
         .and_then(|e| e.msg_id.as_ref())
         .map_or(std::ptr::null(), |s| s.as_ptr())
 }
@@ -193,7 +197,8 @@ pub unsafe extern "C" fn runtel_error_msg_id(e: *const runtel_error) -> *const c
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_body(e: *const runtel_error) -> *const c_char {
-    e.as_ref()
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }
         .and_then(|e| e.body.as_ref())
         .map_or(std::ptr::null(), |s| s.as_ptr())
 }
@@ -205,7 +210,8 @@ pub unsafe extern "C" fn runtel_error_body(e: *const runtel_error) -> *const c_c
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_api_message(e: *const runtel_error) -> *const c_char {
-    e.as_ref()
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }
         .and_then(|e| e.api_message.as_ref())
         .map_or(std::ptr::null(), |s| s.as_ptr())
 }
@@ -217,7 +223,8 @@ pub unsafe extern "C" fn runtel_error_api_message(e: *const runtel_error) -> *co
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_action_id(e: *const runtel_error) -> *const c_char {
-    e.as_ref()
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }
         .and_then(|e| e.action_id.as_ref())
         .map_or(std::ptr::null(), |s| s.as_ptr())
 }
@@ -229,7 +236,8 @@ pub unsafe extern "C" fn runtel_error_action_id(e: *const runtel_error) -> *cons
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_field_errors_json(e: *const runtel_error) -> *const c_char {
-    e.as_ref()
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }
         .and_then(|e| e.field_errors.as_ref())
         .map_or(std::ptr::null(), |s| s.as_ptr())
 }
@@ -241,7 +249,8 @@ pub unsafe extern "C" fn runtel_error_field_errors_json(e: *const runtel_error) 
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_retry_after_ms(e: *const runtel_error) -> i64 {
-    e.as_ref().map_or(-1, |e| e.retry_after_ms)
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }.map_or(-1, |e| e.retry_after_ms)
 }
 
 /// For `RUNTEL_ERR_TRANSPORT`: why the connection failed, as a stable name
@@ -253,7 +262,8 @@ pub unsafe extern "C" fn runtel_error_retry_after_ms(e: *const runtel_error) -> 
 /// `e` is NULL or an error from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_transport_cause(e: *const runtel_error) -> *const c_char {
-    e.as_ref()
+    // SAFETY: the caller promises `e` is NULL or an error from this library not yet freed.
+    unsafe { e.as_ref() }
         .and_then(|e| e.transport_cause)
         .map_or(std::ptr::null(), CStr::as_ptr)
 }
@@ -265,7 +275,10 @@ pub unsafe extern "C" fn runtel_error_transport_cause(e: *const runtel_error) ->
 #[no_mangle]
 pub unsafe extern "C" fn runtel_error_free(e: *mut runtel_error) {
     if !e.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(e))));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: non-NULL, and the caller promises an error from this library not yet freed.
+            drop(unsafe { Box::from_raw(e) })
+        }));
     }
 }
 

@@ -17,6 +17,8 @@
 //! All behaviour comes from `runtel-client`; this crate only converts.
 #![allow(non_camel_case_types)]
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod client;
 mod error;

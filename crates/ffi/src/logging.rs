@@ -54,7 +54,7 @@ impl log::Log for CLogger {
             let target = CString::new(record.target().replace('\0', " ")).unwrap_or_default();
             let message =
                 CString::new(record.args().to_string().replace('\0', " ")).unwrap_or_default();
-            // SAFETY: the caller registered a function with this signature.
+            // SAFETY: registered as callable from any thread until replaced; SINK is locked.
             unsafe {
                 (s.callback)(
                     level_number(record.level()),
@@ -86,7 +86,7 @@ pub unsafe extern "C" fn runtel_set_log_callback(
     user_data: *mut c_void,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
+    let body = || -> Result<(), crate::error::Failure> {
         static LOGGER: CLogger = CLogger;
         let installed = log::set_logger(&LOGGER).is_ok()
             || std::ptr::eq(
@@ -116,5 +116,7 @@ pub unsafe extern "C" fn runtel_set_log_callback(
             max_level: max,
         });
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }

@@ -35,11 +35,15 @@ pub unsafe extern "C" fn runtel_options_new(
     out: *mut *mut runtel_options,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
+    let body = || -> Result<(), Failure> {
         check_out(out, "out")?;
-        *out = Box::into_raw(Box::default());
+        let handle = Box::into_raw(Box::default());
+        // SAFETY: `out` passed check_out; the caller promises a valid place for one pointer.
+        unsafe { *out = handle };
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }
 
 /// Frees an options object. NULL is accepted.
@@ -49,19 +53,31 @@ pub unsafe extern "C" fn runtel_options_new(
 #[no_mangle]
 pub unsafe extern "C" fn runtel_options_free(o: *mut runtel_options) {
     if !o.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(o))));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: non-NULL, and the caller promises options from this library not yet freed.
+            drop(unsafe { Box::from_raw(o) })
+        }));
     }
 }
 
+/// Runs `f` on the options behind `o` (NULL is a null-argument failure) behind the
+/// panic guard.
+///
+/// # Safety
+/// `o` is NULL or an options object from this library, not freed or used elsewhere
+/// during the call; `err` is NULL or a valid place for one pointer.
 unsafe fn with_options(
     o: *mut runtel_options,
     err: *mut *mut runtel_error,
     f: impl FnOnce(&mut runtel_options) -> Result<(), Failure>,
 ) -> runtel_result {
-    guard(err, || {
-        let o = o.as_mut().ok_or_else(|| Failure::null("options"))?;
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `o` is NULL or a live options object not used elsewhere meanwhile.
+        let o = unsafe { o.as_mut() }.ok_or_else(|| Failure::null("options"))?;
         f(o)
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }
 
 /// Overall time for one HTTP exchange in milliseconds (must be > 0).
@@ -74,13 +90,15 @@ pub unsafe extern "C" fn runtel_options_set_timeout_ms(
     ms: u64,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
         if ms == 0 {
             return Err(Failure::invalid("timeout must be greater than zero".into()));
         }
         o.options.timeout = Duration::from_millis(ms);
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// Time to establish a connection in milliseconds (must be > 0).
@@ -93,7 +111,7 @@ pub unsafe extern "C" fn runtel_options_set_connect_timeout_ms(
     ms: u64,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
         if ms == 0 {
             return Err(Failure::invalid(
                 "connect timeout must be greater than zero".into(),
@@ -101,7 +119,9 @@ pub unsafe extern "C" fn runtel_options_set_connect_timeout_ms(
         }
         o.options.connect_timeout = Duration::from_millis(ms);
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// Trusts the certificates in this PEM file instead of the public roots (a private
@@ -115,14 +135,17 @@ pub unsafe extern "C" fn runtel_options_set_ca_file(
     path: *const c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
-        let path = str_arg(path, "path")?;
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
+        // SAFETY: the caller promises `path` is a NUL-terminated string.
+        let path = unsafe { str_arg(path, "path") }?;
         // Read now, so a wrong path is reported here and not at the first call.
         std::fs::read(path)
             .map_err(|e| Failure::invalid(format!("cannot read CA file {path:?}: {e}")))?;
         o.options.ca_file = Some(path.into());
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// Accepts invalid certificates when `accept` is non-zero. Dangerous: anyone on
@@ -136,10 +159,12 @@ pub unsafe extern "C" fn runtel_options_set_accept_invalid_certs(
     accept: i32,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
         o.options.accept_invalid_certs = accept != 0;
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// Stores credentials: the client logs in lazily and again when the token expires.
@@ -154,13 +179,17 @@ pub unsafe extern "C" fn runtel_options_set_credentials(
     password: *const c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
-        let login = str_arg(login, "login")?;
-        let password = str_arg(password, "password")?;
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
+        // SAFETY: the caller promises `login` is a NUL-terminated string.
+        let login = unsafe { str_arg(login, "login") }?;
+        // SAFETY: the caller promises `password` is a NUL-terminated string.
+        let password = unsafe { str_arg(password, "password") }?;
         o.options.login = Some(login.to_owned());
         o.options.password = Some(Secret::new(password));
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// Refused logins in a row before logins are refused locally (default 3), and the
@@ -175,13 +204,15 @@ pub unsafe extern "C" fn runtel_options_set_max_auth_failures(
     cooldown_s: u64,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
         o.options.max_auth_failures = max_failures;
         if cooldown_s > 0 {
             o.options.auth_lockout_cooldown = Duration::from_secs(cooldown_s);
         }
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// Retries of idempotent calls after connection errors and 502/503/504 (default 2; 0 disables).
@@ -194,10 +225,12 @@ pub unsafe extern "C" fn runtel_options_set_max_retries(
     retries: u32,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
         o.options.max_retries = retries;
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// The largest answer body accepted in bytes, after decompression (default 64 MiB).
@@ -210,7 +243,7 @@ pub unsafe extern "C" fn runtel_options_set_max_response_bytes(
     bytes: u64,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
         if bytes == 0 {
             return Err(Failure::invalid(
                 "max response bytes must be greater than zero".into(),
@@ -218,7 +251,9 @@ pub unsafe extern "C" fn runtel_options_set_max_response_bytes(
         }
         o.options.max_response_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// The `User-Agent` header; NULL restores the default.
@@ -231,10 +266,13 @@ pub unsafe extern "C" fn runtel_options_set_user_agent(
     ua: *const c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
-        o.options.user_agent = opt_str_arg(ua, "user_agent")?.map(str::to_owned);
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
+        // SAFETY: the caller promises `ua` is NULL or a NUL-terminated string.
+        o.options.user_agent = unsafe { opt_str_arg(ua, "user_agent") }?.map(str::to_owned);
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// A proxy URL (`http://host:port`, `socks5://host:port`); NULL for none (the default;
@@ -248,10 +286,13 @@ pub unsafe extern "C" fn runtel_options_set_proxy(
     url: *const c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
-        o.options.proxy = opt_str_arg(url, "url")?.map(str::to_owned);
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
+        // SAFETY: the caller promises `url` is NULL or a NUL-terminated string.
+        o.options.proxy = unsafe { opt_str_arg(url, "url") }?.map(str::to_owned);
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// Log in again this long (milliseconds) before the token expires (default
@@ -265,10 +306,12 @@ pub unsafe extern "C" fn runtel_options_set_relogin_margin_ms(
     ms: u64,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
         o.options.relogin_margin = Duration::from_millis(ms);
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// Whether `runtel_client_free` logs out (non-zero, the default) or leaves the
@@ -282,10 +325,12 @@ pub unsafe extern "C" fn runtel_options_set_logout_on_free(
     logout: i32,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
         o.options.logout_on_drop = logout != 0;
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// Sets any option by name from a JSON value: `"timeout"` to `"12.5"` (seconds),
@@ -304,13 +349,17 @@ pub unsafe extern "C" fn runtel_options_set(
     value_json: *const c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    with_options(o, err, |o| {
-        let name = str_arg(name, "name")?;
-        let value =
-            json_arg(value_json, "value_json")?.ok_or_else(|| Failure::null("value_json"))?;
+    let body = |o: &mut runtel_options| -> Result<(), Failure> {
+        // SAFETY: the caller promises `name` is a NUL-terminated string.
+        let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: the caller promises `value_json` is a NUL-terminated string (NULL is reported).
+        let value = unsafe { json_arg(value_json, "value_json") }?
+            .ok_or_else(|| Failure::null("value_json"))?;
         o.options.set(name, value)?;
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
+    unsafe { with_options(o, err, body) }
 }
 
 /// The current value of an option as JSON into `*out_json` (free with
@@ -326,17 +375,23 @@ pub unsafe extern "C" fn runtel_options_get(
     out_json: *mut *mut c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
-        let o = o.as_ref().ok_or_else(|| Failure::null("options"))?;
-        let name = str_arg(name, "name")?;
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `o` is an options object from this library (NULL is reported).
+        let o = unsafe { o.as_ref() }.ok_or_else(|| Failure::null("options"))?;
+        // SAFETY: the caller promises `name` is a NUL-terminated string.
+        let name = unsafe { str_arg(name, "name") }?;
         check_out(out_json, "out_json")?;
         let all = o.options.to_json();
         let value = all.get(name).ok_or_else(|| {
             Failure::invalid(format!("unknown option `{name}` (see runtel_options_name)"))
         })?;
-        *out_json = to_c_string(value.to_string());
+        let text = to_c_string(value.to_string());
+        // SAFETY: `out_json` passed check_out; the caller promises a valid place for one pointer.
+        unsafe { *out_json = text };
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }
 
 /// The name of option number `index` (0, 1, ...), or NULL past the last one.

@@ -38,25 +38,34 @@ pub unsafe extern "C" fn runtel_records_new(
     out: *mut *mut runtel_records,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
-        let client = client_ref(c)?;
-        let obj = str_arg(obj, "obj")?;
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `c` is a client from this library (NULL is reported).
+        let client = unsafe { client_ref(c) }?;
+        // SAFETY: the caller promises `obj` is a NUL-terminated string.
+        let obj = unsafe { str_arg(obj, "obj") }?;
         let action = if action.is_null() {
             "list"
         } else {
-            str_arg(action, "action")?
+            // SAFETY: the caller promises `action` is NULL or a NUL-terminated string.
+            unsafe { str_arg(action, "action") }?
         };
-        let params = json_arg(params_json, "params_json")?.unwrap_or(Value::Null);
-        let filter = json_arg(filter_json, "filter_json")?.unwrap_or(Value::Null);
+        // SAFETY: the caller promises `params_json` is NULL or a NUL-terminated string.
+        let params = unsafe { json_arg(params_json, "params_json") }?.unwrap_or(Value::Null);
+        // SAFETY: the caller promises `filter_json` is NULL or a NUL-terminated string.
+        let filter = unsafe { json_arg(filter_json, "filter_json") }?.unwrap_or(Value::Null);
         check_out(out, "out")?;
         let records = client
             .records(obj, params, page_size)?
             .action(action)?
             .filter(filter)?
             .starting_at(start_offset);
-        *out = Box::into_raw(Box::new(runtel_records { records }));
+        let handle = Box::into_raw(Box::new(runtel_records { records }));
+        // SAFETY: `out` passed check_out; the caller promises a valid place for one pointer.
+        unsafe { *out = handle };
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }
 
 /// The offset of the next record the cursor will give (where to resume).
@@ -66,7 +75,8 @@ pub unsafe extern "C" fn runtel_records_new(
 /// `r` is NULL or a cursor from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_records_position(r: *const runtel_records) -> i64 {
-    r.as_ref()
+    // SAFETY: the caller promises `r` is NULL or a cursor from this library not yet freed.
+    unsafe { r.as_ref() }
         .and_then(|r| i64::try_from(r.records.position()).ok())
         .unwrap_or(-1)
 }
@@ -83,16 +93,21 @@ pub unsafe extern "C" fn runtel_records_next(
     out_json: *mut *mut c_char,
     err: *mut *mut runtel_error,
 ) -> runtel_result {
-    guard(err, || {
-        let r = r.as_mut().ok_or_else(|| Failure::null("records"))?;
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `r` is a cursor from this library (NULL is reported).
+        let r = unsafe { r.as_mut() }.ok_or_else(|| Failure::null("records"))?;
         check_out(out_json, "out_json")?;
-        match r.records.next() {
-            None => *out_json = std::ptr::null_mut(),
+        let text = match r.records.next() {
+            None => std::ptr::null_mut(),
             Some(Err(e)) => return Err(e.into()),
-            Some(Ok(v)) => *out_json = to_c_string(v.to_string()),
-        }
+            Some(Ok(v)) => to_c_string(v.to_string()),
+        };
+        // SAFETY: `out_json` passed check_out; the caller promises a valid place for one pointer.
+        unsafe { *out_json = text };
         Ok(())
-    })
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
 }
 
 /// The `total_count` the server reported with the last page, or -1 before the
@@ -102,7 +117,8 @@ pub unsafe extern "C" fn runtel_records_next(
 /// `r` is NULL or a cursor from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_records_total_count(r: *const runtel_records) -> i64 {
-    r.as_ref()
+    // SAFETY: the caller promises `r` is NULL or a cursor from this library not yet freed.
+    unsafe { r.as_ref() }
         .and_then(|r| r.records.total_count())
         .and_then(|n| i64::try_from(n).ok())
         .unwrap_or(-1)
@@ -117,7 +133,8 @@ pub unsafe extern "C" fn runtel_records_total_count(r: *const runtel_records) ->
 /// `r` is NULL or a cursor from this library not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn runtel_records_shortfall(r: *const runtel_records) -> i64 {
-    r.as_ref()
+    // SAFETY: the caller promises `r` is NULL or a cursor from this library not yet freed.
+    unsafe { r.as_ref() }
         .and_then(|r| r.records.shortfall())
         .and_then(|n| i64::try_from(n).ok())
         .unwrap_or(-1)
@@ -130,6 +147,9 @@ pub unsafe extern "C" fn runtel_records_shortfall(r: *const runtel_records) -> i
 #[no_mangle]
 pub unsafe extern "C" fn runtel_records_free(r: *mut runtel_records) {
     if !r.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(r))));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: non-NULL, and the caller promises a cursor from this library not yet freed.
+            drop(unsafe { Box::from_raw(r) })
+        }));
     }
 }

@@ -8,12 +8,14 @@ use crate::runtel_result;
 /// Reads a required C string argument.
 ///
 /// # Safety
-/// `p` is NULL or points to a NUL-terminated string.
+/// `p` is NULL or points to a NUL-terminated string that stays valid and
+/// unchanged for `'a`.
 pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> {
     if p.is_null() {
         return Err(Failure::null(name));
     }
-    CStr::from_ptr(p)
+    // SAFETY: non-NULL (checked above); the caller promises a C string valid for `'a`.
+    unsafe { CStr::from_ptr(p) }
         .to_str()
         .map_err(|e| Failure::utf8(name, e.valid_up_to()))
 }
@@ -29,7 +31,8 @@ pub(crate) unsafe fn opt_str_arg<'a>(
     if p.is_null() {
         Ok(None)
     } else {
-        str_arg(p, name).map(Some)
+        // SAFETY: the caller promises what `str_arg` needs: `p` is NULL or a string valid for `'a`.
+        unsafe { str_arg(p, name) }.map(Some)
     }
 }
 
@@ -41,7 +44,8 @@ pub(crate) unsafe fn json_arg(
     p: *const c_char,
     name: &str,
 ) -> Result<Option<serde_json::Value>, Failure> {
-    match opt_str_arg(p, name)? {
+    // SAFETY: the caller promises what `opt_str_arg` needs: `p` is NULL or a NUL-terminated string.
+    match unsafe { opt_str_arg(p, name) }? {
         None => Ok(None),
         Some(text) => serde_json::from_str(text)
             .map(Some)
@@ -75,7 +79,8 @@ pub(crate) fn to_c_string(s: String) -> *mut c_char {
 #[no_mangle]
 pub unsafe extern "C" fn runtel_string_free(s: *mut c_char) {
     if !s.is_null() {
-        let _ = std::panic::catch_unwind(|| drop(CString::from_raw(s)));
+        // SAFETY: non-NULL, and the caller promises a string from `to_c_string` not yet freed.
+        let _ = std::panic::catch_unwind(|| drop(unsafe { CString::from_raw(s) }));
     }
 }
 
@@ -95,12 +100,15 @@ where
     };
     let code = failure.code();
     if !err.is_null() {
-        *err = Box::into_raw(Box::new(failure.into_error()));
+        let error = Box::into_raw(Box::new(failure.into_error()));
+        // SAFETY: `err` is non-NULL here, and the caller promises it is a valid place for one pointer.
+        unsafe { *err = error };
     }
     code
 }
 
-/// Writes an out-parameter after checking it is not NULL (checked before any work).
+/// Checks that an out-parameter is not NULL (done before any work, so that a NULL
+/// one fails without side effects). It does not write it.
 pub(crate) fn check_out<T>(out: *mut T, name: &str) -> Result<(), Failure> {
     if out.is_null() {
         Err(Failure::null(name))
