@@ -472,6 +472,17 @@ int64_t runtel_records_total_count(const runtel_records *r);
 // `r` is NULL or a cursor from this library not yet freed.
 int64_t runtel_records_shortfall(const runtel_records *r);
 
+// The `notifies` of every page fetched so far (each distinct message once, e.g.
+// a low-balance notice) as a JSON array into `*out_json` (free with
+// `runtel_string_free`).
+//
+// # Safety
+// `r` is a cursor from this library; `out_json` a valid place for one pointer;
+// `err` NULL or a valid place for one pointer.
+runtel_result runtel_records_notifies_json(const runtel_records *r,
+                                           char **out_json,
+                                           runtel_error **err);
+
 // Frees a cursor. NULL is accepted.
 //
 // # Safety

@@ -823,6 +823,25 @@ static void test_paging_against_capping_and_offset_ignoring_servers(void) {
     }
     CHECK(n == 2500);
     CHECK(runtel_records_shortfall(r) == -1);
+    char *notes = NULL;
+    CHECK_RC(runtel_records_notifies_json(r, &notes, NULL), RUNTEL_OK);
+    CHECK(notes && strcmp(notes, "[]") == 0);
+    runtel_string_free(notes);
+    runtel_records_free(r);
+
+    /* A page that carries a message for the user: the cursor hands it over. */
+    char resp[2048];
+    CHECK(sim_request("/_sim/replay", "{\"vector\": \"list_notifies\"}", resp, sizeof resp) == 0);
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, NULL, 1000, 0, &r, NULL), RUNTEL_OK);
+    n = 0;
+    while (runtel_records_next(r, &json, NULL) == RUNTEL_OK && json) {
+        n++;
+        runtel_string_free(json);
+    }
+    CHECK(n == 1);
+    CHECK_RC(runtel_records_notifies_json(r, &notes, NULL), RUNTEL_OK);
+    CHECK(notes && strstr(notes, "Balance below 100"));
+    runtel_string_free(notes);
     runtel_records_free(r);
 
     sim("/_sim/paging", "{\"max_page_size\": null, \"ignore_offset\": true, \"omit_total_count\": true}");

@@ -140,6 +140,32 @@ pub unsafe extern "C" fn runtel_records_shortfall(r: *const runtel_records) -> i
         .unwrap_or(-1)
 }
 
+/// The `notifies` of every page fetched so far (each distinct message once, e.g.
+/// a low-balance notice) as a JSON array into `*out_json` (free with
+/// `runtel_string_free`).
+///
+/// # Safety
+/// `r` is a cursor from this library; `out_json` a valid place for one pointer;
+/// `err` NULL or a valid place for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn runtel_records_notifies_json(
+    r: *const runtel_records,
+    out_json: *mut *mut c_char,
+    err: *mut *mut runtel_error,
+) -> runtel_result {
+    let body = || -> Result<(), Failure> {
+        // SAFETY: the caller promises `r` is a cursor from this library (NULL is reported).
+        let r = unsafe { r.as_ref() }.ok_or_else(|| Failure::null("records"))?;
+        check_out(out_json, "out_json")?;
+        let text = to_c_string(Value::Array(r.records.notifies().to_vec()).to_string());
+        // SAFETY: `out_json` passed check_out; the caller promises a valid place for one pointer.
+        unsafe { *out_json = text };
+        Ok(())
+    };
+    // SAFETY: the caller promises `err` is NULL or a valid place for one pointer.
+    unsafe { guard(err, body) }
+}
+
 /// Frees a cursor. NULL is accepted.
 ///
 /// # Safety

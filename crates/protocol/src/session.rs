@@ -142,17 +142,20 @@ impl Session {
         server_date: Option<SystemTime>,
         now: SystemTime,
     ) -> Result<AuthInfo> {
-        let (info, set_aside) = AuthInfo::from_auth_body(response.body(), response.http_status())
-            .map_err(|mut e| {
-            // An auth answer holds a token: no excerpt of it is kept.
-            let mut redactor = crate::Redactor::default();
-            redactor.add_tokens_in(response.body());
-            e.redact(&redactor);
-            if let Error::Protocol(p) = &mut e {
-                p.excerpt.clear();
-            }
-            e
-        })?;
+        let (mut info, set_aside) =
+            AuthInfo::from_auth_body(response.body(), response.http_status()).map_err(
+                |mut e| {
+                    // An auth answer holds a token: no excerpt of it is kept.
+                    let mut redactor = crate::Redactor::default();
+                    redactor.add_tokens_in(response.body());
+                    e.redact(&redactor);
+                    if let Error::Protocol(p) = &mut e {
+                        p.excerpt.clear();
+                    }
+                    e
+                },
+            )?;
+        info.notifies = response.notifies().to_vec();
         if info.token.is_empty() {
             return Err(Error::Protocol(Box::new(crate::error::ProtocolErrorInfo {
                 reason: crate::error::ProtocolErrorReason::UnexpectedShape,

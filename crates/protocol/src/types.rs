@@ -121,6 +121,10 @@ pub struct AuthInfo {
     /// The user's locale, e.g. `en_US`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// The `notifies` of the auth answer's envelope (messages for the user, such
+    /// as a low-balance notice), kept with the login.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifies: Vec<Value>,
     /// Fields this SDK does not know yet.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

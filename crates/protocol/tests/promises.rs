@@ -278,7 +278,7 @@ fn one_server_under_many_spellings_is_one_identity() {
 fn secondary_auth_fields_of_another_type_never_fail_the_login() {
     let req = auth_request();
     let answer = json!({"action": "auth", "action_id": "a1", "obj": "User", "code": 200,
-        "notifies": [], "body": {
+        "notifies": [{"text": "Low balance"}], "body": {
             "token": TOKEN, "exp": "9999-12-31T23:59:59.999999",
             "user_id": "48", "domain_id": "34", "role_id": "2", "role_type": "1",
             "domain_mode": "two", "user_name": 5,
@@ -316,6 +316,8 @@ fn secondary_auth_fields_of_another_type_never_fail_the_login() {
         "two",
         "serialized as sent"
     );
+    assert_eq!(info.notifies, [json!({"text": "Low balance"})]);
+    assert_eq!(info.to_masked_json()["notifies"][0]["text"], "Low balance");
     // A year-9999 "never" is a time far away, not an error.
     assert_eq!(s.status(at(4_000_000_000)), SessionStatus::Authenticated);
 }

@@ -130,13 +130,14 @@ fn auth_answer_with_bad_fields_names_the_path() {
     assert_eq!(info.path.as_deref(), Some("$.body.exp"));
     assert!(e.to_string().contains("invalid date-time"), "{e}");
 
+    // A token of the wrong type is as fatal as a bad exp, and never shown.
     let body = json!({"action":"auth","action_id":"a","obj":"User","code":200,
-        "body":{"token":"secret-tok","exp":"2021-01-01T00:00:00","user_id":"x","role_type":1}});
+        "body":{"token":["secret-tok"],"exp":"2021-01-01T00:00:00","user_id":1,"role_type":1}});
     let r = parse_response(exp, 200, body.to_string().as_bytes(), &Limits::default()).unwrap();
     let e = Session::new().accept_login(&r, None, at(0)).unwrap_err();
     assert_eq!(
         e.protocol_info().unwrap().path.as_deref(),
-        Some("$.body.user_id")
+        Some("$.body.token")
     );
     assert!(!e.to_string().contains("secret-tok"), "{e}");
 }
