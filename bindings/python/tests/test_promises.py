@@ -350,3 +350,34 @@ def test_good_seconds_are_accepted_and_zero_timeouts_refused() -> None:
             runtel.Client("http://127.0.0.1:9", **{keyword: 0})
     with pytest.raises(TypeError):
         runtel.Client("http://127.0.0.1:9", timeout="10")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("holder", ["client", "records"])
+def test_dropping_the_last_handle_logs_out_without_holding_the_gil(make_sim: Any, holder: str) -> None:
+    s = make_sim()
+    c = runtel.Client(s.url, login=LOGIN, password=PASSWORD)
+    c.User.list()
+    last: Any = c
+    if holder == "records":
+        last = c.records("User")
+        assert next(last)["id"] == 1
+    del c
+    s.fault("delay:1000", action="logout")
+    ticks = 0
+    done = threading.Event()
+
+    def spin() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    t = threading.Thread(target=spin)
+    t.start()
+    started = time.monotonic()
+    del last  # the last handle: its drop logs out, waiting a second for the answer
+    took = time.monotonic() - started
+    done.set()
+    t.join()
+    assert s.counters()["by_action"]["logout"] == 1 and took > 0.9
+    assert ticks > 100, f"the other thread ran only {ticks} times during the logout"

@@ -58,7 +58,8 @@ struct State {
 }
 
 struct Shared {
-    records: Mutex<Records>,
+    /// None once the iterator was dropped (see `Drop for PyRecords`).
+    records: Mutex<Option<Records>>,
     state: Mutex<State>,
 }
 
@@ -95,7 +96,7 @@ impl PyRecords {
                     view: View::of(&records),
                     ..State::default()
                 }),
-                records: Mutex::new(records),
+                records: Mutex::new(Some(records)),
             }),
         }
     }
@@ -107,13 +108,14 @@ impl PyRecords {
     /// The next item when it needs no network (buffered, or the end), taken only
     /// if no other thread holds the iterator: never waits.
     fn step_without_network(&self) -> Option<Option<Item>> {
-        let mut records = match self.shared.records.try_lock() {
+        let mut guard = match self.shared.records.try_lock() {
             Ok(r) => r,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => return None,
         };
+        let records = guard.as_mut()?;
         let ended = lock(&self.shared.state).ended;
-        (records.buffered() > 0 || ended).then(|| self.shared.step(&mut records))
+        (records.buffered() > 0 || ended).then(|| self.shared.step(records))
     }
 
     fn step_with_network(&self, py: Python<'_>) -> PyResult<Option<Item>> {
@@ -122,7 +124,11 @@ impl PyRecords {
         wait::run(
             py,
             move |reply: wait::Reply<Option<Item>>| {
-                let mut records = lock(&shared.records);
+                let mut guard = lock(&shared.records);
+                let Some(records) = guard.as_mut() else {
+                    let _ = reply.send(None);
+                    return;
+                };
                 // Checked again under the iterator's lock: an interrupted caller's
                 // item comes before anything fetched now.
                 if let Some(item) = shared.take_pending() {
@@ -131,7 +137,7 @@ impl PyRecords {
                     }
                     return;
                 }
-                let item = shared.step(&mut records);
+                let item = shared.step(records);
                 if let Err(Some(item)) = reply.send(item) {
                     lock(&shared.state).pending.push_back(item);
                 }
@@ -143,6 +149,25 @@ impl PyRecords {
                 }
             },
         )
+    }
+}
+
+impl Drop for PyRecords {
+    fn drop(&mut self) {
+        // The iterator may hold the last handle of its client, whose drop logs out
+        // (bounded by the core): not with the GIL held. A worker still fetching
+        // for an interrupted caller holds the iterator; it then drops it itself.
+        let Some(shared) = Arc::get_mut(&mut self.shared) else {
+            return;
+        };
+        let records = shared
+            .records
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(records) = records {
+            let _ = Python::try_attach(|py| py.detach(move || drop(records)));
+        }
     }
 }
 

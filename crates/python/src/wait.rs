@@ -228,16 +228,20 @@ impl Pool {
         IS_WORKER.with(|w| w.set(true));
         // The worker stays known to Python (detached) for its whole life, so that
         // decoding an answer here is a cheap re-attach, not a new thread state.
-        let _ = Python::try_attach(|py| {
-            py.detach(|| {
-                self.serve();
-                // Returning through the attach above takes the GIL once more;
-                // while the interpreter exits that is unsafe, so park for good.
-                while must_not_attach() {
-                    std::thread::park();
-                }
-            })
-        });
+        let attached = Python::try_attach(|py| py.detach(|| self.serve_then_park()));
+        if attached.is_none() {
+            // No interpreter to attach to: the queued job must still run.
+            self.serve_then_park();
+        }
+    }
+
+    fn serve_then_park(&self) {
+        self.serve();
+        // Returning through the attach in `work` takes the GIL once more; while
+        // the interpreter exits that is unsafe, so park for good instead.
+        while must_not_attach() {
+            std::thread::park();
+        }
     }
 
     fn serve(&self) {
