@@ -347,7 +347,8 @@ def test_good_seconds_are_accepted_and_zero_timeouts_refused() -> None:
     runtel.Client("http://127.0.0.1:9", timeout=30 * 24 * 3600)
     for keyword in ("timeout", "connect_timeout"):
         with pytest.raises(runtel.InvalidInputError):
-            runtel.Client("http://127.0.0.1:9", **{keyword: 0})
+            zero: Dict[str, Any] = {keyword: 0}
+            runtel.Client("http://127.0.0.1:9", **zero)
     with pytest.raises(TypeError):
         runtel.Client("http://127.0.0.1:9", timeout="10")  # type: ignore[arg-type]
 
