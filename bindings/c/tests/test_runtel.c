@@ -829,8 +829,25 @@ static void test_paging_against_capping_and_offset_ignoring_servers(void) {
     runtel_string_free(notes);
     runtel_records_free(r);
 
-    /* A page that carries a message for the user: the cursor hands it over. */
+    /* Numbers a double cannot hold come out with their exact digits. */
     char resp[2048];
+    CHECK(sim_request("/_sim/replay", "{\"vector\": \"list_big_numbers\"}", resp, sizeof resp) == 0);
+    CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, NULL, 1000, 0, &r, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_records_next(r, &json, NULL), RUNTEL_OK);
+    CHECK(json && strstr(json, "\"id\":18446744073709551616") && strstr(json, "\"amount\":1000.10"));
+    runtel_string_free(json);
+    CHECK_RC(runtel_records_next(r, &json, NULL), RUNTEL_OK);
+    CHECK(json && strstr(json, "\"id\":18446744073709551621"));
+    runtel_string_free(json);
+    runtel_records_free(r);
+    /* ... and go out with them: the server's echo of the request shows the digits. */
+    sim("/_sim/faults", "{\"fault\": \"echo_envelope\", \"times\": 1, \"action\": \"delete\"}");
+    runtel_error *echo = NULL;
+    CHECK_RC(runtel_client_call(c, "User", "delete", "{\"id\": 18446744073709551621}", &json, &echo), RUNTEL_ERR_API);
+    CHECK(echo && runtel_error_api_message(echo) && strstr(runtel_error_api_message(echo), "18446744073709551621"));
+    runtel_error_free(echo);
+
+    /* A page that carries a message for the user: the cursor hands it over. */
     CHECK(sim_request("/_sim/replay", "{\"vector\": \"list_notifies\"}", resp, sizeof resp) == 0);
     CHECK_RC(runtel_records_new(c, "DomainCDR", NULL, NULL, NULL, 1000, 0, &r, NULL), RUNTEL_OK);
     n = 0;

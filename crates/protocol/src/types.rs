@@ -27,7 +27,9 @@ pub struct SoftwareVersion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BillingOptions {
     /// The balance as the exact decimal string the server sent (`"1000.0"`):
-    /// never a float, so no cent is lost.
+    /// never a float, so no cent is lost. A balance sent as a JSON number keeps
+    /// its digits too (`1000.10` -> `"1000.10"`; only an exponent is respelled,
+    /// `1E3` -> `"1e+3"`).
     #[serde(default, deserialize_with = "decimal_string")]
     pub balance: Option<String>,
     /// Inbound calls blocked.

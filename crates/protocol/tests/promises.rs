@@ -321,3 +321,83 @@ fn secondary_auth_fields_of_another_type_never_fail_the_login() {
     // A year-9999 "never" is a time far away, not an error.
     assert_eq!(s.status(at(4_000_000_000)), SessionStatus::Authenticated);
 }
+
+#[test]
+fn every_number_keeps_its_exact_value_and_text() {
+    let req = list_request();
+    let body = r#"{"action":"list","action_id":"l1","obj":"User","code":200,"notifies":[],
+        "list":[{"id":18446744073709551616},{"id":18446744073709551621},
+                {"id":340282366920938463463374607431768211455},{"id":-9223372036854775809},
+                {"balance":1000.10},{"balance":1E3},{"balance":123456789012345678.99},
+                {"zero":-0}],"total_count":8}"#;
+    let r = parse_response(
+        Expected::from(&req),
+        200,
+        body.as_bytes(),
+        &Limits::default(),
+    )
+    .unwrap();
+    let texts: Vec<String> = r
+        .records()
+        .iter()
+        .map(|rec| {
+            rec.as_object()
+                .unwrap()
+                .values()
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "18446744073709551616",
+            "18446744073709551621",
+            "340282366920938463463374607431768211455",
+            "-9223372036854775809",
+            "1000.10",
+            // The exact value; serde_json spells the exponent its own way.
+            "1e+3",
+            "123456789012345678.99",
+            "-0"
+        ]
+    );
+    assert_ne!(r.records()[0], r.records()[1], "2^64 and 2^64+5 stay apart");
+    // And on the way out: a request built from JSON text sends the same digits.
+    let params: serde_json::Value =
+        serde_json::from_str(r#"{"id": 18446744073709551621, "amount": 1000.10}"#).unwrap();
+    let call = Call::new("User", "delete", params).unwrap();
+    let http = call.to_http(&endpoint(), "d1".into(), Some(&Secret::new(TOKEN)));
+    let sent = String::from_utf8(http.body).unwrap();
+    assert!(sent.contains(r#""id":18446744073709551621"#), "{sent}");
+    assert!(sent.contains(r#""amount":1000.10"#), "{sent}");
+}
+
+#[test]
+fn a_numeric_balance_keeps_the_text_it_was_sent_with() {
+    let req = auth_request();
+    for (sent, kept) in [
+        ("1000.10", "1000.10"),
+        ("1E3", "1e+3"),
+        ("123456789012345678.99", "123456789012345678.99"),
+    ] {
+        let body = format!(
+            r#"{{"action":"auth","action_id":"a1","obj":"User","code":200,"notifies":[],
+            "body":{{"token":"{TOKEN}","exp":"2030-01-01T00:00:00","user_id":1,"role_type":1,
+            "domain_billing_options":{{"balance":{sent}}}}}}}"#
+        );
+        let r = parse_response(
+            Expected::from(&req),
+            200,
+            body.as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap();
+        let info = Session::new().accept_login(&r, None, at(0)).unwrap();
+        assert_eq!(
+            info.domain_billing_options.unwrap().balance.as_deref(),
+            Some(kept)
+        );
+    }
+}
