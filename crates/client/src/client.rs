@@ -379,7 +379,7 @@ impl Inner {
             // Keep them, untouched, for the life of the process (once per fork).
             static INHERITED: Mutex<Vec<Arc<ProcessIo>>> = Mutex::new(Vec::new());
             lock(&INHERITED).push(inherited);
-            log::debug!("runtel: new process {pid}: fresh connection pool and action_id sequence");
+            log::debug!("new process {pid}: fresh connection pool and action_id sequence");
         }
         Arc::clone(&io)
     }
@@ -425,7 +425,7 @@ impl Inner {
         let (failures, locked_until) = permit.finish(outcome);
         if let Some(locked) = &mut store_lock {
             if let Err(e) = locked.save(failures, locked_until) {
-                log::warn!("runtel: could not save the login guard: {e}");
+                log::warn!("could not save the login guard: {e}");
             }
         }
         drop(store_lock);
@@ -434,7 +434,7 @@ impl Inner {
             Err(mut e) => {
                 e.redact(&redactor);
                 log::warn!(
-                    "runtel auth action_id={action_id} login failed: kind={} after {} ms \
+                    "User.auth action_id={action_id} login failed: kind={} after {} ms \
                      ({failures} failed in a row for this server)",
                     e.kind(),
                     started.elapsed().as_millis(),
@@ -445,7 +445,7 @@ impl Inner {
         let set_aside = self.read_session().set_aside_fields().to_vec();
         if !set_aside.is_empty() {
             log::debug!(
-                "runtel auth action_id={action_id}: fields of another type than documented, \
+                "User.auth action_id={action_id}: fields of another type than documented, \
                  kept as sent in extra: {}",
                 set_aside.join(", ")
             );
@@ -453,7 +453,7 @@ impl Inner {
         if self.read_session().expiry_unknown() && !self.warned_expiry.swap(true, Ordering::Relaxed)
         {
             log::warn!(
-                "runtel: the server's token expiry (exp {}) was already past when the \
+                "the server's token expiry (exp {}) was already past when the \
                  token arrived (a clock or time-zone mix-up on the server); using the \
                  token until the server rejects it",
                 info.exp
@@ -461,7 +461,7 @@ impl Inner {
         }
         self.token_pid.store(std::process::id(), Ordering::SeqCst);
         log::info!(
-            "runtel auth action_id={action_id} logged in user_id={} role_type={} in {} ms",
+            "User.auth action_id={action_id} logged in user_id={} role_type={} in {} ms",
             info.user_id,
             info.role_type,
             started.elapsed().as_millis()
@@ -479,7 +479,7 @@ impl Inner {
         let loopback = matches!(server.host, HostIdentity::Ip(ip) if ip.is_loopback());
         if !loopback {
             log::warn!(
-                "runtel: sending the password and token in clear text over http:// to {server}; \
+                "sending the password and token in clear text over http:// to {server}; \
                  use https:// (or turn this warning off with the warn_plain_http setting)"
             );
         }
@@ -563,7 +563,7 @@ impl Inner {
                 }
                 CallStep::Sleep(pause) => {
                     log::debug!(
-                        "runtel {}.{} retrying in {} ms ({} retries left)",
+                        "{}.{} retrying in {} ms ({} retries left)",
                         call.obj(),
                         call.action(),
                         pause.as_millis(),
@@ -582,7 +582,7 @@ impl Inner {
             // A forked child: the token is the parent's, and ending it on the
             // server would end the parent's session. Forget it here only.
             if self.read_session().token().is_some() {
-                log::debug!("runtel: not logging out the parent process's token from a child");
+                log::debug!("not logging out the parent process's token from a child");
             }
             self.write_session().mark_logged_out();
             return Ok(());
@@ -633,7 +633,7 @@ impl Drop for Inner {
         if holds_token {
             // Best effort and bounded: a dead server must not stall the program's exit.
             if let Err(e) = self.logout(Some(Duration::from_secs(2))) {
-                log::debug!("runtel logout on drop failed: {e}");
+                log::debug!("logout on drop failed: {e}");
             }
         }
     }
@@ -643,22 +643,26 @@ fn log_call(request: &HttpRequest, result: Result<(), &Error>, started: Instant)
     let ms = started.elapsed().as_millis();
     match result {
         Ok(()) => log::debug!(
-            "runtel {}.{} action_id={} code=200 {} ms",
+            "{}.{} action_id={} code=200 {} ms",
             request.obj,
             request.action,
             request.action_id,
             ms
         ),
-        Err(e) => log::info!(
-            "runtel {}.{} action_id={} failed kind={} code={:?} http={:?} {} ms: {e}",
-            request.obj,
-            request.action,
-            request.action_id,
-            e.kind(),
-            e.api_code(),
-            e.http_status(),
-            ms
-        ),
+        Err(e) => {
+            // Plain words in log lines (other languages read them): `-` for "none".
+            let code = e.api_code().map_or("-".to_owned(), |c| c.to_string());
+            let http = e.http_status().map_or("-".to_owned(), |c| c.to_string());
+            log::info!(
+                "{}.{} action_id={} failed kind={} code={code} http={http} {} ms: {}",
+                request.obj,
+                request.action,
+                request.action_id,
+                e.kind(),
+                ms,
+                e.detail()
+            )
+        }
     }
 }
 

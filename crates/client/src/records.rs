@@ -222,7 +222,7 @@ impl Records {
         if let (Some(before), Some(now), None) = (self.total_count, total, &self.keyset) {
             if before != now {
                 log::warn!(
-                    "runtel {}.{}: total_count changed from {before} to {now} while paging: \
+                    "{}.{}: total_count changed from {before} to {now} while paging: \
                      records were added or deleted, and offset paging may skip some",
                     self.call.obj(),
                     self.call.action()
@@ -262,7 +262,7 @@ impl Records {
         if dropped > 0 {
             self.duplicates_dropped += dropped;
             log::warn!(
-                "runtel {}.{}: {dropped} records of the page at offset {} were already on the \
+                "{}.{}: {dropped} records of the page at offset {} were already on the \
                  previous page (the list changed while paging); not yielded twice",
                 self.call.obj(),
                 self.call.action(),
@@ -288,7 +288,7 @@ impl Records {
         if !self.done && n < self.page_size && self.server_page_size.is_none() {
             self.server_page_size = Some(n);
             log::debug!(
-                "runtel {}.{}: the server sends at most {n} records per page (asked {})",
+                "{}.{}: the server sends at most {n} records per page (asked {})",
                 self.call.obj(),
                 self.call.action(),
                 self.page_size
@@ -304,7 +304,7 @@ impl Records {
                 let total = self.total_count.unwrap_or_default();
                 self.shortfall = Some(left);
                 log::warn!(
-                    "runtel {}.{}: the list ended at {} records, but the server announced {total}",
+                    "{}.{}: the list ended at {} records, but the server announced {total}",
                     self.call.obj(),
                     self.call.action(),
                     self.offset

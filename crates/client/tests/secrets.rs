@@ -125,6 +125,15 @@ fn secrets_never_leak() {
         logs.iter().any(|l| l.contains("action_id=")),
         "per-call log lines exist"
     );
+    // Log lines are read by people and other languages: no Rust syntax, and no
+    // repeat of the logger's name.
+    for l in logs.iter().filter(|l| l.contains(" runtel_client ")) {
+        assert!(!l.contains("Some(") && !l.contains("None"), "{l}");
+        assert!(!l.contains(" runtel_client runtel"), "{l}");
+    }
+    assert!(logs
+        .iter()
+        .any(|l| l.contains("failed kind=api code=-") || l.contains("code=404")));
     // Without the filter, ureq's trace dumps would show the token: the filter is needed.
     let dumps = WIRE_DUMPS.lock().unwrap().clone();
     assert!(
