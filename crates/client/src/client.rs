@@ -318,6 +318,7 @@ pub trait Decoder: Sync {
 }
 
 /// The default decoder: a [`Response`] holding the whole envelope.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ResponseDecoder;
 
 impl Decoder for ResponseDecoder {
