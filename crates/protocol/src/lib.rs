@@ -53,17 +53,13 @@ pub use policy::{
     TransportFailure,
 };
 pub use redact::Redactor;
-pub use request::{
-    mask_secrets_in, ActionIdGenerator, Call, Endpoint, HostIdentity, HttpRequest, ServerIdentity,
-};
+pub use request::{ActionIdGenerator, Call, Endpoint, HostIdentity, HttpRequest, ServerIdentity};
 pub use response::{
-    classify_auth_error, deserialize_at, is_success_envelope, parse_response, Expected, Limits,
-    Response,
+    classify_auth_error, is_success_envelope, parse_response, Expected, Limits, Response,
 };
 pub use secret::{Secret, MASK};
 pub use session::{
-    expiry_on_local_clock, parse_http_date, GuardDecision, LoginGuard, LoginOutcome, Session,
-    SessionStatus,
+    parse_http_date, GuardDecision, LoginGuard, LoginOutcome, Session, SessionStatus,
 };
 pub use types::{AuthInfo, BillingOptions, DomainUser, Role, SoftwareVersion, User};
 

@@ -588,7 +588,7 @@ impl HttpRequest {
 }
 
 /// Replaces the values of `password` and `token` keys anywhere in `v` by the mask.
-pub fn mask_secrets_in(v: &mut Value) {
+pub(crate) fn mask_secrets_in(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, val) in m.iter_mut() {

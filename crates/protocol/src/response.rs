@@ -224,7 +224,7 @@ impl Response {
 }
 
 /// Deserializes `value` into `T`, reporting the JSON path of a mismatch under `root`.
-pub fn deserialize_at<T: DeserializeOwned>(
+pub(crate) fn deserialize_at<T: DeserializeOwned>(
     value: &Value,
     root: &str,
     obj: &str,

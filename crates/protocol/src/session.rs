@@ -52,7 +52,7 @@ pub struct Session {
 /// between the clocks cancels out. `Date` has whole seconds (the fraction is cut
 /// off), so one second is taken off the lifetime to stay on the safe side.
 /// Without `Date`, `exp` is read as UTC on our clock.
-pub fn expiry_on_local_clock(
+pub(crate) fn expiry_on_local_clock(
     exp: SystemTime,
     server_date: Option<SystemTime>,
     now: SystemTime,
