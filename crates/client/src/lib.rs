@@ -61,8 +61,9 @@ mod transport;
 pub use builder::{ClientBuilder, RetryPolicy};
 pub use client::{after_fork_in_child, Client, Decoder, ResponseDecoder};
 pub use guard::{server_identity, GuardStore, LockedGuardState};
-pub use options::{edit_distance, ClientOptions};
+pub use options::ClientOptions;
 pub use records::Records;
+pub use runtel_protocol::{catalog, edit_distance, field, Condition, Filter, ObjectSpec, Op};
 pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_DURATION};
 pub use runtel_protocol::{
     ApiErrorInfo, AuthInfo, Call, Endpoint, Error, ErrorKind, Expected, HttpRequest, Limits,

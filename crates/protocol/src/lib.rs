@@ -31,9 +31,11 @@
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod catalog;
 mod datetime;
 mod duration;
 mod error;
+mod filter;
 mod policy;
 mod redact;
 mod request;
@@ -42,12 +44,14 @@ mod secret;
 mod session;
 mod types;
 
+pub use catalog::{edit_distance, ObjectSpec};
 pub use datetime::{DateTimeParseError, ServerDateTime};
 pub use duration::{duration_from_secs, MAX_SETTING_DURATION};
 pub use error::{
     ApiErrorInfo, Error, ErrorKind, ProtocolErrorInfo, ProtocolErrorReason, Result, TlsCause,
     TransportCause, TransportErrorInfo,
 };
+pub use filter::{field, Condition, FieldRef, Filter, Op};
 pub use policy::{
     is_token_rejection, CallPolicy, CallStep, LoginAttempt, PolicyOptions, RawAnswer, RetryPolicy,
     TransportFailure,
