@@ -72,7 +72,10 @@ pub use runtel_protocol::{
 };
 /// Typed records of the documented objects, to read answers into with
 /// [`Response::body_as`] or `serde_json::from_value`.
-pub use runtel_protocol::{BillingOptions, DomainUser, Role, SoftwareVersion, User};
+pub use runtel_protocol::{
+    BillingOptions, CatalogRecord, DomainAgentStatus, DomainCdr, DomainQueueCdr, DomainUser,
+    QueueLogFields, Role, SoftwareVersion, User,
+};
 pub use serde_json;
 
 /// True for log records that may carry a password or token: ureq's raw wire

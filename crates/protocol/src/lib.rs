@@ -65,7 +65,10 @@ pub use secret::{Secret, MASK};
 pub use session::{
     parse_http_date, GuardDecision, LoginGuard, LoginOutcome, Session, SessionStatus,
 };
-pub use types::{AuthInfo, BillingOptions, DomainUser, Role, SoftwareVersion, User};
+pub use types::{
+    AuthInfo, BillingOptions, CatalogRecord, DomainAgentStatus, DomainCdr, DomainQueueCdr,
+    DomainUser, QueueLogFields, Role, SoftwareVersion, User,
+};
 
 /// The version of this crate (and of the SDK).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -203,6 +203,24 @@ impl Response {
         }
     }
 
+    /// The records as typed values (`resp.records_as::<DomainCdr>()`); a record
+    /// that does not fit is a protocol error naming its index and field.
+    pub fn records_as<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
+        self.records()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                deserialize_at(
+                    r,
+                    &format!("$.list[{i}]"),
+                    self.obj(),
+                    self.action(),
+                    self.http_status,
+                )
+            })
+            .collect()
+    }
+
     /// Deserializes `body` into a typed value; a mismatch is a protocol error
     /// naming the JSON path (`$.body.exp`).
     pub fn body_as<T: DeserializeOwned>(&self) -> Result<T> {

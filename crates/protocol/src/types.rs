@@ -357,6 +357,9 @@ pub struct DomainUser {
     /// Record id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
+    /// The PBX the extension belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<i64>,
     /// The extension identifier (number), as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<Value>,
@@ -381,4 +384,181 @@ pub struct DomainUser {
     /// Fields this SDK does not know yet.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A typed record of a catalog object: the object's name, for checks and for
+/// [`crate::Response::records_as`].
+pub trait CatalogRecord: serde::de::DeserializeOwned {
+    /// The object's name in the catalog (`DomainCDR`).
+    const OBJECT: &'static str;
+}
+
+impl CatalogRecord for User {
+    const OBJECT: &'static str = "User";
+}
+impl CatalogRecord for Role {
+    const OBJECT: &'static str = "Role";
+}
+impl CatalogRecord for DomainUser {
+    const OBJECT: &'static str = "DomainUser";
+}
+
+/// A call record (`DomainCDR`), the object integrators pull most. The vendor
+/// documents none of its fields but `dt`: these are the ones seen, all optional,
+/// and anything else is kept in `extra`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DomainCdr {
+    /// Record id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// The PBX.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<i64>,
+    /// When the call started, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dt: Option<i64>,
+    /// The call's unique id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// `inbound`, `outbound` or `local`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+    /// The calling number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// The called number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst: Option<String>,
+    /// The caller's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_name: Option<String>,
+    /// Seconds from start to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u64>,
+    /// Seconds of conversation (billed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billsec: Option<u64>,
+    /// `ANSWERED`, `NO ANSWER`, `BUSY`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
+    /// The gateway (trunk) used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// Whether the call was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<bool>,
+    /// Fields this SDK does not know yet.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl CatalogRecord for DomainCdr {
+    const OBJECT: &'static str = "DomainCDR";
+}
+
+/// The fields queue and agent logs share (seen, not documented; all optional).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct QueueLogFields {
+    /// Record id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// The PBX.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<i64>,
+    /// When it happened, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dt: Option<i64>,
+    /// The call it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_uuid: Option<String>,
+    /// The agent (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// What happened (`ok`, `missed`, `busy`, a status name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Seconds the caller waited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
+    /// Fields this SDK does not know yet.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A queue call record (`DomainQueueCDR`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DomainQueueCdr(pub QueueLogFields);
+
+impl CatalogRecord for DomainQueueCdr {
+    const OBJECT: &'static str = "DomainQueueCDR";
+}
+
+/// An agent status change (`DomainAgentStatus`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DomainAgentStatus(pub QueueLogFields);
+
+impl CatalogRecord for DomainAgentStatus {
+    const OBJECT: &'static str = "DomainAgentStatus";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{self, FieldType};
+
+    /// A record with every field the catalog knows for `obj`, each with a value
+    /// of its type.
+    fn sample(obj: &str) -> Value {
+        let spec = catalog::object(obj).unwrap();
+        let mut m = Map::new();
+        for f in spec.fields {
+            let v = match f.ty {
+                FieldType::Int | FieldType::UnixTime => Value::from(7),
+                FieldType::Str => Value::from("s"),
+                FieldType::Email => Value::from("a@b.c"),
+                FieldType::Bool => Value::from(true),
+                FieldType::Dict => Value::Object(Map::new()),
+                FieldType::List => Value::Array(vec![Value::from("1")]),
+                FieldType::Any => Value::from("any"),
+            };
+            m.insert(f.name.to_owned(), v);
+        }
+        Value::Object(m)
+    }
+
+    fn typed_covers_catalog<T: CatalogRecord + Serialize>(
+        extra_of: impl Fn(&T) -> &Map<String, Value>,
+    ) {
+        let record: T = serde_json::from_value(sample(T::OBJECT)).unwrap();
+        assert!(
+            extra_of(&record).is_empty(),
+            "{}: catalog fields without a typed field: {:?}",
+            T::OBJECT,
+            extra_of(&record).keys().collect::<Vec<_>>()
+        );
+        // And nothing typed that the catalog does not know.
+        let back = serde_json::to_value(&record).unwrap();
+        for key in back.as_object().unwrap().keys() {
+            assert!(
+                catalog::object(T::OBJECT).unwrap().field(key).is_some(),
+                "{}: {key} is not in the catalog",
+                T::OBJECT
+            );
+        }
+    }
+
+    #[test]
+    fn typed_records_and_the_catalog_name_the_same_fields() {
+        typed_covers_catalog::<User>(|r| &r.extra);
+        typed_covers_catalog::<Role>(|r| &r.extra);
+        typed_covers_catalog::<DomainUser>(|r| &r.extra);
+        typed_covers_catalog::<DomainCdr>(|r| &r.extra);
+        typed_covers_catalog::<DomainQueueCdr>(|r| &r.0.extra);
+        typed_covers_catalog::<DomainAgentStatus>(|r| &r.0.extra);
+    }
 }
