@@ -268,6 +268,23 @@ const char *runtel_error_transport_cause(const runtel_error *e);
 // `e` is NULL or an error from this library not yet freed.
 void runtel_error_free(runtel_error *e);
 
+// Builds a filter's JSON (for `runtel_client_call_paged` or `runtel_records_new`)
+// from `count` conditions `FIELD OP VALUE`, OP one of `=` `!=` `<` `<=` `>` `>=`
+// `~` (contains): `"dt>=1704067200"`, `"disposition=BUSY"`. A value that parses as
+// JSON is sent as JSON (numbers, `true`, `"quoted"`), anything else as a string.
+// `any` non-zero joins the conditions with OR, zero with AND. The JSON goes into
+// `*out_json` (free with `runtel_string_free`).
+//
+// # Safety
+// `conditions` points to `count` NUL-terminated strings (it may be NULL when
+// `count` is 0); `out_json` is a valid place for one pointer; `err` is NULL or
+// a valid place for one pointer.
+runtel_result runtel_filter_where(const char *const *conditions,
+                                  size_t count,
+                                  int32_t any,
+                                  char **out_json,
+                                  runtel_error **err);
+
 // Sends the library's log records with level <= `max_level` (1 error .. 5 trace)
 // to `callback`, with `user_data` passed back. NULL `callback` turns logging off.
 // Per call, `runtel_client` logs the action_id, object, action, outcome and latency

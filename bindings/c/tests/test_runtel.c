@@ -887,6 +887,73 @@ static void test_paging_against_capping_and_offset_ignoring_servers(void) {
     runtel_client_free(c);
 }
 
+/* Copies the JSON string starting at `p` (just after its opening quote) into out,
+   undoing \" and \\; returns a pointer past the closing quote. */
+static const char *json_unquote(const char *p, char *out, size_t cap) {
+    size_t n = 0;
+    while (*p && *p != '"') {
+        if (*p == '\\' && p[1])
+            p++;
+        if (n + 1 < cap)
+            out[n++] = *p;
+        p++;
+    }
+    out[n] = '\0';
+    return *p ? p + 1 : p;
+}
+
+/* Every case of the shared tests/filters.json: the `where` texts give the wire JSON. */
+static void test_filters_match_the_shared_vectors(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/../filters.json", getenv("RUNTEL_VECTORS"));
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    static char text[1 << 16];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    text[len] = '\0';
+    fclose(f);
+    int cases = 0;
+    for (const char *p = strstr(text, "\"any\":"); p; p = strstr(p, "\"any\":")) {
+        int any = strncmp(p + 6, " true", 5) == 0;
+        const char *w = strstr(p, "\"where\": [");
+        const char *end = w ? strchr(w, ']') : NULL;
+        const char *wire = strstr(p, "\"wire_text\": \"");
+        if (!w || !end || !wire)
+            break;
+        char conds[4][256];
+        const char *ptrs[4];
+        size_t n = 0;
+        for (const char *q = strchr(w + 10, '"'); q && q < end && n < 4; q = strchr(q, '"')) {
+            q = json_unquote(q + 1, conds[n], sizeof conds[n]);
+            ptrs[n] = conds[n];
+            n++;
+        }
+        char want[1024];
+        json_unquote(wire + 14, want, sizeof want);
+        char *got = NULL;
+        CHECK_RC(runtel_filter_where(ptrs, n, any, &got, NULL), RUNTEL_OK);
+        if (!got || strcmp(got, want) != 0) {
+            failed++;
+            fprintf(stderr, "filter case %d: got %s, want %s\n", cases, got ? got : "(null)", want);
+        } else {
+            passed++;
+        }
+        runtel_string_free(got);
+        cases++;
+        p = wire + 14;
+    }
+    CHECK(cases >= 9);
+    runtel_error *err = NULL;
+    char *json = NULL;
+    const char *bad[] = {"dt"};
+    CHECK_RC(runtel_filter_where(bad, 1, 0, &json, &err), RUNTEL_ERR_INVALID_INPUT);
+    CHECK(strstr(runtel_error_message(err), "FIELD OP VALUE") != NULL);
+    runtel_error_free(err);
+    CHECK_RC(runtel_filter_where(NULL, 1, 0, &json, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+}
+
 /* Every client option is reachable from C: by name, with its default readable. */
 static void test_every_option_is_reachable(void) {
     runtel_options *o = NULL;
@@ -1022,6 +1089,7 @@ int main(void) {
     test_fork_after_use();
     test_free_bounds_its_logout();
     test_every_option_is_reachable();
+    test_filters_match_the_shared_vectors();
     LENIENT = getenv("RUNTEL_LENIENT_URL");
     CHECK(LENIENT != NULL);
     if (LENIENT)

@@ -22,6 +22,7 @@
 
 mod client;
 mod error;
+mod filter;
 mod logging;
 mod options;
 mod records;
@@ -29,6 +30,7 @@ mod util;
 
 pub use client::*;
 pub use error::*;
+pub use filter::*;
 pub use logging::*;
 pub use options::*;
 pub use records::*;

@@ -31,6 +31,23 @@ fn every_operator_builds_the_shared_wire_form() {
             Filter::all(conditions)
         };
         assert_eq!(filter.to_json(), case["wire"]);
+        assert_eq!(
+            filter.to_json().to_string(),
+            case["wire_text"].as_str().unwrap()
+        );
+        // The `where` texts (the CLI's --where, C's runtel_filter_where) mean the same.
+        let parsed: Vec<_> = case["where"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| Filter::parse_condition(w.as_str().unwrap()).unwrap())
+            .collect();
+        let from_text = if case["any"] == true {
+            Filter::any(parsed)
+        } else {
+            Filter::all(parsed)
+        };
+        assert_eq!(from_text.to_json(), case["wire"]);
         assert_eq!(Filter::from_json(&case["wire"]).unwrap(), filter);
         // As typed on a command line: `field OP value`.
         if let [c] = &case["conditions"].as_array().unwrap()[..] {
