@@ -1,17 +1,22 @@
 //! The API itself: accounts, tokens and the Defender (`docs/api-reference.md` §4),
-//! and the actions on objects (`docs/api-reference.md` §5).
+//! and the actions on objects (`docs/api-reference.md` §5). Which objects exist,
+//! the actions each answers, who may use them and their fields come from the
+//! catalog (`runtel_protocol::catalog`); roles' `perms` restrict what their users
+//! may do.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
+use runtel_protocol::catalog::{ObjectKind, ObjectSpec, Scope};
 use runtel_protocol::{Call, ServerDateTime};
 use serde_json::{json, Map, Value};
 
 use crate::config::{Account, ConfigError, ErrorStyle, GetStyle, ListStyle, SimConfig};
 use crate::schema;
 use crate::store::{
-    known_objects, scope_of, suggest_object, Filter, Scope, Store, LOG_OBJECTS, SEED_STEP_DT,
+    known_objects, seeded_config_record, spec_of, suggest_object, Filter, Store, LOG_OBJECTS,
+    SEED_STEP_DT,
 };
 
 /// What to send back for one API request.
@@ -94,9 +99,70 @@ fn refuse(code: u16, msg_id: &'static str, message: impl Into<String>) -> Refusa
     }
 }
 
+/// A 400 validation error with the `{field: [messages]}` the schema gave.
+fn invalid(errors: Map<String, Value>) -> Refusal {
+    Refusal {
+        errors: Some(errors),
+        ..refuse(400, "validation_error", "Invalid fields")
+    }
+}
+
+/// The catalog entry of the object a call names, or the 400 the API gives for an
+/// object it does not have (with a suggestion for a slip).
+fn object_of(call: &Call) -> Result<&'static ObjectSpec, Refusal> {
+    let name = call.obj();
+    spec_of(name).ok_or_else(|| {
+        let hint = suggest_object(name)
+            .map(|k| format!(" (did you mean {k}?)"))
+            .unwrap_or_default();
+        refuse(
+            400,
+            "unknown_object",
+            format!("Unknown object {name}{hint}"),
+        )
+    })
+}
+
+/// The 400 for an action the catalog does not give the object; for a log, says
+/// it is read only.
+fn no_action(spec: &ObjectSpec, action: &str) -> Refusal {
+    let why = match spec.kind {
+        ObjectKind::Log => format!(
+            ": it is a log the platform writes, read only (actions: {})",
+            spec.actions.join(", ")
+        ),
+        ObjectKind::Config => format!(" (actions: {})", spec.actions.join(", ")),
+    };
+    refuse(
+        400,
+        "unknown_action",
+        format!("{} has no action {action}{why}", spec.name),
+    )
+}
+
+/// Whether a role's `perms` allow `action` on `obj`. `{}` allows everything (the
+/// built-in roles); otherwise the object's entry (or `*`'s) must list the action
+/// or `*`. A list of numbers, the vendor's codes whose meaning is unknown, allows
+/// every action of its object.
+fn perms_allow(perms: &Map<String, Value>, obj: &str, action: &str) -> bool {
+    if perms.is_empty() {
+        return true;
+    }
+    let allows = |entry: Option<&Value>| match entry {
+        Some(Value::Array(list)) => {
+            list.iter()
+                .any(|v| v.as_str().is_some_and(|a| a == action || a == "*"))
+                || (!list.is_empty() && list.iter().all(Value::is_number))
+        }
+        Some(Value::String(a)) => a == action || a == "*",
+        _ => false,
+    };
+    allows(perms.get(obj)) || allows(perms.get("*"))
+}
+
 const DOMAINS: &[(i64, &str)] = &[(1, "sim.runtel.local"), (2, "second.runtel.local")];
 
-/// "unknown object" for start-up errors: a case slip gets a suggestion, anything
+/// "unknown object" for start-up errors: a slip gets a suggestion, anything
 /// else the list of objects that exist.
 fn unknown_object(name: &str) -> String {
     match suggest_object(name) {
@@ -118,7 +184,8 @@ fn unknown_seed(name: &str) -> String {
         .unwrap_or_default();
     format!(
         "cannot seed {name:?}: unknown object{hint}. Objects that can be seeded: \
-         log objects, generated with dates: {}; other objects, as numbered records: {}",
+         log objects, generated with dates: {}; configuration objects, as numbered \
+         records: {}",
         LOG_OBJECTS.join(", "),
         others.join(", ")
     )
@@ -144,6 +211,8 @@ fn account_of(rec: &Map<String, Value>) -> Account {
             1
         },
         domain_id,
+        // What the role allows is read from its record on every call.
+        perms: None,
         user_id: rec.get("id").and_then(Value::as_i64).unwrap_or_default(),
         role_id,
     }
@@ -193,10 +262,23 @@ impl World {
         ));
         let accounts = self.accounts.clone();
         for (i, a) in accounts.iter().enumerate() {
-            let role_id = match (a.role_type, a.domain_id) {
-                (t, _) if t < 0 => 1,
-                (_, Some(2)) => 3,
-                _ => 2,
+            let role_id = match (&a.perms, a.role_type, a.domain_id) {
+                (Some(perms), _, _) => {
+                    // A restricted account gets a role of its own, a Role record
+                    // like any other: changing its perms changes what it may do.
+                    crate::config::check_perms(perms).map_err(|e| {
+                        ConfigError::Accounts(format!("account {:?}: {e}", a.login))
+                    })?;
+                    let role = self.store.collection("Role").insert(obj(json!({
+                        "name": format!("Restricted role of {}", a.login),
+                        "type": if a.role_type < 0 { -2 } else { 4 },
+                        "status": 1, "domain_id": a.domain_id, "perms": perms,
+                        "filters": {}, "visible": {}})));
+                    role["id"].as_i64().unwrap_or_default()
+                }
+                (None, t, _) if t < 0 => 1,
+                (None, _, Some(2)) => 3,
+                (None, _, _) => 2,
             };
             let name = a.login.split('@').next().unwrap_or("user").to_owned();
             let rec = self.store.collection("User").insert(obj(json!({
@@ -208,11 +290,13 @@ impl World {
         }
         let seeds = self.config.seed.clone();
         // All checked first, so a refused configuration does no work.
-        if let Some((name, _)) = seeds.iter().find(|(n, _)| scope_of(n).is_none()) {
+        if let Some((name, _)) = seeds.iter().find(|(n, _)| spec_of(n).is_none()) {
             return Err(ConfigError::Seed(unknown_seed(name)));
         }
         for (name, count) in seeds {
-            self.seed_object(&name, count);
+            if let Some(spec) = spec_of(&name) {
+                self.seed_object(spec, count);
+            }
         }
         Ok(())
     }
@@ -235,27 +319,19 @@ impl World {
         oldest + index * SEED_STEP_DT
     }
 
-    fn seed_object(&mut self, name: &str, count: u64) {
+    /// Seeds `count` records of a catalog object: generated logs dated back from
+    /// the start (or from the pinned epoch), or configuration records built from
+    /// the catalog's fields.
+    fn seed_object(&mut self, spec: &ObjectSpec, count: u64) {
         let count = count as i64;
-        if LOG_OBJECTS.contains(&name) {
+        if spec.kind == ObjectKind::Log {
             let oldest = self.seed_oldest_dt(count);
-            self.store.collection(name).seed_logs(count, 1, oldest);
+            self.store.collection(spec.name).seed_logs(count, 1, oldest);
             return;
         }
         for i in 1..=count {
-            let rec = match name {
-                "User" => json!({"login": format!("user{i}@sim.runtel.local"),
-                    "password": format!("pw-{i}"), "email": format!("user{i}@sim.runtel.local"),
-                    "name": format!("User {i}"), "surname": "Seeded", "status": 1,
-                    "domain_id": 1, "role_id": 2}),
-                "DomainUser" => {
-                    json!({"uid": (100 + i).to_string(), "pin": format!("{:04}", i % 10_000),
-                    "user_id": null, "domain_id": 1, "agent": null,
-                    "group_outbound": 1, "group_interception": 1, "group_eavesdrop": 0})
-                }
-                _ => json!({"name": format!("{name} {i}"), "domain_id": 1}),
-            };
-            self.store.collection(name).insert(obj(rec));
+            let rec = seeded_config_record(spec, i);
+            self.store.collection(spec.name).insert(rec);
         }
     }
 
@@ -270,9 +346,10 @@ impl World {
         // logins yet. `auth` matches logins in any case, so this check does too.
         let mut fixture_logins = std::collections::HashSet::new();
         for (name, records) in fixtures {
-            let Some(scope) = scope_of(&name) else {
+            let Some(spec) = spec_of(&name) else {
                 return Err(ConfigError::Fixtures(unknown_object(&name)));
             };
+            let scope = spec.scope;
             for (i, rec) in records.into_iter().enumerate() {
                 let Value::Object(mut rec) = rec else {
                     let kind = match rec {
@@ -287,7 +364,7 @@ impl World {
                 if scope != Scope::Platform && !rec.contains_key("domain_id") {
                     rec.insert("domain_id".into(), 1.into());
                 }
-                if name == "User" {
+                if spec.has_action("auth") {
                     if let Some(login) = rec.get("login").and_then(Value::as_str) {
                         let fresh = fixture_logins.insert(login.to_lowercase());
                         let taken = self.login_taken(login, None)
@@ -336,9 +413,12 @@ impl World {
         Ok(())
     }
 
+    /// Makes a stored record of an object one logs in with (the catalog's objects
+    /// with `auth`: `User`) an account, when it has a login and a password.
     fn add_fixture_account(&mut self, obj_name: &str, rec: &Map<String, Value>) {
         let account = account_of(rec);
-        if obj_name == "User" && !account.login.is_empty() && !account.password.is_empty() {
+        let logs_in = spec_of(obj_name).is_some_and(|s| s.has_action("auth"));
+        if logs_in && !account.login.is_empty() && !account.password.is_empty() {
             self.accounts.push(account);
         }
     }
@@ -446,12 +526,9 @@ impl World {
         peer: IpAddr,
         now: SystemTime,
     ) -> Result<Map<String, Value>, Refusal> {
-        if call.obj() != "User" {
-            return Err(refuse(
-                400,
-                "unknown_action",
-                format!("{} has no action auth", call.obj()),
-            ));
+        let spec = object_of(call)?;
+        if !spec.has_action("auth") {
+            return Err(no_action(spec, "auth"));
         }
         let p = call.params();
         let login = p.get("login").and_then(Value::as_str).unwrap_or_default();
@@ -481,14 +558,19 @@ impl World {
                 expires_at,
             },
         );
-        let a = &self.accounts[index];
+        let a = self.accounts[index].clone();
         let domain = a
             .domain_id
             .and_then(|d| DOMAINS.iter().find(|(id, _)| *id == d));
-        let role_name = if a.role_type < 0 {
-            "Platform administrator"
-        } else {
-            "PBX administrator"
+        let role = self.role(a.role_id);
+        let role_name = match role.as_ref().and_then(|r| r.get("name")?.as_str()) {
+            Some(name) => name.to_owned(),
+            None if a.role_type < 0 => "Platform administrator".to_owned(),
+            None => "PBX administrator".to_owned(),
+        };
+        let role_field = |k: &str| match role.as_ref().and_then(|r| r.get(k)) {
+            Some(Value::Object(m)) => Value::Object(m.clone()),
+            _ => json!({}),
         };
         let body = json!({
             "version": {"software": "2.9.0", "last_update": 1_631_889_200.532_154},
@@ -500,9 +582,9 @@ impl World {
             "role_id": a.role_id,
             "role_name": role_name,
             "role_type": a.role_type,
-            "role_perms": {},
-            "role_visible": {},
-            "role_filters": {},
+            "role_perms": role_field("perms"),
+            "role_visible": role_field("visible"),
+            "role_filters": role_field("filters"),
             "auth_type": "http",
             "domain_name": domain.map(|(_, n)| *n),
             "domain_test_until": null,
@@ -514,6 +596,36 @@ impl World {
             "token": token,
         });
         Ok(obj(json!({ "body": body })))
+    }
+
+    /// The record of role `id`, as stored now (`None` if there is none).
+    fn role(&mut self, id: i64) -> Option<Map<String, Value>> {
+        self.store.collection("Role").get("Role", id)
+    }
+
+    /// Refuses with 403 what the account's role does not allow: its `perms`, read
+    /// from the Role record on every call (`auth` and `logout` are always allowed).
+    fn permitted(&mut self, who: &Account, spec: &ObjectSpec, action: &str) -> Result<(), Refusal> {
+        if matches!(action, "auth" | "logout") {
+            return Ok(());
+        }
+        let perms = match self.role(who.role_id).and_then(|mut r| r.remove("perms")) {
+            Some(Value::Object(perms)) => perms,
+            // No role record, or perms that are no mapping: nothing restricts.
+            _ => return Ok(()),
+        };
+        if perms_allow(&perms, spec.name, action) {
+            Ok(())
+        } else {
+            Err(refuse(
+                403,
+                "forbidden",
+                format!(
+                    "Your role may not {action} {}: its perms do not allow it",
+                    spec.name
+                ),
+            ))
+        }
     }
 
     fn authorized(
@@ -537,23 +649,31 @@ impl World {
             }
             None => return Err(refuse(401, "token_invalid", "Invalid token")),
         };
-        if call.obj() == "User" && call.action() == "logout" {
-            self.tokens.remove(&token);
-            return Ok(obj(json!({"body": {}})).into());
-        }
-        self.act(call, &account)
+        self.act(call, &account, &token)
     }
 
-    fn act(&mut self, call: &Call, who: &Account) -> Result<Fields, Refusal> {
-        let obj_name = call.obj();
-        let Some(scope) = scope_of(obj_name) else {
-            return Err(refuse(
-                400,
-                "unknown_object",
-                format!("Unknown object {obj_name}"),
-            ));
-        };
+    /// One call by a logged-in account: the object and action must be the
+    /// catalog's, the role must allow it, and the scope decides the domain.
+    fn act(&mut self, call: &Call, who: &Account, token: &str) -> Result<Fields, Refusal> {
+        let spec = object_of(call)?;
+        let obj_name = spec.name;
+        let action = call.action();
+        if !spec.has_action(action) {
+            return Err(no_action(spec, action));
+        }
         let operator = who.role_type < 0;
+        if spec.scope == Scope::Platform && !operator {
+            return Err(refuse(
+                403,
+                "forbidden",
+                format!("{obj_name} is for platform operators only"),
+            ));
+        }
+        self.permitted(who, spec, action)?;
+        if action == "logout" {
+            self.tokens.remove(token);
+            return Ok(obj(json!({"body": {}})).into());
+        }
         let asked_domain = match call.params().get("domain_id") {
             None | Some(Value::Null) => None,
             Some(v) => Some(
@@ -562,15 +682,8 @@ impl World {
             ),
         };
         // The domain this call acts in (None: all, for operators on tenant objects).
-        let domain = match (scope, operator) {
-            (Scope::Platform, false) => {
-                return Err(refuse(
-                    403,
-                    "forbidden",
-                    format!("{obj_name} is for platform operators only"),
-                ))
-            }
-            (Scope::Platform, true) => None,
+        let domain = match (spec.scope, operator) {
+            (Scope::Platform, _) => None,
             (_, false) => match asked_domain {
                 Some(d) if Some(d) != who.domain_id => {
                     return Err(refuse(403, "forbidden", format!("No access to domain {d}")))
@@ -592,46 +705,37 @@ impl World {
             },
             (Scope::Tenant, true) => asked_domain,
         };
-        match call.action() {
-            "list" | "list_with_detail" => self.list(call, domain),
-            _ => self.act_one(call, domain, operator).map(Fields::from),
+        match action {
+            "list" | "list_with_detail" => self.list(call, spec, domain),
+            _ => self.act_one(call, spec, domain, operator).map(Fields::from),
         }
     }
 
     fn act_one(
         &mut self,
         call: &Call,
+        spec: &'static ObjectSpec,
         domain: Option<i64>,
         operator: bool,
     ) -> Result<Map<String, Value>, Refusal> {
-        let obj_name = call.obj();
+        let obj_name = spec.name;
         match call.action() {
             "get" => {
-                let rec = self.find(call, domain)?;
+                let rec = self.find(call, spec, domain)?;
                 Ok(match self.config.get_style {
                     GetStyle::Body => obj(json!({"body": rec})),
                     GetStyle::List => obj(json!({"body": {}, "list": [rec], "total_count": 1})),
                 })
             }
-            "append" => self.append(call, domain, operator),
-            "update" => self.update(call, domain),
+            "append" => self.append(call, spec, domain, operator),
+            "update" => self.update(call, spec, domain),
             "delete" => {
-                let rec = self.find(call, domain)?;
+                let rec = self.find(call, spec, domain)?;
                 let id = rec["id"].as_i64().unwrap_or_default();
-                self.store.collection(obj_name).delete(id);
-                if obj_name == "User" {
-                    // A deleted user can no longer log in; their tokens die with them.
-                    // Accounts keep their index (tokens refer to it), so blank the password.
-                    for (i, a) in self.accounts.iter_mut().enumerate() {
-                        if a.user_id == id {
-                            a.password.clear();
-                            self.tokens.retain(|_, t| t.account != i);
-                        }
-                    }
-                }
+                self.remove(spec, id);
                 Ok(obj(json!({"body": {"id": id}})))
             }
-            "get_dialog" if obj_name == "DomainDPEResult" => {
+            "get_dialog" => {
                 let uuid = call
                     .params()
                     .get("call_uuid")
@@ -647,16 +751,38 @@ impl World {
                     {"dt": dt + 3, "who": "caller", "text": format!("Call {uuid}")},
                 ]}})))
             }
+            // An action the catalog gives but the simulator does not act out.
             other => Err(refuse(
                 400,
                 "unknown_action",
-                format!("{obj_name} has no action {other}"),
+                format!("{obj_name} has no action {other} in the simulator"),
             )),
         }
     }
 
-    fn list(&mut self, call: &Call, domain: Option<i64>) -> Result<Fields, Refusal> {
-        let obj_name = call.obj();
+    /// Deletes record `id` of `spec`; for an object one logs in with, the account
+    /// can no longer log in and its tokens end. True if there was such a record.
+    fn remove(&mut self, spec: &ObjectSpec, id: i64) -> bool {
+        let removed = self.store.collection(spec.name).delete(id);
+        if removed && spec.has_action("auth") {
+            // Accounts keep their index (tokens refer to it), so blank the password.
+            for (i, a) in self.accounts.iter_mut().enumerate() {
+                if a.user_id == id {
+                    a.password.clear();
+                    self.tokens.retain(|_, t| t.account != i);
+                }
+            }
+        }
+        removed
+    }
+
+    fn list(
+        &mut self,
+        call: &Call,
+        spec: &ObjectSpec,
+        domain: Option<i64>,
+    ) -> Result<Fields, Refusal> {
+        let obj_name = spec.name;
         let mut filter =
             Filter::parse(call.get_filter()).map_err(|m| refuse(400, "bad_filter", m))?;
         for (k, v) in call.params() {
@@ -696,7 +822,11 @@ impl World {
             .collection(obj_name)
             .list(obj_name, domain, &filter, offset, limit);
         let detail = call.action() == "list_with_detail";
-        let numbers = (obj_name == "User").then(|| self.numbers_by_user());
+        // `numbers` is read only: the server fills it, from the extensions.
+        let numbers = spec
+            .field("numbers")
+            .filter(|f| f.read_only)
+            .map(|_| self.numbers_by_user());
         let records: Vec<Value> = page
             .records
             .into_iter()
@@ -723,6 +853,7 @@ impl World {
         .into())
     }
 
+    /// The extension numbers (`DomainUser.uid`) of each user (`DomainUser.user_id`).
     fn numbers_by_user(&mut self) -> HashMap<i64, Vec<String>> {
         let mut out: HashMap<i64, Vec<String>> = HashMap::new();
         let page = self.store.collection("DomainUser").list(
@@ -750,9 +881,14 @@ impl World {
             .ok_or_else(|| field_error("id", "Missing data for required field."))
     }
 
-    fn find(&mut self, call: &Call, domain: Option<i64>) -> Result<Map<String, Value>, Refusal> {
+    fn find(
+        &mut self,
+        call: &Call,
+        spec: &ObjectSpec,
+        domain: Option<i64>,
+    ) -> Result<Map<String, Value>, Refusal> {
         let id = Self::id_of(call)?;
-        let obj_name = call.obj();
+        let obj_name = spec.name;
         let mut rec = self
             .store
             .collection(obj_name)
@@ -761,7 +897,7 @@ impl World {
         let rec_domain = rec.get("domain_id").and_then(Value::as_i64);
         if let Some(d) = domain {
             if rec_domain != Some(d) {
-                if scope_of(obj_name) == Some(Scope::Tenant) && rec_domain.is_some() {
+                if spec.scope == Scope::Tenant && rec_domain.is_some() {
                     return Err(refuse(
                         403,
                         "forbidden",
@@ -782,21 +918,21 @@ impl World {
     fn append(
         &mut self,
         call: &Call,
+        spec: &ObjectSpec,
         domain: Option<i64>,
         operator: bool,
     ) -> Result<Map<String, Value>, Refusal> {
-        let obj_name = call.obj();
+        let obj_name = spec.name;
         let mut fields = call.params().clone();
+        schema::drop_read_only(spec, &mut fields);
         if let Some(d) = domain {
             fields.insert("domain_id".into(), d.into());
         } else if !operator {
             fields.remove("domain_id");
         }
-        schema::validate(obj_name, &fields, true).map_err(|e| Refusal {
-            errors: Some(e),
-            ..refuse(400, "validation_error", "Invalid fields")
-        })?;
-        if obj_name == "User" {
+        schema::validate(spec, &fields, true).map_err(invalid)?;
+        let logs_in = spec.has_action("auth");
+        if logs_in {
             let login = fields
                 .get("login")
                 .and_then(Value::as_str)
@@ -810,7 +946,7 @@ impl World {
             }
         }
         let mut rec = self.store.collection(obj_name).insert(fields);
-        if obj_name == "User" {
+        if logs_in {
             // A created user can log in, as on the real platform.
             self.accounts.push(account_of(&rec));
         }
@@ -828,23 +964,23 @@ impl World {
             .any(|r| r.get("id").and_then(Value::as_i64) != except)
     }
 
-    fn update(&mut self, call: &Call, domain: Option<i64>) -> Result<Map<String, Value>, Refusal> {
-        let obj_name = call.obj();
-        self.find(call, domain)?;
+    fn update(
+        &mut self,
+        call: &Call,
+        spec: &ObjectSpec,
+        domain: Option<i64>,
+    ) -> Result<Map<String, Value>, Refusal> {
+        let obj_name = spec.name;
+        self.find(call, spec, domain)?;
         let id = Self::id_of(call)?;
         let mut fields = call.params().clone();
-        fields.remove("id");
+        schema::drop_read_only(spec, &mut fields);
         if domain.is_some() {
             fields.remove("domain_id");
         }
-        schema::validate(obj_name, &fields, false).map_err(|e| Refusal {
-            errors: Some(e),
-            ..refuse(400, "validation_error", "Invalid fields")
-        })?;
-        if let (true, Some(login)) = (
-            obj_name == "User",
-            fields.get("login").and_then(Value::as_str),
-        ) {
+        schema::validate(spec, &fields, false).map_err(invalid)?;
+        let logs_in = spec.has_action("auth");
+        if let (true, Some(login)) = (logs_in, fields.get("login").and_then(Value::as_str)) {
             if self.login_taken(login, Some(id)) {
                 return Err(field_error(
                     "login",
@@ -859,7 +995,7 @@ impl World {
             .ok_or_else(|| refuse(404, "not_found", format!("{obj_name} {id} not found")))?;
         rec.shift_remove("password");
         // A changed password takes effect for logins.
-        if obj_name == "User" {
+        if logs_in {
             if let Some(p) = fields.get("password").and_then(Value::as_str) {
                 for a in &mut self.accounts {
                     if a.user_id == id {
@@ -869,6 +1005,52 @@ impl World {
             }
         }
         Ok(obj(json!({"body": rec})))
+    }
+
+    /// Records written as the platform writes them (for logs, the only way): each
+    /// checked against the catalog's types and required fields, all before any is
+    /// stored; `id` assigned, `domain_id` 1 unless given (not for platform
+    /// objects). Returns the new ids.
+    pub fn insert_records(
+        &mut self,
+        obj_name: &str,
+        records: Vec<Value>,
+    ) -> Result<Vec<i64>, String> {
+        let spec = spec_of(obj_name).ok_or_else(|| unknown_object(obj_name))?;
+        let mut checked = Vec::with_capacity(records.len());
+        for (i, rec) in records.into_iter().enumerate() {
+            let Value::Object(mut rec) = rec else {
+                return Err(format!("{obj_name}[{i}]: expected a JSON object"));
+            };
+            rec.shift_remove("id");
+            if spec.scope != Scope::Platform && !rec.contains_key("domain_id") {
+                rec.insert("domain_id".into(), 1.into());
+            }
+            if let Err(errors) = schema::validate(spec, &rec, true) {
+                let why: Vec<String> = errors
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v[0].as_str().unwrap_or_default()))
+                    .collect();
+                return Err(format!("{obj_name}[{i}]: {}", why.join("; ")));
+            }
+            checked.push(rec);
+        }
+        let mut ids = Vec::with_capacity(checked.len());
+        for rec in checked {
+            let rec = self.store.collection(obj_name).insert(rec);
+            self.add_fixture_account(obj_name, &rec);
+            ids.push(rec["id"].as_i64().unwrap_or_default());
+        }
+        Ok(ids)
+    }
+
+    /// Deletes records as the platform does (any object, logs too); returns how
+    /// many of `ids` existed.
+    pub fn delete_records(&mut self, obj_name: &str, ids: impl IntoIterator<Item = i64>) -> usize {
+        let Some(spec) = spec_of(obj_name) else {
+            return 0;
+        };
+        ids.into_iter().filter(|id| self.remove(spec, *id)).count()
     }
 }
 

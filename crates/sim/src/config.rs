@@ -1,5 +1,6 @@
 //! The simulator's settings.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How errors are sent (`docs/api-reference.md` §3).
@@ -90,6 +91,11 @@ impl PagingOptions {
     }
 }
 
+/// What a restricted role may do: object name (or `*`, every object) to the
+/// actions allowed (or `*`, every action of the object). It becomes the `perms` of
+/// the account's role, which the simulator checks on every call.
+pub type Perms = BTreeMap<String, Vec<String>>;
+
 /// A login the simulator accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -97,10 +103,15 @@ pub struct Account {
     pub login: String,
     /// The password.
     pub password: String,
-    /// Role type: -1 platform administrator, 1 PBX administrator.
+    /// Role type: -1 platform administrator, -2 custom platform role, 1 PBX
+    /// administrator, 4 custom PBX role.
     pub role_type: i64,
     /// The account's PBX (`None` for platform operators).
     pub domain_id: Option<i64>,
+    /// `None`: full rights (its role's `perms` are `{}`, as the built-in roles').
+    /// `Some`: a role of its own with these `perms`; calls they do not allow are
+    /// refused with 403 `forbidden`. Set with [`Account::with_perms`].
+    pub perms: Option<Perms>,
     pub(crate) user_id: i64,
     pub(crate) role_id: i64,
 }
@@ -113,6 +124,7 @@ impl Account {
             password: password.to_owned(),
             role_type: 1,
             domain_id: Some(1),
+            perms: None,
             user_id: 0,
             role_id: 0,
         }
@@ -133,26 +145,121 @@ impl Account {
         }
     }
 
-    /// Parses `LOGIN:PASSWORD`, `LOGIN:PASSWORD:operator` or `LOGIN:PASSWORD:domain=N`.
+    /// Restricts the account to a role of its own allowing only `allowed`, each
+    /// `OBJECT.ACTION`: `DomainCDR.list`, `User.*` (every action of `User`),
+    /// `*.get` (`get` on every object). Its role type becomes the custom one (4 for
+    /// PBX users, -2 for operators). Objects and actions are checked against the
+    /// catalog; at least one is needed (an empty `perms` means full rights).
+    pub fn with_perms<I, S>(mut self, allowed: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut perms = Perms::new();
+        for item in allowed {
+            let (obj, action) = parse_perm(item.as_ref())?;
+            let actions = perms.entry(obj).or_default();
+            if !actions.contains(&action) {
+                actions.push(action);
+            }
+        }
+        if perms.is_empty() {
+            return Err("perms: name at least one OBJECT.ACTION (e.g. DomainCDR.list)".into());
+        }
+        self.role_type = if self.role_type < 0 { -2 } else { 4 };
+        self.perms = Some(perms);
+        Ok(self)
+    }
+
+    /// Parses `LOGIN:PASSWORD` followed by options, each after a `:`: `operator`
+    /// (a platform operator), `domain=N` (a PBX user of domain N, 1 or 2),
+    /// `perms=OBJ.ACTION,...` (a restricted role, see [`Account::with_perms`]).
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let mut parts = spec.splitn(3, ':');
+        let mut parts = spec.split(':');
         let (Some(login), Some(password)) = (parts.next(), parts.next()) else {
-            return Err("expected LOGIN:PASSWORD[:operator|:domain=N]".into());
+            return Err(
+                "expected LOGIN:PASSWORD[:operator|:domain=N][:perms=OBJ.ACTION,...]".into(),
+            );
         };
         if login.is_empty() || password.is_empty() {
             return Err("login and password must not be empty".into());
         }
-        match parts.next() {
-            None => Ok(Account::domain_admin(login, password)),
-            Some("operator") => Ok(Account::operator(login, password)),
-            Some(d) => match d.strip_prefix("domain=").and_then(|n| n.parse().ok()) {
-                Some(n @ (1 | 2)) => Ok(Account::domain_admin(login, password).in_domain(n)),
-                _ => Err(format!(
-                    "unknown account option {d:?} (operator, domain=1, domain=2)"
-                )),
-            },
+        let mut account = Account::domain_admin(login, password);
+        let (mut operator, mut domain, mut perms) = (false, None, None);
+        for option in parts {
+            if option == "operator" {
+                operator = true;
+            } else if let Some(d) = option.strip_prefix("domain=") {
+                match d.parse() {
+                    Ok(n @ (1 | 2)) => domain = Some(n),
+                    _ => return Err(format!("domain={d}: the simulator has domains 1 and 2")),
+                }
+            } else if let Some(list) = option.strip_prefix("perms=") {
+                perms = Some(list);
+            } else {
+                return Err(format!(
+                    "unknown account option {option:?} (operator, domain=1, domain=2, \
+                     perms=OBJ.ACTION,...)"
+                ));
+            }
+        }
+        match (operator, domain) {
+            (true, Some(_)) => {
+                return Err("an operator has no domain: give operator or domain=N".into())
+            }
+            (true, None) => account = Account::operator(login, password),
+            (false, Some(n)) => account = account.in_domain(n),
+            (false, None) => {}
+        }
+        if let Some(list) = perms {
+            let items = list.split(',').map(str::trim).filter(|s| !s.is_empty());
+            account = account.with_perms(items)?;
+        }
+        Ok(account)
+    }
+}
+
+/// Checks `perms` set directly (not through [`Account::with_perms`]) against the catalog.
+pub(crate) fn check_perms(perms: &Perms) -> Result<(), String> {
+    if perms.is_empty() {
+        return Err("perms: name at least one OBJECT.ACTION (e.g. DomainCDR.list)".into());
+    }
+    for (obj, actions) in perms {
+        for action in actions {
+            parse_perm(&format!("{obj}.{action}"))?;
         }
     }
+    Ok(())
+}
+
+/// Reads one `OBJECT.ACTION` of a restricted role, checked against the catalog.
+fn parse_perm(item: &str) -> Result<(String, String), String> {
+    use runtel_protocol::catalog;
+    let Some((obj, action)) = item.trim().split_once('.') else {
+        return Err(format!(
+            "perms: {item:?} is not OBJECT.ACTION (e.g. DomainCDR.list, User.*, *.get)"
+        ));
+    };
+    if obj == "*" {
+        let known = catalog::OBJECTS.iter().any(|o| o.has_action(action));
+        if action != "*" && !known {
+            return Err(format!("perms: no object has the action {action:?}"));
+        }
+        return Ok((obj.into(), action.into()));
+    }
+    let Some(spec) = catalog::object(obj) else {
+        let hint = catalog::suggest_object(obj)
+            .map(|k| format!(" (did you mean {k:?}?)"))
+            .unwrap_or_default();
+        return Err(format!("perms: unknown object {obj:?}{hint}"));
+    };
+    if action != "*" && !spec.has_action(action) {
+        return Err(format!(
+            "perms: {obj} has no action {action:?}; its actions: {}",
+            spec.actions.join(", ")
+        ));
+    }
+    Ok((obj.into(), action.into()))
 }
 
 /// The default account.
@@ -177,10 +284,13 @@ pub struct SimConfig {
     pub list_style: ListStyle,
     /// How get answers carry the record.
     pub get_style: GetStyle,
-    /// Seed data: object name and record count. Log objects ([`crate::LOG_OBJECTS`])
-    /// get generated call and event records, one every [`crate::SEED_STEP_DT`]
-    /// seconds (see [`SimConfig::seed_epoch`] for their dates); other objects get
-    /// plain numbered records. An unknown name is refused at start.
+    /// Seed data: object name and record count, for any object of the catalog
+    /// (`runtel_protocol::catalog`). Log objects ([`crate::LOG_OBJECTS`]) get
+    /// generated records with the catalog's fields (calls for `DomainCDR`, events
+    /// for the others), one every [`crate::SEED_STEP_DT`] seconds (see
+    /// [`SimConfig::seed_epoch`] for their dates); configuration objects get
+    /// numbered records that pass the catalog's rules. An unknown name is refused
+    /// at start.
     pub seed: Vec<(String, u64)>,
     /// The Unix time (`dt`) of the oldest seeded log record, id 1, of every seeded
     /// log object. `None` (the default): dated back from the start, so each
@@ -260,12 +370,17 @@ pub enum ConfigError {
     Seed(String),
     /// A [`SimConfig::fixtures`] record cannot be loaded.
     Fixtures(String),
+    /// An [`Account`] in [`SimConfig::accounts`] has `perms` naming an object or
+    /// action the catalog does not have.
+    Accounts(String),
 }
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConfigError::Seed(m) | ConfigError::Fixtures(m) => f.write_str(m),
+            ConfigError::Seed(m) | ConfigError::Fixtures(m) | ConfigError::Accounts(m) => {
+                f.write_str(m)
+            }
         }
     }
 }

@@ -3,11 +3,15 @@
 //! A stateful offline simulator of the Runtel PBX API v2 server, following the
 //! repository's `docs/api-reference.md` (§1 transport, §2 envelope, §3 errors, §4
 //! logging in, §5 objects, §6 paging and filters): `auth`/`logout` with expiring
-//! tokens, the Defender that blocks a host after failed logins,
-//! `User`/`Role`/`DomainUser` with validation, every other documented object as a
-//! domain-scoped collection, log objects with `dt` (seeded ones dated up to the
-//! start, or pinned with [`SimConfig::seed_epoch`]), your own records
-//! ([`SimConfig::fixtures`]), paging and filters, selectable error and answer
+//! tokens, the Defender that blocks a host after failed logins, and every object of
+//! the catalog (`runtel_protocol::catalog`) as it says: its actions (configuration
+//! objects created, changed and deleted; logs read only), its scope (PBX objects
+//! need operators to name the PBX, platform objects are operators' only), its
+//! fields' rules, and roles' `perms` ([`Account::with_perms`]). Log objects carry
+//! `dt` (seeded ones dated up to the start, or pinned with
+//! [`SimConfig::seed_epoch`]; [`Simulator::insert_records`] writes more, as the
+//! platform does); your own records ([`SimConfig::fixtures`]), paging and filters
+//! (the protocol's [`runtel_protocol::Op`] codes), selectable error and answer
 //! styles, fault injection, health checks for readiness probes, and optional HTTPS
 //! with a generated certificate.
 //!
@@ -40,14 +44,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub use config::{
-    load_fixtures, Account, ConfigError, ErrorStyle, GetStyle, ListStyle, PagingOptions, SimConfig,
-    DEFAULT_LOGIN, DEFAULT_PASSWORD,
+    load_fixtures, Account, ConfigError, ErrorStyle, GetStyle, ListStyle, PagingOptions, Perms,
+    SimConfig, DEFAULT_LOGIN, DEFAULT_PASSWORD,
 };
 pub use counters::CounterSnapshot;
 pub use faults::{Fault, FaultRule, MalformedAuth, Replay};
 pub use store::{
-    seeded_log_record, CONDITION_TYPES, DOMAIN_OBJECTS, LOG_OBJECTS, PLATFORM_OBJECTS,
-    SEED_BASE_DT, SEED_STEP_DT,
+    seeded_log_record, DOMAIN_OBJECTS, LOG_OBJECTS, PLATFORM_OBJECTS, SEED_BASE_DT, SEED_STEP_DT,
 };
 pub use tls::TlsSettings;
 
@@ -265,6 +268,26 @@ impl Simulator {
     ) -> Option<serde_json::Map<String, serde_json::Value>> {
         let world = lock(&self.shared.world);
         world.store.collections.get(obj)?.seeded_record(obj, id)
+    }
+
+    /// Writes records of `obj` as the platform does: the way to add log records,
+    /// which the API does not let clients write. Each is checked against the
+    /// catalog's types and required fields, all before any is stored; `id` is
+    /// assigned and `domain_id` is 1 unless given (platform objects have none);
+    /// other fields are kept. A `User` with a login and password can log in.
+    /// Returns the new ids, or why nothing was stored.
+    pub fn insert_records(
+        &self,
+        obj: &str,
+        records: Vec<serde_json::Value>,
+    ) -> Result<Vec<i64>, String> {
+        lock(&self.shared.world).insert_records(obj, records)
+    }
+
+    /// Deletes records of `obj` (logs too) as the platform does; returns how many
+    /// of `ids` existed.
+    pub fn delete_records(&self, obj: &str, ids: impl IntoIterator<Item = i64>) -> usize {
+        lock(&self.shared.world).delete_records(obj, ids)
     }
 
     /// Number of records an object holds (seeded ones included).

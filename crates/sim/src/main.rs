@@ -4,6 +4,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use runtel_protocol::catalog::{self, ObjectKind, Scope};
+use runtel_protocol::Op;
 use runtel_sim::{
     Account, ConfigError, ErrorStyle, Fault, FaultRule, GetStyle, ListStyle, PagingOptions,
     SimConfig, Simulator, TlsSettings,
@@ -23,20 +25,24 @@ use runtel_sim::{
 /// POST /_sim/error-style {"style":"envelope"}, GET /_sim/ca.pem,
 /// POST /_sim/replay {"vector":"error_html_502"} (with --vectors DIR),
 /// GET /_sim/last-token (the last token issued: {"token": ...}),
-/// GET|POST /_sim/paging {"max_page_size":100,"ignore_offset":false,"omit_total_count":false}.
+/// GET|POST /_sim/paging {"max_page_size":100,"ignore_offset":false,"omit_total_count":false},
+/// GET /_sim/objects (the object catalog as JSON),
+/// POST /_sim/records {"obj":"DomainCDR","records":[{"dt":1704067200,"src":"100"}]}
+/// and POST /_sim/records/delete {"obj":"DomainCDR","ids":[1,2]} (write and delete
+/// records as the platform does: logs are read only through the API).
 ///
 /// As an HTTP proxy (CONNECT, or absolute-form targets) it serves every request
 /// itself, whatever host was named, so clients' proxy settings can be tested.
-///
-/// Filter condition_type codes: 0 =, 1 !=, 2 <, 3 <=, 4 >, 5 >= (the one seen in
-/// the field), 6 contains; filter type 0 joins with AND, 1 with OR.
 #[derive(Parser, Debug)]
 #[command(name = "runtel-sim", version)]
 struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
-    /// Extra account LOGIN:PASSWORD[:operator|:domain=N]; repeatable.
+    /// Extra account LOGIN:PASSWORD[:operator|:domain=N][:perms=OBJ.ACTION,...];
+    /// repeatable. perms= gives it a role of its own allowing only those calls (e.g.
+    /// perms=DomainCDR.list,User.get; User.* every action of User, *.get get on
+    /// every object); others are refused with 403 forbidden.
     #[arg(long = "user", value_name = "LOGIN:PASSWORD")]
     users: Vec<String>,
     /// Token lifetime in seconds.
@@ -57,9 +63,9 @@ struct Args {
     /// How get answers carry the record: body or list (one-element list).
     #[arg(long, default_value = "body", value_parser = ["body", "list"])]
     get_style: String,
-    /// Seed data OBJ=COUNT, e.g. DomainCDR=100000; repeatable. Log objects get call
-    /// and event records one every 7 s, the newest dated at start (see --seed-epoch);
-    /// other objects, numbered records.
+    /// Seed data OBJ=COUNT, e.g. DomainCDR=100000; repeatable; any object listed
+    /// below. Log objects get call and event records one every 7 s, the newest dated
+    /// at start (see --seed-epoch); configuration objects, numbered records.
     #[arg(long = "seed", value_name = "OBJ=COUNT")]
     seeds: Vec<String>,
     /// Date the oldest seeded log record (id 1) at this Unix time instead, so the
@@ -175,10 +181,68 @@ fn config_from(args: &Args) -> Result<SimConfig, String> {
     Ok(config)
 }
 
+/// The objects served, from the catalog, by kind and scope.
+fn objects_help() -> String {
+    let names = |keep: &dyn Fn(&runtel_protocol::ObjectSpec) -> bool| {
+        catalog::OBJECTS
+            .iter()
+            .filter(|o| keep(o))
+            .map(|o| o.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Actions some logs have beyond reading (DomainDPEResult's get_dialog).
+    let extra: Vec<String> = catalog::OBJECTS
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Log)
+        .flat_map(|o| {
+            o.actions
+                .iter()
+                .filter(|a| !catalog::LOG_ACTIONS.contains(a))
+                .map(move |a| format!("; {} also {a}", o.name))
+        })
+        .collect();
+    format!(
+        "Objects (the catalog; GET /_sim/objects has their actions and fields):\n  \
+         users and roles: {}\n  \
+         a PBX's configuration (operators pass domain_id): {}\n  \
+         a PBX's logs, read only ({}{}; --seed them): {}\n  \
+         platform configuration (operators only): {}",
+        names(&|o| o.scope == Scope::Tenant),
+        names(&|o| o.scope == Scope::Domain && o.kind == ObjectKind::Config),
+        catalog::LOG_ACTIONS.join(", "),
+        extra.concat(),
+        names(&|o| o.kind == ObjectKind::Log),
+        names(&|o| o.scope == Scope::Platform),
+    )
+}
+
+/// The filter operators, from the protocol's one table.
+fn filters_help() -> String {
+    let ops: Vec<String> = Op::ALL
+        .iter()
+        .map(|op| {
+            let seen = if op.seen_in_the_field() {
+                " (seen in the field)"
+            } else {
+                ""
+            };
+            format!("{} {} ({}){seen}", op.code(), op.symbol(), op.name())
+        })
+        .collect();
+    format!(
+        "Filter condition_type codes: {}; filter type 0 joins with AND, 1 with OR.",
+        ops.join(", ")
+    )
+}
+
 fn main() {
-    // The fault names come from the library's one list, so help cannot fall behind.
+    // Faults, objects and filter codes come from their one list each, so help
+    // cannot fall behind.
     let command = Args::command().after_help(format!(
-        "Faults (--fault, POST /_sim/faults): {}",
+        "{}\n\n{}\n\nFaults (--fault, POST /_sim/faults): {}",
+        objects_help(),
+        filters_help(),
         Fault::names_help()
     ));
     let args = Args::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
@@ -199,6 +263,7 @@ fn main() {
                     eprintln!("runtel-sim: --fixtures {}: {m}", path.display())
                 }
                 (Some(ConfigError::Seed(m)), _) => eprintln!("runtel-sim: --seed: {m}"),
+                (Some(ConfigError::Accounts(m)), _) => eprintln!("runtel-sim: --user: {m}"),
                 _ => eprintln!("runtel-sim: {e}"),
             }
             std::process::exit(2);

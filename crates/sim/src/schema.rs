@@ -1,84 +1,11 @@
-//! Field validation for the documented objects (`docs/api-reference.md` §5), with
-//! per-field messages in the `{field: [messages]}` shape of the error envelope.
+//! Field validation from the catalog (`runtel_protocol::catalog`, after
+//! `docs/api-reference.md` §5): each known field's type, whether it is required
+//! and may be null, its lengths and choices; read-only fields are the server's to
+//! fill. Messages are per field, in the `{field: [messages]}` shape of the error
+//! envelope. Fields the catalog does not know are kept as sent.
 
+use runtel_protocol::catalog::{FieldSpec, FieldType, ObjectSpec};
 use serde_json::{Map, Value};
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Str { min: usize, max: usize },
-    Email { min: usize, max: usize },
-    Int { choices: &'static [i64] },
-    Dict,
-    Any,
-}
-
-#[derive(Clone, Copy)]
-struct Field {
-    name: &'static str,
-    kind: Kind,
-    required: bool,
-    nullable: bool,
-}
-
-const fn f(name: &'static str, kind: Kind, required: bool) -> Field {
-    Field {
-        name,
-        kind,
-        required,
-        nullable: false,
-    }
-}
-
-const fn nullable(mut field: Field) -> Field {
-    field.nullable = true;
-    field
-}
-
-const USER: &[Field] = &[
-    f("login", Kind::Email { min: 1, max: 50 }, true),
-    f("password", Kind::Str { min: 1, max: 512 }, true),
-    nullable(f("email", Kind::Email { min: 0, max: 50 }, false)),
-    f("name", Kind::Str { min: 1, max: 50 }, true),
-    nullable(f("surname", Kind::Str { min: 0, max: 50 }, false)),
-    f("status", Kind::Int { choices: &[0, 1] }, true),
-    nullable(f("domain_id", Kind::Int { choices: &[] }, false)),
-    nullable(f("role_id", Kind::Int { choices: &[] }, false)),
-];
-
-const ROLE: &[Field] = &[
-    f("name", Kind::Str { min: 1, max: 100 }, true),
-    f(
-        "type",
-        Kind::Int {
-            choices: &[-1, -2, 1, 4],
-        },
-        true,
-    ),
-    f("status", Kind::Int { choices: &[0, 1] }, true),
-    nullable(f("domain_id", Kind::Int { choices: &[] }, true)),
-    f("perms", Kind::Dict, true),
-    f("filters", Kind::Dict, true),
-    f("visible", Kind::Dict, true),
-];
-
-const DOMAIN_USER: &[Field] = &[
-    f("uid", Kind::Str { min: 1, max: 20 }, true),
-    nullable(f("pin", Kind::Str { min: 0, max: 20 }, false)),
-    nullable(f("user_id", Kind::Int { choices: &[] }, false)),
-    nullable(f("agent", Kind::Any, false)),
-    nullable(f("group_outbound", Kind::Any, false)),
-    nullable(f("group_interception", Kind::Any, false)),
-    nullable(f("group_eavesdrop", Kind::Any, false)),
-];
-
-fn schema_of(obj: &str) -> Option<&'static [Field]> {
-    match obj {
-        "User" => Some(USER),
-        "Role" => Some(ROLE),
-        "DomainUser" => Some(DOMAIN_USER),
-        _ => None,
-    }
-}
 
 fn looks_like_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
@@ -92,30 +19,41 @@ fn looks_like_email(s: &str) -> bool {
         && !domain.contains('@')
 }
 
-fn check(field: &Field, v: &Value) -> Option<String> {
+/// Whether a string's length is within the field's bounds (`max_len` 0: no upper
+/// bound known).
+fn length(field: &FieldSpec, s: &str) -> Option<String> {
+    let n = s.chars().count();
+    match (field.min_len, field.max_len) {
+        (min, 0) if n < min => Some(format!("Length must be at least {min}.")),
+        (_, 0) => None,
+        (min, max) => {
+            (n < min || n > max).then(|| format!("Length must be between {min} and {max}."))
+        }
+    }
+}
+
+/// What is wrong with `v` as a value of `field`, if anything.
+fn check(field: &FieldSpec, v: &Value) -> Option<String> {
     if v.is_null() {
         return (!field.nullable).then(|| "Field may not be null.".to_owned());
     }
-    let length = |s: &str, min: usize, max: usize| {
-        let n = s.chars().count();
-        (n < min || n > max).then(|| format!("Length must be between {min} and {max}."))
-    };
-    match field.kind {
-        Kind::Str { min, max } => match v.as_str() {
+    match field.ty {
+        FieldType::Str => match v.as_str() {
             None => Some("Not a valid string.".into()),
-            Some(s) => length(s, min, max),
+            Some(s) => length(field, s),
         },
-        Kind::Email { min, max } => match v.as_str() {
+        FieldType::Email => match v.as_str() {
             None => Some("Not a valid string.".into()),
-            Some(s) => length(s, min, max).or_else(|| {
+            Some(s) => length(field, s).or_else(|| {
                 (!s.is_empty() && !looks_like_email(s)).then(|| "Not a valid email address.".into())
             }),
         },
-        Kind::Int { choices } => match v.as_i64() {
+        FieldType::Int | FieldType::UnixTime => match v.as_i64() {
             None => Some("Not a valid integer.".into()),
-            Some(n) if !choices.is_empty() && !choices.contains(&n) => Some(format!(
+            Some(n) if !field.choices.is_empty() && !field.choices.contains(&n) => Some(format!(
                 "Must be one of: {}.",
-                choices
+                field
+                    .choices
                     .iter()
                     .map(i64::to_string)
                     .collect::<Vec<_>>()
@@ -123,36 +61,39 @@ fn check(field: &Field, v: &Value) -> Option<String> {
             )),
             Some(_) => None,
         },
-        Kind::Dict => (!v.is_object()).then(|| "Not a valid mapping type.".into()),
-        Kind::Any => None,
+        FieldType::Bool => (!v.is_boolean()).then(|| "Not a valid boolean.".into()),
+        FieldType::Dict => (!v.is_object()).then(|| "Not a valid mapping type.".into()),
+        FieldType::List => (!v.is_array()).then(|| "Not a valid list.".into()),
+        FieldType::Any => None,
+    }
+}
+
+/// Removes the fields the client may not write (`id`, `numbers`: the server fills
+/// them), as the platform ignores them.
+pub(crate) fn drop_read_only(spec: &ObjectSpec, fields: &mut Map<String, Value>) {
+    for f in spec.fields.iter().filter(|f| f.read_only) {
+        fields.shift_remove(f.name);
     }
 }
 
 /// Validates the fields of an `append` (`full`: required fields must be there) or an
-/// `update` (only the fields given). Returns `{field: [messages]}` when invalid.
+/// `update` (only the fields given) of `spec`. Read-only fields are not checked
+/// (see [`drop_read_only`]); unknown fields are accepted. Returns
+/// `{field: [messages]}` when invalid.
 pub(crate) fn validate(
-    obj: &str,
+    spec: &ObjectSpec,
     fields: &Map<String, Value>,
     full: bool,
 ) -> Result<(), Map<String, Value>> {
-    let Some(schema) = schema_of(obj) else {
-        return Ok(());
-    };
     let mut errors = Map::new();
-    for field in schema {
-        match fields.get(field.name) {
-            None if full && field.required => {
-                errors.insert(
-                    field.name.into(),
-                    Value::from(vec!["Missing data for required field."]),
-                );
-            }
-            None => {}
-            Some(v) => {
-                if let Some(msg) = check(field, v) {
-                    errors.insert(field.name.into(), Value::from(vec![msg]));
-                }
-            }
+    for field in spec.fields.iter().filter(|f| !f.read_only) {
+        let problem = match fields.get(field.name) {
+            None if full && field.required => Some("Missing data for required field.".to_owned()),
+            None => None,
+            Some(v) => check(field, v),
+        };
+        if let Some(msg) = problem {
+            errors.insert(field.name.into(), Value::from(vec![msg]));
         }
     }
     if errors.is_empty() {
@@ -165,29 +106,80 @@ pub(crate) fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtel_protocol::catalog::{self, ObjectKind};
     use serde_json::json;
+
+    fn spec(name: &str) -> &'static ObjectSpec {
+        catalog::object(name).unwrap()
+    }
 
     #[test]
     fn user_rules() {
+        let user = spec("User");
         let ok = json!({"login":"a@b.cz","password":"x","name":"A","status":1});
-        assert!(validate("User", ok.as_object().unwrap(), true).is_ok());
+        assert!(validate(user, ok.as_object().unwrap(), true).is_ok());
         let bad =
             json!({"login":"nope","password":"","name":"x".repeat(51),"status":7,"email":"a@b"});
-        let e = validate("User", bad.as_object().unwrap(), true).unwrap_err();
+        let e = validate(user, bad.as_object().unwrap(), true).unwrap_err();
         assert_eq!(e["login"][0], "Not a valid email address.");
         assert_eq!(e["password"][0], "Length must be between 1 and 512.");
         assert_eq!(e["name"][0], "Length must be between 1 and 50.");
         assert_eq!(e["status"][0], "Must be one of: 0, 1.");
         assert_eq!(e["email"][0], "Not a valid email address.");
-        let missing = validate("User", &Map::new(), true).unwrap_err();
+        let missing = validate(user, &Map::new(), true).unwrap_err();
         assert_eq!(missing.len(), 4);
         assert!(
-            validate("User", &Map::new(), false).is_ok(),
+            validate(user, &Map::new(), false).is_ok(),
             "update needs nothing"
         );
+    }
+
+    #[test]
+    fn every_type_of_the_catalog_is_checked() {
+        let cdr = spec("DomainCDR");
+        for (field, wrong, message) in [
+            ("dt", json!(1.5), "Not a valid integer."),
+            ("dt", json!("soon"), "Not a valid integer."),
+            ("src", json!(100), "Not a valid string."),
+            ("record", json!("yes"), "Not a valid boolean."),
+            ("duration", json!([]), "Not a valid integer."),
+        ] {
+            let mut rec = Map::new();
+            rec.insert(field.into(), wrong);
+            let e = validate(cdr, &rec, true).unwrap_err();
+            assert_eq!(e[field][0], message, "{field}");
+        }
+        let role = spec("Role");
+        let e = validate(role, json!({"perms": []}).as_object().unwrap(), false).unwrap_err();
+        assert_eq!(e["perms"][0], "Not a valid mapping type.");
+        let e = validate(role, json!({"domain_id": null}).as_object().unwrap(), true).unwrap_err();
         assert!(
-            validate("DomainCDR", &Map::new(), true).is_ok(),
-            "no schema, no rules"
+            !e.contains_key("domain_id"),
+            "required but nullable: null is given"
         );
+        let user = spec("User");
+        let e = validate(user, json!({"numbers": "x"}).as_object().unwrap(), false);
+        assert!(
+            e.is_ok(),
+            "read-only fields are not the client's: not checked"
+        );
+        let mut rec = json!({"id": 5, "numbers": [], "name": "N"});
+        drop_read_only(user, rec.as_object_mut().unwrap());
+        assert_eq!(rec, json!({"name": "N"}));
+        let unknown = json!({"tags": [1, {"a": null}]});
+        assert!(validate(cdr, unknown.as_object().unwrap(), true).is_ok());
+    }
+
+    #[test]
+    fn seeded_configuration_records_pass_the_rules() {
+        for spec in catalog::OBJECTS
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Config)
+        {
+            for i in [1, 2, 10_001] {
+                let rec = crate::store::seeded_config_record(spec, i);
+                assert_eq!(validate(spec, &rec, true), Ok(()), "{} {i}", spec.name);
+            }
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! The HTTP side: accepting connections, routing, applying faults at the wire,
-//! and the `/_sim/` control endpoint.
+//! and the `/_sim/` control endpoint (counters, faults, tokens, the Defender,
+//! paging options, the catalog at `GET /_sim/objects`, records written as the
+//! platform writes them).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -692,6 +694,31 @@ fn control(shared: &Shared, method: &str, op: &str, body: &[u8]) -> Reply {
         ("GET", "last-token") => {
             let token = lock(&shared.world).last_token.clone();
             json_reply(200, &json!({ "token": token }))
+        }
+        ("GET", "objects") => json_reply(200, &runtel_protocol::catalog::to_json()),
+        ("POST", "records") => {
+            // As the platform writes: the way to add log records.
+            let (Some(obj), Some(records)) = (parsed["obj"].as_str(), parsed["records"].as_array())
+            else {
+                return bad("expected {\"obj\": NAME, \"records\": [{...}, ...]}".into());
+            };
+            match lock(&shared.world).insert_records(obj, records.clone()) {
+                Ok(ids) => json_reply(200, &json!({"ok": true, "ids": ids})),
+                Err(e) => bad(e),
+            }
+        }
+        ("POST", "records/delete") => {
+            let (Some(obj), Some(ids)) = (parsed["obj"].as_str(), parsed["ids"].as_array()) else {
+                return bad("expected {\"obj\": NAME, \"ids\": [1, 2, ...]}".into());
+            };
+            let Some(ids) = ids.iter().map(Value::as_i64).collect::<Option<Vec<i64>>>() else {
+                return bad("`ids` must be integers".into());
+            };
+            if runtel_protocol::catalog::object(obj).is_none() {
+                return bad(format!("unknown object {obj:?}"));
+            }
+            let deleted = lock(&shared.world).delete_records(obj, ids);
+            json_reply(200, &json!({"ok": true, "deleted": deleted}))
         }
         ("GET", "paging") => json_reply(200, &lock(&shared.world).config.paging.to_json()),
         ("POST", "paging") => {

@@ -1,89 +1,76 @@
 //! The simulator's data: one collection per object name, with deterministic seed
-//! data for log objects generated on demand instead of stored.
+//! data for log objects generated on demand instead of stored. Which objects
+//! exist, their scopes, kinds and fields come from the catalog
+//! (`runtel_protocol::catalog`).
 
 use std::collections::{BTreeMap, HashMap};
 
+use runtel_protocol::catalog::{self, FieldSpec, FieldType, ObjectKind, ObjectSpec, Scope};
+use runtel_protocol::Op;
 use serde_json::{Map, Value};
 
-/// Objects whose records are call or event logs, carrying an integer Unix time `dt`.
-pub const LOG_OBJECTS: &[&str] = &[
-    "DomainCDR",
-    "DomainQueueCDR",
-    "DomainQueueMemberCDR",
-    "DomainConferenceCdr",
-    "DomainConferenceMemberCDR",
-    "DomainAgentStatus",
-    "DomainCRMEvent",
-    "DomainNotify",
-    "DomainDPEResult",
-    "DomainDialerAttempt",
-];
-
-/// Objects only platform operators (role types -1, -2) may touch.
-pub const PLATFORM_OBJECTS: &[&str] = &[
-    "PbxHost",
-    "GSSystem",
-    "GSPluginCore",
-    "GSPluginCDR",
-    "GSDefaults",
-    "ModCallCenter",
-    "ModEventSocket",
-    "ModXmlCdr",
-    "SystemAudioFile",
-    "SystemFileStorage",
-    "SystemLocalStream",
-];
-
-/// Objects inside a PBX (domain): operators must name the domain.
-pub const DOMAIN_OBJECTS: &[&str] = &[
-    "DomainUser",
-    "DomainAgent",
-    "DomainAgentStatus",
-    "DomainRole",
-    "DomainPermission",
-    "DomainCDR",
-    "DomainQueue",
-    "DomainQueueCDR",
-    "DomainQueueMemberCDR",
-    "DomainConference",
-    "DomainConferenceCdr",
-    "DomainConferenceMemberCDR",
-    "DomainDialPlan",
-    "DomainGateway",
-    "DomainSofiaProfile",
-    "DomainDPEResult",
-    "DomainNotify",
-    "DomainVoiceMail",
-    "DomainCRMEvent",
-    "DomainFax",
-    "DomainLocalStream",
-    "DomainDialerBatch",
-    "DomainDialerContact",
-    "DomainDialerAttempt",
-    "DomainAutoDialingBatchSchedule",
-];
-
-/// How an object is scoped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scope {
-    /// `User`, `Role`: records carry a `domain_id`; domain users see their own domain.
-    Tenant,
-    /// `Domain*`: operators must pass `domain_id`.
+/// Which objects a derived list holds.
+#[derive(Clone, Copy)]
+enum Pick {
+    Log,
     Domain,
-    /// Platform configuration: operators only.
     Platform,
 }
 
-pub(crate) fn scope_of(obj: &str) -> Option<Scope> {
-    if obj == "User" || obj == "Role" {
-        Some(Scope::Tenant)
-    } else if DOMAIN_OBJECTS.contains(&obj) {
-        Some(Scope::Domain)
-    } else if PLATFORM_OBJECTS.contains(&obj) {
-        Some(Scope::Platform)
-    } else {
-        None
+const fn picked(o: &ObjectSpec, pick: Pick) -> bool {
+    match pick {
+        Pick::Log => matches!(o.kind, ObjectKind::Log),
+        Pick::Domain => matches!(o.scope, Scope::Domain),
+        Pick::Platform => matches!(o.scope, Scope::Platform),
     }
+}
+
+/// How many catalog objects `pick` holds.
+const fn count(pick: Pick) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < catalog::OBJECTS.len() {
+        if picked(&catalog::OBJECTS[i], pick) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// The names of the catalog objects `pick` holds, in catalog order (`N` from [`count`]).
+const fn names<const N: usize>(pick: Pick) -> [&'static str; N] {
+    let mut out = [""; N];
+    let (mut i, mut n) = (0, 0);
+    while i < catalog::OBJECTS.len() {
+        if picked(&catalog::OBJECTS[i], pick) {
+            out[n] = catalog::OBJECTS[i].name;
+            n += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+const LOGS: [&str; count(Pick::Log)] = names(Pick::Log);
+const DOMAINS: [&str; count(Pick::Domain)] = names(Pick::Domain);
+const PLATFORMS: [&str; count(Pick::Platform)] = names(Pick::Platform);
+
+/// Log objects (the catalog's [`ObjectKind::Log`]): records the platform writes,
+/// carrying an integer Unix time `dt`; read only through the API. Derived from the
+/// catalog at compile time, in its order.
+pub const LOG_OBJECTS: &[&str] = &LOGS;
+
+/// Objects only platform operators (role types -1, -2) may touch (the catalog's
+/// [`Scope::Platform`]).
+pub const PLATFORM_OBJECTS: &[&str] = &PLATFORMS;
+
+/// Objects inside a PBX (domain), configuration and logs: operators must name the
+/// domain (the catalog's [`Scope::Domain`]).
+pub const DOMAIN_OBJECTS: &[&str] = &DOMAINS;
+
+/// The catalog entry of `obj`, if the API has such an object.
+pub(crate) fn spec_of(obj: &str) -> Option<&'static ObjectSpec> {
+    catalog::object(obj)
 }
 
 /// The Unix time of the first seeded log record (2024-01-01T00:00:00Z) when the
@@ -95,18 +82,15 @@ pub const SEED_BASE_DT: i64 = 1_704_067_200;
 /// Seconds between consecutive seeded log records, pinned or not.
 pub const SEED_STEP_DT: i64 = 7;
 
-/// The objects that exist, for messages: tenant objects, then PBX, then platform.
+/// The objects that exist, for messages: the catalog's, in its order.
 pub(crate) fn known_objects() -> impl Iterator<Item = &'static str> {
-    ["User", "Role"]
-        .into_iter()
-        .chain(DOMAIN_OBJECTS.iter().copied())
-        .chain(PLATFORM_OBJECTS.iter().copied())
+    catalog::OBJECTS.iter().map(|o| o.name)
 }
 
-/// The object named like `name` but for case (`DomainCdr` for `DomainCDR`): the
-/// API's names mix `CDR` and `Cdr`, an easy slip.
+/// The object a misspelt name most likely meant (`DomainCdr` for `DomainCDR`):
+/// the catalog's suggestion.
 pub(crate) fn suggest_object(name: &str) -> Option<&'static str> {
-    known_objects().find(|k| k.eq_ignore_ascii_case(name))
+    catalog::suggest_object(name)
 }
 
 pub(crate) fn mix(mut x: u64) -> u64 {
@@ -117,106 +101,192 @@ pub(crate) fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// A seeded call record (`DomainCDR`).
-#[derive(serde::Serialize)]
-struct CdrRow {
+/// The `status` values a log's seeded records take: what each log speaks of.
+/// Every log object of the catalog with a `status` field has its own (a test checks).
+pub(crate) fn status_words(obj: &str) -> Option<[&'static str; 3]> {
+    Some(match obj {
+        "DomainQueueCDR" => ["answered", "abandoned", "timeout"],
+        "DomainQueueMemberCDR" => ["answered", "no_answer", "busy"],
+        "DomainConferenceCdr" => ["completed", "completed", "failed"],
+        "DomainConferenceMemberCDR" => ["left", "left", "kicked"],
+        "DomainAgentStatus" => ["Available", "On Break", "Logged Out"],
+        "DomainDPEResult" => ["success", "success", "error"],
+        "DomainDialerContact" => ["new", "called", "done"],
+        "DomainDialerAttempt" => ["answered", "no_answer", "busy"],
+        "DomainVoiceMail" => ["new", "read", "saved"],
+        "DomainNotify" => ["sent", "sent", "failed"],
+        "DomainCRMEvent" => ["created", "updated", "closed"],
+        "DomainFax" => ["received", "sent", "failed"],
+        _ => return None,
+    })
+}
+
+/// One value of a seeded record.
+enum Cell {
+    Int(i64),
+    Str(String),
+    Word(&'static str),
+    Bool(bool),
+    Null,
+    EmptyDict,
+    EmptyList,
+}
+
+impl Cell {
+    fn into_value(self) -> Value {
+        match self {
+            Cell::Int(n) => n.into(),
+            Cell::Str(s) => s.into(),
+            Cell::Word(s) => s.into(),
+            Cell::Bool(b) => b.into(),
+            Cell::Null => Value::Null,
+            Cell::EmptyDict => Value::Object(Map::new()),
+            Cell::EmptyList => Value::Array(Vec::new()),
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Cell::Int(n) => serde_json::to_writer(&mut *out, n)?,
+            Cell::Str(s) => serde_json::to_writer(&mut *out, s)?,
+            Cell::Word(s) => serde_json::to_writer(&mut *out, s)?,
+            Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Cell::Null => out.extend_from_slice(b"null"),
+            Cell::EmptyDict => out.extend_from_slice(b"{}"),
+            Cell::EmptyList => out.extend_from_slice(b"[]"),
+        }
+        Ok(())
+    }
+}
+
+/// What one seeded log record is made of: every value is a function of these, so
+/// records are the same every run and only the time depends on the epoch.
+struct SeedRow {
+    spec: &'static ObjectSpec,
     id: i64,
     domain_id: i64,
     dt: i64,
-    uuid: String,
-    direction: &'static str,
-    src: String,
-    dst: String,
-    src_name: String,
-    duration: u64,
-    billsec: u64,
-    disposition: &'static str,
-    gateway: String,
-    record: bool,
+    h: u64,
 }
 
-/// A seeded record of the other log objects (queue, agent, event logs).
-#[derive(serde::Serialize)]
-struct LogRow {
-    id: i64,
-    domain_id: i64,
-    dt: i64,
-    call_uuid: String,
-    agent: String,
-    queue: String,
-    status: &'static str,
-    wait: u64,
-}
+impl SeedRow {
+    /// Record `id` of `spec`, the oldest (id 1) dated `oldest_dt`.
+    fn new(spec: &'static ObjectSpec, id: i64, domain_id: i64, oldest_dt: i64) -> SeedRow {
+        SeedRow {
+            spec,
+            id,
+            domain_id,
+            dt: oldest_dt + (id - 1) * SEED_STEP_DT,
+            h: mix(id as u64 ^ mix(spec.name.len() as u64)),
+        }
+    }
 
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum SeededRow {
-    Cdr(CdrRow),
-    Log(LogRow),
-}
+    fn direction(&self) -> &'static str {
+        ["inbound", "outbound", "local"][(self.h >> 8) as usize % 3]
+    }
 
-/// Record `id` of `obj`, the oldest (id 1) dated `oldest_dt`. Only `dt` depends on
-/// the date, so records pinned at different epochs differ in nothing else.
-fn seeded_row(obj: &str, id: i64, domain_id: i64, oldest_dt: i64) -> SeededRow {
-    let h = mix(id as u64 ^ mix(obj.len() as u64));
-    let dt = oldest_dt + (id - 1) * SEED_STEP_DT;
-    let uuid = format!(
-        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-        h >> 32,
-        (h >> 16) & 0xffff,
-        h & 0xfff,
-        (h >> 20) & 0xfff,
-        mix(h) & 0xffff_ffff_ffff
-    );
-    let ext = 100 + (h % 40) as i64;
-    if obj == "DomainCDR" {
-        let direction = ["inbound", "outbound", "local"][(h >> 8) as usize % 3];
-        let disposition =
-            ["ANSWERED", "ANSWERED", "ANSWERED", "NO ANSWER", "BUSY"][(h >> 12) as usize % 5];
-        let duration = (h >> 16) % 900;
-        let billsec = if disposition == "ANSWERED" {
-            duration.saturating_sub(5)
-        } else {
-            0
-        };
+    fn disposition(&self) -> &'static str {
+        ["ANSWERED", "ANSWERED", "ANSWERED", "NO ANSWER", "BUSY"][(self.h >> 12) as usize % 5]
+    }
+
+    fn extension(&self) -> i64 {
+        100 + (self.h % 40) as i64
+    }
+
+    /// The call's two ends, as the direction has them.
+    fn ends(&self) -> (String, String) {
+        let h = self.h;
         let phone = format!("7999{:07}", (h >> 24) % 10_000_000);
-        let (src, dst) = match direction {
-            "inbound" => (phone, ext.to_string()),
-            "outbound" => (ext.to_string(), phone),
-            _ => (ext.to_string(), (100 + (h >> 40) % 40).to_string()),
-        };
-        SeededRow::Cdr(CdrRow {
-            id,
-            domain_id,
-            dt,
-            uuid,
-            direction,
-            src,
-            dst,
-            src_name: format!("Caller {}", h % 1000),
-            duration,
-            billsec,
-            disposition,
-            gateway: format!("gw{}", h % 3 + 1),
-            record: (h >> 50).is_multiple_of(2),
-        })
-    } else {
-        SeededRow::Log(LogRow {
-            id,
-            domain_id,
-            dt,
-            call_uuid: uuid,
-            agent: ext.to_string(),
-            queue: format!("q{}", h % 5 + 1),
-            status: ["ok", "missed", "busy"][(h >> 8) as usize % 3],
-            wait: (h >> 16) % 120,
-        })
+        let ext = self.extension().to_string();
+        match self.direction() {
+            "inbound" => (phone, ext),
+            "outbound" => (ext, phone),
+            _ => (ext, (100 + (h >> 40) % 40).to_string()),
+        }
+    }
+
+    /// The value of field `f`: by its name for the fields seeded logs are known
+    /// to have, else a plausible value of its type.
+    fn cell(&self, f: &FieldSpec) -> Cell {
+        let h = self.h;
+        if Some(f.name) == self.spec.time_field {
+            return Cell::Int(self.dt);
+        }
+        match f.name {
+            "id" => Cell::Int(self.id),
+            "domain_id" => Cell::Int(self.domain_id),
+            "uuid" | "call_uuid" => Cell::Str(format!(
+                "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+                h >> 32,
+                (h >> 16) & 0xffff,
+                h & 0xfff,
+                (h >> 20) & 0xfff,
+                mix(h) & 0xffff_ffff_ffff
+            )),
+            "direction" => Cell::Word(self.direction()),
+            "src" => Cell::Str(self.ends().0),
+            "dst" => Cell::Str(self.ends().1),
+            "src_name" => Cell::Str(format!("Caller {}", h % 1000)),
+            "duration" => Cell::Int(((h >> 16) % 900) as i64),
+            "billsec" => Cell::Int(if self.disposition() == "ANSWERED" {
+                ((h >> 16) % 900).saturating_sub(5) as i64
+            } else {
+                0
+            }),
+            "disposition" => Cell::Word(self.disposition()),
+            "gateway" => Cell::Str(format!("gw{}", h % 3 + 1)),
+            "record" => Cell::Bool((h >> 50).is_multiple_of(2)),
+            "agent" => Cell::Str(self.extension().to_string()),
+            "queue" => Cell::Str(format!("q{}", h % 5 + 1)),
+            "status" => match status_words(self.spec.name) {
+                Some(words) => Cell::Word(words[(h >> 8) as usize % 3]),
+                None => Cell::Word(["ok", "missed", "busy"][(h >> 8) as usize % 3]),
+            },
+            "wait" => Cell::Int(((h >> 16) % 120) as i64),
+            _ => match f.ty {
+                FieldType::Int if !f.choices.is_empty() => {
+                    Cell::Int(f.choices[(h >> 4) as usize % f.choices.len()])
+                }
+                FieldType::Int => Cell::Int(((h >> 4) % 1000) as i64),
+                FieldType::UnixTime => Cell::Int(self.dt),
+                FieldType::Str => Cell::Str(format!("{}-{}", f.name, h % 1000)),
+                FieldType::Email => Cell::Str(format!("user{}@sim.runtel.local", h % 1000)),
+                FieldType::Bool => Cell::Bool(h & 1 == 1),
+                FieldType::Dict => Cell::EmptyDict,
+                FieldType::List => Cell::EmptyList,
+                FieldType::Any => Cell::Null,
+            },
+        }
+    }
+
+    fn to_map(&self) -> Map<String, Value> {
+        self.spec
+            .fields
+            .iter()
+            .map(|f| (f.name.to_owned(), self.cell(f).into_value()))
+            .collect()
+    }
+
+    /// The record as JSON text, written straight from the cells (no `Value`).
+    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        out.push(b'{');
+        for (i, f) in self.spec.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, f.name)?;
+            out.push(b':');
+            self.cell(f).write(out)?;
+        }
+        out.push(b'}');
+        Ok(())
     }
 }
 
 /// The seeded log record `id` of `obj` in `domain_id` as served when the dates are
-/// pinned at [`SEED_BASE_DT`]: a pure function of its inputs. For a running
-/// simulator's own dates, use `Simulator::seeded_record`.
+/// pinned at [`SEED_BASE_DT`]: a pure function of its inputs, with the catalog's
+/// fields of `obj` in its order (empty for an object that is not a catalog log).
+/// For a running simulator's own dates, use `Simulator::seeded_record`.
 pub fn seeded_log_record(obj: &str, id: i64, domain_id: i64) -> Map<String, Value> {
     seeded_record_at(obj, id, domain_id, SEED_BASE_DT)
 }
@@ -228,10 +298,64 @@ pub(crate) fn seeded_record_at(
     domain_id: i64,
     oldest_dt: i64,
 ) -> Map<String, Value> {
-    match serde_json::to_value(seeded_row(obj, id, domain_id, oldest_dt)) {
-        Ok(Value::Object(m)) => m,
+    match spec_of(obj) {
+        Some(spec) if spec.kind == ObjectKind::Log => {
+            SeedRow::new(spec, id, domain_id, oldest_dt).to_map()
+        }
         _ => Map::new(),
     }
+}
+
+/// Seeded configuration record `i` (1, 2, ...) of `spec`: a value for every field
+/// the client may write, within the catalog's constraints, in domain 1 unless the
+/// object is the platform's; and a `name` where the catalog knows no fields that
+/// tell records apart.
+pub(crate) fn seeded_config_record(spec: &ObjectSpec, i: i64) -> Map<String, Value> {
+    let mut rec = Map::new();
+    let short = spec.name.to_lowercase();
+    for f in spec.fields.iter().filter(|f| !f.read_only) {
+        let fit = |s: String| -> Value {
+            let max = if f.max_len > 0 { f.max_len } else { usize::MAX };
+            let mut s: String = s.chars().take(max).collect();
+            while s.chars().count() < f.min_len {
+                s.push('0');
+            }
+            s.into()
+        };
+        let v = match (f.name, f.ty) {
+            ("domain_id", _) => 1.into(),
+            ("login" | "email", _) => fit(format!("{short}{i}@sim.runtel.local")),
+            ("password", _) => fit(format!("pw-{i}")),
+            ("name", _) if spec.name == "User" => fit(format!("User {i}")),
+            ("name", _) => fit(format!("{} {i}", spec.name)),
+            ("surname", _) => fit("Seeded".into()),
+            ("uid", _) => fit((100 + i).to_string()),
+            ("pin", _) => fit(format!("{:04}", i % 10_000)),
+            ("role_id", _) => 2.into(),
+            // A custom PBX role, when the choices have it.
+            ("type", FieldType::Int) if f.choices.contains(&4) => 4.into(),
+            ("status", FieldType::Int) if f.choices.contains(&1) => 1.into(),
+            (_, FieldType::Int) => f.choices.first().copied().unwrap_or(i).into(),
+            (_, FieldType::UnixTime) => SEED_BASE_DT.into(),
+            (_, FieldType::Str) => fit(format!("{} {i}", f.name)),
+            (_, FieldType::Email) => fit(format!("{}{i}@sim.runtel.local", f.name)),
+            (_, FieldType::Bool) => false.into(),
+            (_, FieldType::Dict) => Value::Object(Map::new()),
+            (_, FieldType::List) => Value::Array(Vec::new()),
+            (_, FieldType::Any) => Value::Null,
+        };
+        rec.insert(f.name.into(), v);
+    }
+    if spec.scope == Scope::Platform {
+        rec.remove("domain_id");
+    }
+    if !rec.contains_key("name") && !rec.contains_key("login") && !rec.contains_key("uid") {
+        rec.insert("name".into(), format!("{} {i}", spec.name).into());
+    }
+    if spec.scope != Scope::Platform {
+        rec.entry("domain_id").or_insert(1.into());
+    }
+    rec
 }
 
 /// One object's records.
@@ -252,23 +376,13 @@ pub(crate) struct Collection {
 #[derive(Debug, Clone)]
 pub(crate) struct Condition {
     field: String,
-    op: i64,
+    op: Op,
     value: Value,
 }
 
-/// The operator codes the simulator understands. Only 5 (`>=`, "since") is seen in
-/// the field; the others are our guess, documented in `--help`.
-pub const CONDITION_TYPES: &[(i64, &str)] = &[
-    (0, "="),
-    (1, "!="),
-    (2, "<"),
-    (3, "<="),
-    (4, ">"),
-    (5, ">="),
-    (6, "contains (strings)"),
-];
-
-/// A parsed `filter`: conditions joined by AND (`type` 0) or OR (`type` 1).
+/// A parsed `filter`: conditions joined by AND (`type` 0) or OR (`type` 1). The
+/// `condition_type` codes are the protocol's [`Op`] codes (only 5, `>=`, is seen
+/// in the field; the others are inferred).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Filter {
     conditions: Vec<Condition>,
@@ -277,6 +391,8 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
+    /// Reads a filter's wire form, more leniently than the SDK writes it: a missing
+    /// or null `field_list` is no condition, a missing `type` or `condition_type` is 0.
     pub fn parse(v: Option<&Value>) -> Result<Filter, String> {
         let Some(v) = v else {
             return Ok(Filter::default());
@@ -296,12 +412,12 @@ impl Filter {
             let field = c["field"]
                 .as_str()
                 .ok_or(format!("filter.field_list[{i}].field must be a string"))?;
-            let op = c["condition_type"].as_i64().unwrap_or(0);
-            if !CONDITION_TYPES.iter().any(|(k, _)| *k == op) {
+            let code = c["condition_type"].as_i64().unwrap_or(0);
+            let Some(op) = Op::ALL.into_iter().find(|o| o.code() == code) else {
                 return Err(format!(
-                    "filter.field_list[{i}]: unknown condition_type {op}"
+                    "filter.field_list[{i}]: unknown condition_type {code}"
                 ));
-            }
+            };
             conditions.push(Condition {
                 field: field.to_owned(),
                 op,
@@ -340,24 +456,18 @@ impl Filter {
                 return false;
             };
             let ord = compare(v, &c.value);
+            use std::cmp::Ordering::{Equal, Greater, Less};
             match c.op {
-                0 => ord == Some(std::cmp::Ordering::Equal),
-                1 => ord != Some(std::cmp::Ordering::Equal),
-                2 => ord == Some(std::cmp::Ordering::Less),
-                3 => matches!(
-                    ord,
-                    Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
-                ),
-                4 => ord == Some(std::cmp::Ordering::Greater),
-                5 => matches!(
-                    ord,
-                    Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
-                ),
-                6 => match (v.as_str(), c.value.as_str()) {
+                Op::Eq => ord == Some(Equal),
+                Op::Ne => ord != Some(Equal),
+                Op::Lt => ord == Some(Less),
+                Op::Le => matches!(ord, Some(Less | Equal)),
+                Op::Gt => ord == Some(Greater),
+                Op::Ge => matches!(ord, Some(Greater | Equal)),
+                Op::Contains => match (v.as_str(), c.value.as_str()) {
                     (Some(a), Some(b)) => a.to_lowercase().contains(&b.to_lowercase()),
                     _ => false,
                 },
-                _ => false,
             }
         };
         if self.any {
@@ -490,6 +600,7 @@ impl Collection {
             && self.seeded_gone.is_empty()
             && !stored_in_scope
             && domain.is_none_or(|d| d == self.seeded_domain);
+        let spec = spec_of(obj).filter(|s| s.kind == ObjectKind::Log)?;
         if !plain {
             return None;
         }
@@ -502,8 +613,9 @@ impl Collection {
             if id > start + 1 {
                 out.push(b',');
             }
-            let row = seeded_row(obj, id as i64, self.seeded_domain, self.seeded_oldest_dt);
-            serde_json::to_writer(&mut out, &row).ok()?;
+            SeedRow::new(spec, id as i64, self.seeded_domain, self.seeded_oldest_dt)
+                .write(&mut out)
+                .ok()?;
         }
         out.push(b']');
         String::from_utf8(out).ok().map(|s| (s, n))
@@ -594,5 +706,41 @@ pub(crate) struct Store {
 impl Store {
     pub fn collection(&mut self, obj: &str) -> &mut Collection {
         self.collections.entry(obj.to_owned()).or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_log_with_a_status_has_its_own_words() {
+        let mut seen = std::collections::HashSet::new();
+        for o in catalog::OBJECTS
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Log)
+        {
+            if o.field("status").is_some() {
+                let words = status_words(o.name).unwrap_or_else(|| panic!("{}", o.name));
+                seen.insert(words);
+            }
+        }
+        assert!(seen.len() >= 8, "logs speak of different things: {seen:?}");
+    }
+
+    #[test]
+    fn written_and_built_seeded_records_are_the_same() {
+        for o in catalog::OBJECTS
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Log)
+        {
+            for id in [1, 2, 999] {
+                let row = SeedRow::new(o, id, 2, SEED_BASE_DT);
+                let mut text = Vec::new();
+                row.write(&mut text).unwrap();
+                let parsed: Value = serde_json::from_slice(&text).unwrap();
+                assert_eq!(parsed, Value::Object(row.to_map()), "{} {id}", o.name);
+            }
+        }
     }
 }
