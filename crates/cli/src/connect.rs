@@ -7,12 +7,14 @@ use runtel_client::Client;
 use crate::failure::Result;
 use crate::session_cache::{PersistentGuard, SessionCache};
 use crate::settings::Settings;
+use crate::terminal;
 
 /// A client ready for one invocation, and what must be saved when it ends.
 pub struct Connection {
     pub client: Client,
     cache: SessionCache,
     generation: u64,
+    logout_on_drop: bool,
 }
 
 impl Connection {
@@ -21,21 +23,25 @@ impl Connection {
     pub fn open(settings: &mut Settings) -> Result<Connection> {
         let guard = PersistentGuard::load(settings)?;
         let cache = SessionCache::new(settings)?;
-        let mut builder = settings.builder()?.guard_store(Arc::new(guard));
         let cached = cache.load(settings.login.as_deref())?;
-        match (&cached, settings.login.clone()) {
+        let options = match (&cached, settings.login.clone()) {
             // A valid cached token needs no password; take one only if it costs no prompt,
             // so an expired or revoked token can be renewed.
             (Some(_), Some(login)) if settings.has_password_without_prompt() => {
-                builder = builder.credentials(&login, settings.password()?);
+                let password = settings.password()?;
+                settings.options_with_credentials(&login, password)
             }
-            (Some(_), _) => {}
+            (Some(_), _) => settings.options.clone(),
             (None, _) => {
                 let login = settings.require_login()?;
-                builder = builder.credentials(&login, settings.password()?);
+                let password = settings.password()?;
+                settings.options_with_credentials(&login, password)
             }
-        }
-        let client = builder.build()?;
+        };
+        let client = Client::builder(&settings.url)
+            .options(options)
+            .guard_store(Arc::new(guard))
+            .build()?;
         if let Some((info, expires)) = cached {
             client.restore_session(info, expires);
         }
@@ -44,6 +50,7 @@ impl Connection {
             client,
             cache,
             generation,
+            logout_on_drop: settings.options.logout_on_drop,
         })
     }
 
@@ -51,19 +58,32 @@ impl Connection {
     pub fn for_login(settings: &Settings) -> Result<Connection> {
         let guard = PersistentGuard::load(settings)?;
         let cache = SessionCache::new(settings)?;
-        let client = settings.builder()?.guard_store(Arc::new(guard)).build()?;
+        let client = settings.builder().guard_store(Arc::new(guard)).build()?;
         let generation = client.session_generation();
         Ok(Connection {
             client,
             cache,
             generation,
+            logout_on_drop: settings.options.logout_on_drop,
         })
     }
 
-    /// Saves a new token (if this invocation logged in). The guard's count is
-    /// saved by the client as each login ends.
+    /// Shows the notices of a login this invocation made, and saves its token.
+    /// The guard's count is saved by the client as each login ends.
+    ///
+    /// With `logout_on_drop = true` the client ends the session when the command
+    /// does, so there is nothing to keep: the cached session (restored or not) is
+    /// removed instead of saved.
     pub fn finish(&self) -> Result<()> {
-        if self.client.session_generation() != self.generation {
+        let logged_in = self.client.session_generation() != self.generation;
+        if logged_in {
+            if let Some(info) = self.client.auth_info() {
+                terminal::notices(&info.notifies);
+            }
+        }
+        if self.logout_on_drop {
+            self.cache.remove()?;
+        } else if logged_in {
             self.cache.save(&self.client)?;
         }
         Ok(())

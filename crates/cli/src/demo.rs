@@ -116,6 +116,8 @@ pub fn run(cdrs: u64) -> Result<()> {
         resume: false,
         progress: true,
         csv_raw_formulas: false,
+        consistent: false,
+        allow_drift: false,
     }
     .run(&client)?;
     let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);

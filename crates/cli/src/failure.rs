@@ -18,7 +18,12 @@ Exit codes:
   9   auth_lockout       logins suspended locally after repeated refusals
   10  not_authenticated  no session and no password to log in with
   11  local              config, cache or output file problem (a cache directory
-                         that is a symlink, not yours, or writable by others)";
+                         that is a symlink, not yours, or writable by others)
+  12  changed            export: the records changed while exporting (total_count
+                         moved between pages, or records repeated across a page
+                         boundary were dropped), or since the export a --resume
+                         continues; -o FILE stays FILE.part (see export --help;
+                         --allow-drift accepts such an export)";
 
 /// A failure of one invocation.
 #[derive(Debug)]
@@ -27,6 +32,10 @@ pub enum Failure {
     Sdk(Error),
     /// A problem with local files or settings.
     Local(String),
+    /// The records changed under an export (offset paging may have skipped or
+    /// repeated records). Not the server's fault, nor a broken answer: a script
+    /// must be able to tell it from `protocol` and retry with `--consistent`.
+    Changed(String),
     /// Standard output was closed by its reader (`runtel ... | head -1`): the
     /// reader has what it wanted, so this ends the tool quietly with status 0.
     StdoutClosed,
@@ -43,6 +52,7 @@ impl Failure {
         match self {
             Failure::StdoutClosed => 0,
             Failure::Local(_) => 11,
+            Failure::Changed(_) => 12,
             Failure::Sdk(e) => match e.kind() {
                 ErrorKind::InvalidInput => 3,
                 ErrorKind::Transport => 4,
@@ -56,24 +66,15 @@ impl Failure {
         }
     }
 
-    /// One line: the kind, then the SDK's own one-line description, with every
-    /// control character escaped (the description quotes the server).
+    /// One line: the kind, then the SDK's description without its own prose
+    /// label (the kind name stands for it), with every control character escaped
+    /// (the description quotes the server).
     pub fn line(&self) -> String {
         match self {
             Failure::StdoutClosed => String::new(),
             Failure::Local(m) => format!("runtel: error: local: {}", inert(m)),
-            Failure::Sdk(e) => {
-                // The SDK's message starts with its own prose label ("API error: ");
-                // the kind name replaces it.
-                let full = e.to_string();
-                let detail = match e.kind() {
-                    ErrorKind::AuthLockout => full.as_str(),
-                    _ => full
-                        .split_once(": ")
-                        .map_or(full.as_str(), |(_, rest)| rest),
-                };
-                format!("runtel: error: {}: {}", e.kind(), inert(detail))
-            }
+            Failure::Changed(m) => format!("runtel: error: changed: {}", inert(m)),
+            Failure::Sdk(e) => format!("runtel: error: {}: {}", e.kind(), inert(&e.detail())),
         }
     }
 }
@@ -85,3 +86,42 @@ impl From<Error> for Failure {
 }
 
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runtel_client::TransportCause;
+
+    #[test]
+    fn the_line_is_the_kind_then_the_detail() {
+        let transport = Error::transport(
+            TransportCause::Connect,
+            "User.list: connection error: Connection refused (os error 111)",
+        );
+        let cases = [
+            (
+                transport,
+                "transport: User.list: connection error: Connection refused (os error 111)",
+            ),
+            (Error::InvalidInput("a: b".into()), "invalid_input: a: b"),
+            (
+                Error::Timeout("t: \u{1b}[2J".into()),
+                "timeout: t: \\x1b[2J",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(Failure::Sdk(e).line(), format!("runtel: error: {want}"));
+        }
+        let lockout = Error::AuthLockout {
+            failures: 3,
+            retry_after: std::time::Duration::from_secs(60),
+        };
+        let line = Failure::Sdk(lockout).line();
+        assert!(
+            line.starts_with("runtel: error: auth_lockout: login suspended"),
+            "{line}"
+        );
+        assert_eq!(Failure::Changed("x".into()).exit_code(), 12);
+        assert!(EXIT_CODES.contains("12  changed"));
+    }
+}

@@ -36,7 +36,12 @@ use settings::{ConnectionArgs, Settings};
 /// network in clear) unless the profile says allow_plain_http = true or
 /// RUNTEL_ALLOW_PLAIN_HTTP=1.
 ///
-/// Text from the server (error messages, role names) is shown with control
+/// Every client option (timeouts, TLS, proxy, retries, limits) is a profile key
+/// and can be set for one command with --option NAME=VALUE; `runtel config`
+/// shows them all (see `runtel config --help`).
+///
+/// Text from the server (error messages, role names, the notices some answers
+/// carry, shown as "runtel: notice: ..." on stderr) is shown with control
 /// characters escaped (ESC as \x1b); JSON output is left to JSON's own escaping.
 #[derive(Parser, Debug)]
 #[command(name = "runtel", version, after_help = EXIT_CODES)]
@@ -73,6 +78,11 @@ enum Command {
     /// Show the profile, its server, the cached session and the server's login guard
     /// (sends nothing). Exit code 0 only with an unexpired cached session.
     Status,
+    /// Print the settings in force as JSON: the profile, the server and where its
+    /// URL came from, and every client option as the client gets it (the
+    /// password as ***). Checks them by building a client; sends nothing.
+    #[command(after_help = config_help())]
+    Config,
     /// Call one action and print the answer envelope.
     #[command(after_help = CALL_HELP)]
     Call {
@@ -140,6 +150,17 @@ enum Command {
         /// as formulas (see below). Only for files no spreadsheet will open.
         #[arg(long)]
         csv_raw_formulas: bool,
+        /// Page by id (each page asks for id > the last one) instead of by offset:
+        /// records added or deleted while exporting neither shift nor repeat. The
+        /// server must return records sorted by ascending integer id (checked on
+        /// every page), and a filter that joins its conditions with OR cannot be
+        /// used.
+        #[arg(long)]
+        consistent: bool,
+        /// Finish (exit 0, rename FILE.part to FILE) even when the records changed
+        /// while exporting; the warning is still given. See below.
+        #[arg(long)]
+        allow_drift: bool,
     },
 }
 
@@ -172,8 +193,67 @@ a spreadsheet shows it as text instead of running it as a formula (CSV injection
 Phone numbers such as +79161234567 and numbers such as -5 are left as they are.
 --csv-raw-formulas writes every cell as received.
 
+CSV cells: null or a missing field is an empty cell (nothing between the commas);
+the empty string is a quoted empty cell (\"\"), so the two stay apart. A field first
+seen on a later page becomes a new last column: with -o FILE, the file is rewritten
+at the end (streamed, not held in memory) with the wider header and empty cells in
+the earlier rows; on stdout, where rows already went out, that is an error (exit 11)
+naming the fields (use -o FILE or --format jsonl). JSON Lines and JSON write every
+record exactly as it came, numbers, strings and null included; only CSV puts a
+record that is not an object in a column named value.
+
+Records that change while exporting: offset paging (the API's own) can skip or
+repeat records when records are added or deleted meanwhile. Repeats across a page
+boundary are dropped; a total_count that moves between pages, or dropped repeats,
+are reported with the numbers, and the export fails with exit code 12 (changed):
+-o FILE then stays FILE.part, complete as far as it goes, so a file that may lack
+records never looks finished. To keep it anyway, run the same command with
+--resume --allow-drift (nothing is fetched again); to get a consistent copy, export
+again with --consistent, which pages by id and is not affected.
+
+--resume continues from the checkpoint in FILE.part.state, which keeps the last
+record written (its id and a hash of it). Before continuing, the record at that
+position is fetched again: if it is another record now (records were added or
+deleted before it), resuming by offset would skip or repeat records, and the
+resume is refused (exit 12). With --consistent, the export resumes after the last
+id written, which no change can move.
+
 Files: -o FILE and its FILE.part and FILE.part.state are created with mode 0600
 whatever the umask: call records are personal data.";
+
+/// The help of `runtel config`, listing the option names from the library, so
+/// a new option is listed without an edit here.
+fn config_help() -> String {
+    let mut names = String::from(" ");
+    let mut width = 1;
+    for (i, name) in runtel_client::ClientOptions::NAMES.iter().enumerate() {
+        let item = if i + 1 < runtel_client::ClientOptions::NAMES.len() {
+            format!(" {name},")
+        } else {
+            format!(" {name}")
+        };
+        if width + item.len() > 80 {
+            names.push_str("\n ");
+            width = 1;
+        }
+        names.push_str(&item);
+        width += item.len();
+    }
+    format!(
+        "Profile keys ([profiles.NAME] in the config file) are the tool's own:
+  url                the server
+  allow_plain_http   true: no warning for http:// to another machine (the same as
+                     warn_plain_http = false)
+  insecure           the name earlier versions used for accept_invalid_certs
+and every client option, with the library's meaning and default, except
+logout_on_drop, false here: the session is cached for the next command (true: each
+command logs out when it ends, and nothing is cached):
+{names}
+Durations are seconds. --option NAME=VALUE sets any of them (but url and password)
+for one command, over the profile; --timeout, --ca-file and --insecure are the same
+as their option. A misspelt key is an error naming the nearest."
+    )
+}
 
 fn print_json(v: &Value) -> Result<()> {
     let stdout = std::io::stdout();
@@ -232,10 +312,10 @@ fn run(cli: Cli) -> Result<()> {
                  still block it until its own block ends"
             ));
             // The same lock as a login: a login in progress finishes first.
-            let before = guard.reset(settings.timeout)?;
+            let before = guard.reset(settings.options.timeout)?;
             terminal::note(&format!(
                 "runtel: login guard for {server} cleared (it had {})",
-                status::describe_guard(&before, SystemTime::now())
+                status::describe_guard(&before, SystemTime::now(), &settings.options)
             ));
             Ok(())
         }
@@ -259,6 +339,12 @@ fn run(cli: Cli) -> Result<()> {
             let result = conn.client.login(&login, password.expose());
             conn.finish()?;
             let info = result?;
+            if settings.options.logout_on_drop {
+                terminal::note(
+                    "runtel: warning: logout_on_drop is set for this profile: the session \
+                     ends with this command and is not cached",
+                );
+            }
             // The login and role name are the server's words: escaped.
             terminal::note(&format!(
                 "logged in as {} (user #{}, {}, role type {}); token valid until {} UTC, cached for profile {}",
@@ -272,6 +358,20 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Status => status::run(&cli.conn),
+        Command::Config => {
+            let settings = Settings::resolve(&cli.conn)?;
+            // Building checks what only the client can (the CA file, the proxy
+            // URL); the credentials are left out, as a cached session needs none.
+            settings.builder().build()?;
+            let shown = settings.shown_options();
+            print_json(&serde_json::json!({
+                "profile": settings.profile,
+                "url": settings.url,
+                "url_source": settings.url_source,
+                "config_file": settings::config_path(),
+                "options": shown.to_json(),
+            }))
+        }
         Command::Logout => {
             let settings = Settings::resolve(&cli.conn)?;
             prepare_cache()?;
@@ -285,7 +385,7 @@ fn run(cli: Cli) -> Result<()> {
                 return Ok(());
             };
             settings.warn_if_plain_http();
-            let client = settings.builder()?.build()?;
+            let client = settings.builder().build()?;
             client.restore_session(info, expires);
             let result = client.logout();
             cache.remove()?;
@@ -326,7 +426,9 @@ fn run(cli: Cli) -> Result<()> {
             let conn = Connection::open(&mut settings)?;
             let result = conn.client.call_with(&call);
             conn.finish()?;
-            print_json(&Value::Object(result?.into_envelope()))
+            let response = result?;
+            terminal::notices(response.notifies());
+            print_json(&Value::Object(response.into_envelope()))
         }
         Command::Export {
             obj,
@@ -340,6 +442,8 @@ fn run(cli: Cli) -> Result<()> {
             page_size,
             detail,
             csv_raw_formulas,
+            consistent,
+            allow_drift,
         } => {
             let mut settings = Settings::resolve(&cli.conn)?;
             let words = params::build(params.as_deref(), &words)?;
@@ -372,6 +476,8 @@ fn run(cli: Cli) -> Result<()> {
                 resume,
                 progress: std::io::stderr().is_terminal(),
                 csv_raw_formulas,
+                consistent,
+                allow_drift,
             };
             prepare_cache()?;
             settings.warn_if_plain_http();
@@ -385,13 +491,6 @@ fn run(cli: Cli) -> Result<()> {
                 String::new()
             };
             terminal::note(&format!("exported {} records{resumed}", summary.records));
-            if summary.extra_fields_dropped > 0 {
-                terminal::note(&format!(
-                    "warning: {} records had fields not in the CSV header (taken from the first page); \
-                     use --format jsonl to keep every field",
-                    summary.extra_fields_dropped
-                ));
-            }
             Ok(())
         }
     }
@@ -410,6 +509,12 @@ fn main() {
         // The reader of stdout went away: nothing left to say, and no one to say it to.
         Err(Failure::StdoutClosed) => std::process::exit(0),
         Err(f) => {
+            // A refusal may come with a notice that explains it (a blocked balance).
+            if let Failure::Sdk(e) = &f {
+                if let Some(info) = e.api_info() {
+                    terminal::notices(&info.notifies);
+                }
+            }
             terminal::note(&f.line());
             std::process::exit(f.exit_code());
         }

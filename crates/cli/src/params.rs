@@ -189,7 +189,15 @@ pub fn since(text: &str, now_unix: i64) -> Result<i64> {
 
 /// `filter` with the condition `dt >= at` added (a new filter when there is none).
 pub fn with_since(filter: Value, at: i64) -> Value {
-    let cond = serde_json::json!({"field": "dt", "condition_type": 5, "value": at});
+    with_condition(
+        filter,
+        serde_json::json!({"field": "dt", "condition_type": 5, "value": at}),
+    )
+}
+
+/// `filter` with one more condition in its `field_list` (a new filter when there
+/// is none).
+pub fn with_condition(filter: Value, cond: Value) -> Value {
     match filter {
         Value::Object(mut m) => {
             match m.get_mut("field_list") {

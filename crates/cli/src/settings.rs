@@ -15,14 +15,22 @@
 //! ca_file = "/etc/ssl/pbx-ca.pem"
 //! timeout = 30                  # seconds, more than 0 and at most 30 days
 //! # allow_plain_http = true     # no warning for http:// to another machine
+//! # max_retries = 0             # any option of runtel_client::ClientOptions
 //! ```
+//!
+//! A profile's keys are the tool's own (`url`, `allow_plain_http`), the name
+//! `insecure` kept from earlier versions (it is `accept_invalid_certs`), and every
+//! [`ClientOptions`] name: the options are one struct shared with the library, so
+//! a setting the library gains is a profile key here without a change (the test
+//! `every_client_option_is_a_profile_key_and_reaches_the_client` walks the names).
 
 use std::io::{IsTerminal, Read};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use runtel_client::{ClientBuilder, Endpoint, Secret};
+use runtel_client::{ClientBuilder, ClientOptions, Endpoint, Secret};
+use serde_json::Value;
 
 use crate::failure::{Failure, Result};
 use crate::files;
@@ -55,6 +63,12 @@ pub struct ConnectionArgs {
     // Negative numbers reach the range check (exit code 3) instead of reading as a flag.
     #[arg(long, global = true, allow_negative_numbers = true)]
     pub timeout: Option<f64>,
+    /// Set a client option for this command, over the profile: any profile key but
+    /// url and password, e.g. --option max_retries=0 --option proxy=http://p:3128.
+    /// VALUE is read as JSON when it is (5, true, null for the default), else as
+    /// text. `runtel config` shows them all.
+    #[arg(long = "option", global = true, value_name = "NAME=VALUE")]
+    pub options: Vec<String>,
 }
 
 /// The settings in force, after precedence.
@@ -67,11 +81,11 @@ pub struct Settings {
     pub login: Option<String>,
     password: Option<Secret>,
     password_stdin: bool,
-    pub ca_file: Option<PathBuf>,
-    pub insecure: bool,
-    pub timeout: Duration,
-    /// Plain `http://` to another machine is meant: no warning.
-    pub allow_plain_http: bool,
+    /// Every client option in force. `login` and `password` are left out: a
+    /// cached session needs no password, so [`crate::connect::Connection`] adds
+    /// them only when a login may be needed. `warn_plain_http` is also the tool's
+    /// own warning ([`Settings::warn_if_plain_http`]).
+    pub options: ClientOptions,
 }
 
 #[derive(Default)]
@@ -79,10 +93,34 @@ struct Profile {
     url: Option<String>,
     login: Option<String>,
     password: Option<String>,
-    ca_file: Option<PathBuf>,
-    insecure: Option<bool>,
-    timeout: Option<f64>,
-    allow_plain_http: Option<bool>,
+    /// Client options in the file's order: the key as written (for messages), the
+    /// option it sets, and the value (aliases already turned into their option).
+    options: Vec<(String, &'static str, Value)>,
+}
+
+/// The options the tool starts from. They differ from the library's in one
+/// place: the session outlives the process (it is cached for the next command),
+/// so a command does not log out when it ends unless the profile says
+/// `logout_on_drop = true`.
+pub fn cli_defaults() -> ClientOptions {
+    ClientOptions {
+        logout_on_drop: false,
+        ..ClientOptions::default()
+    }
+}
+
+/// The option a key of the tool's own names: `insecure` from earlier versions,
+/// and `allow_plain_http`, which says the opposite of `warn_plain_http`.
+fn option_of(key: &str, value: Value) -> Option<(&'static str, Value)> {
+    match (key, value) {
+        ("insecure", v) => Some(("accept_invalid_certs", v)),
+        ("allow_plain_http", Value::Bool(b)) => Some(("warn_plain_http", Value::Bool(!b))),
+        ("allow_plain_http", v) => Some(("warn_plain_http", v)),
+        (k, v) => ClientOptions::NAMES
+            .iter()
+            .find(|n| **n == k)
+            .map(|n| (*n, v)),
+    }
 }
 
 /// The config file: `RUNTEL_CONFIG`, else `$XDG_CONFIG_HOME/runtel/config.toml`.
@@ -110,32 +148,18 @@ fn base_dir(xdg: &str, fallback: &str) -> PathBuf {
     }
 }
 
-/// The keys a profile may have. Anything else is refused: a misspelt `pasword`
-/// or `ca-file` would otherwise be ignored without a word.
-const PROFILE_KEYS: &[&str] = &[
-    "url",
-    "login",
-    "password",
-    "ca_file",
-    "insecure",
-    "timeout",
-    "allow_plain_http",
-];
+/// The tool's own profile keys, besides the [`ClientOptions`] names. Anything
+/// else is refused: a misspelt `pasword` or `ca-file` would otherwise be ignored
+/// without a word.
+const OWN_KEYS: &[&str] = &["url", "allow_plain_http", "insecure"];
 
-/// Edits (insertions, deletions, substitutions) that turn `a` into `b`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let replaced = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = replaced.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
+/// Every key a profile may have: the tool's own, then the client options.
+fn profile_keys() -> Vec<&'static str> {
+    OWN_KEYS
+        .iter()
+        .chain(ClientOptions::NAMES)
+        .copied()
+        .collect()
 }
 
 /// "unknown key" with the nearest valid key when it is near enough to be the
@@ -143,7 +167,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn unknown_key(path: &std::path::Path, key: &str, place: &str, valid: &[&str]) -> Failure {
     let nearest = valid
         .iter()
-        .map(|k| (edit_distance(&key.to_ascii_lowercase(), k), *k))
+        .map(|k| {
+            (
+                runtel_client::edit_distance(&key.to_ascii_lowercase(), k),
+                *k,
+            )
+        })
         .min();
     let hint = match nearest {
         Some((d, k)) if d <= 2.max(key.chars().count() / 3) => format!("did you mean {k:?}? "),
@@ -194,9 +223,25 @@ impl Config {
                     path.display()
                 )));
             };
-            if let Some(key) = p.keys().find(|k| !PROFILE_KEYS.contains(&k.as_str())) {
+            let valid = profile_keys();
+            if let Some(key) = p.keys().find(|k| !valid.contains(&k.as_str())) {
                 let place = format!("in profile {name:?}");
-                return Err(unknown_key(&path, key, &place, PROFILE_KEYS));
+                return Err(unknown_key(&path, key, &place, &valid));
+            }
+            if p.contains_key("insecure") && p.contains_key("accept_invalid_certs") {
+                return Err(Failure::local(format!(
+                    "{}: profile {name:?} has both insecure and accept_invalid_certs, which \
+                     are one setting; keep accept_invalid_certs",
+                    path.display()
+                )));
+            }
+            if p.contains_key("allow_plain_http") && p.contains_key("warn_plain_http") {
+                return Err(Failure::local(format!(
+                    "{}: profile {name:?} has both allow_plain_http and warn_plain_http, \
+                     which are one setting (allow_plain_http = true is warn_plain_http = \
+                     false); keep one",
+                    path.display()
+                )));
             }
         }
         Ok(Some(Config { path, profiles }))
@@ -224,30 +269,99 @@ impl Config {
                 .map(|s| Some(s.to_owned()))
                 .ok_or_else(|| bad(k, "a string")),
         };
-        let bool_of = |k: &str| match p.get(k) {
-            None => Ok(None),
-            Some(v) => v.as_bool().map(Some).ok_or_else(|| bad(k, "true or false")),
-        };
         let password = text_of("password")?;
         if password.is_some() {
             files::check_private(path)?;
+        }
+        let mut options = Vec::new();
+        for (key, value) in p {
+            if matches!(key.as_str(), "url" | "login" | "password") {
+                continue;
+            }
+            let value = serde_json::to_value(value)
+                .map_err(|e| Failure::local(format!("{key} in profile {name:?}: {e}")))?;
+            if let Some((option, value)) = option_of(key, value) {
+                options.push((key.clone(), option, value));
+            }
         }
         Ok(Some(Profile {
             url: text_of("url")?,
             login: text_of("login")?,
             password,
-            ca_file: text_of("ca_file")?.map(PathBuf::from),
-            insecure: bool_of("insecure")?,
-            timeout: match p.get("timeout") {
-                None => None,
-                Some(v) => Some(
-                    v.as_float()
-                        .or_else(|| v.as_integer().map(|i| i as f64))
-                        .ok_or_else(|| bad("timeout", "a number of seconds"))?,
-                ),
-            },
-            allow_plain_http: bool_of("allow_plain_http")?,
+            options,
         }))
+    }
+}
+
+/// Sets one option, the error naming where the value came from (`from`).
+fn set_option(options: &mut ClientOptions, name: &str, value: Value, from: &str) -> Result<()> {
+    options.set(name, value).map_err(|e| {
+        Failure::Sdk(runtel_client::Error::InvalidInput(format!(
+            "{from}: {}",
+            e.detail()
+        )))
+    })
+}
+
+/// One `--option NAME=VALUE`: VALUE as JSON when it is JSON and the option takes
+/// it, else as text, so `max_retries=0`, `proxy_from_env=true` and
+/// `proxy=http://p:3128` all mean what they say.
+fn apply_flag_option(options: &mut ClientOptions, word: &str) -> Result<&'static str> {
+    let Some((key, text)) = word.split_once('=') else {
+        return Err(Failure::Sdk(runtel_client::Error::InvalidInput(format!(
+            "--option takes NAME=VALUE, got {:?}",
+            terminal::inert(word)
+        ))));
+    };
+    let key = key.trim();
+    match key {
+        "password" => {
+            return Err(Failure::Sdk(runtel_client::Error::InvalidInput(
+                "--option password is refused: a command line is visible to other users of \
+                 this machine; use --password-stdin, RUNTEL_PASSWORD or the profile"
+                    .into(),
+            )))
+        }
+        "url" => {
+            return Err(Failure::Sdk(runtel_client::Error::InvalidInput(
+                "the server URL is --url, not an option".into(),
+            )))
+        }
+        _ => {}
+    }
+    let as_json = serde_json::from_str::<Value>(text).ok();
+    let Some((name, _)) = option_of(key, Value::Null) else {
+        let valid = profile_keys();
+        let nearest = valid
+            .iter()
+            .filter(|k| !matches!(**k, "url" | "password"))
+            .map(|k| {
+                (
+                    runtel_client::edit_distance(&key.to_ascii_lowercase(), k),
+                    *k,
+                )
+            })
+            .min()
+            .filter(|(d, _)| *d <= 2.max(key.chars().count() / 3))
+            .map_or(String::new(), |(_, k)| format!("; did you mean {k:?}?"));
+        return Err(Failure::Sdk(runtel_client::Error::InvalidInput(format!(
+            "--option: unknown option {:?}{nearest} (`runtel config` lists them)",
+            terminal::inert(key)
+        ))));
+    };
+    let from = format!("--option {key}");
+    let typed = |v: Value| option_of(key, v).map_or(Value::Null, |(_, v)| v);
+    match as_json {
+        Some(v) => {
+            let first = set_option(options, name, typed(v), &from);
+            if first.is_err()
+                && set_option(options, name, typed(Value::String(text.into())), &from).is_ok()
+            {
+                return Ok(name);
+            }
+            first.map(|()| name)
+        }
+        None => set_option(options, name, typed(Value::String(text.into())), &from).map(|()| name),
     }
 }
 
@@ -348,6 +462,22 @@ fn no_such_profile(name: &str, config: Option<&Config>) -> Failure {
     Failure::local(msg)
 }
 
+/// `--option login=L`, which is `--login L` (not both).
+fn flag_login(args: &ConnectionArgs) -> Result<Option<String>> {
+    let mut found = None;
+    for word in &args.options {
+        if let Some(("login", value)) = word.split_once('=').map(|(k, v)| (k.trim(), v)) {
+            if args.login.is_some() {
+                return Err(Failure::Sdk(runtel_client::Error::InvalidInput(
+                    "login given twice: as --login and as --option login=...; give one".into(),
+                )));
+            }
+            found = Some(value.to_owned());
+        }
+    }
+    Ok(found)
+}
+
 /// True when `url` is the server whose normalised base URL is `base`.
 pub fn same_server(url: &str, base: &str) -> bool {
     Endpoint::parse(url).is_ok_and(|e| e.base() == base)
@@ -384,6 +514,7 @@ impl Settings {
         let mut login = args
             .login
             .clone()
+            .or(flag_login(args)?)
             .or_else(|| env("RUNTEL_LOGIN"))
             .or(profile.login.clone());
         let (url, url_source) = match given {
@@ -420,17 +551,7 @@ impl Settings {
                 }
             },
         };
-        let timeout = match (args.timeout, profile.timeout) {
-            (Some(secs), _) => positive_duration("--timeout", secs)?,
-            (None, Some(secs)) => {
-                positive_duration(&format!("timeout in profile {profile_name:?}"), secs)?
-            }
-            (None, None) => Duration::from_secs(30),
-        };
-        let allow_plain_http = match env("RUNTEL_ALLOW_PLAIN_HTTP") {
-            Some(v) => flag_value("RUNTEL_ALLOW_PLAIN_HTTP", &v)?,
-            None => profile.allow_plain_http.unwrap_or(false),
-        };
+        let options = Self::options_of(args, &profile_name, &profile.options)?;
         Ok(Lookup::Ready(Box::new(Settings {
             profile: profile_name,
             url,
@@ -438,18 +559,100 @@ impl Settings {
             login,
             password: env("RUNTEL_PASSWORD").or(profile.password).map(Secret::new),
             password_stdin: args.password_stdin,
-            ca_file: args.ca_file.clone().or(profile.ca_file),
-            insecure: args.insecure || profile.insecure.unwrap_or(false),
-            timeout,
-            allow_plain_http,
+            options,
         })))
+    }
+
+    /// The client options: the tool's defaults, then the profile's keys, then
+    /// `--option`, then the flags of their own (`--timeout`, `--ca-file`,
+    /// `--insecure`), then `RUNTEL_ALLOW_PLAIN_HTTP`. The credentials are not
+    /// among them (see [`Settings::options`]).
+    fn options_of(
+        args: &ConnectionArgs,
+        profile_name: &str,
+        profile: &[(String, &'static str, Value)],
+    ) -> Result<ClientOptions> {
+        let mut o = cli_defaults();
+        let from_profile = format!("{}, profile {profile_name:?}", config_path().display());
+        // What a flag sets, the profile does not: not even a value the flag
+        // replaces is checked, so a flag can stand in for a bad profile value.
+        let mut replaced: Vec<&str> = args
+            .options
+            .iter()
+            .filter_map(|w| w.split_once('='))
+            .filter_map(|(k, _)| option_of(k.trim(), Value::Null).map(|(name, _)| name))
+            .collect();
+        for (set, name) in [
+            (args.timeout.is_some(), "timeout"),
+            (args.ca_file.is_some(), "ca_file"),
+            (args.insecure, "accept_invalid_certs"),
+            (env("RUNTEL_ALLOW_PLAIN_HTTP").is_some(), "warn_plain_http"),
+        ] {
+            if set {
+                replaced.push(name);
+            }
+        }
+        for (key, name, value) in profile {
+            if !replaced.contains(name) {
+                set_option(
+                    &mut o,
+                    name,
+                    value.clone(),
+                    &format!("{key} in {from_profile}"),
+                )?;
+            }
+        }
+        let mut by_flag = Vec::new();
+        for word in &args.options {
+            by_flag.push(apply_flag_option(&mut o, word)?);
+        }
+        let twice = |name: &str, flag: &str| -> Result<()> {
+            if by_flag.contains(&name) {
+                return Err(Failure::Sdk(runtel_client::Error::InvalidInput(format!(
+                    "{name} given twice: as {flag} and as --option {name}=...; give one"
+                ))));
+            }
+            Ok(())
+        };
+        if let Some(secs) = args.timeout {
+            twice("timeout", "--timeout")?;
+            o.timeout = positive_duration("--timeout", secs)?;
+        }
+        if let Some(path) = &args.ca_file {
+            twice("ca_file", "--ca-file")?;
+            o.ca_file = Some(path.clone());
+        }
+        if args.insecure {
+            twice("accept_invalid_certs", "--insecure")?;
+            o.accept_invalid_certs = true;
+        }
+        if let Some(v) = env("RUNTEL_ALLOW_PLAIN_HTTP") {
+            o.warn_plain_http = !flag_value("RUNTEL_ALLOW_PLAIN_HTTP", &v)?;
+        }
+        // Zero passes the library's range check but would fail every request.
+        for (name, d) in [
+            ("timeout", o.timeout),
+            ("connect_timeout", o.connect_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Failure::Sdk(runtel_client::Error::InvalidInput(format!(
+                    "{name} must be more than 0 seconds (from {from_profile} or --option)"
+                ))));
+            }
+        }
+        // The login is kept beside the options (see `Settings::options`).
+        o.login = None;
+        o.password = None;
+        Ok(o)
     }
 
     /// Warns on stderr, before anything is sent, when the password and token would
     /// cross the network unencrypted: an `http://` URL whose host is not this
-    /// machine. Silenced by `allow_plain_http` or `RUNTEL_ALLOW_PLAIN_HTTP=1`.
+    /// machine. Silenced by `allow_plain_http` (`warn_plain_http = false`) or
+    /// `RUNTEL_ALLOW_PLAIN_HTTP=1`. The library's own warning goes to its log,
+    /// which the tool does not show: this one is what people see.
     pub fn warn_if_plain_http(&self) {
-        if self.allow_plain_http {
+        if !self.options.warn_plain_http {
             return;
         }
         let Ok(endpoint) = Endpoint::parse(&self.url) else {
@@ -507,18 +710,30 @@ impl Settings {
         })
     }
 
-    /// A client builder with these settings (credentials are added by the caller).
-    pub fn builder(&self) -> Result<ClientBuilder> {
-        let mut b = runtel_client::Client::builder(&self.url)
-            .timeout(self.timeout)
-            .danger_accept_invalid_certs(self.insecure)
-            .logout_on_drop(false);
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| Failure::local(format!("{}: {e}", path.display())))?;
-            b = b.root_certificates_pem(pem);
+    /// A client builder with these settings (credentials are added by the caller,
+    /// through [`Settings::options_with_credentials`]).
+    pub fn builder(&self) -> ClientBuilder {
+        runtel_client::Client::builder(&self.url).options(self.options.clone())
+    }
+
+    /// The options with a login and password, for a client that may log in.
+    pub fn options_with_credentials(&self, login: &str, password: Secret) -> ClientOptions {
+        ClientOptions {
+            login: Some(login.to_owned()),
+            password: Some(password),
+            ..self.options.clone()
         }
-        Ok(b)
+    }
+
+    /// What `runtel config` shows: the options as the client gets them, with the
+    /// login and (masked) password a login would use when they are known
+    /// without a prompt.
+    pub fn shown_options(&self) -> ClientOptions {
+        ClientOptions {
+            login: self.login.clone(),
+            password: self.password.clone(),
+            ..self.options.clone()
+        }
     }
 }
 
@@ -527,21 +742,70 @@ mod tests {
     use super::*;
 
     #[test]
-    fn edit_distances() {
-        for (a, b, d) in [
-            ("pasword", "password", 1),
-            ("logn", "login", 1),
-            ("ca-file", "ca_file", 1),
-            ("url", "url", 0),
-            ("", "url", 3),
-            ("timeuot", "timeout", 2),
-            ("kitten", "sitting", 3),
-        ] {
-            assert_eq!(edit_distance(a, b), d, "{a} -> {b}");
-        }
-        let far = unknown_key(std::path::Path::new("c.toml"), "zzz", "here", PROFILE_KEYS).line();
+    fn unknown_keys_get_the_nearest_only_when_near() {
+        let keys = profile_keys();
+        let far = unknown_key(std::path::Path::new("c.toml"), "zzz", "here", &keys).line();
         assert!(!far.contains("did you mean"), "{far}");
-        assert!(far.contains("valid keys: url, login"), "{far}");
+        assert!(
+            far.contains("valid keys: url, allow_plain_http, insecure, timeout"),
+            "{far}"
+        );
+        for (typo, meant) in [
+            ("ca-file", "ca_file"),
+            ("max_retires", "max_retries"),
+            ("URL", "url"),
+        ] {
+            let near = unknown_key(std::path::Path::new("c.toml"), typo, "here", &keys).line();
+            assert!(near.contains(&format!("did you mean {meant:?}")), "{near}");
+        }
+    }
+
+    #[test]
+    fn own_keys_map_onto_options() {
+        assert_eq!(
+            option_of("insecure", Value::Bool(true)),
+            Some(("accept_invalid_certs", Value::Bool(true)))
+        );
+        assert_eq!(
+            option_of("allow_plain_http", Value::Bool(true)),
+            Some(("warn_plain_http", Value::Bool(false)))
+        );
+        assert_eq!(option_of("url", Value::Null), None);
+        for name in ClientOptions::NAMES {
+            assert_eq!(option_of(name, Value::Null), Some((*name, Value::Null)));
+        }
+        let mut o = cli_defaults();
+        assert_eq!(
+            apply_flag_option(&mut o, "max_retries=0").unwrap(),
+            "max_retries"
+        );
+        assert_eq!(o.max_retries, 0);
+        apply_flag_option(&mut o, "user_agent=5").unwrap();
+        assert_eq!(
+            o.user_agent.as_deref(),
+            Some("5"),
+            "not JSON to a text option: text"
+        );
+        apply_flag_option(&mut o, "proxy=http://p:3128").unwrap();
+        assert_eq!(o.proxy.as_deref(), Some("http://p:3128"));
+        apply_flag_option(&mut o, "allow_plain_http=true").unwrap();
+        assert!(!o.warn_plain_http);
+        for bad in [
+            "password=x",
+            "url=http://x",
+            "max_retries=two",
+            "timeout=1e300",
+            "nosuch=1",
+            "novalue",
+        ] {
+            let before = o.clone();
+            assert!(apply_flag_option(&mut o, bad).is_err(), "{bad}");
+            assert!(o == before, "{bad} changed the options");
+        }
+        let hint = apply_flag_option(&mut o, "max_retires=1")
+            .unwrap_err()
+            .line();
+        assert!(hint.contains("did you mean \"max_retries\""), "{hint}");
     }
 
     #[test]

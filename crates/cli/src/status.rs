@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use runtel_client::{LoginGuard, ServerDateTime};
+use runtel_client::{ClientOptions, ServerDateTime};
 
 use crate::failure::{Failure, Result};
 use crate::session_cache::{self, GuardState, PersistentGuard, SessionCache};
@@ -28,9 +28,9 @@ pub fn span(d: Duration) -> String {
     }
 }
 
-/// The guard's state in words. The limits are the client's defaults, which the
-/// CLI does not change.
-pub fn describe_guard(st: &GuardState, now: SystemTime) -> String {
+/// The guard's state in words, with the limits of these options (the profile
+/// may change them).
+pub fn describe_guard(st: &GuardState, now: SystemTime, limits: &ClientOptions) -> String {
     if st.damaged {
         return "its file cannot be read, so logins are refused as if locked out \
                 (runtel login --reset-guard clears it)"
@@ -52,9 +52,9 @@ pub fn describe_guard(st: &GuardState, now: SystemTime) -> String {
             utc(t)
         ),
         None if st.failures > 0 => format!(
-            "{count}; at {} logins stop for {} min",
-            LoginGuard::DEFAULT_MAX_FAILURES,
-            LoginGuard::DEFAULT_COOLDOWN.as_secs() / 60
+            "{count}; at {} logins stop for {}",
+            limits.max_auth_failures,
+            span(limits.auth_lockout_cooldown)
         ),
         None => count,
     }
@@ -122,7 +122,7 @@ pub fn run(args: &ConnectionArgs) -> Result<()> {
     }
     lines.push(format!(
         "login guard: {} (counted for {}: scheme, address and port, as the server's Defender counts)",
-        describe_guard(&guard.state(), now),
+        describe_guard(&guard.state(), now, &settings.options),
         inert(guard.server())
     ));
     terminal::out(&lines.join("\n"))?;
@@ -158,6 +158,8 @@ mod tests {
     #[test]
     fn guard_states_in_words() {
         let now = UNIX_EPOCH + Duration::from_secs(1_704_067_200);
+        let limits = ClientOptions::default();
+        let describe_guard = |st: &GuardState, now| describe_guard(st, now, &limits);
         let st = |failures, locked_until| GuardState {
             failures,
             locked_until,
@@ -165,6 +167,11 @@ mod tests {
         };
         assert_eq!(describe_guard(&st(0, None), now), "no failed logins");
         assert!(describe_guard(&st(1, None), now).starts_with("1 failed login in a row;"));
+        assert!(
+            describe_guard(&st(1, None), now).ends_with("at 3 logins stop for 15m 0s"),
+            "{}",
+            describe_guard(&st(1, None), now)
+        );
         let locked = describe_guard(&st(3, Some(now + Duration::from_secs(600))), now);
         assert!(
             locked.contains("locked until 2024-01-01 00:10:00 UTC (10m 0s left)"),

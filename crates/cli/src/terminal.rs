@@ -79,9 +79,56 @@ pub fn note(line: &str) {
         .and_then(|()| e.write_all(b"\n"));
 }
 
+/// The words of one `notifies` item: its `text` (or `message`, `msg`), a
+/// string as it is, anything else as compact JSON. The API does not document
+/// the items' shape; `{"text": ...}` is what has been seen.
+pub fn notice_text(item: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match item {
+        Value::String(s) => s.clone(),
+        Value::Object(m) => ["text", "message", "msg"]
+            .iter()
+            .find_map(|k| m.get(*k).and_then(Value::as_str))
+            .map_or_else(|| item.to_string(), str::to_owned),
+        other => other.to_string(),
+    }
+}
+
+/// Shows the server's `notifies` (a low balance, say) on standard error, each
+/// distinct one once per invocation however many answers repeat it: standard
+/// output holds only the data, so a pipe or a file never gets them mixed in.
+pub fn notices(items: &[serde_json::Value]) {
+    static SHOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
+    for item in items {
+        let text = notice_text(item);
+        if !shown.contains(&text) {
+            note(&format!("runtel: notice: {}", inert(&text)));
+            shown.push(text);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::inert;
+    use super::{inert, notice_text};
+
+    #[test]
+    fn notices_show_their_text() {
+        use serde_json::json;
+        for (item, want) in [
+            (
+                json!({"type": "warning", "text": "Low balance"}),
+                "Low balance",
+            ),
+            (json!({"message": "m"}), "m"),
+            (json!("plain"), "plain"),
+            (json!({"code": 5}), "{\"code\":5}"),
+            (json!(7), "7"),
+        ] {
+            assert_eq!(notice_text(&item), want);
+        }
+    }
 
     #[test]
     fn escapes_controls_and_keeps_the_rest() {

@@ -1720,31 +1720,24 @@ fn a_relative_since_is_fixed_when_the_export_starts_and_resumes_with_it() {
     .unwrap();
     let home = Home::new("since-resume");
     logged_in(&home, &s);
-    let client = runtel_client::Client::builder(s.url())
-        .credentials(DEFAULT_LOGIN, "admin")
-        .build()
-        .unwrap();
+    // Log records are written by the platform, not through the API.
     let hour_ago = now_secs() - 3600;
-    for i in 0..200 {
-        client
-            .call(
-                "DomainCDR",
-                "append",
-                serde_json::json!({"dt": hour_ago + i, "src": "100"}),
-            )
-            .unwrap();
-    }
+    s.insert_records(
+        "DomainCDR",
+        (0..200)
+            .map(|i| serde_json::json!({"dt": hour_ago + i, "src": "100"}))
+            .collect(),
+    )
+    .unwrap();
     // Last in id order: inside the 7 days when the export starts, outside them
     // once a few seconds have passed.
     let base = now_secs();
     let edge = base - 7 * 86_400 + 4;
-    client
-        .call(
-            "DomainCDR",
-            "append",
-            serde_json::json!({"dt": edge, "src": "edge"}),
-        )
-        .unwrap();
+    s.insert_records(
+        "DomainCDR",
+        vec![serde_json::json!({"dt": edge, "src": "edge"})],
+    )
+    .unwrap();
     s.push_fault(FaultRule {
         fault: Fault::Delay(Duration::from_millis(150)),
         times: None,
@@ -2023,5 +2016,744 @@ fn unknown_profiles_and_config_keys_are_named() {
             "{err}"
         );
         assert!(err.contains(&config.display().to_string()), "{err}");
+    }
+}
+
+/// `runtel config`'s JSON for this home and these extra arguments.
+fn config_json(home: &Home, args: &[&str]) -> Value {
+    let out = run(home.cmd().args(args).arg("config"));
+    assert!(
+        out.status.success(),
+        "config {args:?}: {}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn every_client_option_is_a_profile_key_and_reaches_the_client() {
+    let s = Simulator::start(SimConfig {
+        tls: Some(runtel_sim::TlsSettings::default()),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let home = Home::new("options");
+    let ca = home.path("sim-ca.pem");
+    std::fs::write(&ca, s.cert_pem().unwrap()).unwrap();
+    // A value other than the default for every option, as TOML, and as the
+    // client's options read back as JSON.
+    let sample = |name: &str| -> (String, Value) {
+        let (toml, json) = match name {
+            "timeout" => ("12.5".to_owned(), serde_json::json!(12.5)),
+            "connect_timeout" => ("3".into(), serde_json::json!(3.0)),
+            "ca_file" => (
+                format!("{:?}", ca.display().to_string()),
+                Value::String(ca.display().to_string()),
+            ),
+            "accept_invalid_certs" => ("true".into(), serde_json::json!(true)),
+            "proxy" => (
+                "\"http://proxy.invalid:3128\"".into(),
+                serde_json::json!("http://proxy.invalid:3128"),
+            ),
+            "proxy_from_env" => ("true".into(), serde_json::json!(true)),
+            "user_agent" => ("\"me/1\"".into(), serde_json::json!("me/1")),
+            "max_response_bytes" => ("1024".into(), serde_json::json!(1024)),
+            "login" => ("\"a@b.cz\"".into(), serde_json::json!("a@b.cz")),
+            "password" => ("\"pw-xyz\"".into(), serde_json::json!("***")),
+            "max_auth_failures" => ("5".into(), serde_json::json!(5)),
+            "auth_lockout_cooldown" => ("60".into(), serde_json::json!(60.0)),
+            "max_retries" => ("0".into(), serde_json::json!(0)),
+            "retry_base_delay" => ("0.05".into(), serde_json::json!(0.05)),
+            "retry_max_delay" => ("1".into(), serde_json::json!(1.0)),
+            "relogin_margin" => ("10".into(), serde_json::json!(10.0)),
+            "logout_on_drop" => ("true".into(), serde_json::json!(true)),
+            "max_idle_age" => ("5".into(), serde_json::json!(5.0)),
+            "warn_plain_http" => ("false".into(), serde_json::json!(false)),
+            other => panic!("no sample for the option {other}: add one to this test"),
+        };
+        (toml, json)
+    };
+    let same = |a: &Value, b: &Value| match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() < 1e-9,
+        _ => a == b,
+    };
+    let url_line = format!("[profiles.default]\nurl = \"{}\"\n", s.url());
+    home.write_config(&url_line, 0o600);
+    let defaults = config_json(&home, &[]);
+    let names: Vec<&str> = defaults["options"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        names,
+        runtel_client::ClientOptions::NAMES,
+        "every option is shown"
+    );
+    assert_eq!(
+        defaults["options"]["logout_on_drop"], false,
+        "the tool keeps its session"
+    );
+    for name in runtel_client::ClientOptions::NAMES {
+        let (toml, want) = sample(name);
+        assert!(
+            !same(&defaults["options"][name], &want),
+            "{name}: the sample must differ from the default"
+        );
+        home.write_config(&format!("{url_line}{name} = {toml}\n"), 0o600);
+        let got = config_json(&home, &[]);
+        assert!(same(&got["options"][name], &want), "{name}: {got}");
+        // The same from the command line, over a profile without it.
+        if !matches!(*name, "password" | "ca_file") {
+            home.write_config(&url_line, 0o600);
+            let flag = format!("{name}={}", toml.trim_matches('"'));
+            let got = config_json(&home, &["--option", &flag]);
+            assert!(same(&got["options"][name], &want), "--option {flag}: {got}");
+        }
+    }
+    assert!(
+        !text(&run(home.cmd().arg("config")).stdout).contains("pw-xyz"),
+        "the password is masked"
+    );
+    assert_eq!(s.counters().requests, 0, "config sends nothing");
+
+    // They reach the client that talks to the server. ca_file: the sim's
+    // self-signed certificate is trusted only through it.
+    let login = |home: &Home| {
+        run_with_stdin(
+            home.cmd()
+                .args(["--login", DEFAULT_LOGIN, "--password-stdin", "login"]),
+            "admin\n",
+        )
+    };
+    home.write_config(&url_line, 0o600);
+    let out = login(&home);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "untrusted: {}",
+        text(&out.stderr)
+    );
+    home.write_config(
+        &format!("{url_line}ca_file = {:?}\n", ca.display().to_string()),
+        0o600,
+    );
+    let out = login(&home);
+    assert!(out.status.success(), "ca_file: {}", text(&out.stderr));
+    // insecure, the name of earlier versions, is accept_invalid_certs.
+    home.write_config(&format!("{url_line}insecure = true\n"), 0o600);
+    assert_eq!(
+        config_json(&home, &[])["options"]["accept_invalid_certs"],
+        true
+    );
+    let out = login(&home);
+    assert!(out.status.success(), "insecure: {}", text(&out.stderr));
+    // max_response_bytes: a list answer over 200 bytes is refused (protocol).
+    home.write_config(
+        &format!("{url_line}max_response_bytes = 200\ninsecure = true\n"),
+        0o600,
+    );
+    let out = run(home.cmd().args(["call", "User", "list"]));
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    // max_retries: a 503 on a list is retried by default, and not with 0.
+    home.write_config(&format!("{url_line}insecure = true\n"), 0o600);
+    for (args, ok) in [(vec![], true), (vec!["--option", "max_retries=0"], false)] {
+        s.push_fault(FaultRule::times(Fault::Html503, 1).on_action("list"));
+        let before = s.counters().action("list");
+        let out = run(home.cmd().args(&args).args(["call", "User", "list"]));
+        assert_eq!(out.status.success(), ok, "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            s.counters().action("list") - before,
+            if ok { 2 } else { 1 },
+            "{args:?}"
+        );
+    }
+    // logout_on_drop = true: the command logs out when it ends and caches nothing.
+    let cache = home.path(".cache/runtel/session-default.json");
+    std::fs::remove_file(&cache).unwrap();
+    home.write_config(
+        &format!("{url_line}insecure = true\nlogin = \"{DEFAULT_LOGIN}\"\nlogout_on_drop = true\n"),
+        0o600,
+    );
+    let logouts = s.counters().action("logout");
+    let out = run(home
+        .cmd()
+        .args(["call", "User", "list"])
+        .env("RUNTEL_PASSWORD", "admin"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(s.counters().action("logout"), logouts + 1);
+    assert!(!cache.exists(), "no session kept");
+
+    // Misspelt and doubled keys are named.
+    for (extra, needle) in [
+        ("max_retires = 0\n", "did you mean \"max_retries\""),
+        (
+            "insecure = true\naccept_invalid_certs = true\n",
+            "both insecure and accept_invalid_certs",
+        ),
+    ] {
+        home.write_config(&format!("{url_line}{extra}"), 0o600);
+        let out = run(home.cmd().arg("config"));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(11), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+    home.write_config(&format!("{url_line}retry_max_delay = -1\n"), 0o600);
+    let out = run(home.cmd().arg("config"));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("retry_max_delay") && err.contains("profile \"default\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_transport_error_is_one_line_with_its_detail_once() {
+    let home = Home::new("transport-line");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{dead}");
+    // What the library says about the same failure.
+    let e = runtel_client::Client::builder(&url)
+        .credentials("a@b.cz", "x")
+        .build()
+        .unwrap()
+        .call("User", "list", ())
+        .unwrap_err();
+    let detail = e.detail();
+    assert!(
+        detail.contains(": "),
+        "the case this test is about: {detail}"
+    );
+    let out = run(home
+        .cmd()
+        .args(["--url", &url, "--login", "a@b.cz", "call", "User", "list"])
+        .env("RUNTEL_PASSWORD", "x"));
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        text(&out.stderr),
+        format!("runtel: error: transport: {detail}\n")
+    );
+    assert!(
+        !text(&out.stderr).contains("transport error"),
+        "the label is not repeated"
+    );
+}
+
+/// The next `list` answer: these records, this total, these notifies.
+fn list_answer(s: &Simulator, list: Vec<Value>, total: u64, notifies: Value) {
+    let body = serde_json::json!({"action": "list", "action_id": "REC", "obj": "DomainCDR",
+        "code": 200, "notifies": notifies, "list": list, "total_count": total});
+    s.push_fault(
+        FaultRule::times(
+            Fault::Replay(Box::new(Replay {
+                status: 200,
+                content_type: "application/json".into(),
+                body: body.to_string().into_bytes(),
+                action_id_to_echo: Some("REC".into()),
+            })),
+            1,
+        )
+        .on_action("list"),
+    );
+}
+
+fn ids_page(ids: std::ops::Range<i64>) -> Vec<Value> {
+    ids.map(|id| serde_json::json!({"id": id})).collect()
+}
+
+#[test]
+fn notifies_go_to_stderr_once_each_and_never_to_stdout() {
+    let s = sim(0);
+    let home = Home::new("notifies");
+    // A login answer with a notice (twice) and one that tries to drive the terminal.
+    let body = serde_json::json!({"action": "auth", "action_id": "REPLAYED", "obj": "User",
+        "code": 200, "notifies": [{"text": "Low balance"}, {"text": "Low balance"},
+                                  {"type": "warning", "text": format!("x{HOSTILE}")}],
+        "body": {"exp": "9999-12-31T23:59:59", "user_id": 1, "user_login": DEFAULT_LOGIN,
+                 "role_name": "admin", "role_type": 1, "token": "notice-token-0123456789"}});
+    replay_next(&s, 200, body);
+    let out = run_with_stdin(
+        home.cmd().args([
+            "--url",
+            s.url(),
+            "--login",
+            DEFAULT_LOGIN,
+            "--password-stdin",
+            "login",
+        ]),
+        "admin\n",
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(text(&out.stdout), "", "nothing on stdout");
+    assert_eq!(
+        err.matches("runtel: notice: Low balance\n").count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("runtel: notice: x\\x1b]0;pwned\\x07\\x1b[2J\n"),
+        "escaped: {err}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err}");
+
+    // A call answer: the envelope on stdout as JSON, the notice on stderr.
+    let home = Home::new("notifies-call");
+    logged_in(&home, &s);
+    list_answer(
+        &s,
+        ids_page(1..3),
+        2,
+        serde_json::json!([{"text": "Low balance"}]),
+    );
+    let out = run(home
+        .cmd()
+        .args(["--url", s.url(), "call", "DomainCDR", "list"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "runtel: notice: Low balance\n");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["list"].as_array().unwrap().len(), 2);
+
+    // Every page of an export: each notice once, the records alone on stdout.
+    list_answer(
+        &s,
+        ids_page(1..3),
+        5,
+        serde_json::json!([{"text": "Low balance"}]),
+    );
+    list_answer(
+        &s,
+        ids_page(3..5),
+        5,
+        serde_json::json!([{"text": "Low balance"}, {"text": "Trial ends soon"}]),
+    );
+    list_answer(&s, ids_page(5..6), 5, serde_json::json!([]));
+    let out = run(home
+        .cmd()
+        .args(["--url", s.url(), "export", "DomainCDR", "--page-size", "2"]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.matches("runtel: notice: Low balance\n").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("runtel: notice: Trial ends soon\n").count(),
+        1,
+        "{err}"
+    );
+    let ids: Vec<i64> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, vec![1, 2, 3, 4, 5]);
+}
+
+fn export_cmd(home: &Home, s: &Simulator, args: &[&str]) -> Command {
+    let mut c = home.cmd();
+    c.args(["--url", s.url(), "export", "DomainCDR"]).args(args);
+    c
+}
+
+fn jsonl_ids(body: &str) -> Vec<i64> {
+    body.lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn an_export_whose_records_change_fails_as_changed_unless_allowed() {
+    let s = sim(0);
+    let home = Home::new("drift");
+    logged_in(&home, &s);
+    let out_file = home.path("cdrs.jsonl");
+    let part = home.path("cdrs.jsonl.part");
+    let pages = |s: &Simulator| {
+        list_answer(s, ids_page(1..11), 30, serde_json::json!([]));
+        list_answer(s, ids_page(11..21), 25, serde_json::json!([]));
+        list_answer(s, ids_page(21..26), 25, serde_json::json!([]));
+    };
+    pages(&s);
+    let args = ["--page-size", "10", "-o", out_file.to_str().unwrap()];
+    let out = run(&mut export_cmd(&home, &s, &args));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(12), "{err}");
+    assert!(err.starts_with("runtel: error: changed:"), "{err}");
+    assert!(
+        err.contains("total_count") && err.contains("30") && err.contains("25"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--allow-drift") && err.contains("--consistent"),
+        "{err}"
+    );
+    assert!(
+        !out_file.exists(),
+        "a file that may lack records does not look finished"
+    );
+    assert_eq!(
+        jsonl_ids(&std::fs::read_to_string(&part).unwrap()),
+        (1..=25).collect::<Vec<_>>()
+    );
+    // Kept as it is on request, without fetching anything again.
+    let lists = s.counters().action("list");
+    let mut resume_args = args.to_vec();
+    resume_args.extend(["--resume", "--allow-drift"]);
+    let out = run(&mut export_cmd(&home, &s, &resume_args));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("runtel: warning:") && err.contains("30"),
+        "{err}"
+    );
+    assert_eq!(s.counters().action("list"), lists, "nothing fetched again");
+    assert_eq!(
+        jsonl_ids(&std::fs::read_to_string(&out_file).unwrap()),
+        (1..=25).collect::<Vec<_>>()
+    );
+    assert!(!part.exists() && !home.path("cdrs.jsonl.part.state").exists());
+
+    // On stdout: the records went out, the exit code says they may be incomplete.
+    pages(&s);
+    let out = run(&mut export_cmd(&home, &s, &["--page-size", "10"]));
+    assert_eq!(out.status.code(), Some(12), "{}", text(&out.stderr));
+    assert_eq!(jsonl_ids(&text(&out.stdout)).len(), 25);
+    // --allow-drift from the start: a warning, and success.
+    pages(&s);
+    let out = run(&mut export_cmd(
+        &home,
+        &s,
+        &["--page-size", "10", "--allow-drift"],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("runtel: warning:"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Records repeated across a page boundary (the list grew at its head): dropped,
+    // and said, with the number.
+    list_answer(&s, ids_page(1..11), 20, serde_json::json!([]));
+    list_answer(&s, ids_page(8..18), 20, serde_json::json!([]));
+    list_answer(&s, vec![], 20, serde_json::json!([]));
+    let out = run(&mut export_cmd(&home, &s, &["--page-size", "10"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(12), "{err}");
+    assert!(err.contains("3 records repeated"), "{err}");
+    assert_eq!(jsonl_ids(&text(&out.stdout)), (1..18).collect::<Vec<_>>());
+    let help = text(&run(home.cmd().arg("--help")).stdout);
+    assert!(help.contains("12  changed"), "{help}");
+}
+
+/// Starts `cmd` (an export to `state`'s FILE), waits until its checkpoint holds
+/// at least `records`, and returns the running child.
+fn export_until(cmd: &mut Command, state: &std::path::Path, records: u64) -> std::process::Child {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let written = std::fs::read_to_string(state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["records"].as_u64())
+            .unwrap_or(0);
+        if written >= records {
+            return child;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the export ended ({status}) before {records} records were written");
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Deletes CDRs as the platform does (the API cannot: they are logs).
+fn delete_cdrs(s: &Simulator, ids: impl IntoIterator<Item = i64>) {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    assert_eq!(
+        s.delete_records("DomainCDR", ids.clone()),
+        ids.len(),
+        "{ids:?}"
+    );
+}
+
+fn slow_lists(s: &Simulator, ms: u64) {
+    s.push_fault(FaultRule {
+        fault: Fault::Delay(Duration::from_millis(ms)),
+        times: None,
+        action: Some("list".into()),
+        probability: 1.0,
+    });
+}
+
+#[test]
+fn records_deleted_mid_export_fail_offset_paging_and_not_consistent_paging() {
+    for consistent in [false, true] {
+        let s = sim(40);
+        let home = Home::new(&format!("mid-delete-{consistent}"));
+        logged_in(&home, &s);
+        slow_lists(&s, 250);
+        let target = home.path("cdrs.jsonl");
+        let state = home.path("cdrs.jsonl.part.state");
+        let mut cmd = export_cmd(
+            &home,
+            &s,
+            &["--page-size", "10", "-o", target.to_str().unwrap()],
+        );
+        if consistent {
+            cmd.arg("--consistent");
+        }
+        let child = export_until(&mut cmd, &state, 10);
+        // Records already exported go away: offset paging then skips as many.
+        delete_cdrs(&s, 1..=5);
+        let out = child.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        if consistent {
+            assert!(out.status.success(), "{err}");
+            assert_eq!(
+                jsonl_ids(&std::fs::read_to_string(&target).unwrap()),
+                (1..=40).collect::<Vec<_>>(),
+                "every record, once, in order"
+            );
+        } else {
+            assert_eq!(out.status.code(), Some(12), "{err}");
+            assert!(err.contains("40") && err.contains("35"), "{err}");
+            let got = jsonl_ids(&std::fs::read_to_string(home.path("cdrs.jsonl.part")).unwrap());
+            assert_eq!(got.len(), 35, "offset paging skipped 5: {got:?}");
+            assert!(!target.exists());
+        }
+    }
+    // Consistent paging cannot take an OR filter.
+    let s = sim(1);
+    let home = Home::new("consistent-or");
+    logged_in(&home, &s);
+    let out = run(&mut export_cmd(
+        &home,
+        &s,
+        &["--consistent", "--filter", r#"{"field_list":[],"type":1}"#],
+    ));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+}
+
+#[test]
+fn resume_refuses_when_records_before_its_checkpoint_changed() {
+    // Offset paging: records deleted before the checkpoint move the rest.
+    let s = sim(60);
+    let home = Home::new("resume-anchor");
+    logged_in(&home, &s);
+    slow_lists(&s, 150);
+    let target = home.path("cdrs.jsonl");
+    let state = home.path("cdrs.jsonl.part.state");
+    let args = ["--page-size", "10", "-o", target.to_str().unwrap()];
+    let mut child = export_until(&mut export_cmd(&home, &s, &args), &state, 20);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    s.clear_faults();
+    let anchor = serde_json::from_str::<Value>(&std::fs::read_to_string(&state).unwrap()).unwrap()
+        ["anchor"]
+        .clone();
+    assert!(
+        anchor["id"].is_i64() && anchor["hash"].is_string(),
+        "{anchor}"
+    );
+    delete_cdrs(&s, 1..=3);
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let out = run(&mut export_cmd(&home, &s, &resume));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(12), "{err}");
+    assert!(
+        err.contains("cannot resume") && err.contains("changed"),
+        "{err}"
+    );
+    assert!(!target.exists(), "{err}");
+
+    // Unchanged before the checkpoint: it resumes, even after deletions past it.
+    let s = sim(60);
+    let home = Home::new("resume-anchor-ok");
+    logged_in(&home, &s);
+    slow_lists(&s, 150);
+    let target = home.path("cdrs.jsonl");
+    let state = home.path("cdrs.jsonl.part.state");
+    let args = [
+        "--page-size",
+        "10",
+        "-o",
+        target.to_str().unwrap(),
+        "--allow-drift",
+    ];
+    let mut child = export_until(&mut export_cmd(&home, &s, &args), &state, 20);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    s.clear_faults();
+    let written = serde_json::from_str::<Value>(&std::fs::read_to_string(&state).unwrap()).unwrap()
+        ["records"]
+        .as_i64()
+        .unwrap();
+    delete_cdrs(&s, [55, 56]);
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let out = run(&mut export_cmd(&home, &s, &resume));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let want: Vec<i64> = (1..=60).filter(|id| *id != 55 && *id != 56).collect();
+    assert_eq!(jsonl_ids(&std::fs::read_to_string(&target).unwrap()), want);
+    assert!(written >= 20);
+
+    // Consistent paging resumes after the last id written, whatever changed.
+    let s = sim(60);
+    let home = Home::new("resume-consistent");
+    logged_in(&home, &s);
+    slow_lists(&s, 150);
+    let target = home.path("cdrs.jsonl");
+    let state = home.path("cdrs.jsonl.part.state");
+    let args = vec![
+        "--page-size",
+        "10",
+        "--consistent",
+        "-o",
+        target.to_str().unwrap(),
+    ];
+    let mut child = export_until(&mut export_cmd(&home, &s, &args), &state, 20);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    s.clear_faults();
+    let last = serde_json::from_str::<Value>(&std::fs::read_to_string(&state).unwrap()).unwrap()
+        ["anchor"]["id"]
+        .as_i64()
+        .unwrap();
+    delete_cdrs(&s, [1, 2, 3, last + 2]);
+    let mut resume = args.clone();
+    resume.push("--resume");
+    let out = run(&mut export_cmd(&home, &s, &resume));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let want: Vec<i64> = (1..=60).filter(|id| *id != last + 2).collect();
+    assert_eq!(jsonl_ids(&std::fs::read_to_string(&target).unwrap()), want);
+}
+
+#[test]
+fn csv_widens_its_header_for_fields_that_appear_on_later_pages() {
+    let s = sim(0);
+    let home = Home::new("csv-widen");
+    logged_in(&home, &s);
+    let pages = |s: &Simulator| {
+        list_answer(
+            s,
+            vec![
+                serde_json::json!({"id": 1, "a": "x"}),
+                serde_json::json!({"id": 2, "a": "line\nbreak, and \"quotes\""}),
+            ],
+            4,
+            serde_json::json!([]),
+        );
+        list_answer(
+            s,
+            vec![
+                serde_json::json!({"id": 3, "a": "z", "b": "new"}),
+                serde_json::json!({"id": 4, "b": "only b", "c": 5}),
+            ],
+            4,
+            serde_json::json!([]),
+        );
+        list_answer(s, vec![], 4, serde_json::json!([]));
+    };
+    pages(&s);
+    let target = home.path("wide.csv");
+    let out = run(&mut export_cmd(
+        &home,
+        &s,
+        &[
+            "--format",
+            "csv",
+            "--page-size",
+            "2",
+            "-o",
+            target.to_str().unwrap(),
+        ],
+    ));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("new columns: b, c"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "id,a,b,c\r\n1,x,,\r\n2,\"line\nbreak, and \"\"quotes\"\"\",,\r\n3,z,new,\r\n4,,only b,5\r\n"
+    );
+    assert_eq!(mode_of(&target), 0o600);
+    assert!(!home.path("wide.csv.part").exists() && !home.path("wide.csv.part.wide").exists());
+    // On stdout the header is gone before the new fields come: an error naming them.
+    pages(&s);
+    let out = run(&mut export_cmd(
+        &home,
+        &s,
+        &["--format", "csv", "--page-size", "2"],
+    ));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(11), "{err}");
+    assert!(err.contains("b, c"), "{err}");
+    let rows = parse_csv(&text(&out.stdout));
+    assert!(rows.iter().all(|r| r.len() == 2), "{rows:?}");
+}
+
+#[test]
+fn csv_tells_an_empty_string_from_a_missing_value() {
+    let s = sim(0);
+    let home = Home::new("csv-empty");
+    logged_in(&home, &s);
+    list_answer(
+        &s,
+        vec![
+            serde_json::json!({"id": 1, "s": "", "n": null, "m": "x"}),
+            serde_json::json!({"id": 2, "s": "t"}),
+        ],
+        2,
+        serde_json::json!([]),
+    );
+    let out = run(&mut export_cmd(&home, &s, &["--format", "csv"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "id,s,n,m\r\n1,\"\",,x\r\n2,t,,\r\n");
+    let help = text(&run(home.cmd().args(["export", "--help"])).stdout);
+    assert!(help.contains("quoted empty cell"), "{help}");
+}
+
+#[test]
+fn json_exports_write_records_that_are_not_objects_as_they_came() {
+    let s = sim(0);
+    let home = Home::new("bare");
+    logged_in(&home, &s);
+    let bare = || {
+        vec![
+            serde_json::json!(5),
+            serde_json::json!("101"),
+            Value::Null,
+            serde_json::json!({"id": 4}),
+        ]
+    };
+    for (format, want) in [
+        ("jsonl", "5\n\"101\"\nnull\n{\"id\":4}\n"),
+        ("json", "[\n5,\n\"101\",\nnull,\n{\"id\":4}\n]\n"),
+        ("csv", "value,id\r\n5,\r\n101,\r\n,\r\n,4\r\n"),
+    ] {
+        list_answer(&s, bare(), 4, serde_json::json!([]));
+        let out = run(&mut export_cmd(&home, &s, &["--format", format]));
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), want, "{format}");
     }
 }
