@@ -2,11 +2,13 @@
 
     import runtel
     with runtel.Client("https://pbx.example", login="me@pbx.example", password=pw) as c:
-        users = c.User.list()
+        users = c.User.list()            # a Response: users.records, users.total_count
         for cdr in c.records("DomainCDR", page_size=1000):
             ...
 
-Logging goes to the ``runtel`` logger; passwords and tokens never appear in it.
+Logging goes to the ``runtel`` logger (which has a ``NullHandler``, so nothing
+is printed unless the program configures logging); passwords and tokens never
+appear in it.
 
 Ctrl-C interrupts any blocking method within a fraction of a second; the
 request then finishes in the background and its answer is dropped, so whether
@@ -14,6 +16,7 @@ an interrupted write was applied on the server is unknown.
 """
 
 import atexit as _atexit
+import logging as _logging
 import os as _os
 
 from ._errors import (
@@ -27,8 +30,11 @@ from ._errors import (
     RuntelTimeoutError,
     TransportError,
 )
-from ._runtel import AuthInfo, Client, Records, __version__
+from ._runtel import AuthInfo, Client, Records, Response, __version__
 from ._runtel import _after_fork_in_child, _at_exit
+
+# A library's logger: silent unless the program configures logging.
+_logging.getLogger("runtel").addHandler(_logging.NullHandler())
 
 # A forked child (multiprocessing, gunicorn --preload, celery prefork) must not
 # reuse the parent's connections, action ids or worker threads.
@@ -41,6 +47,7 @@ __all__ = [
     "Client",
     "AuthInfo",
     "Records",
+    "Response",
     "RuntelError",
     "ApiError",
     "AuthError",

@@ -6,7 +6,13 @@ from typing import Any, Optional
 
 
 class RuntelError(Exception):
-    """Base class of every runtel error. ``kind`` is the stable error kind."""
+    """Base class of every runtel error. ``kind`` is the stable error kind
+    (``runtel._runtel._error_kinds()`` lists them, one subclass each).
+
+    Every instance has the same attributes, None where they do not apply:
+    ``code``, ``http_status``, ``msg_id``, ``message``, ``action_id``, ``body``
+    and ``field_errors`` (refusals by the server), ``retry_after`` (a local
+    lock-out) and ``cause`` (a transport failure)."""
 
     kind: str = "runtel"
 
@@ -23,6 +29,7 @@ class RuntelError(Exception):
         body: Optional[str] = None,
         field_errors: Any = None,
         retry_after: Optional[float] = None,
+        cause: Optional[str] = None,
     ) -> None:
         super().__init__(text)
         if kind is not None:
@@ -35,6 +42,7 @@ class RuntelError(Exception):
         self.body = body
         self.field_errors = field_errors
         self.retry_after = retry_after
+        self.cause = cause
 
 
 class ApiError(RuntelError):
@@ -63,7 +71,10 @@ class NotAuthenticatedError(RuntelError):
 
 
 class TransportError(RuntelError):
-    """The connection failed (DNS, refused, reset, TLS)."""
+    """The connection failed. ``cause`` says how, with a stable name: ``dns``,
+    ``connect`` (refused or unreachable), ``reset``, ``tls_unknown_issuer``,
+    ``tls_expired``, ``tls_wrong_name``, ``tls_other``, ``proxy``,
+    ``malformed_http`` or ``io``."""
 
     kind = "transport"
 

@@ -1,66 +1,212 @@
-"""Type stubs of the runtel._runtel extension module."""
+"""Type stubs of the runtel._runtel extension module (the Rust core's Python face).
+
+Checked against the module by ``python -m mypy.stubtest runtel`` in the tests.
+"""
 
 import datetime
 import os
-from typing import Any, Dict, Iterator, Optional, Union
+from typing import (
+    Any,
+    ClassVar,
+    Dict,
+    ItemsView,
+    Iterator,
+    KeysView,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Union,
+    ValuesView,
+    final,
+)
+
+from ._errors import RuntelError
+
+__all__ = [
+    "__version__",
+    "Client",
+    "Records",
+    "ObjectProxy",
+    "ActionProxy",
+    "AuthInfo",
+    "Response",
+    "_after_fork_in_child",
+    "_error_kinds",
+    "_sample_error",
+    "_transport_causes",
+    "_decode_counts",
+    "_at_exit",
+]
 
 __version__: str
 
-JsonDict = Dict[str, Any]
+_JsonDict = Dict[str, Any]
+_Path = Union[str, "os.PathLike[str]"]
 
+@final
 class AuthInfo:
-    @property
-    def token(self) -> str: ...
-    @property
-    def exp(self) -> datetime.datetime: ...
-    @property
-    def expires_at(self) -> Optional[datetime.datetime]: ...
-    @property
-    def version(self) -> Optional[JsonDict]: ...
-    @property
-    def user_id(self) -> int: ...
-    @property
-    def user_name(self) -> str: ...
-    @property
-    def user_login(self) -> str: ...
-    @property
-    def domain_id(self) -> Optional[int]: ...
-    @property
-    def domain_name(self) -> Optional[str]: ...
-    @property
-    def role_id(self) -> Optional[int]: ...
-    @property
-    def role_name(self) -> str: ...
-    @property
-    def role_type(self) -> int: ...
-    @property
-    def role_perms(self) -> JsonDict: ...
-    @property
-    def role_visible(self) -> JsonDict: ...
-    @property
-    def role_filters(self) -> JsonDict: ...
-    @property
-    def auth_type(self) -> str: ...
-    @property
-    def domain_test_until(self) -> Any: ...
-    @property
-    def domain_mode(self) -> Optional[int]: ...
-    @property
-    def domain_billing_options(self) -> Optional[JsonDict]: ...
-    @property
-    def tz(self) -> Optional[str]: ...
-    @property
-    def locale(self) -> Optional[str]: ...
-    @property
-    def is_platform_operator(self) -> bool: ...
-    def to_dict(self) -> JsonDict: ...
+    """Who is logged in: an attribute for every field of the auth answer.
+    ``repr`` masks the token. Fields the server sent in another type than
+    documented read as their defaults; ``to_dict()`` keeps everything as sent."""
 
-class Records(Iterator[JsonDict]):
-    """Every record of a list action, one page in memory. Safe to share between
-    threads; ``next()`` can be interrupted with Ctrl-C without losing a record."""
+    @property
+    def token(self) -> str:
+        """The bearer token. Keep it out of logs."""
+    @property
+    def exp(self) -> datetime.datetime:
+        """When the token expires, as the server wrote it, read as UTC: an aware
+        ``datetime`` with the server's calendar parts to the microsecond. An
+        instant before year 1 or after year 9999 (Python's ``datetime`` range)
+        is clamped to ``datetime.min`` or ``datetime.max`` in UTC."""
+    @property
+    def expires_at(self) -> Optional[datetime.datetime]:
+        """When the token expires on this machine's clock (corrected for the
+        server's clock skew), aware UTC, clamped like ``exp``; None when the
+        session no longer holds the token."""
+    @property
+    def version(self) -> Optional[_JsonDict]:
+        """The platform's ``version``: ``software`` and ``last_update``."""
+    @property
+    def user_id(self) -> int:
+        """The user's id (0 when the server sent none or an unreadable one)."""
+    @property
+    def user_name(self) -> str:
+        """The user's display name."""
+    @property
+    def user_login(self) -> str:
+        """The user's login (an e-mail)."""
+    @property
+    def domain_id(self) -> Optional[int]:
+        """The PBX (domain) id; None for platform operators."""
+    @property
+    def domain_name(self) -> Optional[str]:
+        """The PBX (domain) name."""
+    @property
+    def role_id(self) -> Optional[int]:
+        """The role id."""
+    @property
+    def role_name(self) -> str:
+        """The role name."""
+    @property
+    def role_type(self) -> int:
+        """-1 platform administrator, -2 custom platform role, 1 PBX
+        administrator, 4 custom PBX role (0 when unknown)."""
+    @property
+    def role_perms(self) -> _JsonDict:
+        """Permissions, keyed by object name."""
+    @property
+    def role_visible(self) -> _JsonDict:
+        """Visible objects, keyed by object name."""
+    @property
+    def role_filters(self) -> _JsonDict:
+        """Filters, keyed by object name."""
+    @property
+    def auth_type(self) -> str:
+        """How the user authenticated (``http``)."""
+    @property
+    def domain_test_until(self) -> Any:
+        """End of the PBX's trial as sent (None when not on trial)."""
+    @property
+    def domain_mode(self) -> Optional[int]:
+        """The PBX mode (undocumented integer)."""
+    @property
+    def domain_billing_options(self) -> Optional[_JsonDict]:
+        """Billing state: ``balance`` (always the exact decimal text the server
+        sent, also when it sent a number: ``1000.10`` stays ``"1000.10"``),
+        ``block_inbound``, ``block_outbound``, ``block_face``."""
+    @property
+    def tz(self) -> Optional[str]:
+        """The user's time zone, such as ``Europe/Prague``."""
+    @property
+    def locale(self) -> Optional[str]:
+        """The user's locale, such as ``en_US``."""
+    @property
+    def notifies(self) -> List[Any]:
+        """The ``notifies`` of the auth answer (messages for the user, such as a
+        low-balance notice), as sent; ``[]`` when there were none."""
+    @property
+    def is_platform_operator(self) -> bool:
+        """True for platform operators, who pass ``domain_id`` to act inside a PBX."""
+    def to_dict(self) -> _JsonDict:
+        """The auth body as a dict, every field including unknown ones, the
+        token masked as ``"***"``."""
 
-    def __iter__(self) -> "Records": ...
-    def __next__(self) -> JsonDict: ...
+@final
+class Response(Mapping[str, Any]):
+    """A successful answer: a read-only mapping over the whole envelope
+    (``resp["code"]``, ``resp.get("msg")``, ``dict(resp)``, ``"list" in resp``),
+    plus the fields a program wants wherever the server put them: ``records``,
+    ``record``, ``total_count``, ``body`` and ``notifies``.
+
+    The mapping wraps the envelope the decoder built, without copying; the
+    values inside (dicts, lists) are the envelope's own, so change a copy
+    (``dict(resp)``, ``copy.deepcopy(resp)``) rather than them. It is not a
+    ``dict``: ``json.dumps(dict(resp))`` serialises it. Pickling and copying
+    work."""
+
+    def __new__(cls, envelope: Mapping[str, Any], /) -> "Response":
+        """A response over a copy of ``envelope`` (any mapping: an envelope
+        obtained some other way, or one made up for a test). Its
+        ``http_status`` is None."""
+    def __getitem__(self, key: str, /) -> Any:
+        """The envelope's field ``key``; ``KeyError`` when absent."""
+    def __len__(self) -> int:
+        """The number of top-level fields."""
+    def __iter__(self) -> Iterator[str]:
+        """The top-level field names, in the server's order."""
+    def __contains__(self, key: object, /) -> bool:
+        """True when the envelope has the field ``key``."""
+    def get(self, key: str, default: Any = None, /) -> Any:  # type: ignore[override]
+        """The envelope's field ``key``, or ``default``."""
+    def keys(self) -> KeysView[str]:
+        """A view of the field names."""
+    def values(self) -> ValuesView[Any]:
+        """A view of the field values."""
+    def items(self) -> ItemsView[str, Any]:
+        """A view of the ``(name, value)`` pairs."""
+    def __eq__(self, other: object, /) -> bool:
+        """Equal to a ``Response`` or mapping with the same fields and values."""
+    def __reduce__(self) -> Tuple[Any, ...]:
+        """Pickles and copies as ``Response(envelope)``."""
+    @property
+    def records(self) -> List[_JsonDict]:
+        """The records of a list answer wherever the server put them: the
+        top-level ``list``, else ``body["list"]``, else ``body`` when it is a
+        list; else ``[]``. The envelope's own list, not a copy."""
+    @property
+    def record(self) -> Optional[_JsonDict]:
+        """The record of a ``get`` answer: ``body`` when it is a non-empty dict
+        (and not one holding a ``list``), else the only record of a one-record
+        list, else None."""
+    @property
+    def total_count(self) -> Optional[int]:
+        """The ``total_count`` of a list answer, at the top level or in
+        ``body``; None when absent or not a non-negative integer."""
+    @property
+    def body(self) -> Any:
+        """The envelope's ``body``, or None when it has none."""
+    @property
+    def notifies(self) -> List[Any]:
+        """The ``notifies`` (messages for the user that came with the answer),
+        or ``[]``."""
+    @property
+    def http_status(self) -> Optional[int]:
+        """The HTTP status of the answer; None for a ``Response`` made from a
+        mapping."""
+
+@final
+class Records(Iterator[_JsonDict]):
+    """Every record of a list action (dicts), one page in memory. Safe to share
+    between threads; each record is yielded once. ``next()`` can be interrupted
+    with Ctrl-C without losing a record: the following ``next()`` resumes with
+    it. Reading a property never waits for a page another thread is fetching."""
+
+    def __iter__(self) -> "Records":
+        """The iterator itself."""
+    def __next__(self) -> _JsonDict:
+        """The next record, fetching a page when needed; ``StopIteration`` at
+        the end. An error is raised once, then the iterator ends."""
     @property
     def total_count(self) -> Optional[int]:
         """The ``total_count`` reported with the last page, or None before the first."""
@@ -73,82 +219,260 @@ class Records(Iterator[JsonDict]):
     @property
     def shortfall(self) -> Optional[int]:
         """None while iterating and after a complete list; once the iterator has
-        ended below the last announced ``total_count``, by how many records."""
+        ended below the last announced ``total_count``, by how many records.
+        An export should treat a number as incomplete."""
     @property
     def server_page_size(self) -> Optional[int]:
         """The page size the server turned out to use when it sent fewer records
         than asked while more were announced, or None."""
+    @property
+    def duplicates_dropped(self) -> int:
+        """Records not yielded because their ``id`` was already on the previous
+        page (the list gained records at its head while paging)."""
+    @property
+    def total_count_drift(self) -> Optional[Tuple[int, int]]:
+        """``(first, latest)`` when ``total_count`` changed while paging: records
+        were added or deleted, and offset paging may have skipped some
+        (``consistent=True`` avoids that). None otherwise."""
+    @property
+    def notifies(self) -> List[Any]:
+        """The ``notifies`` of every page so far, each distinct message once
+        (messages for the user that came with the data, such as a low-balance
+        notice)."""
 
+@final
 class ActionProxy:
-    def __call__(self, params: Optional[JsonDict] = None, /, **kwargs: Any) -> JsonDict: ...
+    """``client.User.list``: calling it sends that action of that object."""
 
+    def __call__(self, params: Optional[_JsonDict] = None, /, **kwargs: Any) -> Response:
+        """Sends the action, as ``client.call(obj, action, params, **kwargs)``
+        does: ``params`` and keyword arguments are merged into the params,
+        except ``limit``, ``offset`` and ``filter``, which go to the envelope's
+        top level."""
+
+@final
 class ObjectProxy:
-    def __getattr__(self, action: str) -> ActionProxy: ...
+    """``client.User``: its attributes are the object's actions."""
 
+    def __getattr__(self, action: str) -> ActionProxy:
+        """The action ``action`` of this object, ready to call."""
+
+@final
 class Client:
-    """A Runtel API client, safe to share between threads. Every blocking method
-    raises ``KeyboardInterrupt`` within a fraction of a second of Ctrl-C; the
-    request then finishes in the background, so whether an interrupted write
-    was applied is unknown. Seconds-valued keywords accept 0 to 30 days
-    (timeouts above 0); anything else raises ``InvalidInputError``."""
+    """A Runtel API client, safe to share between threads (the GIL is released
+    while it waits on the network). With ``login`` and ``password`` it logs in
+    lazily on the first call and again when the token expires. As a context
+    manager it logs out on exit.
 
-    def __init__(
-        self,
+    Every blocking method raises ``KeyboardInterrupt`` within a fraction of a
+    second of Ctrl-C; the request then finishes in the background, so whether
+    an interrupted write was applied is unknown. The client stays usable.
+
+    ``client.User.list(limit=10)`` is ``client.call("User", "list", limit=10)``.
+    """
+
+    OPTION_NAMES: ClassVar[Tuple[str, ...]]
+    """The name of every option of the core, in its order: each is a keyword of
+    ``Client(...)`` and a key of ``options``."""
+
+    def __new__(
+        cls,
         base_url: str,
         *,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        verify: bool = True,
-        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        timeout: Optional[float] = 30.0,
+        connect_timeout: Optional[float] = 10.0,
+        ca_file: Optional[_Path] = None,
+        accept_invalid_certs: Optional[bool] = False,
+        proxy: Optional[str] = None,
+        proxy_from_env: Optional[bool] = False,
+        user_agent: Optional[str] = None,
+        max_response_bytes: Optional[int] = 67108864,
         login: Optional[str] = None,
         password: Optional[str] = None,
-        max_auth_failures: int = 3,
-        lockout_cooldown: float = 900.0,
-        max_retries: int = 2,
-        retry_base_delay: float = 0.2,
-        retry_max_delay: float = 2.0,
-        relogin_margin: float = 60.0,
-        user_agent: Optional[str] = None,
-        proxy: Optional[str] = None,
-        max_response_bytes: Optional[int] = None,
-    ) -> None: ...
-    def login(self, login: str, password: str) -> AuthInfo: ...
-    def call(self, obj: str, action: str, params: Optional[JsonDict] = None, /, **kwargs: Any) -> JsonDict: ...
+        max_auth_failures: Optional[int] = 3,
+        auth_lockout_cooldown: Optional[float] = 900.0,
+        max_retries: Optional[int] = 2,
+        retry_base_delay: Optional[float] = 0.2,
+        retry_max_delay: Optional[float] = 2.0,
+        relogin_margin: Optional[float] = 60.0,
+        logout_on_drop: Optional[bool] = True,
+        max_idle_age: Optional[float] = 30.0,
+        warn_plain_http: Optional[bool] = True,
+        verify: Union[bool, _Path, None] = True,
+        lockout_cooldown: Optional[float] = None,
+    ) -> "Client":
+        """A client for the PBX at ``base_url`` (``https://pbx.example``; the
+        endpoint is ``{base_url}/api/``).
+
+        Every option of the core is a keyword (``Client.OPTION_NAMES``); None
+        keeps an option's default. Seconds accept an int or a float from 0 to
+        30 days (timeouts above 0). An unknown keyword or a value of the wrong
+        type raises ``TypeError`` (naming the nearest keyword for a typo); a
+        value the core refuses raises ``InvalidInputError`` naming the keyword.
+
+        - ``timeout`` (default 30.0): seconds for one HTTP exchange, connect to
+          last byte.
+        - ``connect_timeout`` (default 10.0): seconds to establish a
+          connection (never more than ``timeout``).
+        - ``ca_file`` (default None): trust the certificates in this PEM file
+          (a private CA, or the PBX's self-signed certificate) instead of the
+          public web roots.
+        - ``accept_invalid_certs`` (default False): accept any certificate.
+          Dangerous: anyone on the path can read the password and token.
+        - ``proxy`` (default None): send through this proxy
+          (``http://host:port`` or ``socks5://host:port``); none by default,
+          whatever the environment says.
+        - ``proxy_from_env`` (default False): use ``HTTPS_PROXY``,
+          ``HTTP_PROXY`` or ``ALL_PROXY`` when ``proxy`` is not set.
+        - ``user_agent`` (default None): the ``User-Agent`` header (None sends
+          ``runtel/VERSION``).
+        - ``max_response_bytes`` (default 67108864): the largest answer
+          accepted, in bytes after decompression (64 MiB).
+        - ``login`` (default None): the login for lazy logins and renewals; give
+          ``password`` with it.
+        - ``password`` (default None): the password that goes with ``login``;
+          never shown (``options`` shows ``"***"``).
+        - ``max_auth_failures`` (default 3): refused logins in a row for a
+          server before logins are refused locally (``AuthLockoutError``).
+        - ``auth_lockout_cooldown`` (default 900.0): seconds logins stay
+          refused locally after that.
+        - ``max_retries`` (default 2): retries of ``list``,
+          ``list_with_detail`` and ``get`` after a connection failure or a
+          502/503/504; 0 turns them off. Writes are never retried.
+        - ``retry_base_delay`` (default 0.2): seconds before the first retry,
+          doubled for each further one, jittered.
+        - ``retry_max_delay`` (default 2.0): the longest single retry delay,
+          in seconds.
+        - ``relogin_margin`` (default 60.0): log in again this many seconds
+          before the token expires (at most a quarter of its lifetime).
+        - ``logout_on_drop`` (default True): log out when the client is closed
+          or its last reference dropped.
+        - ``max_idle_age`` (default 30.0): seconds after which idle keep-alive
+          connections are closed.
+        - ``warn_plain_http`` (default True): log a warning once before a
+          password goes over plain ``http://`` to a host that is not this
+          machine.
+        - ``verify`` (default True): as requests and httpx take it: True checks
+          certificates against the public roots, False is
+          ``accept_invalid_certs=True``, a path (str or ``os.PathLike``) is
+          ``ca_file``. Not together with ``ca_file`` or
+          ``accept_invalid_certs``.
+        - ``lockout_cooldown`` (default None): another name of
+          ``auth_lockout_cooldown`` (None: that option's default).
+        """
+    @property
+    def options(self) -> Dict[str, Any]:
+        """Every option the client was built with, defaults included, keyed by
+        ``OPTION_NAMES``, as a new dict each time: seconds as floats,
+        ``ca_file`` as a str, the password as ``"***"``."""
+    def login(self, login: str, password: str) -> AuthInfo:
+        """Logs in and remembers the credentials for automatic re-login. A
+        refused login raises ``AuthError`` and is never retried; after
+        ``max_auth_failures`` refusals in a row, ``AuthLockoutError``. Ctrl-C
+        interrupts it; the login may still complete in the background."""
+    def call(self, obj: str, action: str, params: Optional[_JsonDict] = None, /, **kwargs: Any) -> Response:
+        """Sends one call and returns its answer. ``params`` (a dict, sent as
+        given) and keyword arguments are merged into the params (keywords win),
+        except the keywords ``limit``, ``offset`` (ints) and ``filter`` (a
+        dict), which go to the envelope's top level as the API wants them.
+        Integers of any size go out exactly. Raises a ``RuntelError`` subclass
+        when the call fails. If Ctrl-C interrupts it, the request may still
+        reach the server: a write may have been applied."""
     def list(
         self,
         obj: str,
-        params: Optional[JsonDict] = None,
+        params: Optional[_JsonDict] = None,
         /,
         *,
         limit: Optional[int] = None,
         offset: Optional[int] = None,
-        filter: Optional[JsonDict] = None,
+        filter: Optional[_JsonDict] = None,
         action: str = "list",
         **kwargs: Any,
-    ) -> JsonDict: ...
+    ) -> Response:
+        """One page of a list action: ``call(obj, action, params, limit=...,
+        offset=..., filter=..., **kwargs)``."""
     def records(
         self,
         obj: str,
-        params: Optional[JsonDict] = None,
+        params: Optional[_JsonDict] = None,
         /,
         *,
-        page_size: int = 1000,
-        filter: Optional[JsonDict] = None,
-        start: int = 0,
+        page_size: Optional[int] = None,
+        filter: Optional[_JsonDict] = None,
+        start: Optional[int] = None,
         action: str = "list",
+        consistent: bool = False,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
         **kwargs: Any,
-    ) -> Records: ...
-    def logout(self) -> None: ...
-    def close(self) -> None: ...
-    @property
-    def auth_info(self) -> Optional[AuthInfo]: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    def __enter__(self) -> "Client": ...
-    def __exit__(self, exc_type: Any = None, exc: Any = None, tb: Any = None) -> bool: ...
-    def __getattr__(self, obj: str) -> ObjectProxy: ...
+    ) -> Records:
+        """Iterates over every record of a list action, one page in memory
+        (nothing is sent before the first ``next()``).
 
-def _after_fork_in_child() -> None: ...
-def _at_exit() -> None: ...
+        - ``obj``, ``params`` and keyword arguments: as for ``call``.
+        - ``page_size`` (default None: 1000): records per request, each page's
+          top-level ``limit``.
+        - ``filter`` (default None): the top-level ``filter``, sent with every
+          page.
+        - ``start`` (default None: 0): the offset of the first record, to
+          resume an export at ``Records.position``.
+        - ``action`` (default 'list'): the list action (``list_with_detail``).
+        - ``consistent`` (default False): page by ``id`` (``id > last``, ANDed
+          to the filter) instead of by offset, so records added or deleted
+          meanwhile neither skip nor repeat records. Needs records sorted by
+          ascending ``id`` (checked on every page), and a filter of ``type`` 0;
+          ``start`` does not apply.
+        - ``limit`` (default None): another name of ``page_size``.
+        - ``offset`` (default None): another name of ``start``.
+        """
+    def logout(self) -> None:
+        """Ends the token on the server. Stored credentials are kept: a later
+        call logs in again. If interrupted, the logout goes on in the
+        background."""
+    def close(self) -> None:
+        """Logs out (when holding a token) and closes the client; later calls
+        raise ``InvalidInputError``. Calling it again does nothing."""
+    @property
+    def auth_info(self) -> Optional[AuthInfo]:
+        """The auth info of the current login, or None."""
+    @property
+    def status(self) -> str:
+        """``"unauthenticated"``, ``"authenticated"``, ``"expired"``,
+        ``"logged_out"`` or ``"closed"``."""
+    @property
+    def url(self) -> str:
+        """The endpoint URL (``{base_url}/api/``)."""
+    def __enter__(self) -> "Client":
+        """The client itself."""
+    def __exit__(self, exc_type: Any = None, _exc: Any = None, _tb: Any = None) -> bool:
+        """Logs out and closes. An exception already being raised is never
+        replaced by a logout failure (that is logged); an interrupt during the
+        logout is raised."""
+    def __getattr__(self, obj: str) -> ObjectProxy:
+        """``client.User``: the object ``obj`` (names start with a capital
+        letter; anything else is an ``AttributeError``)."""
+
+def _after_fork_in_child() -> None:
+    """Registered with ``os.register_at_fork``: clients drop the parent's
+    connections and ``action_id`` sequence, and the worker pool starts over."""
+
+def _at_exit() -> None:
+    """Registered with ``atexit``: work abandoned by Ctrl-C stops touching the
+    interpreter while it exits."""
+
+def _error_kinds() -> List[str]:
+    """The name of every error kind of the core, in its order (each has its own
+    exception class)."""
+
+def _transport_causes() -> List[str]:
+    """Every ``TransportError.cause`` the core can give."""
+
+def _sample_error(kind: str) -> RuntelError:
+    """The exception an error of ``kind`` becomes (for tests of the table);
+    ``ValueError`` for a name that is not a kind."""
+
+def _decode_counts() -> Dict[str, int]:
+    """Answers decoded in one pass (``fast``), and answers the core's parser
+    read after the decoder's success rule refused them: ``slow_ok`` (should
+    stay 0) and ``slow_error``."""

@@ -18,7 +18,13 @@ PASSWORD = "admin"
 
 
 def sim_binary() -> str:
-    path = os.environ.get("RUNTEL_SIM") or str(ROOT / "target" / "release" / "runtel-sim")
+    """The simulator: ``$RUNTEL_SIM``, else ``release/runtel-sim`` under
+    ``$CARGO_TARGET_DIR`` (relative to the working directory, as cargo takes
+    it), else under the checkout's ``target``."""
+    path = os.environ.get("RUNTEL_SIM")
+    if not path:
+        target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+        path = str(target / "release" / "runtel-sim")
     if not Path(path).exists():
         pytest.fail(f"runtel-sim not found at {path}: build it (cargo build --release -p runtel-sim)")
     return path

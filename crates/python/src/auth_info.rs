@@ -1,8 +1,10 @@
 //! `AuthInfo`: the auth answer as attributes, `exp` as a timezone-aware datetime.
 
+use std::time::SystemTime;
+
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use runtel_client::AuthInfo;
+use pyo3::types::{IntoPyDict, PyDict, PyList};
+use runtel_client::{AuthInfo, ServerDateTime};
 use serde_json::Value;
 
 use crate::convert::{map_to_py, to_py};
@@ -12,18 +14,27 @@ use crate::convert::{map_to_py, to_py};
 #[pyclass(frozen, module = "runtel._runtel", name = "AuthInfo")]
 pub struct PyAuthInfo {
     pub(crate) info: AuthInfo,
-    /// The token's expiry on the local clock (skew-corrected), Unix seconds.
-    pub(crate) expires_at: Option<f64>,
+    /// The token's expiry on the local clock (skew-corrected).
+    pub(crate) expires_at: Option<SystemTime>,
 }
 
-fn utc_datetime(py: Python<'_>, unix_seconds: f64) -> PyResult<Py<PyAny>> {
+/// An aware UTC `datetime` of the same calendar parts, to the microsecond
+/// (never through a float, which cannot hold a microsecond in year 2999).
+/// Python's `datetime` ends at years 1 and 9999: an instant before or after
+/// is clamped to `datetime.min` or `datetime.max` (in UTC).
+fn utc_datetime(py: Python<'_>, t: ServerDateTime) -> PyResult<Py<PyAny>> {
     // Built through the datetime module: its C API is not part of the abi3 ABI.
     let dt = py.import("datetime")?;
     let utc = dt.getattr("timezone")?.getattr("utc")?;
-    Ok(dt
-        .getattr("datetime")?
-        .call_method1("fromtimestamp", (unix_seconds, utc))?
-        .unbind())
+    let class = dt.getattr("datetime")?;
+    let (year, month, day, hour, minute, second, micro) = t.parts();
+    let made = if (1..=9999).contains(&year) {
+        class.call1((year, month, day, hour, minute, second, micro, &utc))?
+    } else {
+        let bound = class.getattr(if year < 1 { "min" } else { "max" })?;
+        bound.call_method("replace", (), Some(&[("tzinfo", &utc)].into_py_dict(py)?))?
+    };
+    Ok(made.unbind())
 }
 
 #[pymethods]
@@ -36,12 +47,24 @@ impl PyAuthInfo {
     /// When the token expires, as the server wrote it, read as UTC.
     #[getter]
     fn exp(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        utc_datetime(py, self.info.exp.unix_seconds_f64())
+        utc_datetime(py, self.info.exp)
     }
     /// When the token expires on this machine's clock (corrected for server clock skew).
     #[getter]
     fn expires_at(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.expires_at.map(|t| utc_datetime(py, t)).transpose()
+        self.expires_at
+            .map(|t| utc_datetime(py, ServerDateTime::from_system_time(t)))
+            .transpose()
+    }
+    /// The ``notifies`` of the auth answer (messages for the user, such as a
+    /// low-balance notice), as sent.
+    #[getter]
+    fn notifies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for n in &self.info.notifies {
+            list.append(to_py(py, n)?)?;
+        }
+        Ok(list)
     }
     /// `version` as a dict (`software`, `last_update`).
     #[getter]

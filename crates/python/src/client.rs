@@ -1,18 +1,19 @@
 //! `runtel.Client`, the `client.User.list(...)` proxies and the `Records` iterator.
 
 use std::sync::Mutex;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use pyo3::exceptions::{PyAttributeError, PyOverflowError};
+use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use runtel_client::{AuthInfo, Call, Client, Error, RetryPolicy, SessionStatus};
+use pyo3::types::{PyBool, PyDict, PyInt, PyTuple};
+use runtel_client::{AuthInfo, Call, Client, Error, SessionStatus};
 use serde_json::{Map, Value};
 
 use crate::auth_info::PyAuthInfo;
-use crate::convert::from_py;
+use crate::convert::{from_py, from_py_named, map_to_py};
 use crate::errors::{invalid_input, to_py_err};
 use crate::records::PyRecords;
+use crate::response::PyResponse;
 use crate::wait;
 
 /// A Runtel API client. Safe to use from many threads at once; the GIL is released
@@ -29,6 +30,8 @@ use crate::wait;
 pub struct PyClient {
     client: Mutex<Option<Client>>,
     url: String,
+    /// The options the client was built with, as JSON (password masked).
+    options: Map<String, Value>,
 }
 
 impl PyClient {
@@ -54,10 +57,7 @@ impl PyClient {
         py.detach(move || Session {
             status: client.session_status(),
             info: client.auth_info(),
-            expires_at: client
-                .token_expires_at()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs_f64()),
+            expires_at: client.token_expires_at(),
         })
     }
 
@@ -85,7 +85,7 @@ impl PyClient {
 struct Session {
     status: SessionStatus,
     info: Option<AuthInfo>,
-    expires_at: Option<f64>,
+    expires_at: Option<SystemTime>,
 }
 
 impl Session {
@@ -110,148 +110,140 @@ impl Drop for PyClient {
     }
 }
 
-/// Params from a dict (or None) and keyword arguments, merged (keywords win).
-pub(crate) fn params_from(
-    py: Python<'_>,
-    params: Option<&Bound<'_, PyAny>>,
-    kwargs: Option<&Bound<'_, PyDict>>,
-) -> PyResult<Value> {
-    let mut map = match params.map(from_py).transpose()? {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m,
-        Some(_) => return Err(invalid_input(py, "params must be a dict")),
-    };
-    if let Some(kw) = kwargs {
-        if let Value::Object(extra) = from_py(kw.as_any())? {
-            map.extend(extra);
+/// What one call sends: its params, and the top-level `limit`, `offset` and
+/// `filter` (keywords of these names go there, not into params).
+pub(crate) struct CallArgs {
+    params: Value,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    filter: Option<Value>,
+}
+
+impl CallArgs {
+    /// Params from a dict (or None) and keyword arguments, merged (keywords
+    /// win), with `limit`, `offset` and `filter` taken out of the keywords.
+    /// A params dict is sent as given, whatever its keys.
+    pub(crate) fn from_py(
+        py: Python<'_>,
+        params: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<CallArgs> {
+        let mut map = match params.map(from_py).transpose()? {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m,
+            Some(_) => return Err(invalid_input(py, "params must be a dict")),
+        };
+        let mut args = CallArgs {
+            params: Value::Null,
+            limit: None,
+            offset: None,
+            filter: None,
+        };
+        if let Some(kw) = kwargs {
+            for (key, value) in kw.iter() {
+                let key: String = key.extract()?;
+                match key.as_str() {
+                    "limit" => args.limit = count_keyword(py, "limit", &value)?,
+                    "offset" => args.offset = count_keyword(py, "offset", &value)?,
+                    "filter" => args.filter = Some(from_py_named(&value, "filter")?),
+                    _ => {
+                        let v = from_py_named(&value, &format!("params.{key}"))?;
+                        map.insert(key, v);
+                    }
+                }
+            }
         }
+        args.params = Value::Object(map);
+        Ok(args)
     }
-    Ok(Value::Object(map))
+
+    /// The call, with the top-level words set.
+    pub(crate) fn call(self, py: Python<'_>, obj: &str, action: &str) -> PyResult<Call> {
+        let mut call = Call::new(obj, action, self.params)
+            .and_then(|c| c.filter(self.filter.unwrap_or(Value::Null)))
+            .map_err(|e| to_py_err(py, &e))?;
+        if let Some(l) = self.limit {
+            call = call.limit(l);
+        }
+        if let Some(o) = self.offset {
+            call = call.offset(o);
+        }
+        Ok(call)
+    }
 }
 
-/// Seconds from Python (a float or an int) as a `Duration`, through the one check
-/// every front end uses: NaN, negative, infinite or above 30 days is an
-/// `InvalidInputError` naming the keyword, never a panic.
-fn secs(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
-    let v = match value.extract::<f64>() {
-        Ok(v) => v,
-        // An int beyond the float range: as much a mistake as 1e300.
-        Err(e) if e.is_instance_of::<PyOverflowError>(py) => f64::INFINITY,
-        Err(e) => return Err(e),
-    };
-    runtel_client::duration_from_secs(name, v).map_err(|e| to_py_err(py, &e))
-}
-
-/// The optional seconds keyword `name`, when given.
-fn opt_secs(
+/// A non-negative integer keyword (`limit`, `offset`, `page_size`, `start`);
+/// None when not given or None.
+pub(crate) fn count_keyword(
     py: Python<'_>,
     name: &str,
-    value: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Option<Duration>> {
-    value.map(|v| secs(py, name, v)).transpose()
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Option<u64>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+        let t = value.get_type().name()?;
+        return Err(PyTypeError::new_err(format!(
+            "{name} takes an int, not {t}"
+        )));
+    }
+    value.extract::<u64>().map(Some).map_err(|_| {
+        invalid_input(
+            py,
+            &format!("{name} must be an integer from 0 to 2^64-1, not {value}"),
+        )
+    })
 }
 
-fn call_envelope(py: Python<'_>, client: Client, call: Call) -> PyResult<Py<PyAny>> {
+fn call_envelope(py: Python<'_>, client: Client, call: Call) -> PyResult<PyResponse> {
     // The GIL is released for the network wait; the decoder takes it back only to
     // build the dict, in one pass over the body.
     let result = wait::blocking(py, move || {
         client.call_decoded(&call, &crate::decode::PyEnvelopeDecoder)
     })?;
     match result {
-        Ok(dict) => Ok(dict.into_any()),
+        Ok(d) => Ok(PyResponse::wrap(d.envelope, d.http_status)),
         Err(e) => Err(to_py_err(py, &e)),
     }
 }
 
 #[pymethods]
 impl PyClient {
-    /// Seconds-valued keywords (``timeout``, ``connect_timeout``,
-    /// ``lockout_cooldown``, ``retry_base_delay``, ``retry_max_delay``,
-    /// ``relogin_margin``) accept a float or an int from 0 to 30 days; anything
-    /// else (NaN, negative, infinite, huge) raises ``InvalidInputError``. The two
-    /// timeouts must also be above zero.
+    /// Every option of the core is a keyword (``OPTION_NAMES``), plus
+    /// ``verify`` (True, False, or the path of a CA file) and
+    /// ``lockout_cooldown`` (``auth_lockout_cooldown``). Unknown keywords and
+    /// values of the wrong type raise ``TypeError``; values the core refuses
+    /// (NaN, negative or huge seconds, a zero timeout, an unreadable CA file)
+    /// raise ``InvalidInputError`` naming the keyword.
     #[new]
-    #[pyo3(signature = (base_url, *, timeout=None, connect_timeout=None, verify=true, ca_file=None,
-                        login=None, password=None, max_auth_failures=3, lockout_cooldown=None,
-                        max_retries=2, retry_base_delay=None, retry_max_delay=None,
-                        relogin_margin=None, user_agent=None, proxy=None, max_response_bytes=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        py: Python<'_>,
-        base_url: &str,
-        timeout: Option<&Bound<'_, PyAny>>,
-        connect_timeout: Option<&Bound<'_, PyAny>>,
-        verify: bool,
-        ca_file: Option<std::path::PathBuf>,
-        login: Option<&str>,
-        password: Option<&str>,
-        max_auth_failures: u32,
-        lockout_cooldown: Option<&Bound<'_, PyAny>>,
-        max_retries: u32,
-        retry_base_delay: Option<&Bound<'_, PyAny>>,
-        retry_max_delay: Option<&Bound<'_, PyAny>>,
-        relogin_margin: Option<&Bound<'_, PyAny>>,
-        user_agent: Option<&str>,
-        proxy: Option<&str>,
-        max_response_bytes: Option<usize>,
-    ) -> PyResult<Self> {
-        // Unset keywords keep the core's defaults (the stub shows them).
-        let mut retry = RetryPolicy {
-            max_retries,
-            ..RetryPolicy::default()
+    #[pyo3(signature = (base_url, **options))]
+    fn new(py: Python<'_>, base_url: &str, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let options = crate::options::from_keywords(py, options)?;
+        let Value::Object(shown) = options.to_json() else {
+            unreachable!("options serialize to an object")
         };
-        if let Some(d) = opt_secs(py, "retry_base_delay", retry_base_delay)? {
-            retry.base_delay = d;
-        }
-        if let Some(d) = opt_secs(py, "retry_max_delay", retry_max_delay)? {
-            retry.max_delay = d;
-        }
-        let mut b = Client::builder(base_url)
-            .danger_accept_invalid_certs(!verify)
-            .max_auth_failures(max_auth_failures)
-            .retry(retry);
-        if let Some(d) = opt_secs(py, "timeout", timeout)? {
-            b = b.timeout(d);
-        }
-        if let Some(d) = opt_secs(py, "connect_timeout", connect_timeout)? {
-            b = b.connect_timeout(d);
-        }
-        if let Some(d) = opt_secs(py, "lockout_cooldown", lockout_cooldown)? {
-            b = b.auth_lockout_cooldown(d);
-        }
-        if let Some(d) = opt_secs(py, "relogin_margin", relogin_margin)? {
-            b = b.relogin_margin(d);
-        }
-        if let Some(path) = ca_file {
-            let pem = std::fs::read(&path).map_err(|e| {
-                invalid_input(py, &format!("cannot read ca_file {}: {e}", path.display()))
-            })?;
-            b = b.root_certificates_pem(pem);
-        }
-        match (login, password) {
-            (Some(l), Some(p)) => b = b.credentials(l, p),
-            (None, None) => {}
-            _ => {
-                return Err(invalid_input(
-                    py,
-                    "pass both login and password, or neither",
-                ))
-            }
-        }
-        if let Some(ua) = user_agent {
-            b = b.user_agent(ua);
-        }
-        if let Some(p) = proxy {
-            b = b.proxy(p);
-        }
-        if let Some(n) = max_response_bytes {
-            b = b.max_response_bytes(n);
-        }
-        let client = b.build().map_err(|e| to_py_err(py, &e))?;
+        let client = Client::with_options(base_url, options).map_err(|e| to_py_err(py, &e))?;
         Ok(PyClient {
             url: client.endpoint_url().to_owned(),
             client: Mutex::new(Some(client)),
+            options: shown,
         })
+    }
+
+    /// The name of every option, in the core's order (each is a keyword of
+    /// ``Client(...)`` and a key of ``options``).
+    #[classattr]
+    #[allow(non_snake_case)]
+    fn OPTION_NAMES(py: Python<'_>) -> PyResult<Py<PyTuple>> {
+        PyTuple::new(py, crate::options::names()).map(Bound::unbind)
+    }
+
+    /// Every option the client was built with, defaults included, as a new
+    /// dict (seconds as floats, the password as ``"***"``).
+    #[getter]
+    fn options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        map_to_py(py, &self.options)
     }
 
     /// Logs in and remembers the credentials for automatic re-login. A refused login
@@ -267,9 +259,11 @@ impl PyClient {
             .ok_or_else(|| invalid_input(py, "logged out by another thread meanwhile"))
     }
 
-    /// Sends one call; returns the whole answer envelope as a dict.
-    /// ``params`` (a dict) and keyword arguments are merged. If Ctrl-C interrupts
-    /// it, the request may still reach the server: a write may have been applied.
+    /// Sends one call; returns the answer as a ``Response``.
+    /// ``params`` (a dict) and keyword arguments are merged; the keywords
+    /// ``limit``, ``offset`` and ``filter`` go to the envelope's top level. If
+    /// Ctrl-C interrupts it, the request may still reach the server: a write may
+    /// have been applied.
     #[pyo3(signature = (obj, action, params=None, /, **kwargs))]
     fn call(
         &self,
@@ -278,10 +272,9 @@ impl PyClient {
         action: &str,
         params: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Py<PyAny>> {
+    ) -> PyResult<PyResponse> {
         let client = self.get(py)?;
-        let params = params_from(py, params, kwargs)?;
-        let call = Call::new(obj, action, params).map_err(|e| to_py_err(py, &e))?;
+        let call = CallArgs::from_py(py, params, kwargs)?.call(py, obj, action)?;
         call_envelope(py, client, call)
     }
 
@@ -293,50 +286,85 @@ impl PyClient {
         py: Python<'_>,
         obj: &str,
         params: Option<&Bound<'_, PyAny>>,
-        limit: Option<u64>,
-        offset: Option<u64>,
+        limit: Option<&Bound<'_, PyAny>>,
+        offset: Option<&Bound<'_, PyAny>>,
         filter: Option<&Bound<'_, PyAny>>,
         action: &str,
         kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Py<PyAny>> {
+    ) -> PyResult<PyResponse> {
         let client = self.get(py)?;
-        let params = params_from(py, params, kwargs)?;
-        let filter = filter.map(from_py).transpose()?.unwrap_or(Value::Null);
-        let mut call = Call::new(obj, action, params)
-            .and_then(|c| c.filter(filter))
-            .map_err(|e| to_py_err(py, &e))?;
-        if let Some(l) = limit {
-            call = call.limit(l);
-        }
-        if let Some(o) = offset {
-            call = call.offset(o);
-        }
-        call_envelope(py, client, call)
+        let mut args = CallArgs::from_py(py, params, kwargs)?;
+        args.limit = limit
+            .map(|l| count_keyword(py, "limit", l))
+            .transpose()?
+            .flatten();
+        args.offset = offset
+            .map(|o| count_keyword(py, "offset", o))
+            .transpose()?
+            .flatten();
+        args.filter = filter.map(|f| from_py_named(f, "filter")).transpose()?;
+        call_envelope(py, client, args.call(py, obj, action)?)
     }
 
     /// Iterates over every record of a list action, ``page_size`` per request, one
     /// page in memory. ``filter`` is sent with every page; ``start`` skips records.
-    #[pyo3(signature = (obj, params=None, /, *, page_size=1000, filter=None, start=0, action="list", **kwargs))]
+    /// ``limit`` and ``offset`` are other names of ``page_size`` and ``start``
+    /// (they are each page's top-level ``limit`` and the first ``offset``).
+    /// ``consistent=True`` pages by ``id`` instead of by offset.
+    #[pyo3(signature = (obj, params=None, /, *, page_size=None, filter=None, start=None, action="list",
+                        consistent=false, limit=None, offset=None, **kwargs))]
     #[allow(clippy::too_many_arguments)]
     fn records(
         &self,
         py: Python<'_>,
         obj: &str,
         params: Option<&Bound<'_, PyAny>>,
-        page_size: u64,
+        page_size: Option<&Bound<'_, PyAny>>,
         filter: Option<&Bound<'_, PyAny>>,
-        start: u64,
+        start: Option<&Bound<'_, PyAny>>,
         action: &str,
+        consistent: bool,
+        limit: Option<&Bound<'_, PyAny>>,
+        offset: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyRecords> {
+        let either = |name: &str,
+                      a: Option<&Bound<'_, PyAny>>,
+                      alias: &str,
+                      b: Option<&Bound<'_, PyAny>>| {
+            let a = a.map(|v| count_keyword(py, name, v)).transpose()?.flatten();
+            let b = b
+                .map(|v| count_keyword(py, alias, v))
+                .transpose()?
+                .flatten();
+            match (a, b) {
+                (Some(_), Some(_)) => Err(PyTypeError::new_err(format!(
+                    "{alias} is another name of {name}: give one"
+                ))),
+                (a, b) => Ok(a.or(b)),
+            }
+        };
+        let page_size = either("page_size", page_size, "limit", limit)?.unwrap_or(1000);
+        let start = either("start", start, "offset", offset)?.unwrap_or(0);
+        if consistent && start > 0 {
+            return Err(invalid_input(
+                py,
+                "start does not apply to consistent paging, which pages by id: \
+                 filter on id instead",
+            ));
+        }
         let client = self.get(py)?;
-        let params = params_from(py, params, kwargs)?;
-        let filter = filter.map(from_py).transpose()?.unwrap_or(Value::Null);
+        let args = CallArgs::from_py(py, params, kwargs)?;
+        let filter = filter
+            .map(|f| from_py_named(f, "filter"))
+            .transpose()?
+            .unwrap_or(Value::Null);
         let records = client
-            .records(obj, params, page_size)
+            .records(obj, args.params, page_size)
             .and_then(|r| r.action(action))
             .and_then(|r| r.filter(filter))
             .map(|r| r.starting_at(start))
+            .and_then(|r| if consistent { r.consistent() } else { Ok(r) })
             .map_err(|e| to_py_err(py, &e))?;
         Ok(PyRecords::new(records))
     }
@@ -399,7 +427,9 @@ impl PyClient {
             (Err(e), false) => Err(to_py_err(py, &e)),
             (Err(e), true) => {
                 log::warn!(
-                    "runtel logout on context exit failed while another error was raised: {e}"
+                    "logout at the end of the with block failed while another exception \
+                     was being raised (that one is raised): {}",
+                    e.detail()
                 );
                 Ok(false)
             }
@@ -476,7 +506,7 @@ impl ActionProxy {
         py: Python<'_>,
         params: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Py<PyAny>> {
+    ) -> PyResult<PyResponse> {
         self.client
             .get()
             .call(py, &self.obj, &self.action, params, kwargs)

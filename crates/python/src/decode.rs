@@ -1,22 +1,62 @@
 //! Answer bodies decoded straight into Python objects, in one pass over the bytes
 //! (no intermediate `serde_json::Value`), with the same success rule and the same
 //! errors as the Rust client.
+//!
+//! While it builds the envelope dict, the decoder notes the few top-level fields
+//! the success rule reads in a typed [`EnvelopeHead`]. A success is returned as
+//! built; anything else goes to the core's parser, which names the exact error.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
 use runtel_client::{Decoder, Error, Expected, Limits};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::convert::number_text_to_py;
+
+/// The key under which serde_json (with `arbitrary_precision`, which the
+/// workspace enables) hands over a number that is not a 64-bit integer: as a
+/// one-entry map from this key to the number's text. serde_json's own `Value`
+/// recognises numbers the same way.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// How answers were decoded, for `_decode_counts()` (tests check that every
+/// success takes the fast path, i.e. that [`EnvelopeHead`] agrees with the core).
+static FAST: AtomicU64 = AtomicU64::new(0);
+static SLOW_OK: AtomicU64 = AtomicU64::new(0);
+static SLOW_ERROR: AtomicU64 = AtomicU64::new(0);
+
+/// ``_decode_counts()``: answers decoded in one pass (``fast``), and answers the
+/// core's parser read after the head refused them, as a success (``slow_ok``,
+/// which should stay 0: the head and the core disagreed) or an error
+/// (``slow_error``).
+#[pyfunction]
+#[pyo3(name = "_decode_counts")]
+pub fn decode_counts(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("fast", FAST.load(Ordering::Relaxed))?;
+    d.set_item("slow_ok", SLOW_OK.load(Ordering::Relaxed))?;
+    d.set_item("slow_error", SLOW_ERROR.load(Ordering::Relaxed))?;
+    Ok(d)
+}
+
+/// A successful answer: the envelope as a dict, and the HTTP status.
+pub struct Decoded {
+    pub envelope: Py<PyDict>,
+    pub http_status: u16,
+}
 
 /// Decodes an answer into a `dict` of the whole envelope.
 pub struct PyEnvelopeDecoder;
 
 impl Decoder for PyEnvelopeDecoder {
-    type Output = Py<PyDict>;
+    type Output = Decoded;
 
     fn decode(
         &self,
@@ -24,7 +64,7 @@ impl Decoder for PyEnvelopeDecoder {
         status: u16,
         body: Vec<u8>,
         limits: &Limits,
-    ) -> Result<Py<PyDict>, Error> {
+    ) -> Result<Decoded, Error> {
         if crate::wait::must_not_attach() {
             return Err(Error::InvalidInput(
                 "the Python interpreter is exiting; the answer was dropped".into(),
@@ -32,30 +72,135 @@ impl Decoder for PyEnvelopeDecoder {
         }
         if body.len() <= limits.max_body_bytes {
             // The network wait is over; building Python objects needs the GIL.
-            let fast = Python::attach(|py| -> Option<Py<PyDict>> {
-                let mut de = serde_json::Deserializer::from_slice(&body);
-                let keys = RefCell::new(KeyCache::default());
-                let (dict, head) = EnvelopeSeed { py, keys: &keys }.deserialize(&mut de).ok()?;
-                de.end().ok()?;
-                runtel_client::is_success_envelope(expected, status, &head).then(|| dict.unbind())
+            let fast = Python::attach(|py| {
+                let (dict, head) = decode_envelope(py, &body)?;
+                head.is_success(&expected, status).then(|| dict.unbind())
             });
-            if let Some(d) = fast {
-                return Ok(d);
+            if let Some(envelope) = fast {
+                FAST.fetch_add(1, Ordering::Relaxed);
+                return Ok(Decoded {
+                    envelope,
+                    http_status: status,
+                });
             }
         }
         // Not a success (or not decodable): the protocol's parser names the error.
-        let response = runtel_client::ResponseDecoder.decode(expected, status, body, limits)?;
+        let response = runtel_client::ResponseDecoder
+            .decode(expected, status, body, limits)
+            .inspect_err(|_| {
+                SLOW_ERROR.fetch_add(1, Ordering::Relaxed);
+            })?;
+        SLOW_OK.fetch_add(1, Ordering::Relaxed);
         Python::attach(|py| {
             crate::convert::map_to_py(py, response.envelope())
-                .map(Bound::unbind)
+                .map(|d| Decoded {
+                    envelope: d.unbind(),
+                    http_status: response.http_status(),
+                })
                 .map_err(|e| Error::InvalidInput(format!("converting the answer to Python: {e}")))
         })
     }
 }
 
-/// The top-level object: every value into Python, plus the top-level fields the
-/// success rule reads (`code`, `action_id`, and the types of `notifies`, `list`,
-/// `total_count`) into a small map.
+/// The body as an envelope dict and its head, or None when it is not one JSON
+/// object (a byte-order mark before it is skipped, as the core's parser does).
+fn decode_envelope<'py>(
+    py: Python<'py>,
+    body: &[u8],
+) -> Option<(Bound<'py, PyDict>, EnvelopeHead)> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let keys = RefCell::new(KeyCache::default());
+    let decoded = EnvelopeSeed { py, keys: &keys }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(decoded)
+}
+
+/// The top-level fields the success rule reads, as the decoder found them:
+/// the same rule as `runtel_client::is_success_envelope`, on typed fields
+/// instead of a map (`tests::head_agrees_with_the_core` holds them together).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct EnvelopeHead {
+    /// `code` as the core reads it: an integer, or a string holding one
+    /// (some back ends stringify numbers). None: absent or anything else.
+    code: Option<i64>,
+    /// The `action_id` echo as text: a string as sent, a number as its digits.
+    /// None: absent or another type.
+    action_id: Option<String>,
+    notifies: Shape,
+    list: Shape,
+    total_count: Shape,
+}
+
+/// The JSON type of a top-level field, as far as the success rule cares.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    #[default]
+    Absent,
+    Null,
+    Array,
+    /// An integer from 0 to `u64::MAX`: a usable `total_count`.
+    Count,
+    /// Anything else (an object, a string, a bool, a negative or huge or
+    /// fractional number).
+    Other,
+}
+
+impl Shape {
+    /// The shape of a value the decoder built (only exact built-in types occur),
+    /// for `notifies` and `list`, whose shapes a Python object shows exactly.
+    fn of(v: &Bound<'_, PyAny>) -> Shape {
+        if v.is_none() {
+            Shape::Null
+        } else if v.is_exact_instance_of::<PyList>() {
+            Shape::Array
+        } else {
+            Shape::Other
+        }
+    }
+
+    /// The shape of a JSON value, for `total_count`: read from its text, since
+    /// `-0` and `0` are the same Python `int` but only `0` is a count.
+    fn of_value(v: &Value) -> Shape {
+        match v {
+            Value::Null => Shape::Null,
+            Value::Array(_) => Shape::Array,
+            Value::Number(n) if n.is_u64() => Shape::Count,
+            _ => Shape::Other,
+        }
+    }
+}
+
+impl EnvelopeHead {
+    /// A 2xx status, `code` 200, the request's `action_id` echoed, and
+    /// `notifies`/`list`/`total_count` absent or of their types.
+    pub(crate) fn is_success(&self, expected: &Expected<'_>, status: u16) -> bool {
+        (200..300).contains(&status)
+            && self.code == Some(200)
+            && self.action_id.as_deref() == Some(expected.action_id)
+            && matches!(self.notifies, Shape::Absent | Shape::Array)
+            && matches!(self.list, Shape::Absent | Shape::Array | Shape::Null)
+            && matches!(self.total_count, Shape::Absent | Shape::Count | Shape::Null)
+    }
+
+    fn set_code(&mut self, v: &Value) {
+        self.code = match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+    }
+
+    fn set_action_id(&mut self, v: &Value) {
+        self.action_id = match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+    }
+}
+
+/// The top-level object: every value into Python, and the head on the side.
 struct EnvelopeSeed<'a, 'py> {
     py: Python<'py>,
     keys: &'a RefCell<KeyCache<'py>>,
@@ -85,7 +230,7 @@ impl<'py> KeyCache<'py> {
 }
 
 impl<'de, 'a, 'py> DeserializeSeed<'de> for EnvelopeSeed<'a, 'py> {
-    type Value = (Bound<'py, PyDict>, Map<String, Value>);
+    type Value = (Bound<'py, PyDict>, EnvelopeHead);
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
@@ -93,7 +238,7 @@ impl<'de, 'a, 'py> DeserializeSeed<'de> for EnvelopeSeed<'a, 'py> {
 }
 
 impl<'de, 'a, 'py> Visitor<'de> for EnvelopeSeed<'a, 'py> {
-    type Value = (Bound<'py, PyDict>, Map<String, Value>);
+    type Value = (Bound<'py, PyDict>, EnvelopeHead);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an envelope object")
@@ -101,52 +246,37 @@ impl<'de, 'a, 'py> Visitor<'de> for EnvelopeSeed<'a, 'py> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let dict = PyDict::new(self.py);
-        let mut head = Map::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match key.as_ref() {
-                "code" | "action_id" => {
+        let mut head = EnvelopeHead::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let value = match key.as_ref() {
+                // Scalars the rule reads by value (a repeated key: the last wins,
+                // as in the dict and in the core's map).
+                "code" | "action_id" | "total_count" => {
                     let v: Value = map.next_value()?;
-                    dict.set_item(
-                        key.as_ref(),
-                        crate::convert::to_py(self.py, &v).map_err(A::Error::custom)?,
-                    )
-                    .map_err(A::Error::custom)?;
-                    head.insert(key.into_owned(), v);
+                    match key.as_ref() {
+                        "code" => head.set_code(&v),
+                        "action_id" => head.set_action_id(&v),
+                        _ => head.total_count = Shape::of_value(&v),
+                    }
+                    crate::convert::to_py(self.py, &v).map_err(A::Error::custom)?
                 }
                 _ => {
                     let v = map.next_value_seed(PySeed {
                         py: self.py,
                         keys: self.keys,
                     })?;
-                    let marker = match key.as_ref() {
-                        "notifies" | "list" | "total_count" => Some(type_marker(&v)),
-                        _ => None,
-                    };
-                    dict.set_item(key.as_ref(), v).map_err(A::Error::custom)?;
-                    if let Some(m) = marker {
-                        head.insert(key.into_owned(), m);
+                    match key.as_ref() {
+                        "notifies" => head.notifies = Shape::of(&v),
+                        "list" => head.list = Shape::of(&v),
+                        _ => {}
                     }
+                    v
                 }
-            }
+            };
+            dict.set_item(key.as_ref(), value)
+                .map_err(A::Error::custom)?;
         }
         Ok((dict, head))
-    }
-}
-
-/// Enough of a value for the success rule's type checks.
-fn type_marker(v: &Bound<'_, PyAny>) -> Value {
-    if v.is_none() {
-        Value::Null
-    } else if v.cast::<PyList>().is_ok() {
-        Value::Array(Vec::new())
-    } else if let Ok(n) = v.extract::<u64>() {
-        if v.cast::<pyo3::types::PyBool>().is_ok() {
-            Value::Bool(true)
-        } else {
-            Value::from(n)
-        }
-    } else {
-        Value::String(String::new())
     }
 }
 
@@ -180,7 +310,7 @@ impl<'de, 'a, 'py> Visitor<'de> for PySeed<'a, 'py> {
     }
 
     fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(pyo3::types::PyBool::new(self.py, b).to_owned().into_any())
+        Ok(PyBool::new(self.py, b).to_owned().into_any())
     }
 
     fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
@@ -195,6 +325,8 @@ impl<'de, 'a, 'py> Visitor<'de> for PySeed<'a, 'py> {
             .map_err(E::custom)
     }
 
+    /// Only without `arbitrary_precision` (which sends every other number as
+    /// its text, see [`NUMBER_TOKEN`]).
     fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Self::Value, E> {
         Ok(PyFloat::new(self.py, f).into_any())
     }
@@ -216,10 +348,21 @@ impl<'de, 'a, 'py> Visitor<'de> for PySeed<'a, 'py> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let dict = PyDict::new(self.py);
+        let mut first = true;
         while let Some(key) = map.next_key_seed(KeySeed {
             py: self.py,
             keys: self.keys,
+            first,
         })? {
+            let key = match key {
+                Key::Str(k) => k,
+                // Not an object but a number beyond 64-bit integers: its text.
+                Key::Number => {
+                    let text: Cow<'de, str> = map.next_value()?;
+                    return number_text_to_py(self.py, &text).map_err(A::Error::custom);
+                }
+            };
+            first = false;
             let v = map.next_value_seed(PySeed {
                 py: self.py,
                 keys: self.keys,
@@ -230,14 +373,21 @@ impl<'de, 'a, 'py> Visitor<'de> for PySeed<'a, 'py> {
     }
 }
 
-/// A map key, as a Python str from the key cache.
+/// A map key: a Python str from the key cache, or (first in its map) the mark
+/// of a number in text form.
+enum Key<'py> {
+    Str(Bound<'py, PyString>),
+    Number,
+}
+
 struct KeySeed<'a, 'py> {
     py: Python<'py>,
     keys: &'a RefCell<KeyCache<'py>>,
+    first: bool,
 }
 
 impl<'de, 'a, 'py> DeserializeSeed<'de> for KeySeed<'a, 'py> {
-    type Value = Bound<'py, PyString>;
+    type Value = Key<'py>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
@@ -245,13 +395,117 @@ impl<'de, 'a, 'py> DeserializeSeed<'de> for KeySeed<'a, 'py> {
 }
 
 impl<'de, 'a, 'py> Visitor<'de> for KeySeed<'a, 'py> {
-    type Value = Bound<'py, PyString>;
+    type Value = Key<'py>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string key")
     }
 
     fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(self.keys.borrow_mut().get(self.py, s))
+        if self.first && s == NUMBER_TOKEN {
+            return Ok(Key::Number);
+        }
+        Ok(Key::Str(self.keys.borrow_mut().get(self.py, s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Map;
+
+    /// Bodies whose head the rule must judge like the core; each is also run
+    /// with a wrong echo and a non-2xx status.
+    const BODIES: &[&str] = &[
+        r#"{"action_id":"a1","code":200}"#,
+        r#"{"action_id":"a1","code":200,"notifies":[],"list":[{"id":1}],"total_count":1}"#,
+        r#"{"action_id":"a1","code":"200"}"#,
+        r#"{"action_id":"a1","code":" 200 "}"#,
+        r#"{"action_id":"a1","code":"2OO"}"#,
+        r#"{"action_id":"a1","code":200.0}"#,
+        r#"{"action_id":"a1","code":2e2}"#,
+        r#"{"action_id":"a1","code":true}"#,
+        r#"{"action_id":"a1","code":null}"#,
+        r#"{"action_id":"a1","code":404}"#,
+        r#"{"action_id":"a1","code":18446744073709551816}"#,
+        r#"{"action_id":"a1"}"#,
+        r#"{"code":200}"#,
+        r#"{"action_id":null,"code":200}"#,
+        r#"{"action_id":["a1"],"code":200}"#,
+        r#"{"action_id":"a2","code":200}"#,
+        r#"{"action_id":12,"code":200}"#,
+        r#"{"action_id":12.0,"code":200}"#,
+        r#"{"action_id":"a1","code":200,"notifies":null}"#,
+        r#"{"action_id":"a1","code":200,"notifies":{}}"#,
+        r#"{"action_id":"a1","code":200,"notifies":"x"}"#,
+        r#"{"action_id":"a1","code":200,"list":null}"#,
+        r#"{"action_id":"a1","code":200,"list":{}}"#,
+        r#"{"action_id":"a1","code":200,"list":0}"#,
+        r#"{"action_id":"a1","code":200,"total_count":null}"#,
+        r#"{"action_id":"a1","code":200,"total_count":0}"#,
+        r#"{"action_id":"a1","code":200,"total_count":18446744073709551615}"#,
+        r#"{"action_id":"a1","code":200,"total_count":18446744073709551616}"#,
+        r#"{"action_id":"a1","code":200,"total_count":-1}"#,
+        r#"{"action_id":"a1","code":200,"total_count":-0}"#,
+        r#"{"action_id":"a1","code":200,"total_count":1.0}"#,
+        r#"{"action_id":"a1","code":200,"total_count":1e0}"#,
+        r#"{"action_id":"a1","code":200,"total_count":"1"}"#,
+        r#"{"action_id":"a1","code":200,"total_count":true}"#,
+        r#"{"action_id":"a1","code":200,"total_count":[]}"#,
+        r#"{"action_id":"a1","code":404,"code":200}"#,
+        r#"{"action_id":"a1","code":200,"code":404}"#,
+        r#"{"action_id":"a1","code":200,"total_count":"1","total_count":1}"#,
+        r#"{"list":{"code":200},"action_id":"a1","code":200}"#,
+    ];
+
+    #[test]
+    fn head_agrees_with_the_core() {
+        Python::initialize();
+        Python::attach(|py| {
+            for body in BODIES {
+                let (_, head) = decode_envelope(py, body.as_bytes()).expect(body);
+                let map: Map<String, Value> = serde_json::from_str(body).unwrap();
+                for (id, status) in [
+                    ("a1", 200),
+                    ("a1", 204),
+                    ("a1", 500),
+                    ("a1", 302),
+                    ("12", 200),
+                    ("x", 200),
+                ] {
+                    let expected = Expected::new(id, "User", "list");
+                    assert_eq!(
+                        head.is_success(&expected, status),
+                        runtel_client::is_success_envelope(expected, status, &map),
+                        "{body} echo {id} status {status}: {head:?}"
+                    );
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn numbers_keep_their_value() {
+        Python::initialize();
+        Python::attach(|py| {
+            let body = br#"{"a":[18446744073709551621,-9223372036854775809,0.1,-0,-0.0,1e400,7]}"#;
+            let (dict, _) = decode_envelope(py, body).unwrap();
+            let a = dict.get_item("a").unwrap().unwrap();
+            let shown: String = a.repr().unwrap().extract().unwrap();
+            assert_eq!(
+                shown,
+                "[18446744073709551621, -9223372036854775809, 0.1, 0, -0.0, inf, 7]"
+            );
+        });
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_trailing_text() {
+        Python::initialize();
+        Python::attach(|py| {
+            assert!(decode_envelope(py, b"\xEF\xBB\xBF{\"code\":200}").is_some());
+            assert!(decode_envelope(py, b"{\"code\":200} x").is_none());
+            assert!(decode_envelope(py, b"[1]").is_none());
+        });
     }
 }

@@ -9,7 +9,9 @@ mod convert;
 mod decode;
 mod errors;
 mod logging;
+mod options;
 mod records;
+mod response;
 mod wait;
 
 use pyo3::prelude::*;
@@ -23,7 +25,13 @@ fn _runtel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::ObjectProxy>()?;
     m.add_class::<client::ActionProxy>()?;
     m.add_class::<auth_info::PyAuthInfo>()?;
+    m.add_class::<response::PyResponse>()?;
+    response::register_as_mapping(m.py(), &m.py().get_type::<response::PyResponse>())?;
     m.add_function(wrap_pyfunction!(wait::after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::sample_error, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::transport_causes, m)?)?;
+    m.add_function(wrap_pyfunction!(decode::decode_counts, m)?)?;
     m.add_function(wrap_pyfunction!(wait::at_exit, m)?)?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use runtel_client::{Error, Records};
 use serde_json::Value;
 
@@ -32,6 +33,8 @@ struct View {
     pages_fetched: u64,
     shortfall: Option<u64>,
     server_page_size: Option<u64>,
+    duplicates_dropped: u64,
+    total_count_drift: Option<(u64, u64)>,
 }
 
 impl View {
@@ -42,6 +45,8 @@ impl View {
             pages_fetched: r.pages_fetched(),
             shortfall: r.shortfall(),
             server_page_size: r.server_page_size(),
+            duplicates_dropped: r.duplicates_dropped(),
+            total_count_drift: r.total_count_drift(),
         }
     }
 }
@@ -49,6 +54,9 @@ impl View {
 #[derive(Default)]
 struct State {
     view: View,
+    /// The iterator's `notifies` so far. They only ever grow (each distinct
+    /// message once), so they are copied only when there are more.
+    notifies: Vec<Value>,
     /// Items taken from the iterator for a caller that was interrupted before it
     /// got them, oldest first: the next `next()` returns these before fetching,
     /// so an interrupt loses no record and no error.
@@ -69,6 +77,10 @@ impl Shared {
         let item = records.next();
         let mut state = lock(&self.state);
         state.view = View::of(records);
+        let notifies = records.notifies();
+        if notifies.len() != state.notifies.len() {
+            state.notifies = notifies.to_vec();
+        }
         state.ended |= item.is_none();
         item
     }
@@ -225,5 +237,33 @@ impl PyRecords {
     #[getter]
     fn server_page_size(&self) -> Option<u64> {
         self.view().server_page_size
+    }
+
+    /// Records not yielded because their ``id`` was already on the previous
+    /// page (the list gained records at its head while paging).
+    #[getter]
+    fn duplicates_dropped(&self) -> u64 {
+        self.view().duplicates_dropped
+    }
+
+    /// ``(first, latest)`` when the ``total_count`` changed while paging
+    /// (records were added or deleted, and offset paging may have skipped some;
+    /// ``consistent=True`` avoids that), else None.
+    #[getter]
+    fn total_count_drift(&self) -> Option<(u64, u64)> {
+        self.view().total_count_drift
+    }
+
+    /// The ``notifies`` of every page so far, each distinct message once
+    /// (messages for the user that came with the data, such as a low-balance
+    /// notice).
+    #[getter]
+    fn notifies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let notifies = lock(&self.shared.state).notifies.clone();
+        let list = PyList::empty(py);
+        for n in &notifies {
+            list.append(to_py(py, n)?)?;
+        }
+        Ok(list)
     }
 }
