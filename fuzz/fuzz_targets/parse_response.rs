@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = text.parse::<ServerDateTime>();
     }
     let limits = Limits { max_body_bytes: 64 * 1024, error_excerpt_bytes: 256 };
-    let expected = Expected { action_id: "rt-1", obj: "User", action: "list" };
+    let expected = Expected::new("rt-1", "User", "list");
     match parse_response(expected, status, body, &limits) {
         Ok(r) => {
             assert!((200..300).contains(&status));
