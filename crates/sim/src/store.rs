@@ -326,8 +326,9 @@ pub(crate) fn seeded_config_record(spec: &ObjectSpec, i: i64) -> Map<String, Val
             ("domain_id", _) => 1.into(),
             ("login" | "email", _) => fit(format!("{short}{i}@sim.runtel.local")),
             ("password", _) => fit(format!("pw-{i}")),
-            ("name", _) if spec.name == "User" => fit(format!("User {i}")),
             ("name", _) => fit(format!("{} {i}", spec.name)),
+            // Extensions of no user: seeds do not give users numbers.
+            ("user_id", _) => Value::Null,
             ("surname", _) => fit("Seeded".into()),
             ("uid", _) => fit((100 + i).to_string()),
             ("pin", _) => fit(format!("{:04}", i % 10_000)),

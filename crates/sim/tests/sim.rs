@@ -2683,6 +2683,19 @@ fn restricted_accounts_are_checked_against_the_catalog() {
     ]
     .into();
     assert_eq!(a.perms, Some(want));
+    // perms set directly are checked when the simulator starts.
+    let mut direct = Account::domain_admin("d@y.cz", "p");
+    direct.perms = Some([("Nope".to_owned(), vec!["list".to_owned()])].into());
+    match Simulator::start(SimConfig {
+        accounts: vec![direct],
+        ..SimConfig::default()
+    }) {
+        Ok(_) => panic!("started with perms naming no object"),
+        Err(e) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+            assert!(e.to_string().contains("\"Nope\""), "{e}");
+        }
+    }
     let o = Account::parse("o@y.cz:pw:operator:perms=PbxHost.list").unwrap();
     assert_eq!((o.role_type, o.domain_id), (-2, None));
     for bad in [
