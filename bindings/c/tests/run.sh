@@ -8,7 +8,7 @@ example_bin="$2"
 out="$(mktemp)"
 # Seed dates pinned so record id N has dt 1704067200 + 7*(N-1): the test's
 # filter value 1704084000 is the 2401st record's (the last 100 of 2500).
-"$RUNTEL_SIM" --listen 127.0.0.1:0 --seed DomainCDR=2500 --seed-epoch 1704067200 --vectors "$here/../../../tests/vectors" >"$out" 2>/dev/null &
+"$RUNTEL_SIM" --listen 127.0.0.1:0 --seed DomainCDR=2500 --user reader@sim.runtel.local:reader-pw:perms=DomainCDR.list --seed-epoch 1704067200 --vectors "$here/../../../tests/vectors" >"$out" 2>/dev/null &
 sim_pid=$!
 trap 'kill $sim_pid 2>/dev/null || true; rm -f "$out"' EXIT
 for _ in $(seq 100); do [[ -s "$out" ]] && break; sleep 0.05; done

@@ -157,7 +157,7 @@ static void test_round_trip(void) {
     char *json = NULL;
     CHECK_RC(runtel_client_call(c, "User", "list", "{}", &json, &err), RUNTEL_OK);
     CHECK(json && strstr(json, "\"code\":200"));
-    CHECK(json && strstr(json, "\"total_count\":1"));
+    CHECK(json && strstr(json, "\"total_count\":2")); /* admin and the restricted reader */
     CHECK(json && strstr(json, LOGIN));
     runtel_string_free(json);
     json = NULL;
@@ -954,6 +954,36 @@ static void test_filters_match_the_shared_vectors(void) {
     CHECK_RC(runtel_filter_where(NULL, 1, 0, &json, NULL), RUNTEL_ERR_NULL_ARGUMENT);
 }
 
+/* Roles and operators get the refusals the catalog documents. */
+static void test_permissions_and_operators(void) {
+    runtel_client *reader = NULL;
+    runtel_error *err = NULL;
+    char *json = NULL;
+    CHECK_RC(runtel_client_new(URL, &reader, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_login(reader, "reader@sim.runtel.local", "reader-pw", NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_call_paged(reader, "DomainCDR", "list", NULL, 5, 0, NULL, &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    CHECK_RC(runtel_client_call(reader, "User", "list", NULL, &json, &err), RUNTEL_ERR_API);
+    CHECK(runtel_error_http_status(err) == 403 && runtel_error_msg_id(err) &&
+          strcmp(runtel_error_msg_id(err), "forbidden") == 0);
+    runtel_error_free(err);
+    err = NULL;
+    runtel_client_free(reader);
+
+    runtel_client *op = NULL;
+    CHECK_RC(runtel_client_new(URL, &op, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_login(op, "operator@sim.runtel.local", "operator", NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_call(op, "DomainCDR", "list", NULL, &json, &err), RUNTEL_ERR_API);
+    CHECK(runtel_error_http_status(err) == 400 && runtel_error_msg_id(err) &&
+          strcmp(runtel_error_msg_id(err), "domain_required") == 0);
+    runtel_error_free(err);
+    CHECK_RC(runtel_client_call_paged(op, "DomainCDR", "list", "{\"domain_id\": 1}", 3, 0, NULL, &json, NULL),
+             RUNTEL_OK);
+    CHECK(json && strstr(json, "\"total_count\":2500"));
+    runtel_string_free(json);
+    runtel_client_free(op);
+}
+
 /* Every client option is reachable from C: by name, with its default readable. */
 static void test_every_option_is_reachable(void) {
     runtel_options *o = NULL;
@@ -1090,6 +1120,7 @@ int main(void) {
     test_free_bounds_its_logout();
     test_every_option_is_reachable();
     test_filters_match_the_shared_vectors();
+    test_permissions_and_operators();
     LENIENT = getenv("RUNTEL_LENIENT_URL");
     CHECK(LENIENT != NULL);
     if (LENIENT)
