@@ -13,8 +13,8 @@ import runtel
 
 def main(url: str, login: str, password: str) -> int:
     with runtel.Client(url, login=login, password=password, timeout=15.0) as pbx:
-        users = pbx.User.list()
-        print(f"{users['total_count']} users")
+        users = pbx.User.list()  # a runtel.Response: a mapping over the answer
+        print(f"{users.total_count} users: {', '.join(u['login'] for u in users.records)}")
         info = pbx.auth_info
         if info is not None:
             print(f"logged in as {info.user_login}, token valid until {info.exp.isoformat()}")
