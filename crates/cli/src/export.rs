@@ -450,7 +450,7 @@ impl ExportJob {
             None => terminal::stdout_error(e),
         };
         let filter = match cp.since_at {
-            Some(at) => crate::params::with_since(self.filter.clone(), at),
+            Some(at) => crate::params::with_since(self.filter.clone(), at)?,
             None => self.filter.clone(),
         };
         let records = client
@@ -462,9 +462,10 @@ impl ExportJob {
                 (_, 0) => filter,
                 (Some(anchor), _) if anchor.id.is_i64() || anchor.id.is_u64() => {
                     crate::params::with_condition(
+                        "--consistent --resume (id > the last id written)",
                         filter,
                         json!({"field": "id", "condition_type": 4, "value": anchor.id}),
-                    )
+                    )?
                 }
                 _ => {
                     return Err(Failure::local(format!(

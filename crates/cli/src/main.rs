@@ -5,6 +5,8 @@ mod demo;
 mod export;
 mod failure;
 mod files;
+mod filter;
+mod objects;
 mod params;
 mod session_cache;
 mod settings;
@@ -24,6 +26,10 @@ use failure::{Failure, Result, EXIT_CODES};
 use settings::{ConnectionArgs, Settings};
 
 /// Script a Runtel PBX from the shell: log in once, call any action, export call history.
+///
+/// `runtel objects` lists the objects the API is known to have, and `runtel objects
+/// NAME` one object's fields; a name the list does not have is still sent, with a
+/// warning when it looks like a typo of one it has.
 ///
 /// Settings come from flags, then RUNTEL_URL / RUNTEL_LOGIN / RUNTEL_PASSWORD, then the
 /// profile in ~/.config/runtel/config.toml, then the profile's cached session, which
@@ -83,10 +89,21 @@ enum Command {
     /// password as ***). Checks them by building a client; sends nothing.
     #[command(after_help = config_help())]
     Config,
+    /// List the objects the API is known to have (name, scope, kind, source,
+    /// actions), or show one object's fields (type, required, constraints).
+    /// Needs no server and no settings.
+    #[command(after_help = OBJECTS_HELP)]
+    Objects {
+        /// The object to show, e.g. DomainCDR.
+        name: Option<String>,
+        /// Print the catalog (or the object) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Call one action and print the answer envelope.
     #[command(after_help = CALL_HELP)]
     Call {
-        /// Object name, e.g. User, DomainCDR.
+        /// Object name, e.g. User, DomainCDR (`runtel objects` lists them).
         obj: String,
         /// Action, e.g. list, get, append, update, delete.
         action: String,
@@ -106,6 +123,15 @@ enum Command {
         /// Top-level filter as JSON or @file; the same as a filter:=JSON word.
         #[arg(long, value_name = "JSON|@FILE")]
         filter: Option<String>,
+        /// List actions: only records where COND holds, COND being FIELD OP VALUE
+        /// with OP one of = != < <= > >= ~ (contains), e.g. 'dt>=2026-11-01'
+        /// (quote it: > is a shell redirection). Repeatable; joined with AND, and
+        /// AND-ed with --filter (see below).
+        #[arg(long = "where", value_name = "COND")]
+        where_: Vec<String>,
+        /// Join the --where conditions with OR instead of AND.
+        #[arg(long, requires = "where_")]
+        where_any: bool,
         /// Print the exact request (token and password masked) and send nothing.
         #[arg(long)]
         dry_run: bool,
@@ -127,9 +153,18 @@ enum Command {
         /// keeps that time, so give the same --since again.
         #[arg(long, allow_hyphen_values = true)]
         since: Option<String>,
-        /// Extra filter as JSON or @file (combined with --since).
+        /// Extra filter as JSON or @file (AND-ed with --since and --where).
         #[arg(long, value_name = "JSON|@FILE")]
         filter: Option<String>,
+        /// Only records where COND holds: FIELD OP VALUE, OP one of = != < <= > >= ~
+        /// (contains), e.g. 'dt>=2026-11-01' (quoted: > is a shell redirection).
+        /// Repeatable; joined with AND, and AND-ed with --since and --filter (see
+        /// `runtel call --help` for values and dates).
+        #[arg(long = "where", value_name = "COND")]
+        where_: Vec<String>,
+        /// Join the --where conditions with OR instead of AND.
+        #[arg(long, requires = "where_")]
+        where_any: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: export::Format,
@@ -178,15 +213,59 @@ mean the number 3; filter:=JSON, or filter=JSON|@FILE as --filter takes it. Givi
 one both as a word and as a flag is an error. To send such a key inside params,
 put it in --params.
 
+Filters (list actions), --where COND, repeatable:
+  COND is FIELD OP VALUE, OP one of = != < <= > >= ~ (~: the text contains VALUE):
+  'dt>=1704067200', 'disposition=BUSY', 'src_name~Ив'. Quote each: > and < are
+  shell redirections. VALUE is JSON when it parses as JSON (101, true, "101"),
+  else the text as typed ('disposition=NO ANSWER').
+  Dates: for a time field (one the catalog types unix_time, such as dt, or a field
+  named dt of an object it does not know) VALUE may be a date, sent as Unix
+  seconds: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], with Z or +HH:MM; WITHOUT A ZONE IT
+  MEANS UTC. 'dt>=2026-11-01' is dt >= 1793491200, midnight UTC.
+  Conditions are joined with AND; --where-any joins them with OR instead.
+  --where, --filter (or filter=) and export's --since go into one filter whose
+  conditions must all hold. A part that joins two or more conditions with OR
+  cannot take the others (they would become alternatives and select more), so
+  that mix is refused (invalid_input, exit 3): put everything in one --filter.
+  The >= code (5) is the one seen on live servers; the others are inferred.
+
+Object names: `runtel objects` lists the known ones. Another name is sent as
+typed (the API may have objects we do not know), with a warning on stderr when it
+looks like a typo of a known one; likewise an action the catalog does not know
+for the object.
+
 Examples:
   runtel call User list
   runtel call User get id:=5
   runtel call User update id:=5 name=Anna status:=1 --dry-run
   runtel call DomainUser append uid=101 pin=0042 user_id:=5
   runtel call DomainCDR list limit=100 offset=200
+  runtel call DomainCDR list limit=100 --where 'dt>=2026-11-01' --where disposition=BUSY
+  runtel call DomainCDR list --where disposition=BUSY --where 'disposition=NO ANSWER' --where-any
   runtel call DomainCDR list limit=100 filter:='{"field_list":[{"field":"dt","condition_type":5,"value":1704067200}],"type":0}'"#;
 
+const OBJECTS_HELP: &str = "\
+The catalog: every object the API is known to have, built into runtel.
+  SCOPE   tenant: platform users and roles; domain: inside one PBX (platform
+          operators must pass domain_id); platform: platform operators only
+  KIND    config: records clients create, change and delete; log: records the
+          platform writes, read by time (dt)
+  SOURCE  vendor: documented by the vendor; field: seen in client programs that
+          talk to live servers (actions and fields inferred)
+
+Examples:
+  runtel objects
+  runtel objects DomainCDR
+  runtel objects --json";
+
 const EXPORT_HELP: &str = "\
+Filters: --where COND (repeatable; --where-any joins them with OR), --since and
+--filter are AND-ed into one filter, e.g.
+  runtel export DomainCDR --since 7d --where disposition=BUSY -o busy.jsonl
+  runtel export DomainCDR --where 'dt>=2026-11-01' --where 'dt<2026-12-01T00:00:00+03:00'
+A date without a zone is UTC; see `runtel call --help` for conditions and dates.
+A filter joining several conditions with OR cannot be combined with others (exit 3).
+
 CSV and spreadsheets: a cell that starts with =, @, a tab or a carriage return, or
 with + or - when the cell is not a plain number, is written with a leading ' so that
 a spreadsheet shows it as text instead of running it as a formula (CSV injection).
@@ -358,6 +437,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Status => status::run(&cli.conn),
+        Command::Objects { name, json: true } => print_json(&objects::json(name.as_deref())?),
+        Command::Objects { name, json: false } => terminal::out(&match name {
+            None => objects::table(),
+            Some(name) => objects::describe(objects::find(&name)?),
+        }),
         Command::Config => {
             let settings = Settings::resolve(&cli.conn)?;
             // Building checks what only the client can (the CA file, the proxy
@@ -401,11 +485,32 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             offset,
             filter,
+            where_,
+            where_any,
             dry_run: dry,
         } => {
             let mut settings = Settings::resolve(&cli.conn)?;
             let words = params::build(params.as_deref(), &words)?;
-            let filter = filter_of(filter.as_deref(), words.filter)?;
+            if !where_.is_empty() && !action.starts_with("list") {
+                return Err(invalid(format!(
+                    "--where selects the records of a list action (list, list_with_detail); \
+                     {}.{} is not one: give its params instead (or --filter to send a filter \
+                     anyway)",
+                    terminal::inert(&obj),
+                    terminal::inert(&action)
+                )));
+            }
+            let filter = filter::and_all(vec![
+                filter::Part::new(
+                    "the filter (--filter or filter=)",
+                    filter_of(filter.as_deref(), words.filter)?,
+                ),
+                filter::Part::new(
+                    where_label(where_any),
+                    filter::from_where(&obj, &where_, where_any)?,
+                ),
+            ])?;
+            warn_unknown(&obj, &action);
             let mut call = Call::new(&obj, &action, words.params)?.filter(filter)?;
             if let Some(l) = params::one_of("limit", limit, words.limit)? {
                 call = call.limit(l);
@@ -436,6 +541,8 @@ fn run(cli: Cli) -> Result<()> {
             params,
             since,
             filter,
+            where_,
+            where_any,
             format,
             output,
             resume,
@@ -464,11 +571,34 @@ fn run(cli: Cli) -> Result<()> {
                     })
                 })
                 .transpose()?;
+            let given = filter::Part::new(
+                "the filter (--filter or filter=)",
+                filter_of(filter.as_deref(), words.filter)?,
+            );
+            let wheres = filter::Part::new(
+                where_label(where_any),
+                filter::from_where(&obj, &where_, where_any)?,
+            );
+            // Refused here, before anything is sent, if --since cannot be AND-ed.
+            if let Some(since) = &since {
+                filter::and_all(vec![
+                    filter::Part::new(given.what.clone(), given.filter.clone()),
+                    filter::Part::new(wheres.what.clone(), wheres.filter.clone()),
+                    filter::Part::new(
+                        "--since",
+                        filter::of_condition(
+                            serde_json::json!({"field": "dt", "condition_type": 5, "value": since.at}),
+                        ),
+                    ),
+                ])?;
+            }
+            let action = if detail { "list_with_detail" } else { "list" };
+            warn_unknown(&obj, action);
             let job = export::ExportJob {
+                filter: filter::and_all(vec![given, wheres])?,
                 obj,
-                action: if detail { "list_with_detail" } else { "list" }.into(),
+                action: action.into(),
                 params: words.params,
-                filter: filter_of(filter.as_deref(), words.filter)?,
                 since,
                 format,
                 page_size,
@@ -493,6 +623,23 @@ fn run(cli: Cli) -> Result<()> {
             terminal::note(&format!("exported {} records{resumed}", summary.records));
             Ok(())
         }
+    }
+}
+
+/// How the `--where` conditions are named in a refusal.
+fn where_label(any: bool) -> &'static str {
+    if any {
+        "--where with --where-any"
+    } else {
+        "--where"
+    }
+}
+
+/// Warns on stderr about an object or action the catalog does not know (the
+/// call is sent as typed all the same).
+fn warn_unknown(obj: &str, action: &str) {
+    for w in objects::warnings(obj, action) {
+        terminal::note(&w);
     }
 }
 

@@ -187,29 +187,25 @@ pub fn since(text: &str, now_unix: i64) -> Result<i64> {
         })
 }
 
-/// `filter` with the condition `dt >= at` added (a new filter when there is none).
-pub fn with_since(filter: Value, at: i64) -> Value {
+/// `filter` with the condition `dt >= at` AND-ed to it (a new filter when there
+/// is none). A filter that joins two or more conditions with OR is refused:
+/// putting `dt >= at` in its list would select more records, not fewer.
+pub fn with_since(filter: Value, at: i64) -> Result<Value> {
     with_condition(
+        "--since",
         filter,
         serde_json::json!({"field": "dt", "condition_type": 5, "value": at}),
     )
 }
 
-/// `filter` with one more condition in its `field_list` (a new filter when there
-/// is none).
-pub fn with_condition(filter: Value, cond: Value) -> Value {
-    match filter {
-        Value::Object(mut m) => {
-            match m.get_mut("field_list") {
-                Some(Value::Array(list)) => list.push(cond),
-                _ => {
-                    m.insert("field_list".into(), Value::Array(vec![cond]));
-                }
-            }
-            Value::Object(m)
-        }
-        _ => serde_json::json!({"field_list": [cond], "type": 0}),
-    }
+/// `filter` with one more condition AND-ed to it (a new filter when there is
+/// none), as [`with_since`] does; `what` names the condition's source in the
+/// refusal.
+pub fn with_condition(what: &str, filter: Value, cond: Value) -> Result<Value> {
+    crate::filter::and_all(vec![
+        crate::filter::Part::new("the filter", filter),
+        crate::filter::Part::new(what, crate::filter::of_condition(cond)),
+    ])
 }
 
 #[cfg(test)]
@@ -300,15 +296,32 @@ mod tests {
     }
 
     #[test]
-    fn since_joins_the_filter() {
+    fn since_joins_the_filter_and_never_widens_it() {
         let cond = json!({"field": "dt", "condition_type": 5, "value": 7});
+        let a = json!({"field": "src", "condition_type": 0, "value": "100"});
+        let b = json!({"field": "src", "condition_type": 0, "value": "101"});
         assert_eq!(
-            with_since(Value::Null, 7),
+            with_since(Value::Null, 7).unwrap(),
             json!({"field_list": [cond], "type": 0})
         );
         assert_eq!(
-            with_since(json!({"field_list": [1], "type": 1}), 7),
-            json!({"field_list": [1, cond], "type": 1})
+            with_since(json!({"field_list": [a], "type": 0}), 7).unwrap(),
+            json!({"field_list": [a, cond], "type": 0})
         );
+        // An OR of one condition is that condition: AND-ing the time to it is exact.
+        assert_eq!(
+            with_since(json!({"field_list": [a], "type": 1}), 7).unwrap(),
+            json!({"field_list": [a, cond], "type": 0})
+        );
+        // An OR of two: appending `dt >= 7` to its list selected more records,
+        // not fewer (src 100, or src 101, or recent). Refused.
+        let err = with_since(json!({"field_list": [a, b], "type": 1}), 7)
+            .unwrap_err()
+            .line();
+        assert!(err.contains("OR") && err.contains("--since"), "{err}");
+        let err = with_condition("x", json!({"field_list": [a, b], "type": 1}), cond.clone())
+            .unwrap_err()
+            .line();
+        assert!(err.contains("OR"), "{err}");
     }
 }

@@ -2757,3 +2757,569 @@ fn json_exports_write_records_that_are_not_objects_as_they_came() {
         assert_eq!(text(&out.stdout), want, "{format}");
     }
 }
+
+/// Every `--help` text the tool prints: the top level and each subcommand's.
+fn every_help(home: &Home) -> String {
+    let mut all = String::new();
+    for sub in [
+        None,
+        Some("demo"),
+        Some("login"),
+        Some("logout"),
+        Some("status"),
+        Some("config"),
+        Some("call"),
+        Some("export"),
+        Some("objects"),
+    ] {
+        let mut c = home.cmd();
+        c.args(sub).arg("--help");
+        let out = run(&mut c);
+        assert!(out.status.success(), "{sub:?}: {}", text(&out.stderr));
+        all.push_str(&text(&out.stdout));
+        all.push('\n');
+    }
+    all
+}
+
+/// The README's section on the tool, which this crate owns.
+fn readme_cli_section() -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme
+        .find("## The `runtel` command-line tool")
+        .expect("the README has a CLI section");
+    let rest = &readme[start + 3..];
+    let end = rest.find("\n## ").map_or(rest.len(), |i| i + 3);
+    readme[start..start + end].to_owned()
+}
+
+/// CamelCase words the tool's texts use that are not objects: library types.
+const NOT_OBJECTS: &[&str] = &["ClientOptions"];
+
+/// The object names a text uses: the word after `runtel call`, `runtel export`
+/// and `runtel objects`, and every CamelCase word (an inner capital after a small
+/// letter, as in `DomainCDR` or `PbxHost`) but the library types of [`NOT_OBJECTS`].
+fn object_names_in(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for cmd in ["runtel call ", "runtel export ", "runtel objects "] {
+        for (i, _) in text.match_indices(cmd) {
+            let word: String = text[i + cmd.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            // Placeholders (OBJ, NAME) and flags are not names.
+            if word.chars().any(|c| c.is_ascii_lowercase()) {
+                names.push(word);
+            }
+        }
+    }
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        let camel = word
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+        if camel
+            && word.starts_with(|c: char| c.is_ascii_uppercase())
+            && !NOT_OBJECTS.contains(&word)
+        {
+            names.push(word.to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn objects_lists_exactly_the_catalog() {
+    use runtel_client::catalog;
+    let home = Home::new("objects");
+    // No server, no settings: the catalog is built in.
+    let out = run(home.cmd().arg("objects"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    let mut lines = listing.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "SCOPE", "KIND", "SOURCE", "ACTIONS"]);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), catalog::OBJECTS.len(), "{listing}");
+    for (row, o) in rows.iter().zip(catalog::OBJECTS) {
+        let kind = match o.kind {
+            catalog::ObjectKind::Config => "config",
+            catalog::ObjectKind::Log => "log",
+        };
+        let actions = o.actions.join(",");
+        assert_eq!(
+            row,
+            &[
+                o.name,
+                o.scope.as_str(),
+                kind,
+                o.source.as_str(),
+                actions.as_str()
+            ],
+            "{listing}"
+        );
+    }
+    let out = run(home.cmd().args(["objects", "--json"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json, catalog::to_json());
+    // One object: every field with its type, whether required, its constraints.
+    for (o, entry) in catalog::OBJECTS.iter().zip(json.as_array().unwrap()) {
+        let out = run(home.cmd().args(["objects", o.name]));
+        assert!(out.status.success(), "{}: {}", o.name, text(&out.stderr));
+        let shown = text(&out.stdout);
+        assert!(
+            shown.starts_with(&format!("{}: {}\n", o.name, o.doc)),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!("actions  {}\n", o.actions.join(", "))),
+            "{shown}"
+        );
+        for f in o.fields {
+            let line = shown
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(f.name))
+                .unwrap_or_else(|| panic!("{}.{} missing in {shown}", o.name, f.name));
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(words[1], f.ty.as_str(), "{line}");
+            assert_eq!(words[2], if f.required { "yes" } else { "no" }, "{line}");
+            assert_eq!(line.contains("read only"), f.read_only, "{line}");
+            if f.max_len > 0 {
+                assert!(
+                    line.contains(&format!("length {}..{}", f.min_len, f.max_len)),
+                    "{line}"
+                );
+            }
+            if !f.choices.is_empty() {
+                let choices: Vec<String> = f.choices.iter().map(i64::to_string).collect();
+                assert!(
+                    line.contains(&format!("one of {}", choices.join(", "))),
+                    "{line}"
+                );
+            }
+        }
+        let out = run(home.cmd().args(["objects", o.name, "--json"]));
+        assert_eq!(
+            &serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+            entry
+        );
+    }
+    // A typo is an error with the nearest name; nothing is printed on stdout.
+    let out = run(home.cmd().args(["objects", "DomainCdr"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did you mean DomainCDR?"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    // The tool names no object the catalog does not: help texts and the README.
+    let help = every_help(&home);
+    let readme = readme_cli_section();
+    for (what, text) in [("--help", &help), ("README", &readme)] {
+        let names = object_names_in(text);
+        assert!(
+            names.iter().any(|n| n == "DomainCDR"),
+            "{what} names objects: {names:?}"
+        );
+        for n in names {
+            assert!(
+                catalog::object(&n).is_some(),
+                "{what} names {n}, which the catalog does not have"
+            );
+        }
+    }
+    assert!(help.contains("runtel objects"), "the help points to it");
+}
+
+/// The stderr lines of a run that must succeed.
+fn ok_stderr(out: &Output) -> String {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stderr)
+}
+
+#[test]
+fn unknown_objects_and_actions_are_sent_with_a_warning() {
+    let s = sim(5);
+    let home = Home::new("typo-warnings");
+    let dry = |obj: &str, action: &str| {
+        let out = run(home
+            .cmd()
+            .args(["--url", s.url(), "call", obj, action, "--dry-run"]));
+        let err = ok_stderr(&out);
+        // Sent as typed: the API may have objects and actions we do not know.
+        let body = dry_body(&out);
+        assert_eq!(
+            (body["obj"].as_str(), body["action"].as_str()),
+            (Some(obj), Some(action))
+        );
+        err
+    };
+    let err = dry("DomainCdr", "list");
+    assert_eq!(
+        err,
+        "runtel: warning: DomainCdr is not a known object (sent as typed); did you mean DomainCDR?\n"
+    );
+    let err = dry("DomainCDR", "append");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("runtel: warning: append is not a known action of DomainCDR")
+            && err.contains("the server decides")
+            && err.contains("list, list_with_detail, get"),
+        "{err}"
+    );
+    let err = dry("DomainCDR", "lst");
+    assert!(
+        err.starts_with("runtel: warning: lst is not a known action of DomainCDR")
+            && err.trim_end().ends_with("did you mean list?"),
+        "{err}"
+    );
+    // Known objects and actions, and names the catalog has nothing near: silence.
+    for (obj, action) in [
+        ("DomainCDR", "list"),
+        ("User", "get"),
+        ("DomainDPEResult", "get_dialog"),
+        ("SomethingNew", "list"),
+    ] {
+        assert_eq!(dry(obj, action), "", "{obj}.{action}");
+    }
+    assert_eq!(s.counters().requests, 0);
+    // export: the warning, and the request is still sent.
+    logged_in(&home, &s);
+    let lists = s.counters().action("list");
+    let out = run(home.cmd().args(["--url", s.url(), "export", "DomainCdr"]));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(
+            "runtel: warning: DomainCdr is not a known object (sent as typed); did you mean DomainCDR?\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(s.counters().action("list"), lists + 1, "sent anyway");
+    let out = run(home.cmd().args(["--url", s.url(), "export", "DomainCDR"]));
+    let err = ok_stderr(&out);
+    assert!(!err.contains("warning"), "{err}");
+    assert_eq!(jsonl_ids(&text(&out.stdout)), vec![1, 2, 3, 4, 5]);
+}
+
+/// The shared filter vectors, `tests/filters.json`.
+fn filter_cases() -> Vec<Value> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/filters.json"
+    ))
+    .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["cases"].as_array().unwrap().clone()
+}
+
+/// `runtel call OBJ list ARGS --dry-run`.
+fn dry_list(home: &Home, s: &Simulator, obj: &str, args: &[&str]) -> Output {
+    run(home
+        .cmd()
+        .args(["--url", s.url(), "call", obj, "list"])
+        .args(args)
+        .arg("--dry-run"))
+}
+
+/// An invalid_input refusal (exit 3) whose message contains `needle`.
+fn refused(out: &Output, needle: &str) -> String {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.starts_with("runtel: error: invalid_input:"), "{err}");
+    assert!(err.contains(needle), "{needle:?} in {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
+#[test]
+fn where_conditions_build_the_shared_wire_filters() {
+    let s = sim(0);
+    let home = Home::new("where");
+    let cases = filter_cases();
+    assert!(cases.len() >= 9);
+    for case in &cases {
+        let mut args: Vec<&str> = Vec::new();
+        for w in case["where"].as_array().unwrap() {
+            args.extend(["--where", w.as_str().unwrap()]);
+        }
+        if case["any"] == true {
+            args.push("--where-any");
+        }
+        let out = dry_list(&home, &s, "DomainCDR", &args);
+        ok_stderr(&out);
+        assert_eq!(dry_body(&out)["filter"], case["wire"], "{args:?}");
+        // The exact text, numbers beyond 64 bits included.
+        let wire_text = case["wire_text"].as_str().unwrap();
+        assert!(
+            text(&out.stdout).contains(&format!("\"filter\":{wire_text}")),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+    }
+    // Dates for time fields become Unix seconds; no zone means UTC.
+    let cond = |obj: &str, w: &str| {
+        let out = dry_list(&home, &s, obj, &["--where", w]);
+        ok_stderr(&out);
+        let f = dry_body(&out)["filter"].clone();
+        assert_eq!(f["type"], 0, "{f}");
+        assert_eq!(f["field_list"].as_array().unwrap().len(), 1, "{f}");
+        f["field_list"][0].clone()
+    };
+    let wire = |field: &str, code: i64, value: Value| serde_json::json!({"field": field, "condition_type": code, "value": value});
+    for (w, want) in [
+        ("dt>=2026-11-01", wire("dt", 5, 1_793_491_200i64.into())),
+        (
+            "dt>=2026-11-01T10:00:00Z",
+            wire("dt", 5, 1_793_527_200i64.into()),
+        ),
+        (
+            "dt<2026-11-01T10:00:00",
+            wire("dt", 2, 1_793_527_200i64.into()),
+        ),
+        (
+            "dt<=2026-11-01T10:00",
+            wire("dt", 3, 1_793_527_200i64.into()),
+        ),
+        (
+            "dt>2026-11-01 13:00:00+03:00",
+            wire("dt", 4, 1_793_527_200i64.into()),
+        ),
+        (
+            "dt=2026-11-01T05:00:00-05:00",
+            wire("dt", 0, 1_793_527_200i64.into()),
+        ),
+        ("dt<1704067200", wire("dt", 2, 1_704_067_200i64.into())),
+        ("src_name~Ив", wire("src_name", 6, "Ив".into())),
+        ("disposition=BUSY", wire("disposition", 0, "BUSY".into())),
+        // A date for a field that is not a time stays text.
+        (
+            "src_name=2026-11-01",
+            wire("src_name", 0, "2026-11-01".into()),
+        ),
+    ] {
+        assert_eq!(cond("DomainCDR", w), want, "{w}");
+    }
+    // An object the catalog does not know: `dt` is still a time.
+    assert_eq!(
+        cond("SomethingNew", "dt>=2026-11-01"),
+        wire("dt", 5, 1_793_491_200i64.into())
+    );
+    assert_eq!(
+        cond("SomethingNew", "dt>=soon"),
+        wire("dt", 5, "soon".into())
+    );
+    // A time field of the catalog takes seconds or a date, nothing else.
+    for (w, needle) in [
+        ("dt>=yesterday", "dt"),
+        ("dt>=2026-13-01", "2026-13-01"),
+        ("dt>=2026-11-01T10:00:00.5Z", "whole seconds"),
+        ("nocondition", "nocondition"),
+        ("=5", "=5"),
+    ] {
+        refused(&dry_list(&home, &s, "DomainCDR", &["--where", w]), needle);
+    }
+    // --where is for list actions.
+    let out = run(home.cmd().args([
+        "--url",
+        s.url(),
+        "call",
+        "User",
+        "get",
+        "id:=1",
+        "--where",
+        "id=1",
+        "--dry-run",
+    ]));
+    refused(&out, "list");
+    // With --filter and filter=: one field_list, every condition AND-ed.
+    let a = wire("dt", 5, 7.into());
+    let b = wire("disposition", 0, "BUSY".into());
+    let c = wire("src", 0, 100.into());
+    let and1 = serde_json::json!({"field_list": [a], "type": 0}).to_string();
+    let or1 = serde_json::json!({"field_list": [a], "type": 1}).to_string();
+    let or2 = serde_json::json!({"field_list": [a, c], "type": 1}).to_string();
+    let and_ab = serde_json::json!({"field_list": [a, b], "type": 0});
+    for args in [
+        vec!["--filter", &and1, "--where", "disposition=BUSY"],
+        vec!["--where", "disposition=BUSY", "--filter", &and1],
+        // An OR of one condition is that condition: AND-ing it is exact.
+        vec!["--filter", &or1, "--where", "disposition=BUSY"],
+        vec![
+            "--filter",
+            &or1,
+            "--where",
+            "disposition=BUSY",
+            "--where-any",
+        ],
+    ] {
+        let out = dry_list(&home, &s, "DomainCDR", &args);
+        ok_stderr(&out);
+        assert_eq!(dry_body(&out)["filter"], and_ab, "{args:?}");
+    }
+    let word = format!("filter:={and1}");
+    let out = dry_list(
+        &home,
+        &s,
+        "DomainCDR",
+        &[&word, "--where", "disposition=BUSY"],
+    );
+    ok_stderr(&out);
+    assert_eq!(dry_body(&out)["filter"], and_ab);
+    // A filter alone is sent exactly as given, as before.
+    let odd = r#"{"field_list":[{"field":"dt","condition_type":5,"value":7}],"type":1,"x":2}"#;
+    let out = dry_list(&home, &s, "DomainCDR", &["--filter", odd]);
+    ok_stderr(&out);
+    assert_eq!(
+        dry_body(&out)["filter"],
+        serde_json::from_str::<Value>(odd).unwrap()
+    );
+    // OR together with other conditions would widen what is selected: refused.
+    let or_word = format!("filter:={or2}");
+    for args in [
+        vec!["--filter", &or2, "--where", "disposition=BUSY"],
+        vec![&or_word, "--where", "disposition=BUSY"],
+        vec![
+            "--where",
+            "disposition=BUSY",
+            "--where",
+            "src=100",
+            "--where-any",
+            "--filter",
+            &and1,
+        ],
+    ] {
+        refused(&dry_list(&home, &s, "DomainCDR", &args), "OR");
+    }
+    // --where-any needs --where.
+    let out = dry_list(&home, &s, "DomainCDR", &["--where-any"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(s.counters().requests, 0);
+    let help = text(&run(home.cmd().args(["call", "--help"])).stdout);
+    for needle in ["--where", "--where-any", "UTC", "'dt>=2026-11-01'"] {
+        assert!(help.contains(needle), "{needle} in {help}");
+    }
+}
+
+/// The ids an export printed as JSON Lines, after checking it succeeded.
+fn exported_ids(out: &Output) -> Vec<i64> {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    jsonl_ids(&text(&out.stdout))
+}
+
+#[test]
+fn export_where_selects_the_records_and_since_never_widens_an_or_filter() {
+    let s = Simulator::start(SimConfig {
+        seed: vec![("DomainCDR".into(), 300)],
+        seed_epoch: Some(runtel_sim::SEED_BASE_DT),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let home = Home::new("export-where");
+    logged_in(&home, &s);
+    let recs: Vec<Map<String, Value>> = (1..=300)
+        .map(|id| s.seeded_record("DomainCDR", id).unwrap())
+        .collect();
+    let ids_where = |keep: &dyn Fn(&Map<String, Value>) -> bool| -> Vec<i64> {
+        recs.iter()
+            .filter(|r| keep(r))
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect()
+    };
+    let dt = |r: &Map<String, Value>| r["dt"].as_i64().unwrap();
+    let disposition = |r: &Map<String, Value>| r["disposition"].as_str().unwrap().to_owned();
+    // Record 101's time as an ISO date-time in UTC, without a zone and with Z.
+    let t = s.seed_dt("DomainCDR", 100);
+    assert_eq!(t, runtel_sim::SEED_BASE_DT + 700);
+    for iso in [
+        "2024-01-01T00:11:40",
+        "2024-01-01T00:11:40Z",
+        "2024-01-01T03:11:40+03:00",
+    ] {
+        let out = run(&mut export_cmd(
+            &home,
+            &s,
+            &[
+                "--page-size",
+                "40",
+                "--where",
+                &format!("dt>={iso}"),
+                "--where",
+                "disposition=BUSY",
+            ],
+        ));
+        let want = ids_where(&|r| dt(r) >= t && disposition(r) == "BUSY");
+        assert!(!want.is_empty() && want.len() < 200, "{want:?}");
+        assert_eq!(exported_ids(&out), want, "{iso}");
+    }
+    // OR: either disposition.
+    let out = run(&mut export_cmd(
+        &home,
+        &s,
+        &[
+            "--where",
+            "disposition=BUSY",
+            "--where",
+            "disposition=NO ANSWER",
+            "--where-any",
+        ],
+    ));
+    let want = ids_where(&|r| matches!(disposition(r).as_str(), "BUSY" | "NO ANSWER"));
+    assert!(want.len() > 50 && want.len() < 250, "{}", want.len());
+    assert_eq!(exported_ids(&out), want);
+    // --since, --where and --filter: all must hold.
+    let since = s.seed_dt("DomainCDR", 200).to_string();
+    let or1 = serde_json::json!({"field_list": [{"field": "src_name", "condition_type": 6,
+        "value": "Caller 1"}], "type": 1})
+    .to_string();
+    let out = run(&mut export_cmd(
+        &home,
+        &s,
+        &[
+            "--since",
+            &since,
+            "--where",
+            "disposition!=BUSY",
+            "--filter",
+            &or1,
+        ],
+    ));
+    let want = ids_where(&|r| {
+        dt(r) >= t + 700
+            && disposition(r) != "BUSY"
+            && r["src_name"].as_str().unwrap().contains("Caller 1")
+    });
+    assert!(!want.is_empty(), "some records match");
+    assert_eq!(exported_ids(&out), want);
+    // An OR of two conditions with --since (or --where): refused before anything is
+    // sent. It used to get `dt >= since` appended to its OR list, selecting more.
+    let or2 = serde_json::json!({"field_list": [
+        {"field": "disposition", "condition_type": 0, "value": "BUSY"},
+        {"field": "disposition", "condition_type": 0, "value": "NO ANSWER"}], "type": 1})
+    .to_string();
+    let lists = s.counters().action("list");
+    for args in [
+        vec!["--filter", or2.as_str(), "--since", since.as_str()],
+        vec![
+            "--since",
+            since.as_str(),
+            "--where",
+            "disposition=BUSY",
+            "--where",
+            "src=1",
+            "--where-any",
+        ],
+        vec!["--filter", or2.as_str(), "--where", "dt>=2024-01-01"],
+    ] {
+        refused(&run(&mut export_cmd(&home, &s, &args)), "OR");
+    }
+    assert_eq!(s.counters().action("list"), lists, "nothing sent");
+    // The OR filter alone still selects what it says.
+    let out = run(&mut export_cmd(&home, &s, &["--filter", &or2]));
+    assert_eq!(
+        exported_ids(&out),
+        ids_where(&|r| matches!(disposition(r).as_str(), "BUSY" | "NO ANSWER"))
+    );
+}
