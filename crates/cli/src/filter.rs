@@ -15,7 +15,7 @@
 //! in `tests/filters.json`); on top of that, a date given for a time field becomes
 //! Unix seconds.
 
-use runtel_client::{catalog, Filter, ServerDateTime};
+use runtel_client::{catalog, Condition, Filter, ServerDateTime};
 use serde_json::{Map, Value};
 
 use crate::failure::{Failure, Result};
@@ -36,7 +36,7 @@ fn looks_like_a_date(text: &str) -> bool {
     b.len() > 4 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-'
 }
 
-/// Reads one `--where` text for object `obj` as its wire condition.
+/// Reads one `--where` text for object `obj`.
 ///
 /// The value is the core's reading (JSON when it parses, else text). A text
 /// value for a time field becomes Unix seconds when it is a date: the field is
@@ -44,7 +44,7 @@ fn looks_like_a_date(text: &str) -> bool {
 /// does not know the object or the field, when it is named `dt`. For a field
 /// the catalog types as a time, a text that is no date is an error; for a `dt`
 /// it does not know, a text that does not start like a date is sent as it is.
-pub fn condition(obj: &str, text: &str) -> Result<Value> {
+pub fn condition(obj: &str, text: &str) -> Result<Condition> {
     let shown = inert(text);
     let mut c = Filter::parse_condition(text)
         .map_err(|e| invalid(format!("--where {shown:?}: {}", e.detail())))?;
@@ -83,7 +83,7 @@ pub fn condition(obj: &str, text: &str) -> Result<Value> {
             Err(_) => {}
         }
     }
-    Ok(c.to_json())
+    Ok(c)
 }
 
 /// The `--where` conditions as one filter, joined with AND (or with OR when
@@ -92,15 +92,16 @@ pub fn from_where(obj: &str, texts: &[String], any: bool) -> Result<Value> {
     if texts.is_empty() {
         return Ok(Value::Null);
     }
-    let mut list = Vec::with_capacity(texts.len());
-    for t in texts {
-        list.push(condition(obj, t)?);
+    let conditions = texts
+        .iter()
+        .map(|t| condition(obj, t))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(if any {
+        Filter::any(conditions)
+    } else {
+        Filter::all(conditions)
     }
-    // The wire form of Filter::to_json, built from the conditions as read.
-    let mut f = Map::new();
-    f.insert("field_list".into(), Value::Array(list));
-    f.insert("type".into(), i64::from(any).into());
-    Ok(Value::Object(f))
+    .to_json())
 }
 
 /// One part of a filter: what gave it (for messages) and its wire form (`null`
@@ -238,39 +239,43 @@ mod tests {
         json!({"field": field, "condition_type": code, "value": value})
     }
 
+    fn wire(obj: &str, text: &str) -> Result<Value> {
+        condition(obj, text).map(|c| c.to_json())
+    }
+
     #[test]
     fn dates_become_seconds_only_for_time_fields() {
         assert_eq!(
-            condition("DomainCDR", "dt>=2024-01-01").unwrap(),
+            wire("DomainCDR", "dt>=2024-01-01").unwrap(),
             cond("dt", 5, 1_704_067_200.into())
         );
         assert_eq!(
-            condition("DomainQueueCDR", "dt<2024-01-01T03:00:00+03:00").unwrap(),
+            wire("DomainQueueCDR", "dt<2024-01-01T03:00:00+03:00").unwrap(),
             cond("dt", 2, 1_704_067_200.into())
         );
         assert_eq!(
-            condition("DomainCDR", "src_name=2024-01-01").unwrap(),
+            wire("DomainCDR", "src_name=2024-01-01").unwrap(),
             cond("src_name", 0, "2024-01-01".into())
         );
         // Not in the catalog: `dt` is a time when the value is a date.
         assert_eq!(
-            condition("Unknown", "dt>=2024-01-01").unwrap(),
+            wire("Unknown", "dt>=2024-01-01").unwrap(),
             cond("dt", 5, 1_704_067_200.into())
         );
         assert_eq!(
-            condition("Unknown", "dt=later").unwrap(),
+            wire("Unknown", "dt=later").unwrap(),
             cond("dt", 0, "later".into())
         );
-        assert!(condition("Unknown", "dt>=2024-02-30").is_err());
-        assert!(condition("DomainCDR", "dt>=later").is_err());
-        assert!(condition("DomainCDR", "dt>=2024-01-01T00:00:00.25").is_err());
+        assert!(wire("Unknown", "dt>=2024-02-30").is_err());
+        assert!(wire("DomainCDR", "dt>=later").is_err());
+        assert!(wire("DomainCDR", "dt>=2024-01-01T00:00:00.25").is_err());
         // A zero fraction is whole seconds.
         assert_eq!(
-            condition("DomainCDR", "dt>=2024-01-01T00:00:00.000").unwrap(),
+            wire("DomainCDR", "dt>=2024-01-01T00:00:00.000").unwrap(),
             cond("dt", 5, 1_704_067_200.into())
         );
-        assert!(condition("DomainCDR", "note~a=b").is_err());
-        assert!(condition("DomainCDR", "nothing").is_err());
+        assert!(wire("DomainCDR", "note~a=b").is_err());
+        assert!(wire("DomainCDR", "nothing").is_err());
     }
 
     #[test]
