@@ -654,6 +654,10 @@ fn log_call(request: &HttpRequest, result: Result<(), &Error>, started: Instant)
             // Plain words in log lines (other languages read them): `-` for "none".
             let code = e.api_code().map_or("-".to_owned(), |c| c.to_string());
             let http = e.http_status().map_or("-".to_owned(), |c| c.to_string());
+            // The line names the call already; the detail need not say it again.
+            let detail = e.detail();
+            let prefix = format!("{}.{}: ", request.obj, request.action);
+            let detail = detail.strip_prefix(&prefix).unwrap_or(&detail);
             log::info!(
                 "{}.{} action_id={} failed kind={} code={code} http={http} {} ms: {}",
                 request.obj,
@@ -661,7 +665,7 @@ fn log_call(request: &HttpRequest, result: Result<(), &Error>, started: Instant)
                 request.action_id,
                 e.kind(),
                 ms,
-                e.detail()
+                detail
             )
         }
     }

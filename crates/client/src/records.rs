@@ -215,9 +215,7 @@ impl Records {
                 self.notifies.push(n.clone());
             }
         }
-        let total = resp
-            .total_count()
-            .or_else(|| resp.body().get("total_count").and_then(Value::as_u64));
+        let total = resp.total_count();
         // In keyset mode the count is what remains past the last id: it shrinks.
         if let (Some(before), Some(now), None) = (self.total_count, total, &self.keyset) {
             if before != now {

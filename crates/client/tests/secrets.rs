@@ -130,6 +130,11 @@ fn secrets_never_leak() {
     for l in logs.iter().filter(|l| l.contains(" runtel_client ")) {
         assert!(!l.contains("Some(") && !l.contains("None"), "{l}");
         assert!(!l.contains(" runtel_client runtel"), "{l}");
+        // The call is named once per line, not again by the error's detail.
+        if let Some((head, _)) = l.split_once(" action_id=") {
+            let call = head.rsplit(' ').next().unwrap_or_default();
+            assert_eq!(l.matches(&format!("{call}:")).count(), 0, "{l}");
+        }
     }
     assert!(logs
         .iter()

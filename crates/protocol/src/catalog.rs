@@ -156,6 +156,16 @@ pub enum ObjectKind {
     Log,
 }
 
+impl ObjectKind {
+    /// `config` or `log`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Config => "config",
+            ObjectKind::Log => "log",
+        }
+    }
+}
+
 /// One object of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObjectSpec {
@@ -564,7 +574,7 @@ pub fn to_json() -> serde_json::Value {
                 .collect();
             serde_json::json!({
                 "name": o.name, "scope": o.scope.as_str(), "source": o.source.as_str(),
-                "kind": match o.kind { ObjectKind::Config => "config", ObjectKind::Log => "log" },
+                "kind": o.kind.as_str(),
                 "actions": o.actions, "key": o.key, "time_field": o.time_field,
                 "fields": fields, "doc": o.doc,
             })

@@ -264,23 +264,31 @@ impl Filter {
     /// `status!=1`. The value is JSON when it parses as JSON (numbers, `true`,
     /// quoted strings), else the text itself.
     pub fn parse_condition(text: &str) -> Result<Condition> {
-        // Longest symbols first, so `>=` is not read as `>` then `=...`.
-        for symbol in ["!=", "<>", "<=", ">=", "==", "=", "<", ">", "~"] {
-            if let Some(i) = text.find(symbol) {
-                let name = text[..i].trim();
-                if name.is_empty() {
-                    break;
-                }
-                let raw = text[i + symbol.len()..].trim();
-                let value = serde_json::from_str::<Value>(raw)
-                    .unwrap_or_else(|_| Value::String(raw.into()));
-                return Ok(field(name).op(Op::parse(symbol)?, value));
-            }
+        // The operator is the first operator character in the text (the field
+        // name has none), read as the longest symbol starting there: `a=b~c`
+        // compares `a` with `b~c`, `dt>=5` is `>=` and not `>`.
+        const SYMBOLS: [&str; 9] = ["!=", "<>", "<=", ">=", "==", "=", "<", ">", "~"];
+        let unreadable = || {
+            Error::InvalidInput(format!(
+                "cannot read the condition {text:?}: write FIELD OP VALUE with OP one of \
+                 = != < <= > >= ~ (e.g. dt>=1704067200, name~Anna)"
+            ))
+        };
+        let at = text
+            .find(['!', '<', '>', '=', '~'])
+            .ok_or_else(unreadable)?;
+        let symbol = SYMBOLS
+            .iter()
+            .find(|s| text[at..].starts_with(**s))
+            .ok_or_else(unreadable)?;
+        let name = text[..at].trim();
+        if name.is_empty() {
+            return Err(unreadable());
         }
-        Err(Error::InvalidInput(format!(
-            "cannot read the condition {text:?}: write FIELD OP VALUE with OP one of \
-             = != < <= > >= ~ (e.g. dt>=1704067200, name~Anna)"
-        )))
+        let raw = text[at + symbol.len()..].trim();
+        let value =
+            serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.into()));
+        Ok(field(name).op(Op::parse(symbol)?, value))
     }
 }
 

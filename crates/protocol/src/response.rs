@@ -138,9 +138,13 @@ impl Response {
         }
     }
 
-    /// The top-level `total_count` of a list answer, if present.
+    /// The `total_count` of a list answer wherever the server put it: at the top
+    /// level, else in `body` (as [`Response::records`] looks for the list).
     pub fn total_count(&self) -> Option<u64> {
-        self.envelope.get("total_count").and_then(Value::as_u64)
+        self.envelope
+            .get("total_count")
+            .and_then(Value::as_u64)
+            .or_else(|| self.body().get("total_count").and_then(Value::as_u64))
     }
 
     /// The records of a list answer wherever the server put them: the top-level

@@ -87,7 +87,20 @@ fn the_builders_read_like_the_wire() {
             {"field": "src_name", "condition_type": 6, "value": "Ив"}], "type": 0})
     );
     assert!(Op::Ge.seen_in_the_field() && !Op::Contains.seen_in_the_field());
-    for bad in ["dt", ">=5", "dt?5"] {
+    // The first operator in the text splits it; the value may hold operator characters.
+    let c = Filter::parse_condition("src_name~a=b").unwrap();
+    assert_eq!(
+        (c.field.as_str(), c.op, c.value.as_str()),
+        ("src_name", Op::Contains, Some("a=b"))
+    );
+    let c = Filter::parse_condition("name=x>=y").unwrap();
+    assert_eq!(
+        (c.field.as_str(), c.op, c.value.as_str()),
+        ("name", Op::Eq, Some("x>=y"))
+    );
+    let c = Filter::parse_condition("status!=1").unwrap();
+    assert_eq!((c.op, c.value.as_i64()), (Op::Ne, Some(1)));
+    for bad in ["dt", ">=5", "dt?5", "!dt"] {
         assert!(Filter::parse_condition(bad).is_err(), "{bad}");
     }
     assert!(Op::parse("like").is_err());
