@@ -114,9 +114,10 @@ impl Records {
         Ok(self)
     }
 
-    /// Sends this `filter` (top level, passed through) with every page.
-    pub fn filter(mut self, filter: Value) -> Result<Records, Error> {
-        self.call = self.call.filter(filter)?;
+    /// Sends this `filter` with every page: a [`runtel_protocol::Filter`] built
+    /// from conditions, or the wire JSON (top level, passed through).
+    pub fn filter(mut self, filter: impl Into<Value>) -> Result<Records, Error> {
+        self.call = self.call.filter(filter.into())?;
         Ok(self)
     }
 

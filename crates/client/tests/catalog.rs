@@ -53,7 +53,7 @@ fn filters_built_as_code_select_what_they_say() {
     let got: Vec<DomainCdr> = c
         .records("DomainCDR", (), 30)
         .unwrap()
-        .filter(busy.into())
+        .filter(busy)
         .unwrap()
         .map(|r| serde_json::from_value(r.unwrap()).unwrap())
         .collect();
