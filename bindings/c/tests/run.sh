@@ -29,6 +29,12 @@ lenient_pid=$!
 trap 'kill $sim_pid $tls_pid $expired_pid $lenient_pid 2>/dev/null || true; rm -f "$out" "$out".*' EXIT
 for _ in $(seq 100); do [[ -s "$out.tls" && -s "$out.expired" && -s "$out.lenient" ]] && break; sleep 0.05; done
 export RUNTEL_LENIENT_URL="$(sed -n 's/^listening on //p' "$out.lenient")"
+# Tokens that live 2 s: renewals must not turn into a login per call.
+"$RUNTEL_SIM" --listen 127.0.0.1:0 --token-lifetime 2 >"$out.short" 2>/dev/null &
+short_pid=$!
+trap 'kill $sim_pid $tls_pid $expired_pid $lenient_pid $short_pid 2>/dev/null || true; rm -f "$out" "$out".*' EXIT
+for _ in $(seq 100); do [[ -s "$out.short" ]] && break; sleep 0.05; done
+export RUNTEL_SHORT_TOKEN_URL="$(sed -n 's/^listening on //p' "$out.short")"
 RUNTEL_TLS_URL="$(sed -n 's/^listening on //p' "$out.tls")"
 RUNTEL_TLS_EXPIRED_URL="$(sed -n 's/^listening on //p' "$out.expired")"
 export RUNTEL_TLS_URL RUNTEL_TLS_CA="$out.tls.pem" RUNTEL_TLS_EXPIRED_URL RUNTEL_TLS_EXPIRED_CA="$out.expired.pem"

@@ -772,6 +772,71 @@ static void test_echoed_and_malformed_answers_never_show_secrets(void) {
 
 static const char *LENIENT;
 
+static long counter_at(const char *base, const char *name) {
+    char resp[4096];
+    char key[64];
+    if (sim_request_at(base, "/_sim/counters", NULL, resp, sizeof resp) != 0)
+        return -1;
+    snprintf(key, sizeof key, "\"%s\":", name);
+    const char *p = strstr(resp, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+struct short_worker {
+    runtel_client *client;
+    int failures;
+};
+
+static void *call_for_three_seconds(void *arg) {
+    struct short_worker *w = arg;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        char *json = NULL;
+        if (runtel_client_call(w->client, "User", "list", NULL, &json, NULL) != RUNTEL_OK)
+            w->failures++;
+        runtel_string_free(json);
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_sec - start.tv_sec < 3);
+    return NULL;
+}
+
+/* Tokens that live 2 s with the default 60 s renewal margin: the margin is
+   clamped to a quarter of the lifetime, so 8 threads calling for 3 s log in a
+   handful of times, not before every call. */
+static void test_short_token_lifetimes(void) {
+    const char *url = getenv("RUNTEL_SHORT_TOKEN_URL");
+    CHECK(url != NULL);
+    if (!url)
+        return;
+    runtel_options *o = NULL;
+    runtel_client *c = NULL;
+    CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_credentials(o, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_new_with_options(url, o, &c, NULL), RUNTEL_OK);
+    runtel_options_free(o);
+    enum { N = 8 };
+    pthread_t threads[N];
+    struct short_worker workers[N];
+    for (int i = 0; i < N; i++) {
+        workers[i] = (struct short_worker){c, 0};
+        pthread_create(&threads[i], NULL, call_for_three_seconds, &workers[i]);
+    }
+    int failures = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        failures += workers[i].failures;
+    }
+    long logins = counter_at(url, "auth_attempts");
+    CHECK(failures == 0);
+    CHECK(logins >= 1 && logins <= 5);
+    if (logins > 5)
+        fprintf(stderr, "short tokens: %ld logins in 3 s\n", logins);
+    runtel_client_free(c);
+}
+
 static void *wrong_login(void *arg) {
     runtel_result *rc = arg;
     runtel_client *c = NULL;
@@ -783,13 +848,7 @@ static void *wrong_login(void *arg) {
 }
 
 static long lenient_counter(const char *name) {
-    char resp[4096];
-    char key[64];
-    if (sim_request_at(LENIENT, "/_sim/counters", NULL, resp, sizeof resp) != 0)
-        return -1;
-    snprintf(key, sizeof key, "\"%s\":", name);
-    const char *p = strstr(resp, key);
-    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+    return counter_at(LENIENT, name);
 }
 
 static void test_parallel_wrong_logins_send_three(void) {
@@ -1121,6 +1180,7 @@ int main(void) {
     test_every_option_is_reachable();
     test_filters_match_the_shared_vectors();
     test_permissions_and_operators();
+    test_short_token_lifetimes();
     LENIENT = getenv("RUNTEL_LENIENT_URL");
     CHECK(LENIENT != NULL);
     if (LENIENT)
