@@ -3,8 +3,10 @@
     import runtel
     with runtel.Client("https://pbx.example", login="me@pbx.example", password=pw) as c:
         users = c.User.list()            # a Response: users.records, users.total_count
-        for cdr in c.records("DomainCDR", page_size=1000):
+        since = runtel.where("dt", ">=", datetime(2024, 1, 1, tzinfo=timezone.utc))
+        for cdr in c.records("DomainCDR", page_size=1000, filter=since):
             ...
+    runtel.objects()                     # the object catalog: names, actions, fields
 
 Logging goes to the ``runtel`` logger (which has a ``NullHandler``, so nothing
 is printed unless the program configures logging); passwords and tokens never
@@ -30,7 +32,19 @@ from ._errors import (
     RuntelTimeoutError,
     TransportError,
 )
-from ._runtel import AuthInfo, Client, Records, Response, __version__
+from ._runtel import (
+    AuthInfo,
+    Client,
+    FieldSpec,
+    Filter,
+    ObjectSpec,
+    Records,
+    Response,
+    __version__,
+    object_spec,
+    objects,
+    where,
+)
 from ._runtel import _after_fork_in_child, _at_exit
 
 # A library's logger: silent unless the program configures logging.
@@ -48,6 +62,12 @@ __all__ = [
     "AuthInfo",
     "Records",
     "Response",
+    "Filter",
+    "where",
+    "ObjectSpec",
+    "FieldSpec",
+    "objects",
+    "object_spec",
     "RuntelError",
     "ApiError",
     "AuthError",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 
 class RuntelError(Exception):
@@ -12,7 +12,9 @@ class RuntelError(Exception):
     Every instance has the same attributes, None where they do not apply:
     ``code``, ``http_status``, ``msg_id``, ``message``, ``action_id``, ``body``
     and ``field_errors`` (refusals by the server), ``retry_after`` (a local
-    lock-out) and ``cause`` (a transport failure)."""
+    lock-out) and ``cause`` (a transport failure); ``notifies`` (the messages
+    for the user that came with a refusal) is a list, ``[]`` when there were
+    none."""
 
     kind: str = "runtel"
 
@@ -30,6 +32,7 @@ class RuntelError(Exception):
         field_errors: Any = None,
         retry_after: Optional[float] = None,
         cause: Optional[str] = None,
+        notifies: Optional[List[Any]] = None,
     ) -> None:
         super().__init__(text)
         if kind is not None:
@@ -43,11 +46,13 @@ class RuntelError(Exception):
         self.field_errors = field_errors
         self.retry_after = retry_after
         self.cause = cause
+        self.notifies: List[Any] = list(notifies) if notifies else []
 
 
 class ApiError(RuntelError):
     """The server refused the request: ``http_status``, envelope ``code``, ``msg_id``,
-    ``message``, ``action_id``, ``field_errors`` and the bounded raw ``body``."""
+    ``message``, ``action_id``, ``field_errors``, ``notifies`` (a list, as sent,
+    secrets masked) and the bounded raw ``body``."""
 
     kind = "api"
 

@@ -19,6 +19,7 @@ from typing import (
     Union,
     ValuesView,
     final,
+    overload,
 )
 
 from ._errors import RuntelError
@@ -31,6 +32,12 @@ __all__ = [
     "ActionProxy",
     "AuthInfo",
     "Response",
+    "ObjectSpec",
+    "FieldSpec",
+    "Filter",
+    "objects",
+    "object_spec",
+    "where",
     "_after_fork_in_child",
     "_error_kinds",
     "_sample_error",
@@ -43,6 +50,8 @@ __version__: str
 
 _JsonDict = Dict[str, Any]
 _Path = Union[str, "os.PathLike[str]"]
+# What ``filter=`` takes: a ``where(...)`` filter, or the wire form as a dict.
+_FilterArg = Union["Filter", _JsonDict]
 
 @final
 class AuthInfo:
@@ -255,7 +264,171 @@ class ObjectProxy:
     """``client.User``: its attributes are the object's actions."""
 
     def __getattr__(self, action: str) -> ActionProxy:
-        """The action ``action`` of this object, ready to call."""
+        """The action ``action`` of this object, ready to call; also an action
+        the catalog does not list (the API may have more)."""
+    def __dir__(self) -> List[str]:
+        """The catalog's actions of the object, and ``spec``."""
+    @property
+    def spec(self) -> "ObjectSpec":
+        """The object's catalog entry."""
+
+@final
+class FieldSpec:
+    """A field of an object as the catalog knows it. Equal to another with the
+    same name, type and constraints."""
+
+    @property
+    def name(self) -> str:
+        """The field's name."""
+    @property
+    def type(self) -> str:
+        """``int``, ``str``, ``email``, ``bool``, ``dict``, ``list``,
+        ``unix_time`` (Unix seconds) or ``any``."""
+    @property
+    def required(self) -> bool:
+        """Required when creating a record (``append``)."""
+    @property
+    def nullable(self) -> bool:
+        """May be None."""
+    @property
+    def read_only(self) -> bool:
+        """Sent by the server, never accepted from a client (``id``)."""
+    @property
+    def min_len(self) -> int:
+        """The shortest length of a string (0 when none is known)."""
+    @property
+    def max_len(self) -> Optional[int]:
+        """The longest length of a string, or None when no limit is known."""
+    @property
+    def choices(self) -> Tuple[int, ...]:
+        """The values an integer field allows (empty: any)."""
+    def to_dict(self) -> _JsonDict:
+        """The field as the catalog's JSON has it, as a new dict."""
+    def __eq__(self, other: object, /) -> bool:
+        """Equal to a ``FieldSpec`` with the same name, type and constraints."""
+    def __hash__(self) -> int:
+        """A hash consistent with ``==``."""
+
+@final
+class ObjectSpec:
+    """One object of the catalog (``runtel.objects()``): what the SDK knows of
+    it, read from the Rust core. Objects the catalog does not know can still be
+    sent with ``client.call``."""
+
+    @property
+    def name(self) -> str:
+        """The name as sent in ``obj`` (``DomainCDR``)."""
+    @property
+    def scope(self) -> str:
+        """``tenant`` (users and roles), ``domain`` (inside one PBX: platform
+        operators pass ``domain_id``) or ``platform`` (platform operators
+        only)."""
+    @property
+    def source(self) -> str:
+        """``vendor`` (documented by the vendor) or ``field`` (seen in client
+        programs; actions and fields inferred)."""
+    @property
+    def kind(self) -> str:
+        """``config`` (records clients create and change) or ``log`` (records
+        the platform writes; read only)."""
+    @property
+    def actions(self) -> Tuple[str, ...]:
+        """The actions it answers."""
+    @property
+    def key(self) -> str:
+        """The field that identifies a record."""
+    @property
+    def time_field(self) -> Optional[str]:
+        """For logs, the Unix-time field to poll on (``dt``); None otherwise."""
+    @property
+    def fields(self) -> Tuple[FieldSpec, ...]:
+        """The fields the SDK knows (records may carry others)."""
+    @property
+    def doc(self) -> str:
+        """One line for people."""
+    def field(self, name: str) -> Optional[FieldSpec]:
+        """The known field ``name``, or None."""
+    def to_dict(self) -> _JsonDict:
+        """The object as the catalog's JSON has it (as ``runtel objects
+        --json`` prints it), as a new dict."""
+    def __eq__(self, other: object, /) -> bool:
+        """Equal to the ``ObjectSpec`` of the same object."""
+    def __hash__(self) -> int:
+        """A hash consistent with ``==``."""
+
+def objects() -> List[ObjectSpec]:
+    """Every object of the catalog, in its order (users and roles, a PBX's
+    configuration, its logs, the platform's configuration), as a new list."""
+
+def object_spec(name: str) -> ObjectSpec:
+    """The catalog's object ``name`` (exact spelling); ``KeyError`` naming the
+    nearest object (``DomainCdr``: did you mean ``DomainCDR``?) when it has
+    none."""
+
+@final
+class Filter:
+    """The ``filter`` of a list call, built with ``where``: conditions joined by
+    AND (``&``, wire ``type`` 0) or by OR (``|``, ``type`` 1). Immutable: ``&``
+    and ``|`` make new filters. Pass it as ``filter=`` to ``call``, ``list``,
+    ``records`` and the ``client.DomainCDR.list(...)`` proxies.
+
+    The wire form joins all of a filter's conditions one way, so mixing ``&``
+    and ``|`` raises ``InvalidInputError`` instead of sending something else.
+    Equal to a filter with the same wire form; pickles and copies."""
+
+    @staticmethod
+    def from_dict(wire: Mapping[str, Any], /) -> "Filter":
+        """A filter from its wire form (``{"field_list": [...], "type": 0|1}``,
+        as ``to_dict`` gives it); ``InvalidInputError`` when it is not one."""
+    def to_dict(self) -> _JsonDict:
+        """The wire form as a new dict: ``{"field_list": [{"field",
+        "condition_type", "value"}], "type": 0|1}``."""
+    @property
+    def conditions(self) -> List[Tuple[str, str, Any]]:
+        """``(field, operator, value)`` for each condition, the operator as a
+        symbol (``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``~`` for
+        contains) and a date as the Unix seconds sent."""
+    @property
+    def any(self) -> bool:
+        """True when the conditions are joined by OR (``type`` 1)."""
+    def __and__(self, other: "Filter", /) -> "Filter":
+        """Both filters' conditions, all of which must hold (AND)."""
+    def __or__(self, other: "Filter", /) -> "Filter":
+        """Both filters' conditions, any of which may hold (OR)."""
+    def __rand__(self, other: "Filter", /) -> "Filter":
+        """``other & self``."""
+    def __ror__(self, other: "Filter", /) -> "Filter":
+        """``other | self``."""
+    def __len__(self) -> int:
+        """The number of conditions."""
+    def __eq__(self, other: object, /) -> bool:
+        """Equal to a ``Filter`` with the same wire form."""
+    def __reduce__(self) -> Tuple[Any, ...]:
+        """Pickles and copies as ``Filter.from_dict(wire)``."""
+
+@overload
+def where(condition: str, /) -> Filter:
+    """A filter of one condition read from ``FIELD OP VALUE`` text by the core,
+    as the CLI's ``--where`` reads it (but without its date texts):
+    ``where("dt>=1704067200")``, ``where("src_name~Ив")``. The value is JSON
+    when it parses as JSON, else the text."""
+
+@overload
+def where(field: str, op: str, value: Any, /) -> Filter:
+    """A filter of one condition: ``where("dt", ">=", t)``. Join filters with
+    ``&`` (AND) or ``|`` (OR).
+
+    - ``field``: the field's name.
+    - ``op``: ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``~`` or their
+      names ``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge``, ``contains``
+      (``==`` and ``<>`` too).
+    - ``value``: any JSON value (an ``int`` of any size goes out exactly). A
+      ``datetime`` or ``date`` becomes Unix seconds: an aware ``datetime`` is
+      converted, a naive one is read as UTC, a ``date`` is its midnight UTC.
+      A fraction of a second is rounded so the comparison stays exact for
+      whole seconds (``>=`` and ``<`` round up, ``<=`` and ``>`` down); with
+      ``=``, ``!=`` or ``~`` it raises ``InvalidInputError``.
+    """
 
 @final
 class Client:
@@ -374,7 +547,7 @@ class Client:
         """Sends one call and returns its answer. ``params`` (a dict, sent as
         given) and keyword arguments are merged into the params (keywords win),
         except the keywords ``limit``, ``offset`` (ints) and ``filter`` (a
-        dict), which go to the envelope's top level as the API wants them.
+        ``where(...)`` filter or a dict), which go to the envelope's top level as the API wants them.
         Integers of any size go out exactly. Raises a ``RuntelError`` subclass
         when the call fails. If Ctrl-C interrupts it, the request may still
         reach the server: a write may have been applied."""
@@ -386,7 +559,7 @@ class Client:
         *,
         limit: Optional[int] = None,
         offset: Optional[int] = None,
-        filter: Optional[_JsonDict] = None,
+        filter: Optional[_FilterArg] = None,
         action: str = "list",
         **kwargs: Any,
     ) -> Response:
@@ -399,7 +572,7 @@ class Client:
         /,
         *,
         page_size: Optional[int] = None,
-        filter: Optional[_JsonDict] = None,
+        filter: Optional[_FilterArg] = None,
         start: Optional[int] = None,
         action: str = "list",
         consistent: bool = False,
@@ -449,9 +622,260 @@ class Client:
         """Logs out and closes. An exception already being raised is never
         replaced by a logout failure (that is logged); an interrupt during the
         logout is raised."""
-    def __getattr__(self, obj: str) -> ObjectProxy:
-        """``client.User``: the object ``obj`` (names start with a capital
-        letter; anything else is an ``AttributeError``)."""
+    @property
+    def User(self) -> ObjectProxy:
+        """The ``User`` object: platform users (cabinet logins).
+
+        Configuration, users and roles (PBX users see their own PBX's); documented by
+        the vendor. Actions: list, list_with_detail, get, append, update, delete, auth,
+        logout."""
+    @property
+    def Role(self) -> ObjectProxy:
+        """The ``Role`` object: roles and their permissions.
+
+        Configuration, users and roles (PBX users see their own PBX's); documented by
+        the vendor. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def DomainUser(self) -> ObjectProxy:
+        """The ``DomainUser`` object: a PBX's extensions.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``);
+        documented by the vendor. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainAgent(self) -> ObjectProxy:
+        """The ``DomainAgent`` object: call-centre agents.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainRole(self) -> ObjectProxy:
+        """The ``DomainRole`` object: a PBX's own roles.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainPermission(self) -> ObjectProxy:
+        """The ``DomainPermission`` object: a PBX's permissions.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainQueue(self) -> ObjectProxy:
+        """The ``DomainQueue`` object: call queues.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainConference(self) -> ObjectProxy:
+        """The ``DomainConference`` object: conference rooms.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainDialPlan(self) -> ObjectProxy:
+        """The ``DomainDialPlan`` object: dial plan rules.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainGateway(self) -> ObjectProxy:
+        """The ``DomainGateway`` object: SIP gateways (trunks).
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainSofiaProfile(self) -> ObjectProxy:
+        """The ``DomainSofiaProfile`` object: SIP profiles.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainLocalStream(self) -> ObjectProxy:
+        """The ``DomainLocalStream`` object: music on hold streams.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainDialerBatch(self) -> ObjectProxy:
+        """The ``DomainDialerBatch`` object: auto-dialer campaigns.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainAutoDialingBatchSchedule(self) -> ObjectProxy:
+        """The ``DomainAutoDialingBatchSchedule`` object: auto-dialer schedules.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainCDR(self) -> ObjectProxy:
+        """The ``DomainCDR`` object: call history (call detail records).
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainQueueCDR(self) -> ObjectProxy:
+        """The ``DomainQueueCDR`` object: queue call records.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainQueueMemberCDR(self) -> ObjectProxy:
+        """The ``DomainQueueMemberCDR`` object: queue member call records.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainConferenceCdr(self) -> ObjectProxy:
+        """The ``DomainConferenceCdr`` object: conference records (sic: Cdr).
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainConferenceMemberCDR(self) -> ObjectProxy:
+        """The ``DomainConferenceMemberCDR`` object: conference member records.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainAgentStatus(self) -> ObjectProxy:
+        """The ``DomainAgentStatus`` object: agent status changes.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainDPEResult(self) -> ObjectProxy:
+        """The ``DomainDPEResult`` object: dial plan results; get_dialog(call_uuid) answers body.dialog.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get, get_dialog.
+        Time field ``dt``."""
+    @property
+    def DomainDialerContact(self) -> ObjectProxy:
+        """The ``DomainDialerContact`` object: auto-dialer contacts.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainDialerAttempt(self) -> ObjectProxy:
+        """The ``DomainDialerAttempt`` object: auto-dialer attempts.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainVoiceMail(self) -> ObjectProxy:
+        """The ``DomainVoiceMail`` object: voicemail messages.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainNotify(self) -> ObjectProxy:
+        """The ``DomainNotify`` object: notifications.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainCRMEvent(self) -> ObjectProxy:
+        """The ``DomainCRMEvent`` object: CRM events.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainFax(self) -> ObjectProxy:
+        """The ``DomainFax`` object: faxes.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def PbxHost(self) -> ObjectProxy:
+        """The ``PbxHost`` object: PBX hosts.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def GSSystem(self) -> ObjectProxy:
+        """The ``GSSystem`` object: global system settings.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def GSPluginCore(self) -> ObjectProxy:
+        """The ``GSPluginCore`` object: core plugin settings.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def GSPluginCDR(self) -> ObjectProxy:
+        """The ``GSPluginCDR`` object: CDR plugin settings.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def GSDefaults(self) -> ObjectProxy:
+        """The ``GSDefaults`` object: platform defaults.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def ModCallCenter(self) -> ObjectProxy:
+        """The ``ModCallCenter`` object: call-centre module.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def ModEventSocket(self) -> ObjectProxy:
+        """The ``ModEventSocket`` object: event socket module.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def ModXmlCdr(self) -> ObjectProxy:
+        """The ``ModXmlCdr`` object: XML CDR module.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def SystemAudioFile(self) -> ObjectProxy:
+        """The ``SystemAudioFile`` object: audio files.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def SystemFileStorage(self) -> ObjectProxy:
+        """The ``SystemFileStorage`` object: file storage.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def SystemLocalStream(self) -> ObjectProxy:
+        """The ``SystemLocalStream`` object: platform streams.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
 
 def _after_fork_in_child() -> None:
     """Registered with ``os.register_at_fork``: clients drop the parent's

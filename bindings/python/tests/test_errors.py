@@ -3,6 +3,7 @@ transport errors carry their stable cause."""
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from typing import Any, Callable
@@ -64,3 +65,58 @@ def test_transport_error_causes_of_tls(make_sim: Callable[..., Sim], tmp_path: P
         with pytest.raises(runtel.TransportError) as e:
             runtel.Client(url, max_retries=0, **kwargs).login(LOGIN, PASSWORD)
         assert e.value.cause == cause, (url, str(e.value))
+
+
+def test_every_error_has_a_notifies_list() -> None:
+    for kind in runtel._runtel._error_kinds():
+        e = runtel._runtel._sample_error(kind)
+        assert e.notifies == [], kind
+    assert runtel.RuntelError("x").notifies == []
+
+
+def test_an_api_error_carries_the_answer_s_notifies(make_sim: Callable[..., Sim], tmp_path: Path) -> None:
+    notice = {"type": "warning", "text": "Balance below 100"}
+    body = {"action": "list", "action_id": "x1", "obj": "DomainCDR", "code": 402,
+            "msg_id": "payment_required", "message": "Top up the balance",
+            "notifies": [notice, "plain text notice"], "body": {}}
+    vector = {"request": {"obj": "DomainCDR", "action": "list", "action_id": "x1"},
+              "expect": {"ok": False},
+              "response": {"status": 402, "body_text": json.dumps(body),
+                           "headers": [["Content-Type", "application/json"]]}}
+    (tmp_path / "refused_with_notifies.json").write_text(json.dumps(vector))
+    s = make_sim(vectors=tmp_path)
+    c = runtel.Client(s.url, login=LOGIN, password=PASSWORD)
+    c.User.list()
+    s.control("replay", {"vector": "refused_with_notifies"})
+    with pytest.raises(runtel.ApiError) as e:
+        c.call("DomainCDR", "list")
+    assert (e.value.http_status, e.value.code, e.value.msg_id) == (402, 402, "payment_required")
+    assert e.value.notifies == [notice, "plain text notice"]
+    assert isinstance(e.value.notifies, list)
+    # A refusal without notifies has an empty list.
+    with pytest.raises(runtel.ApiError) as plain:
+        c.User.get(id=4242)
+    assert plain.value.notifies == []
+
+
+def test_a_role_without_the_permission_is_refused_with_403(make_sim: Callable[..., Sim]) -> None:
+    s = make_sim("--seed", "DomainCDR=5", "--user", "reader@sim.runtel.local:reader-pw:perms=DomainCDR.list")
+    reader = runtel.Client(s.url, login="reader@sim.runtel.local", password="reader-pw")
+    assert [r["id"] for r in reader.DomainCDR.list().records] == [1, 2, 3, 4, 5]
+    for attempt in (lambda: reader.User.list(), lambda: reader.DomainCDR.get(id=1)):
+        with pytest.raises(runtel.ApiError) as e:
+            attempt()
+        assert type(e.value) is runtel.ApiError
+        assert (e.value.http_status, e.value.code, e.value.msg_id) == (403, 403, "forbidden")
+
+
+def test_an_operator_names_the_pbx_with_domain_id(make_sim: Callable[..., Sim]) -> None:
+    s = make_sim("--seed", "DomainCDR=5")
+    op = runtel.Client(s.url, login="operator@sim.runtel.local", password="operator")
+    with pytest.raises(runtel.ApiError) as e:
+        op.DomainCDR.list()
+    assert (e.value.http_status, e.value.code, e.value.msg_id) == (400, 400, "domain_required")
+    assert op.auth_info is not None and op.auth_info.is_platform_operator
+    r = op.DomainCDR.list(domain_id=1)
+    assert [x["id"] for x in r.records] == [1, 2, 3, 4, 5] and r.total_count == 5
+    assert [x["id"] for x in op.records("DomainCDR", domain_id=1, page_size=2)] == [1, 2, 3, 4, 5]

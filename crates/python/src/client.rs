@@ -6,10 +6,11 @@ use std::time::SystemTime;
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyTuple};
-use runtel_client::{AuthInfo, Call, Client, Error, SessionStatus};
+use runtel_client::{AuthInfo, Call, Client, Error, ObjectSpec, SessionStatus};
 use serde_json::{Map, Value};
 
 use crate::auth_info::PyAuthInfo;
+use crate::catalog::PyObjectSpec;
 use crate::convert::{from_py, from_py_named, map_to_py};
 use crate::errors::{invalid_input, to_py_err};
 use crate::records::PyRecords;
@@ -437,18 +438,13 @@ impl PyClient {
         }
     }
 
-    /// ``client.User`` is a proxy whose attributes call actions: ``client.User.list()``.
-    fn __getattr__(slf: &Bound<'_, Self>, name: &str) -> PyResult<ObjectProxy> {
-        // Object names start with a capital letter; anything else is a plain typo.
-        if !name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
-            return Err(PyAttributeError::new_err(format!(
-                "'Client' object has no attribute '{name}'"
-            )));
-        }
-        Ok(ObjectProxy {
-            client: slf.clone().unbind(),
-            obj: name.to_owned(),
-        })
+    /// Reached only for names that are not attributes of the class: every
+    /// catalog object is one (``client.User``), so this refuses the rest, naming
+    /// the nearest catalog object for a name that looks like an object's.
+    fn __getattr__(&self, name: &str) -> PyResult<Py<PyAny>> {
+        Err(PyAttributeError::new_err(
+            crate::catalog::unknown_attribute(name),
+        ))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -469,24 +465,46 @@ impl PyClient {
 #[pyclass(frozen, module = "runtel._runtel", name = "ObjectProxy")]
 pub struct ObjectProxy {
     client: Py<PyClient>,
-    obj: String,
+    spec: &'static ObjectSpec,
+}
+
+impl ObjectProxy {
+    /// The proxy of a catalog object on `client`.
+    pub(crate) fn new(client: Py<PyClient>, spec: &'static ObjectSpec) -> ObjectProxy {
+        ObjectProxy { client, spec }
+    }
 }
 
 #[pymethods]
 impl ObjectProxy {
+    /// Any action, also one the catalog does not list (the API may have more).
     fn __getattr__(&self, py: Python<'_>, action: &str) -> PyResult<ActionProxy> {
         if action.starts_with('_') {
             return Err(PyAttributeError::new_err(action.to_owned()));
         }
         Ok(ActionProxy {
             client: self.client.clone_ref(py),
-            obj: self.obj.clone(),
+            obj: self.spec.name.to_owned(),
             action: action.to_owned(),
         })
     }
 
+    /// The catalog's actions of the object, with the proxy's own attributes.
+    fn __dir__(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.spec.actions.to_vec();
+        names.push("spec");
+        names.sort_unstable();
+        names
+    }
+
+    /// The object's catalog entry.
+    #[getter]
+    fn spec(&self) -> PyObjectSpec {
+        PyObjectSpec::of(self.spec)
+    }
+
     fn __repr__(&self) -> String {
-        format!("<runtel object {}>", self.obj)
+        format!("<runtel object {}>", self.spec.name)
     }
 }
 

@@ -8,6 +8,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
 
 use crate::errors::invalid_input;
+use crate::filter::PyFilter;
 
 /// Nesting deeper than this is refused rather than risking the stack.
 const MAX_DEPTH: usize = 256;
@@ -133,6 +134,10 @@ fn from_py_at(obj: &Bound<'_, PyAny>, depth: usize, path: &str) -> PyResult<Valu
             .map(|(i, v)| from_py_at(&v, depth + 1, &format!("{path}[{i}]")))
             .collect::<PyResult<Vec<_>>>()
             .map(Value::Array);
+    }
+    // A `runtel.where(...)` filter, wherever it is given: its wire form.
+    if let Ok(f) = obj.cast::<PyFilter>() {
+        return Ok(f.get().to_json());
     }
     let t = obj.get_type().name()?;
     Err(invalid_input(

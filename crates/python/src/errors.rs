@@ -9,7 +9,7 @@ use std::time::Duration;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyModule};
+use pyo3::types::{PyDict, PyList, PyModule};
 use runtel_client::{ApiErrorInfo, Error, ErrorKind, TransportCause};
 
 use crate::convert::to_py;
@@ -56,6 +56,11 @@ fn build(py: Python<'_>, e: &Error) -> Result<PyErr, PyErr> {
         if let Some(fe) = &info.field_errors {
             kw.set_item("field_errors", to_py(py, fe)?)?;
         }
+        let notifies = PyList::empty(py);
+        for n in &info.notifies {
+            notifies.append(to_py(py, n)?)?;
+        }
+        kw.set_item("notifies", notifies)?;
     }
     if let Some(info) = e.transport_info() {
         kw.set_item("cause", info.cause.as_str())?;

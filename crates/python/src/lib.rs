@@ -4,10 +4,12 @@
 //! interruptible by Ctrl-C (see `wait`).
 
 mod auth_info;
+mod catalog;
 mod client;
 mod convert;
 mod decode;
 mod errors;
+mod filter;
 mod logging;
 mod options;
 mod records;
@@ -26,6 +28,13 @@ fn _runtel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::ActionProxy>()?;
     m.add_class::<auth_info::PyAuthInfo>()?;
     m.add_class::<response::PyResponse>()?;
+    m.add_class::<catalog::PyObjectSpec>()?;
+    m.add_class::<catalog::PyFieldSpec>()?;
+    m.add_class::<filter::PyFilter>()?;
+    catalog::install(&m.py().get_type::<client::PyClient>())?;
+    m.add_function(wrap_pyfunction!(catalog::objects, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog::object_spec, m)?)?;
+    m.add_function(wrap_pyfunction!(filter::where_, m)?)?;
     response::register_as_mapping(m.py(), &m.py().get_type::<response::PyResponse>())?;
     m.add_function(wrap_pyfunction!(wait::after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
