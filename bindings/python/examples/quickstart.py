@@ -1,4 +1,5 @@
-"""Log in, list users, page through CDRs, log out. Checked with mypy --strict.
+"""Log in, list users, read the object catalog, filter and page through CDRs,
+log out. Checked with mypy --strict.
 
     python quickstart.py URL LOGIN      (password from RUNTEL_PASSWORD)
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime, timedelta, timezone
 
 import runtel
 
@@ -22,6 +24,12 @@ def main(url: str, login: str, password: str) -> int:
             pbx.call("User", "get", id=999_999)
         except runtel.ApiError as e:
             print(f"expected: HTTP {e.http_status}, code {e.code}, msg_id {e.msg_id}")
+        cdr_spec = runtel.object_spec("DomainCDR")  # the catalog, from the Rust core
+        print(f"{cdr_spec.name}: {cdr_spec.doc} (actions: {', '.join(cdr_spec.actions)})")
+        # Calls of the first hour of 2024: a datetime goes out as Unix seconds.
+        start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        hour = runtel.where("dt", ">=", start) & runtel.where("dt", "<", start + timedelta(hours=1))
+        print(f"{pbx.DomainCDR.list(filter=hour, limit=1).total_count} CDRs in the first hour of 2024")
         answered = 0
         records = pbx.records("DomainCDR", page_size=1000)
         for cdr in records:

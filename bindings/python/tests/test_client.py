@@ -312,3 +312,6 @@ def test_example_passes_mypy_strict_and_runs(sim: Sim) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "2500 CDRs" in run.stdout and "HTTP 404" in run.stdout
+    # Seeded every 7 s from 2024-01-01: records 1 to 515 fall in its first hour.
+    assert "515 CDRs in the first hour of 2024" in run.stdout, run.stdout
+    assert "DomainCDR: call history" in run.stdout and "list_with_detail" in run.stdout

@@ -165,3 +165,30 @@ def test_the_sim_is_found_in_cargo_target_dir(monkeypatch: pytest.MonkeyPatch, t
     else:
         with pytest.raises(pytest.fail.Exception, match=str(default)):
             conftest.sim_binary()
+
+
+def readme_blocks() -> List[str]:
+    text = (ROOT / "bindings" / "python" / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_the_readme_names_only_what_the_package_has() -> None:
+    blocks = readme_blocks()
+    assert len(blocks) >= 3
+    used = set()
+    for block in blocks:
+        compile(block, "README.md", "exec")
+        used |= set(re.findall(r"\bruntel\.(\w+)", block))
+    assert {"where", "objects", "object_spec", "Client"} <= used, used
+    missing = sorted(n for n in used if not hasattr(runtel, n))
+    assert not missing, f"the README uses runtel.{missing}"
+
+
+def test_the_readme_examples_after_the_first_run(sim: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # The first example needs a real PBX and password; the others only `pbx`.
+    with runtel.Client(sim.url, login=LOGIN, password=PASSWORD) as pbx:
+        for block in readme_blocks()[1:]:
+            exec(compile(block, "README.md", "exec"), {"runtel": runtel, "pbx": pbx})
+    out = capsys.readouterr().out
+    assert "DomainCDR domain log list, list_with_detail, get" in out
+    assert "'condition_type': 5" in out and "'type': 0" in out
