@@ -377,7 +377,7 @@ class Filter:
     Equal to a filter with the same wire form; pickles and copies."""
 
     @staticmethod
-    def from_dict(wire: Mapping[str, Any], /) -> "Filter":
+    def from_dict(wire: _JsonDict, /) -> "Filter":
         """A filter from its wire form (``{"field_list": [...], "type": 0|1}``,
         as ``to_dict`` gives it); ``InvalidInputError`` when it is not one."""
     def to_dict(self) -> _JsonDict:
