@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1085,6 +1086,12 @@ static void test_every_option_is_reachable(void) {
     CHECK_RC(runtel_options_set(o, "timeout", "1e300", &err), RUNTEL_ERR_INVALID_INPUT);
     runtel_error_free(err);
     CHECK_RC(runtel_options_set(o, "timeout", NULL, NULL), RUNTEL_ERR_NULL_ARGUMENT);
+    /* Typed setters hold the same bound (30 days) as setting by name. */
+    CHECK_RC(runtel_options_set_timeout_ms(o, 40ULL * 24 * 3600 * 1000, &err), RUNTEL_ERR_INVALID_INPUT);
+    CHECK(strstr(runtel_error_message(err), "timeout") != NULL);
+    runtel_error_free(err);
+    err = NULL;
+    CHECK_RC(runtel_options_set(o, "max_retries", "1", NULL), RUNTEL_OK);
 
     /* A client made with logout_on_free = 0 leaves its token valid on free. */
     runtel_options *keep = NULL;
@@ -1111,6 +1118,74 @@ static void test_free_bounds_its_logout(void) {
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     CHECK(secs < 3.5);
     sim("/_sim/faults/clear", "{}");
+}
+
+struct login_worker {
+    runtel_client *client;
+    runtel_result rc;
+};
+
+static void *login_slowly(void *arg) {
+    struct login_worker *w = arg;
+    char *json = NULL;
+    w->rc = runtel_client_call(w->client, "User", "list", NULL, &json, NULL); /* logs in lazily */
+    runtel_string_free(json);
+    return NULL;
+}
+
+/* A fork while another thread is logging in: the child must not inherit a
+   login lock nobody will release, nor a guard stuck with a login in flight. */
+static void test_fork_during_a_login(void) {
+    runtel_options *o = NULL;
+    runtel_client *c = NULL;
+    CHECK_RC(runtel_options_new(&o, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_credentials(o, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_options_set_timeout_ms(o, 5000, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_new_with_options(URL, o, &c, NULL), RUNTEL_OK);
+    runtel_options_free(o);
+    sim("/_sim/faults", "{\"fault\": \"delay:1500\", \"times\": 1, \"action\": \"auth\"}");
+    struct login_worker w = {c, RUNTEL_ERR_PANIC};
+    pthread_t t;
+    pthread_create(&t, NULL, login_slowly, &w);
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    /* The child reports through a pipe, not its exit status: under valgrind the
+       child's leak check (memory owned by the parent's login thread, which the
+       child does not have) sets the status. */
+    int report[2];
+    CHECK(pipe(report) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child logs in by itself (its own lock, its own guard) within the timeout. */
+        char *json = NULL;
+        runtel_result rc = runtel_client_call(c, "User", "list", NULL, &json, NULL);
+        runtel_string_free(json);
+        char verdict = rc == RUNTEL_OK ? 'k' : 'x';
+        ssize_t wrote = write(report[1], &verdict, 1);
+        _exit(wrote == 1 ? 0 : 1);
+    }
+    close(report[1]);
+    int status = -1;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    pid_t done = 0;
+    do {
+        done = waitpid(pid, &status, WNOHANG);
+        if (done == 0)
+            nanosleep(&pause, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (done == 0 && now.tv_sec - start.tv_sec < 20);
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fprintf(stderr, "forked child still blocked after 20 s\n");
+    }
+    char verdict = 0;
+    CHECK(done == pid && read(report[0], &verdict, 1) == 1 && verdict == 'k');
+    close(report[0]);
+    pthread_join(t, NULL);
+    CHECK(w.rc == RUNTEL_OK);
+    runtel_client_free(c);
 }
 
 /* Forked workers (prefork servers) share a client made before the fork. */
@@ -1176,6 +1251,7 @@ int main(void) {
     test_echoed_and_malformed_answers_never_show_secrets();
     test_paging_against_capping_and_offset_ignoring_servers();
     test_fork_after_use();
+    test_fork_during_a_login();
     test_free_bounds_its_logout();
     test_every_option_is_reachable();
     test_filters_match_the_shared_vectors();

@@ -54,10 +54,6 @@ struct Inner {
     session: RwLock<Session>,
     /// The process that obtained the current token; only it may log it out.
     token_pid: AtomicU32,
-    /// Held while logging in: the single flight.
-    login_lock: Mutex<()>,
-    /// The process-wide guard of this server, found at the first login.
-    guard: OnceLock<Arc<SharedGuard>>,
     guard_store: Option<Arc<dyn GuardStore>>,
     max_auth_failures: u32,
     lockout_cooldown: Duration,
@@ -73,6 +69,11 @@ struct ProcessIo {
     fork_epoch: u64,
     transport: Transport,
     ids: ActionIdGenerator,
+    /// Held while logging in: the single flight. Per process, because a fork
+    /// while another thread logs in would leave the child a lock nobody releases.
+    login_lock: Arc<Mutex<()>>,
+    /// The process-wide guard of this server, found at the first login.
+    guard: OnceLock<Arc<SharedGuard>>,
 }
 
 /// Bumped by [`after_fork_in_child`], for runtimes that know when they forked.
@@ -156,6 +157,8 @@ impl Client {
                     fork_epoch: FORK_EPOCH.load(Ordering::SeqCst),
                     transport,
                     ids: process_ids(pid),
+                    login_lock: Arc::default(),
+                    guard: OnceLock::new(),
                 })),
                 transport_settings,
                 timeout: o.timeout,
@@ -163,8 +166,6 @@ impl Client {
                 credentials: RwLock::new(credentials),
                 session: RwLock::new(Session::new()),
                 token_pid: AtomicU32::new(pid),
-                login_lock: Mutex::new(()),
-                guard: OnceLock::new(),
                 max_auth_failures: o.max_auth_failures,
                 lockout_cooldown: o.auth_lockout_cooldown,
                 policy: PolicyOptions {
@@ -202,7 +203,8 @@ impl Client {
     /// are refused locally (`auth_lockout`) for the cool-down.
     pub fn login(&self, login: &str, password: &str) -> Result<AuthInfo, Error> {
         let password = Secret::new(password);
-        let _flight = lock(&self.inner.login_lock);
+        let flight = self.inner.login_lock();
+        let _flight = lock(&flight);
         let info = self.inner.login_now(login, &password)?;
         *self
             .inner
@@ -231,7 +233,8 @@ impl Client {
     /// Uses a login saved earlier (the CLI's token cache) instead of logging in.
     /// If the server rejects the token, stored credentials (if any) log in again.
     pub fn restore_session(&self, info: AuthInfo, expires_at: SystemTime) {
-        let _flight = lock(&self.inner.login_lock);
+        let flight = self.inner.login_lock();
+        let _flight = lock(&flight);
         self.inner.write_session().restore(info, expires_at);
         self.inner
             .token_pid
@@ -373,6 +376,8 @@ impl Inner {
                 fork_epoch: epoch,
                 transport,
                 ids: process_ids(pid),
+                login_lock: Arc::default(),
+                guard: OnceLock::new(),
             });
             let inherited = std::mem::replace(&mut *io, fresh);
             // The inherited sockets are the parent's connections: closing them
@@ -386,22 +391,29 @@ impl Inner {
     }
 
     /// This server's process-wide guard (its name resolved to an address once).
-    fn guard(&self) -> &Arc<SharedGuard> {
-        self.guard.get_or_init(|| {
+    fn guard(&self) -> Arc<SharedGuard> {
+        let io = self.io();
+        let guard = io.guard.get_or_init(|| {
             let server = resolve_identity(
                 self.endpoint.server(),
                 self.transport_settings.connect_timeout,
             );
             shared_guard(&server)
-        })
+        });
+        Arc::clone(guard)
+    }
+
+    /// The single-flight lock of this process (see [`ProcessIo::login_lock`]).
+    fn login_lock(&self) -> Arc<Mutex<()>> {
+        Arc::clone(&self.io().login_lock)
     }
 
     /// Sends `auth`; the caller holds the login lock. What the outcome means
     /// (for the session and the guard) is the protocol's [`LoginAttempt`].
     fn login_now(&self, login: &str, password: &Secret) -> Result<AuthInfo, Error> {
+        let guard = self.guard();
         let mut permit =
-            self.guard()
-                .begin(self.max_auth_failures, self.lockout_cooldown, self.timeout)?;
+            guard.begin(self.max_auth_failures, self.lockout_cooldown, self.timeout)?;
         let mut store_lock = match &self.guard_store {
             Some(store) => {
                 let locked = store.lock(self.timeout)?;
@@ -488,7 +500,8 @@ impl Inner {
 
     /// Logs in again unless another thread already did since `seen_generation`.
     fn relogin(&self, seen_generation: u64) -> Result<(), Error> {
-        let _flight = lock(&self.login_lock);
+        let flight = self.login_lock();
+        let _flight = lock(&flight);
         {
             let s = self.read_session();
             if s.generation() != seen_generation
@@ -578,7 +591,8 @@ impl Inner {
     }
 
     fn logout(&self, timeout: Option<Duration>) -> Result<(), Error> {
-        let _flight = lock(&self.login_lock);
+        let flight = self.login_lock();
+        let _flight = lock(&flight);
         if self.token_pid.load(Ordering::SeqCst) != std::process::id() {
             // A forked child: the token is the parent's, and ending it on the
             // server would end the parent's session. Forget it here only.

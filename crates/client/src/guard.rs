@@ -92,6 +92,31 @@ impl SharedGuard {
     pub fn snapshot(&self) -> LoginGuard {
         lock(&self.state).clone()
     }
+
+    fn with_state(state: LoginGuard) -> SharedGuard {
+        SharedGuard {
+            state: Mutex::new(state),
+            turn: Condvar::new(),
+        }
+    }
+
+    /// What a forked child keeps of this guard: the count, with every attempt
+    /// that was in flight in the parent counted as a failure. If the state's
+    /// lock was held at the fork (a thread was inside it), the child cannot read
+    /// it and starts locked out for the cool-down instead: the safe side.
+    fn inherited_state(&self) -> LoginGuard {
+        let now = SystemTime::now();
+        match self.state.try_lock() {
+            Ok(state) => state.after_fork(now),
+            Err(_) => {
+                let mut g = LoginGuard::default();
+                for _ in 0..LoginGuard::DEFAULT_MAX_FAILURES {
+                    g.record_refusal(now);
+                }
+                g
+            }
+        }
+    }
 }
 
 /// One login attempt counted in flight. Dropped without [`Permit::finish`] after
@@ -108,7 +133,9 @@ impl Permit<'_> {
     pub fn load(&mut self, failures: u32, locked_until: Option<SystemTime>) -> Result<(), Error> {
         let mut state = lock(&self.guard.state);
         state.load_state(failures, locked_until);
-        state.check(SystemTime::now())
+        // A saved count at the limit without a lock-out (saved by a client with a
+        // higher limit, or a damaged file read as the worst case) refuses too.
+        state.enforce_limit(SystemTime::now())
     }
 
     /// The request is about to leave: from now on a lost outcome is a failure.
@@ -146,10 +173,23 @@ impl Drop for Permit<'_> {
 
 /// The process-wide guard of a server, so that making a new client in a loop,
 /// or one per thread, cannot get around the lock-out.
+///
+/// Per process: a forked child gets its own guard, carrying over the parent's
+/// count, with the parent's logins in flight counted as failures (fail closed:
+/// they may have reached the server, and no thread of the child will finish them).
 pub(crate) fn shared_guard(server: &ServerIdentity) -> Arc<SharedGuard> {
-    static GUARDS: OnceLock<Mutex<HashMap<ServerIdentity, Arc<SharedGuard>>>> = OnceLock::new();
+    type Guards = HashMap<ServerIdentity, (u32, Arc<SharedGuard>)>;
+    static GUARDS: OnceLock<Mutex<Guards>> = OnceLock::new();
+    let pid = std::process::id();
     let mut map = lock(GUARDS.get_or_init(Default::default));
-    Arc::clone(map.entry(server.clone()).or_default())
+    let entry = map
+        .entry(server.clone())
+        .or_insert_with(|| (pid, Arc::default()));
+    if entry.0 != pid {
+        let inherited = entry.1.inherited_state();
+        *entry = (pid, Arc::new(SharedGuard::with_state(inherited)));
+    }
+    Arc::clone(&entry.1)
 }
 
 /// The identity the login guard counts `endpoint` under: scheme, address and

@@ -24,6 +24,7 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Trust the certificates in this PEM file (a private CA, or the PBX's
     /// self-signed certificate) instead of the public web roots (none).
+    #[serde(with = "lossy_path")]
     pub ca_file: Option<PathBuf>,
     /// Accept any certificate. Dangerous: anyone on the path can read the
     /// password and token (false).
@@ -157,6 +158,24 @@ impl ClientOptions {
                 nearest(name).map_or(String::new(), |n| format!("; did you mean `{n}`?"))
             )));
         }
+        if name == "password" && value.as_str() == Some(runtel_protocol::MASK) {
+            // What `to_json` shows is not a password: copying shown options into
+            // a new client would send "***" and burn a counted failed login.
+            return Err(Error::InvalidInput(
+                "option `password`: \"***\" is how a password is shown, not a password; \
+                 give the real one"
+                    .into(),
+            ));
+        }
+        // Checked alone first, against the defaults, so an error names this
+        // option and not another that was set some other way.
+        if !value.is_null() {
+            let mut probe = ClientOptions::default().to_json_with_secrets();
+            probe.insert(name.to_owned(), value.clone());
+            serde_json::from_value::<ClientOptions>(Value::Object(probe)).map_err(|e| {
+                Error::InvalidInput(format!("option `{name}`: {}", strip_serde_position(&e)))
+            })?;
+        }
         let mut map = self.to_json_with_secrets();
         if value.is_null() {
             map.remove(name);
@@ -169,7 +188,10 @@ impl ClientOptions {
             map.insert(name.to_owned(), value);
         }
         *self = serde_json::from_value(Value::Object(map)).map_err(|e| {
-            Error::InvalidInput(format!("option `{name}`: {}", strip_serde_position(&e)))
+            Error::InvalidInput(format!(
+                "options (another option holds a value out of range): {}",
+                strip_serde_position(&e)
+            ))
         })?;
         Ok(())
     }
@@ -214,6 +236,25 @@ fn nearest(name: &str) -> Option<&'static str> {
 fn strip_serde_position(e: &serde_json::Error) -> String {
     let s = e.to_string();
     s.split(" at line ").next().unwrap_or(&s).to_owned()
+}
+
+/// A path as text: a path that is not UTF-8 is shown with replacement
+/// characters rather than making the options unprintable.
+mod lossy_path {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        match p {
+            Some(p) => s.serialize_some(&p.to_string_lossy()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<PathBuf>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(PathBuf::from))
+    }
 }
 
 /// Durations as a number of seconds, checked by [`duration_from_secs`].
@@ -297,5 +338,43 @@ mod tests {
             ClientOptions::default(),
             "a refused value changes nothing"
         );
+    }
+
+    #[test]
+    fn shown_options_cannot_be_copied_with_the_masked_password() {
+        let mut o = ClientOptions::default();
+        o.set("password", serde_json::json!("real-pw-123")).unwrap();
+        let shown = o.to_json();
+        assert_eq!(shown["password"], "***");
+        let e = ClientOptions::from_json(&shown).unwrap_err();
+        assert!(e.to_string().contains("not a password"), "{e}");
+    }
+
+    #[test]
+    fn an_out_of_range_option_set_elsewhere_is_not_blamed_on_another() {
+        let mut o = ClientOptions {
+            // Through a builder method, which takes any Duration.
+            timeout: Duration::from_secs(40 * 24 * 3600),
+            ..ClientOptions::default()
+        };
+        let e = o.set("max_retries", serde_json::json!(1)).unwrap_err();
+        assert!(!e.to_string().contains("max_retries"), "{e}");
+        let e = o
+            .set("relogin_margin", serde_json::json!(1e300))
+            .unwrap_err();
+        assert!(e.to_string().contains("relogin_margin"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_ca_file_path_that_is_not_utf8_is_shown_not_a_panic() {
+        use std::os::unix::ffi::OsStrExt;
+        let o = ClientOptions {
+            ca_file: Some(PathBuf::from(std::ffi::OsStr::from_bytes(
+                b"/tmp/ca-\xff.pem",
+            ))),
+            ..ClientOptions::default()
+        };
+        assert!(format!("{o:?}").contains("ca-"));
     }
 }

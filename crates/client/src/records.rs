@@ -237,16 +237,7 @@ impl Records {
         if n > 0 && self.keyset.is_none() {
             let print = fingerprint(&records);
             if self.last_page == Some(print) {
-                return Err(Error::unexpected_shape(
-                    self.call.obj(),
-                    self.call.action(),
-                    format!(
-                        "the page at offset {} repeats the previous page: the server \
-                         ignores `offset`; stopping instead of repeating records",
-                        self.offset
-                    ),
-                    "$.list",
-                ));
+                return Err(self.repeated_page_error());
             }
             self.last_page = Some(print);
         }
@@ -255,6 +246,35 @@ impl Records {
         }
         // Records repeated across the page boundary (the list grew at its head).
         let ids: std::collections::HashSet<String> = records.iter().filter_map(record_id).collect();
+        // A whole page of records already on the previous page, in any order and
+        // whatever their other fields say, is the previous page again: the server
+        // ignores `offset` (a page that merely shifted keeps something new).
+        if self.keyset.is_none()
+            && n > 0
+            && ids.len() == records.len()
+            && ids.iter().all(|id| self.previous_ids.contains(id))
+        {
+            return Err(self.repeated_page_error());
+        }
+        // Without ids a page cannot be told from the last one if its records
+        // change between requests; past twice the announced total, stop anyway.
+        if let Some(total) = total {
+            let bound = total
+                .saturating_mul(2)
+                .saturating_add(self.page_size.saturating_mul(2));
+            if self.offset > bound {
+                return Err(Error::unexpected_shape(
+                    self.call.obj(),
+                    self.call.action(),
+                    format!(
+                        "the server keeps sending records at offset {} of a list of {total}: \
+                         stopping instead of paging forever",
+                        self.offset
+                    ),
+                    "$.total_count",
+                ));
+            }
+        }
         let before = records.len();
         records.retain(|r| record_id(r).is_none_or(|id| !self.previous_ids.contains(&id)));
         let dropped = (before - records.len()) as u64;
@@ -324,9 +344,13 @@ impl Iterator for Records {
         if self.done {
             return None;
         }
-        if let Err(e) = self.fetch() {
-            self.done = true;
-            return Some(Err(e));
+        // A page whose records were all repeats yields nothing: ask for the next
+        // one rather than end early (the list ends only when `done`).
+        while self.page.is_empty() && !self.done {
+            if let Err(e) = self.fetch() {
+                self.done = true;
+                return Some(Err(e));
+            }
         }
         self.page.pop_front().map(Ok)
     }
@@ -335,6 +359,19 @@ impl Iterator for Records {
 impl std::iter::FusedIterator for Records {}
 
 impl Records {
+    fn repeated_page_error(&self) -> Error {
+        Error::unexpected_shape(
+            self.call.obj(),
+            self.call.action(),
+            format!(
+                "the page at offset {} repeats the previous page: the server ignores \
+                 `offset`; stopping instead of repeating records",
+                self.offset
+            ),
+            "$.list",
+        )
+    }
+
     /// The call for the next page in keyset mode: offset 0, `id > last`.
     fn keyset_call(&self, last: Option<&Value>) -> Result<Call, Error> {
         let base = self.call.clone().limit(self.page_size);

@@ -239,13 +239,13 @@ fn map_error(
                 TransportCause::Tls(tls_cause(tls)),
                 format!("TLS error: {}", describe_rustls(tls)),
                 false,
-                true,
+                !in_body && is_handshake_failure(tls),
             ),
             None => {
                 use std::io::ErrorKind as K;
                 let (cause, not_sent) = match io.kind() {
                     K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable => {
-                        (TransportCause::Connect, true)
+                        (TransportCause::Connect, !in_body)
                     }
                     K::ConnectionReset
                     | K::ConnectionAborted
@@ -266,7 +266,7 @@ fn map_error(
             TransportCause::Tls(tls_cause(err)),
             format!("TLS error: {}", describe_rustls(err)),
             false,
-            true,
+            !in_body && is_handshake_failure(err),
         ),
         ureq::Error::Protocol(p) => (
             TransportCause::MalformedHttp,
@@ -293,6 +293,23 @@ fn map_error(
         retryable,
         not_sent,
     }
+}
+
+/// True for the TLS failures that can only happen in the handshake, before a
+/// byte of the request is written (a certificate refused, no common protocol).
+/// Any other TLS error (a record that does not decrypt, an alert) may come after
+/// the request left: the login guard must count it.
+fn is_handshake_failure(err: &rustls::Error) -> bool {
+    use rustls::Error as R;
+    matches!(
+        err,
+        R::InvalidCertificate(_)
+            | R::NoCertificatesPresented
+            | R::UnsupportedNameType
+            | R::PeerIncompatible(_)
+            | R::InappropriateHandshakeMessage { .. }
+            | R::HandshakeNotComplete
+    )
 }
 
 fn tls_cause(err: &rustls::Error) -> TlsCause {

@@ -138,3 +138,52 @@ fn consistent_paging_refuses_a_server_that_does_not_sort_by_id() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
+
+#[test]
+fn a_server_that_ignores_offset_is_caught_even_when_its_records_change_or_shuffle() {
+    let s = Simulator::start(SimConfig::default()).unwrap();
+    let c = client(&s);
+    for (name, second) in [
+        // The same records in another order (unordered SQL).
+        (
+            "shuffled",
+            vec![json!({"id": 3}), json!({"id": 1}), json!({"id": 2})],
+        ),
+        // The same records with a field that changes per request.
+        (
+            "volatile",
+            vec![
+                json!({"id": 1, "age": 9}),
+                json!({"id": 2, "age": 9}),
+                json!({"id": 3, "age": 9}),
+            ],
+        ),
+    ] {
+        let first = vec![
+            json!({"id": 1, "age": 1}),
+            json!({"id": 2, "age": 1}),
+            json!({"id": 3, "age": 1}),
+        ];
+        for list in [first, second] {
+            let body = json!({"action": "list", "action_id": "REC", "obj": "DomainCDR",
+                "code": 200, "notifies": [], "list": list, "total_count": 9});
+            s.push_fault(
+                FaultRule::times(
+                    Fault::Replay(Box::new(Replay {
+                        status: 200,
+                        content_type: "application/json".into(),
+                        body: body.to_string().into_bytes(),
+                        action_id_to_echo: Some("REC".into()),
+                    })),
+                    1,
+                )
+                .on_action("list"),
+            );
+        }
+        let results: Vec<_> = c.records("DomainCDR", (), 3).unwrap().collect();
+        assert_eq!(results.len(), 4, "{name}: one page, then the error");
+        let e = results[3].as_ref().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{name}");
+        assert!(e.to_string().contains("ignores `offset`"), "{name}: {e}");
+    }
+}

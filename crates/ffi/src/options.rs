@@ -20,6 +20,16 @@ pub struct runtel_options {
     options: ClientOptions,
 }
 
+/// Milliseconds from C as a bounded duration (the one rule of every front end:
+/// at most 30 days), so the options never hold a value `runtel_options_set`
+/// would later refuse.
+fn millis(name: &str, ms: u64) -> Result<Duration, Failure> {
+    Ok(::runtel_client::duration_from_secs(
+        name,
+        ms as f64 / 1000.0,
+    )?)
+}
+
 impl runtel_options {
     pub(crate) fn apply(&self, b: ClientBuilder) -> ClientBuilder {
         b.options(self.options.clone())
@@ -94,7 +104,7 @@ pub unsafe extern "C" fn runtel_options_set_timeout_ms(
         if ms == 0 {
             return Err(Failure::invalid("timeout must be greater than zero".into()));
         }
-        o.options.timeout = Duration::from_millis(ms);
+        o.options.timeout = millis("timeout", ms)?;
         Ok(())
     };
     // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
@@ -117,7 +127,7 @@ pub unsafe extern "C" fn runtel_options_set_connect_timeout_ms(
                 "connect timeout must be greater than zero".into(),
             ));
         }
-        o.options.connect_timeout = Duration::from_millis(ms);
+        o.options.connect_timeout = millis("connect_timeout", ms)?;
         Ok(())
     };
     // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.
@@ -207,7 +217,8 @@ pub unsafe extern "C" fn runtel_options_set_max_auth_failures(
     let body = |o: &mut runtel_options| -> Result<(), Failure> {
         o.options.max_auth_failures = max_failures;
         if cooldown_s > 0 {
-            o.options.auth_lockout_cooldown = Duration::from_secs(cooldown_s);
+            o.options.auth_lockout_cooldown =
+                millis("auth_lockout_cooldown", cooldown_s.saturating_mul(1000))?;
         }
         Ok(())
     };
@@ -307,7 +318,7 @@ pub unsafe extern "C" fn runtel_options_set_relogin_margin_ms(
     err: *mut *mut runtel_error,
 ) -> runtel_result {
     let body = |o: &mut runtel_options| -> Result<(), Failure> {
-        o.options.relogin_margin = Duration::from_millis(ms);
+        o.options.relogin_margin = millis("relogin_margin", ms)?;
         Ok(())
     };
     // SAFETY: the caller promises `o` is an options object from this library and `err` NULL or valid.

@@ -366,15 +366,31 @@ impl LoginGuard {
         }
     }
 
+    /// Refuses at once when the count has reached the limit without a lock-out
+    /// (a lowered limit, or a count saved by another process), setting the lock.
+    pub fn enforce_limit(&mut self, now: SystemTime) -> Result<()> {
+        if self.locked_until.is_none() && self.failures >= self.max_failures {
+            // Lock now rather than wait for an attempt that never comes.
+            self.locked_until = Some(now + self.cooldown);
+        }
+        self.check(now)
+    }
+
+    /// The guard a forked child keeps: the count, with the attempts in flight in
+    /// the parent (which no thread of the child will finish) counted as failures.
+    pub fn after_fork(&self, now: SystemTime) -> LoginGuard {
+        let mut g = self.clone();
+        g.in_flight = 0;
+        for _ in 0..self.in_flight {
+            g.record_refusal(now);
+        }
+        g
+    }
+
     /// Asks to start a login at `now`: refused while locked, [`GuardDecision::Wait`]
     /// while the attempts in flight could use up the budget, else counted in flight.
     pub fn try_begin(&mut self, now: SystemTime) -> Result<GuardDecision> {
-        if self.locked_until.is_none() && self.failures >= self.max_failures {
-            // The limit was lowered below the count (another client's settings):
-            // lock now rather than wait for an attempt that never comes.
-            self.locked_until = Some(now + self.cooldown);
-        }
-        self.check(now)?;
+        self.enforce_limit(now)?;
         let may_start = if self.locked_until.is_some() {
             // The cool-down is over: one attempt at a time, a failure locks again.
             self.in_flight == 0

@@ -401,3 +401,22 @@ fn a_numeric_balance_keeps_the_text_it_was_sent_with() {
         );
     }
 }
+
+#[test]
+fn a_count_at_the_limit_without_a_lock_refuses_and_a_fork_counts_what_was_in_flight() {
+    // A count saved by another process (or read from a damaged file as the worst
+    // case) at the limit, with no lock-out time: refused, and locked from now.
+    let mut g = LoginGuard::new(3, Duration::from_secs(900));
+    g.load_state(7, None);
+    assert_eq!(
+        g.enforce_limit(at(10)).unwrap_err().kind(),
+        ErrorKind::AuthLockout
+    );
+    assert_eq!(g.locked_until(), Some(at(910)));
+    // After a fork, the attempts the parent had in flight count as failures.
+    let mut g = LoginGuard::new(3, Duration::from_secs(900));
+    assert_eq!(g.try_begin(at(1)).unwrap(), GuardDecision::Proceed);
+    assert_eq!(g.try_begin(at(1)).unwrap(), GuardDecision::Proceed);
+    let child = g.after_fork(at(2));
+    assert_eq!((child.failures(), child.in_flight()), (2, 0));
+}
