@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pathlib
 from pathlib import Path
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
@@ -131,3 +131,40 @@ def test_verify_takes_true_false_or_a_ca_file_path(tls: Tuple[Sim, Path]) -> Non
         runtel.Client(s.url, verify=5)  # type: ignore[arg-type]
     with pytest.raises(runtel.InvalidInputError, match="no-such-ca.pem"):
         runtel.Client(s.url, verify=str(ca.with_name("no-such-ca.pem")))
+
+
+def test_verify_true_with_accept_invalid_certs_is_refused(make_sim: Any) -> None:
+    s = make_sim()
+    with pytest.raises(TypeError, match="contradict"):
+        runtel.Client(s.url, verify=True, accept_invalid_certs=True)
+    c = runtel.Client(s.url, verify=True, accept_invalid_certs=False)
+    assert c.options["accept_invalid_certs"] is False
+
+
+def test_short_token_lifetimes_mean_a_handful_of_logins(make_sim: Any) -> None:
+    """Tokens living 2 s with the default 60 s margin: 8 threads calling for 3 s
+    log in a few times (the margin is clamped to a quarter of the lifetime)."""
+    import threading
+    import time
+
+    s = make_sim("--token-lifetime", "2")
+    c = runtel.Client(s.url, login="admin@sim.runtel.local", password="admin")
+    errors: List[runtel.RuntelError] = []
+
+    def work() -> None:
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            try:
+                c.User.list()
+            except runtel.RuntelError as e:
+                errors.append(e)
+            time.sleep(0.02)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    logins = s.counters()["auth_attempts"]
+    assert 1 <= logins <= 5, logins

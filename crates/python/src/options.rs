@@ -189,7 +189,16 @@ fn apply_verify(
         return Ok(());
     }
     if let Ok(b) = verify.cast::<PyBool>() {
-        if !b.is_true() {
+        if b.is_true() {
+            // verify=True with accept_invalid_certs=True says both: refuse.
+            if let Some(accept) = kwargs.get_item("accept_invalid_certs")? {
+                if accept.is_truthy()? {
+                    return Err(PyTypeError::new_err(
+                        "verify=True and accept_invalid_certs=True contradict each other: give one",
+                    ));
+                }
+            }
+        } else {
             conflict("accept_invalid_certs")?;
             options
                 .set("accept_invalid_certs", Value::Bool(true))
