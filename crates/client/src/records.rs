@@ -258,7 +258,8 @@ impl Records {
         }
         // Without ids a page cannot be told from the last one if its records
         // change between requests; past twice the announced total, stop anyway.
-        if let Some(total) = total {
+        // (In keyset mode the count is what remains, and ids always advance.)
+        if let (Some(total), None) = (total, &self.keyset) {
             let bound = total
                 .saturating_mul(2)
                 .saturating_add(self.page_size.saturating_mul(2));

@@ -187,3 +187,22 @@ fn a_server_that_ignores_offset_is_caught_even_when_its_records_change_or_shuffl
         assert!(e.to_string().contains("ignores `offset`"), "{name}: {e}");
     }
 }
+
+#[test]
+fn consistent_paging_with_small_pages_reaches_the_end() {
+    // In keyset mode total_count is what remains past the last id; with pages
+    // that divide the list exactly, the last ask finds nothing left.
+    let s = Simulator::start(SimConfig {
+        seed: vec![("DomainCDR".into(), 40)],
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let c = client(&s);
+    let mut it = c
+        .records("DomainCDR", (), 10)
+        .unwrap()
+        .consistent()
+        .unwrap();
+    assert_eq!(ids(it.by_ref()), (1..=40).collect::<Vec<_>>());
+    assert_eq!(it.shortfall(), None);
+}
