@@ -538,6 +538,7 @@ impl ExportJob {
                         &mut sink,
                         cp.columns.iter().map(|c| Some(Value::String(c.clone()))),
                         self.csv_raw_formulas,
+                        ',',
                     )
                     .map_err(&fail)?;
                 } else if self.format == Format::Json {
@@ -574,6 +575,7 @@ impl ExportJob {
                             &mut sink,
                             cp.columns.iter().map(|c| rec.get(c).cloned()),
                             self.csv_raw_formulas,
+                            ',',
                         )
                         .map_err(&fail)?;
                     }
@@ -768,6 +770,7 @@ fn widen_csv(part: &Path, out: &Path, columns: &[String], raw_formulas: bool) ->
         &mut w,
         columns.iter().map(|c| Some(Value::String(c.clone()))),
         raw_formulas,
+        ',',
     )
     .map_err(io(&wide))?;
     pad_rows(
@@ -840,15 +843,18 @@ fn pad_rows<R: std::io::BufRead, W: Write>(
 /// One CSV row. `None` (a field the record lacks) and `null` are an empty cell;
 /// the empty string is a quoted empty cell (`""`), so a reader can tell a value
 /// that is empty from one that is not there.
-fn write_csv_row<W: Write + ?Sized>(
+///
+/// Cells holding the `delimiter`, a quote or a line break are quoted.
+pub fn write_csv_row<W: Write + ?Sized>(
     w: &mut W,
     cells: impl Iterator<Item = Option<Value>>,
     raw_formulas: bool,
+    delimiter: char,
 ) -> std::io::Result<()> {
     let mut line = String::new();
     for (i, v) in cells.enumerate() {
         if i > 0 {
-            line.push(',');
+            line.push(delimiter);
         }
         let mut text = match v {
             None | Some(Value::Null) => continue,
@@ -864,7 +870,7 @@ fn write_csv_row<W: Write + ?Sized>(
         if !raw_formulas {
             neutralise_formula(&mut text);
         }
-        if text.contains([',', '"', '\n', '\r']) {
+        if text.contains([delimiter, '"', '\n', '\r']) {
             line.push('"');
             line.push_str(&text.replace('"', "\"\""));
             line.push('"');

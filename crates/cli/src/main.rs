@@ -7,11 +7,13 @@ mod failure;
 mod files;
 mod filter;
 mod objects;
+mod output;
 mod params;
 mod session_cache;
 mod settings;
 mod status;
 mod terminal;
+mod zone;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -135,6 +137,18 @@ enum Command {
         /// Print the exact request (token and password masked) and send nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Output format [default: json, pretty on a terminal, compact in a pipe]
+        #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+        output: Option<output::Format>,
+        /// Print only the records of a list (the record of a get): json an array,
+        /// jsonl one record a line, yaml a sequence.
+        #[arg(long)]
+        records: bool,
+        /// Show times in this zone: UTC, an offset such as +03:00, or a zone name
+        /// such as Europe/Moscow [default: the login's zone]. Table: times of
+        /// Unix-time fields; csv: those times as ISO 8601 (raw without it).
+        #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
+        time_zone: Option<String>,
     },
     /// Export every record of an object, page by page, to a file or stdout.
     #[command(after_help = EXPORT_HELP)]
@@ -488,8 +502,12 @@ fn run(cli: Cli) -> Result<()> {
             where_,
             where_any,
             dry_run: dry,
+            output: format,
+            records,
+            time_zone,
         } => {
             let mut settings = Settings::resolve(&cli.conn)?;
+            let time_zone = time_zone.as_deref().map(zone::Zone::parse).transpose()?;
             let words = params::build(params.as_deref(), &words)?;
             if !where_.is_empty() && !action.starts_with("list") {
                 return Err(invalid(format!(
@@ -533,7 +551,13 @@ fn run(cli: Cli) -> Result<()> {
             conn.finish()?;
             let response = result?;
             terminal::notices(response.notifies());
-            print_json(&Value::Object(response.into_envelope()))
+            let view = View {
+                format: format.unwrap_or(output::Format::Json),
+                records,
+                time_zone,
+                login_tz: conn.client.auth_info().and_then(|i| i.tz),
+            };
+            view.print(&obj, response)
         }
         Command::Export {
             obj,
@@ -624,6 +648,71 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// How `runtel call` prints its answer.
+struct View {
+    format: output::Format,
+    records: bool,
+    /// `--time-zone`, already checked.
+    time_zone: Option<zone::Zone>,
+    /// The zone of the login (`auth.tz`), the table's default.
+    login_tz: Option<String>,
+}
+
+impl View {
+    /// Prints `response` of a call on `obj` on stdout.
+    fn print(self, obj: &str, response: runtel_client::Response) -> Result<()> {
+        use output::Format;
+        let pretty = std::io::stdout().is_terminal();
+        let text = match (self.format, self.records) {
+            (Format::Json, false) => output::json(&Value::Object(response.into_envelope()), pretty),
+            (Format::Jsonl, false) => output::json(&Value::Object(response.into_envelope()), false),
+            (Format::Yaml, false) => output::yaml(&Value::Object(response.into_envelope())),
+            (Format::Json, true) => output::json(&Value::Array(output::rows_of(&response)), pretty),
+            (Format::Jsonl, true) => output::jsonl(&output::rows_of(&response)),
+            (Format::Yaml, true) => output::yaml(&Value::Array(output::rows_of(&response))),
+            (Format::Csv, _) => {
+                let style = output::Csv {
+                    zone: self.time_zone,
+                    ..output::Csv::default()
+                };
+                output::csv(obj, &output::rows_of(&response), &style)
+            }
+            (Format::Table, _) => {
+                let rows = output::rows_of(&response);
+                if rows.is_empty() {
+                    terminal::note("runtel: note: no records");
+                    return Ok(());
+                }
+                let zone = self
+                    .time_zone
+                    .unwrap_or_else(|| zone::Zone::of_login(self.login_tz.as_deref()));
+                let width = terminal::stdout_width();
+                let table = output::table(obj, &rows, &zone, width);
+                if !table.left_out.is_empty() {
+                    terminal::note(&format!(
+                        "runtel: note: {} columns left out to fit {} columns: {} (-o json shows \
+                         every field)",
+                        table.left_out.len(),
+                        width.unwrap_or_default(),
+                        inert_list(&table.left_out)
+                    ));
+                }
+                table.text
+            }
+        };
+        terminal::out_raw(&text)
+    }
+}
+
+/// Names from a server, escaped and joined with commas.
+fn inert_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| terminal::inert(n).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How the `--where` conditions are named in a refusal.

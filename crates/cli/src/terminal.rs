@@ -70,6 +70,34 @@ pub fn out(text: &str) -> Result<()> {
         .map_err(stdout_error)
 }
 
+/// The width of the terminal standard output goes to, in columns: measured
+/// when it is a terminal, else `COLUMNS` when set (as shells export it); `None`
+/// when neither says (a pipe or a file: nothing is cut).
+pub fn stdout_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        // SAFETY: TIOCGWINSZ writes one `winsize` into the struct given, which
+        // lives across the call; a failure leaves it zeroed, which is checked.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+        if ok && ws.ws_col > 0 {
+            return Some(usize::from(ws.ws_col));
+        }
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+}
+
+/// Writes `text` to standard output as it is (no newline added).
+pub fn out_raw(text: &str) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())
+        .and_then(|()| o.flush())
+        .map_err(stdout_error)
+}
+
 /// Writes one line to standard error. A failure is ignored: there is nowhere
 /// left to report it, and `eprintln!` would panic instead.
 pub fn note(line: &str) {

@@ -3323,3 +3323,212 @@ fn export_where_selects_the_records_and_since_never_widens_an_or_filter() {
         ids_where(&|r| matches!(disposition(r).as_str(), "BUSY" | "NO ANSWER"))
     );
 }
+
+/// `runtel call` with `args` after a login, checked to succeed.
+fn call_ok(home: &Home, s: &Simulator, args: &[&str]) -> String {
+    let out = run(home.cmd().args(["--url", s.url(), "call"]).args(args));
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// `secs` as `date` shows it in `zone` with `format`.
+fn date_in(zone: &str, secs: i64, format: &str) -> String {
+    let out = Command::new("date")
+        .env("TZ", zone)
+        .args([&format!("-d@{secs}"), format])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    text(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn call_output_formats_and_records() {
+    let s = sim(3);
+    let home = Home::new("formats");
+    logged_in(&home, &s);
+    let list = ["DomainCDR", "list"];
+    // jsonl: the envelope on one line; with --records one record a line.
+    let env_line = call_ok(&home, &s, &[&list[..], &["-o", "jsonl"]].concat());
+    assert_eq!(env_line.lines().count(), 1, "{env_line}");
+    let env: Value = serde_json::from_str(&env_line).unwrap();
+    assert_eq!(env["code"], 200);
+    let dt0 = s.seed_dt("DomainCDR", 0);
+    let recs = call_ok(
+        &home,
+        &s,
+        &[&list[..], &["-o", "jsonl", "--records"]].concat(),
+    );
+    let ids: Vec<i64> = recs
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, [1, 2, 3], "{recs}");
+    assert!(
+        recs.starts_with('{') && recs.contains(&format!("\"dt\":{dt0}")),
+        "{recs}"
+    );
+    // json --records: one array of the records, times raw even with --time-zone.
+    let arr: Value = serde_json::from_str(&call_ok(
+        &home,
+        &s,
+        &[&list[..], &["--records", "--time-zone", "+03:00"]].concat(),
+    ))
+    .unwrap();
+    assert_eq!(arr.as_array().unwrap().len(), 3);
+    assert_eq!(arr[0]["dt"], dt0);
+    // A get with --records: its record, as a list of one.
+    let one: Value =
+        serde_json::from_str(&call_ok(&home, &s, &["User", "get", "id:=1", "--records"])).unwrap();
+    assert_eq!(one[0]["login"], DEFAULT_LOGIN, "{one}");
+    // yaml: the envelope, keys as block lines, strings that read otherwise quoted.
+    let yaml = call_ok(&home, &s, &[&list[..], &["-o", "yaml"]].concat());
+    assert!(yaml.contains("\ncode: 200\n"), "{yaml}");
+    assert!(yaml.contains("\nlist:\n  - id: 1\n"), "{yaml}");
+    assert!(yaml.contains(&format!("\n    dt: {dt0}\n")), "{yaml}");
+    assert!(
+        !yaml.contains('{') || yaml.contains("{}"),
+        "block style: {yaml}"
+    );
+    let yaml_recs = call_ok(
+        &home,
+        &s,
+        &[&list[..], &["-o", "yaml", "--records"]].concat(),
+    );
+    assert!(yaml_recs.starts_with("- id: 1\n"), "{yaml_recs}");
+    // csv: a header, a row per record, times raw unless --time-zone.
+    let csv = call_ok(&home, &s, &[&list[..], &["-o", "csv"]].concat());
+    let rows = parse_csv(&csv);
+    assert_eq!(rows.len(), 4, "{csv}");
+    let dt_col = rows[0].iter().position(|c| c == "dt").unwrap();
+    assert_eq!(rows[1][dt_col], dt0.to_string());
+    let csv = call_ok(
+        &home,
+        &s,
+        &[&list[..], &["-o", "csv", "--time-zone", "+03:00"]].concat(),
+    );
+    let rows = parse_csv(&csv);
+    assert_eq!(
+        rows[1][dt_col],
+        date_in("UTC-3", dt0, "+%Y-%m-%dT%H:%M:%S+03:00")
+    );
+    // A zone this system does not know is refused before anything is sent.
+    let before = s.counters().requests;
+    let out = run(home
+        .cmd()
+        .args(["--url", s.url(), "call"])
+        .args(list)
+        .args(["-o", "table", "--time-zone", "Mars/Olympus"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Mars/Olympus"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(s.counters().requests, before);
+}
+
+/// Runs `runtel ARGS` on a pseudo-terminal `cols` wide (`script` from
+/// util-linux), returning what the terminal showed, line by line.
+fn on_terminal(home: &Home, cols: u16, args: &str) -> Vec<String> {
+    let command = format!(
+        "stty cols {cols} rows 50; exec {} {args}",
+        env!("CARGO_BIN_EXE_runtel")
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("HOME", &home.0)
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) from util-linux");
+    let screen = text(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    screen
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r').to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn table_fits_the_terminal_at_two_widths_with_times_in_the_login_zone() {
+    let s = sim(3);
+    let home = Home::new("table");
+    logged_in(&home, &s);
+    let args = format!("--url {} call DomainCDR list -o table", s.url());
+    let dt0 = s.seed_dt("DomainCDR", 0);
+    // The simulator's logins are in Europe/Prague.
+    let local = date_in("Europe/Prague", dt0, "+%Y-%m-%d %H:%M:%S");
+    let catalog: Vec<String> = runtel_client::catalog::object("DomainCDR")
+        .unwrap()
+        .fields
+        .iter()
+        .map(|f| f.name.to_uppercase())
+        .collect();
+    let wide = on_terminal(&home, 250, &args);
+    assert_eq!(wide.len(), 4, "{wide:#?}");
+    let header: Vec<&str> = wide[0].split_whitespace().collect();
+    // Every field of the catalog, in its order; the time column names the zone.
+    let mut want: Vec<&str> = Vec::new();
+    for c in &catalog {
+        want.push(c);
+        if c == "DT" {
+            want.push("(Europe/Prague)");
+        }
+    }
+    assert_eq!(header, want, "{}", wide[0]);
+    assert!(
+        wide[1].starts_with(&format!("1   1          {local}  ")),
+        "{}",
+        wide[1]
+    );
+    assert!(wide.iter().all(|l| l.chars().count() <= 250));
+    let narrow = on_terminal(&home, 60, &args);
+    let (notes, table): (Vec<&String>, Vec<&String>) =
+        narrow.iter().partition(|l| l.starts_with("runtel: "));
+    assert_eq!(table.len(), 4, "{narrow:#?}");
+    for l in &table {
+        assert!(
+            l.chars().count() <= 60,
+            "{} columns: {l:?}",
+            l.chars().count()
+        );
+    }
+    assert!(
+        table[0].starts_with("ID  DOMAIN_ID  DT (Europe/Prague)"),
+        "{}",
+        table[0]
+    );
+    assert!(table[1].contains(&local), "{}", table[1]);
+    assert!(
+        table[0].split_whitespace().count() < header.len(),
+        "fewer columns: {}",
+        table[0]
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("columns left out to fit 60 columns")),
+        "{narrow:#?}"
+    );
+    // In a pipe, COLUMNS is the width; --time-zone overrides the login's zone.
+    let out = run(home
+        .cmd()
+        .env("COLUMNS", "45")
+        .args(["--url", s.url(), "call", "DomainCDR", "list", "-o", "table"])
+        .args(["--time-zone", "UTC"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let piped = text(&out.stdout);
+    assert!(piped.lines().all(|l| l.chars().count() <= 45), "{piped}");
+    assert!(piped.starts_with("ID  DOMAIN_ID  DT (UTC)"), "{piped}");
+    assert!(
+        piped.contains(&date_in("UTC", dt0, "+%Y-%m-%d %H:%M:%S")),
+        "{piped}"
+    );
+}
