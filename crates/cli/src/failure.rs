@@ -4,26 +4,31 @@ use runtel_client::{Error, ErrorKind};
 
 use crate::terminal::inert;
 
-/// Exit codes, documented in `runtel --help`.
-pub const EXIT_CODES: &str = "\
+/// The exit codes as `runtel --help` lists them (a macro, so the help text can
+/// be put together at compile time).
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit codes:
-  0   success (also when the reader of standard output stops early, as head does)
+  0   success (also when the reader of stdout stops early, as head does)
   2   usage error (bad flags or arguments)
-  3   invalid_input      the request could not be built (bad params, URL, filter)
+  3   invalid_input      the request could not be built (params, URL, filter)
   4   transport          connection failed (DNS, refused, reset, TLS)
   5   timeout            no complete answer in time
   6   protocol           the answer could not be understood
-  7   api                the server refused the request (HTTP status, code, msg_id)
+  7   api                the server refused the request (HTTP status, code)
   8   auth               the server refused the login or password
   9   auth_lockout       logins suspended locally after repeated refusals
   10  not_authenticated  no session and no password to log in with
-  11  local              config, cache or output file problem (a cache directory
-                         that is a symlink, not yours, or writable by others)
-  12  changed            export: the records changed while exporting (total_count
-                         moved between pages, or records repeated across a page
-                         boundary were dropped), or since the export a --resume
-                         continues; -o FILE stays FILE.part (see export --help;
-                         --allow-drift accepts such an export)";
+  11  local              config, cache or output file (or an unsafe cache dir)
+  12  changed            export: records changed meanwhile (see export --help)"
+    };
+}
+pub(crate) use exit_codes;
+
+/// Exit codes, documented in `runtel --help`.
+#[cfg(test)]
+pub const EXIT_CODES: &str = exit_codes!();
 
 /// A failure of one invocation.
 #[derive(Debug)]

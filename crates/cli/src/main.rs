@@ -19,40 +19,17 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use runtel_client::{Call, Endpoint, Secret};
 use serde_json::Value;
 
 use connect::Connection;
-use failure::{Failure, Result, EXIT_CODES};
+use failure::{exit_codes, Failure, Result};
 use settings::{ConnectionArgs, Settings};
 
 /// Script a Runtel PBX from the shell: log in once, call any action, export call history.
-///
-/// `runtel objects` lists the objects the API is known to have, and `runtel objects
-/// NAME` one object's fields; a name the list does not have is still sent, with a
-/// warning when it looks like a typo of one it has.
-///
-/// Settings come from flags, then RUNTEL_URL / RUNTEL_LOGIN / RUNTEL_PASSWORD, then the
-/// profile in ~/.config/runtel/config.toml, then the profile's cached session, which
-/// remembers the server and login of its last `runtel login`. Sessions are cached per
-/// profile in ~/.cache/runtel (files 0600 in a directory 0700 that must be yours and
-/// closed to others), so a loop of invocations logs in once. The count of failed
-/// logins is kept there per server (scheme, address and port), as the server's
-/// Defender counts per host: every profile and URL spelling of one server shares it.
-/// An http:// URL to another machine gets a warning (the password would cross the
-/// network in clear) unless the profile says allow_plain_http = true or
-/// RUNTEL_ALLOW_PLAIN_HTTP=1.
-///
-/// Every client option (timeouts, TLS, proxy, retries, limits) is a profile key
-/// and can be set for one command with --option NAME=VALUE; `runtel config`
-/// shows them all (see `runtel config --help`).
-///
-/// Text from the server (error messages, role names, the notices some answers
-/// carry, shown as "runtel: notice: ..." on stderr) is shown with control
-/// characters escaped (ESC as \x1b); JSON output is left to JSON's own escaping.
 #[derive(Parser, Debug)]
-#[command(name = "runtel", version, after_help = EXIT_CODES)]
+#[command(name = "runtel", version = VERSION, after_help = TOP_HELP)]
 struct Cli {
     #[command(flatten)]
     conn: ConnectionArgs,
@@ -60,16 +37,44 @@ struct Cli {
     command: Command,
 }
 
+/// `runtel --version`: the version and the commit built from (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RUNTEL_GIT_COMMIT"),
+    ")"
+);
+
+/// The end of `runtel --help`: examples, where settings come from, exit codes.
+const TOP_HELP: &str = concat!(
+    "Examples:
+  runtel demo
+  runtel --url https://pbx.example --login me@pbx.example login
+  runtel call User list -o table
+  runtel call DomainCDR list --where 'dt>=2026-11-01' --records -o jsonl
+  runtel export DomainCDR --since 7d --format csv -o cdrs.csv
+  runtel completions bash > ~/.local/share/bash-completion/completions/runtel
+
+Settings: flags, then RUNTEL_URL, RUNTEL_LOGIN, RUNTEL_PASSWORD, then the profile
+(`runtel config --help`), then the session of the profile's last login.
+`runtel help COMMAND` tells more; `runtel man` prints the manual.
+
+",
+    exit_codes!()
+);
+
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Walk through login, users, create/update/delete, CDR export and logout on a
-    /// built-in simulator. Needs no network and no settings.
+    /// Walk through the whole job on a built-in simulator (no network, no settings).
+    ///
+    /// Login, users, create/update/delete, CDR export and logout, on a simulator
+    /// started inside the tool.
     Demo {
         /// CDRs to seed and export.
         #[arg(long, default_value_t = 5000)]
         cdrs: u64,
     },
-    /// Log in and cache the session token, server and login for this profile.
+    /// Log in and cache the session (token, server, login) for this profile.
     Login {
         /// Print the auth request (password masked) instead of sending it.
         #[arg(long, conflicts_with = "reset_guard")]
@@ -83,31 +88,39 @@ enum Command {
     },
     /// End the cached session on the server and forget it.
     Logout,
-    /// Show the profile, its server, the cached session and the server's login guard
-    /// (sends nothing). Exit code 0 only with an unexpired cached session.
+    /// Show the profile, server, cached session and login guard (sends nothing).
+    ///
+    /// Shows the profile, its server, the cached session and the server's login
+    /// guard. Exit code 0 only with an unexpired cached session.
     Status,
-    /// Print the settings in force as JSON: the profile, the server and where its
-    /// URL came from, and every client option as the client gets it (the
-    /// password as ***). Checks them by building a client; sends nothing.
+    /// Print the settings in force as JSON (the password as ***).
+    ///
+    /// The profile, the server and where its URL came from, and every client
+    /// option as the client gets it. Checks them by building a client; sends
+    /// nothing.
     #[command(after_help = config_help())]
     Config,
-    /// List the objects the API is known to have (name, scope, kind, source,
-    /// actions), or show one object's fields (type, required, constraints).
-    /// Needs no server and no settings.
+    /// List the objects the API is known to have, or one object's fields.
+    ///
+    /// The list: name, scope, kind, source, actions. One object: its fields with
+    /// type, whether required, constraints. Needs no server and no settings.
     #[command(after_help = OBJECTS_HELP)]
     Objects {
         /// The object to show, e.g. DomainCDR.
+        #[arg(value_parser = ObjectName, hide_possible_values = true)]
         name: Option<String>,
         /// Print the catalog (or the object) as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Call one action and print the answer envelope.
+    /// Call one action and print the answer.
     #[command(after_help = CALL_HELP)]
     Call {
         /// Object name, e.g. User, DomainCDR (`runtel objects` lists them).
+        #[arg(value_parser = ObjectName, hide_possible_values = true)]
         obj: String,
         /// Action, e.g. list, get, append, update, delete.
+        #[arg(value_parser = ActionName, hide_possible_values = true)]
         action: String,
         /// Params as key=value (a string) or key:=JSON words; limit, offset and
         /// filter words go to the top level (see below).
@@ -154,6 +167,7 @@ enum Command {
     #[command(after_help = EXPORT_HELP)]
     Export {
         /// Object name, e.g. DomainCDR.
+        #[arg(value_parser = ObjectName, hide_possible_values = true)]
         obj: String,
         /// Params as key=value (a string) or key:=JSON words, as for `call`; a
         /// filter word joins the filter, as --filter does.
@@ -211,6 +225,117 @@ enum Command {
         #[arg(long)]
         allow_drift: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into --dir.
+    #[command(after_help = MAN_HELP)]
+    Man {
+        /// Write runtel.1 and a runtel-COMMAND.1 per command into this directory
+        /// (created if missing) instead of printing runtel.1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+const COMPLETIONS_HELP: &str = "\
+The script completes commands, flags, flag values and the object and action
+names of the catalog (`runtel objects`). Install it where the shell looks:
+  runtel completions bash > ~/.local/share/bash-completion/completions/runtel
+  runtel completions zsh > ~/.zfunc/_runtel     # with fpath+=(~/.zfunc) before compinit
+  runtel completions fish > ~/.config/fish/completions/runtel.fish
+  runtel completions powershell >> $PROFILE";
+
+const MAN_HELP: &str = "\
+Examples:
+  runtel man | man -l -
+  runtel man --dir ~/.local/share/man/man1      # then: man runtel, man runtel-call";
+
+/// Fish completions of the catalog's object (and action) names, which the
+/// generated fish script leaves out for positional arguments.
+fn fish_names() -> String {
+    let objects: Vec<&str> = runtel_client::catalog::OBJECTS
+        .iter()
+        .map(|o| o.name)
+        .collect();
+    let mut actions: Vec<&str> = runtel_client::catalog::OBJECTS
+        .iter()
+        .flat_map(|o| o.actions.iter().copied())
+        .collect();
+    actions.sort_unstable();
+    actions.dedup();
+    let objects = objects.join(" ");
+    format!(
+        "# The catalog's object and action names (runtel objects).
+complete -c runtel -n \"__fish_runtel_using_subcommand call\" -f -a \"{objects} {}\"
+complete -c runtel -n \"__fish_runtel_using_subcommand export\" -f -a \"{objects}\"
+complete -c runtel -n \"__fish_runtel_using_subcommand objects\" -f -a \"{objects}\"
+",
+        actions.join(" ")
+    )
+}
+
+/// Accepts any object name (the API may have objects the catalog does not
+/// know) and offers the catalog's names to shell completion.
+#[derive(Clone, Debug)]
+struct ObjectName;
+
+impl clap::builder::TypedValueParser for ObjectName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            runtel_client::catalog::OBJECTS
+                .iter()
+                .map(|o| clap::builder::PossibleValue::new(o.name)),
+        ))
+    }
+}
+
+/// Accepts any action name and offers every action the catalog knows (of any
+/// object) to shell completion.
+#[derive(Clone, Debug)]
+struct ActionName;
+
+impl clap::builder::TypedValueParser for ActionName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let mut names: Vec<&'static str> = runtel_client::catalog::OBJECTS
+            .iter()
+            .flat_map(|o| o.actions.iter().copied())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Some(Box::new(
+            names.into_iter().map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 const CALL_HELP: &str = r#"Params, typed as in httpie and xh:
@@ -333,7 +458,18 @@ fn config_help() -> String {
         width += item.len();
     }
     format!(
-        "Profile keys ([profiles.NAME] in the config file) are the tool's own:
+        "Settings come from flags, then RUNTEL_URL / RUNTEL_LOGIN / RUNTEL_PASSWORD, then
+the profile (--profile or RUNTEL_PROFILE, else default) in the config file
+(~/.config/runtel/config.toml, or RUNTEL_CONFIG), then the profile's cached session,
+which remembers the server and login of its last `runtel login`. Sessions are cached
+per profile in ~/.cache/runtel (files 0600 in a directory 0700 that must be yours
+and closed to others), so a loop of invocations logs in once. The count of failed
+logins is kept there per server (scheme, address and port), as the server's
+Defender counts per host. An http:// URL to another machine gets a warning (the
+password would cross the network in clear) unless the profile says
+allow_plain_http = true or RUNTEL_ALLOW_PLAIN_HTTP=1.
+
+Profile keys ([profiles.NAME] in the config file) are the tool's own:
   url                the server
   allow_plain_http   true: no warning for http:// to another machine (the same as
                      warn_plain_http = false)
@@ -392,6 +528,29 @@ fn dry_run(settings: &Settings, call: &Call) -> Result<()> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo { cdrs } => demo::run(cdrs),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "runtel", &mut script);
+            let mut script = String::from_utf8_lossy(&script).into_owned();
+            if shell == clap_complete::Shell::Fish {
+                script.push_str(&fish_names());
+            }
+            terminal::out_raw(&script)
+        }
+        Command::Man { dir: None } => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| Failure::local(format!("rendering the man page: {e}")))?;
+            terminal::out_raw(&String::from_utf8_lossy(&page))
+        }
+        Command::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+                .map_err(|e| Failure::local(format!("{}: {e}", dir.display())))?;
+            terminal::note(&format!("man pages written to {}", dir.display()));
+            Ok(())
+        }
         Command::Login {
             reset_guard: true, ..
         } => {

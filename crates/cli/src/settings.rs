@@ -49,8 +49,7 @@ pub struct ConnectionArgs {
     /// Login (cabinet e-mail) [env: RUNTEL_LOGIN]
     #[arg(long, global = true)]
     pub login: Option<String>,
-    /// Read the password from the first line of standard input (else RUNTEL_PASSWORD,
-    /// the profile, or a prompt without echo). Never pass it as a flag.
+    /// Read the password from stdin's first line (else RUNTEL_PASSWORD, the profile, a prompt)
     #[arg(long, global = true)]
     pub password_stdin: bool,
     /// Trust this CA certificate (PEM) instead of the public roots.
@@ -59,14 +58,11 @@ pub struct ConnectionArgs {
     /// Accept invalid TLS certificates (dangerous).
     #[arg(long, global = true)]
     pub insecure: bool,
-    /// Timeout of one request in seconds, more than 0 and at most 30 days [default: 30]
+    /// Timeout of one request in seconds (more than 0, at most 30 days) [default: 30]
     // Negative numbers reach the range check (exit code 3) instead of reading as a flag.
     #[arg(long, global = true, allow_negative_numbers = true)]
     pub timeout: Option<f64>,
-    /// Set a client option for this command, over the profile: any profile key but
-    /// url and password, e.g. --option max_retries=0 --option proxy=http://p:3128.
-    /// VALUE is read as JSON when it is (5, true, null for the default), else as
-    /// text. `runtel config` shows them all.
+    /// Set a client option (a profile key) for this command, e.g. max_retries=0 (config --help)
     #[arg(long = "option", global = true, value_name = "NAME=VALUE")]
     pub options: Vec<String>,
 }

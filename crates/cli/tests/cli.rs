@@ -2771,6 +2771,8 @@ fn every_help(home: &Home) -> String {
         Some("call"),
         Some("export"),
         Some("objects"),
+        Some("completions"),
+        Some("man"),
     ] {
         let mut c = home.cmd();
         c.args(sub).arg("--help");
@@ -3531,4 +3533,170 @@ fn table_fits_the_terminal_at_two_widths_with_times_in_the_login_zone() {
         piped.contains(&date_in("UTC", dt0, "+%Y-%m-%d %H:%M:%S")),
         "{piped}"
     );
+}
+
+#[test]
+fn top_level_help_is_one_screen_with_examples() {
+    let home = Home::new("help-screen");
+    let out = run(home.cmd().arg("--help"));
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    let lines = help.lines().count();
+    assert!(lines <= 60, "{lines} lines:\n{help}");
+    assert!(help.contains("\nExamples:\n  runtel demo\n"), "{help}");
+    for cmd in ["completions", "man", "call", "export", "objects"] {
+        assert!(help.contains(&format!("\n  {cmd} ")), "{cmd}: {help}");
+    }
+    // -h is the same screen.
+    assert_eq!(text(&run(home.cmd().arg("-h")).stdout), help);
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let home = Home::new("version");
+    let out = run(home.cmd().arg("--version"));
+    assert!(out.status.success());
+    let line = text(&out.stdout);
+    let rest = line
+        .trim_end()
+        .strip_prefix(concat!("runtel ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line}"));
+    // Built inside this repository: a commit it has.
+    assert_eq!(rest.len(), 12, "{line}");
+    assert!(rest.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+    let known = Command::new("git")
+        .args(["cat-file", "-e", &format!("{rest}^{{commit}}")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(known.success(), "{rest} is not a commit of this repository");
+}
+
+/// Runs the bash completion function of `script` on `line` (the cursor at its
+/// end) in a real bash, returning the candidates.
+fn bash_complete(script: &std::path::Path, line: &str) -> Vec<String> {
+    let program = r#"
+        source "$1" || exit 9
+        read -ra COMP_WORDS <<< "$2"
+        [[ "$2" == *" " ]] && COMP_WORDS+=("")
+        COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+        COMP_LINE="$2"; COMP_POINT=${#COMP_LINE}
+        prev=""; (( COMP_CWORD > 0 )) && prev="${COMP_WORDS[COMP_CWORD-1]}"
+        _runtel runtel "${COMP_WORDS[COMP_CWORD]}" "$prev"
+        printf '%s\n' "${COMPREPLY[@]}"
+    "#;
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", program, "bash"])
+        .arg(script)
+        .arg(line)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn bash_completion_offers_commands_flags_and_catalog_objects() {
+    let home = Home::new("completions");
+    let out = run(home.cmd().args(["completions", "bash"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let script = home.path("runtel.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    // The script registers a completion for runtel.
+    let out = Command::new("bash")
+        .args([
+            "--norc",
+            "--noprofile",
+            "-c",
+            "source \"$1\" && complete -p runtel",
+            "bash",
+        ])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let registered = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        registered.contains("-F _runtel") && registered.trim_end().ends_with(" runtel"),
+        "{registered}"
+    );
+    // Commands.
+    let cmds = bash_complete(&script, "runtel co");
+    for c in ["completions", "config"] {
+        assert!(cmds.iter().any(|x| x == c), "{c}: {cmds:?}");
+    }
+    // Object names from the catalog, for the OBJ of call and export.
+    let objs = bash_complete(&script, "runtel call DomainC");
+    assert!(objs.iter().any(|x| x == "DomainCDR"), "{objs:?}");
+    assert!(objs.iter().all(|x| x.starts_with("DomainC")), "{objs:?}");
+    let known: Vec<&str> = runtel_client::catalog::OBJECTS
+        .iter()
+        .map(|o| o.name)
+        .filter(|n| n.starts_with("DomainC"))
+        .collect();
+    for n in &known {
+        assert!(objs.iter().any(|x| x == n), "{n} missing: {objs:?}");
+    }
+    let objs = bash_complete(&script, "runtel export DomainQ");
+    assert!(objs.iter().any(|x| x == "DomainQueueCDR"), "{objs:?}");
+    // Actions and flags.
+    let actions = bash_complete(&script, "runtel call User list_w");
+    assert_eq!(actions, ["list_with_detail"]);
+    let flags = bash_complete(&script, "runtel call User list --rec");
+    assert_eq!(flags, ["--records"]);
+    let formats = bash_complete(&script, "runtel call User list -o y");
+    assert_eq!(formats, ["yaml"]);
+    // The other shells get a script too; zsh and fish name the catalog's objects.
+    for (shell, objects) in [
+        ("zsh", true),
+        ("fish", true),
+        ("powershell", false),
+        ("elvish", false),
+    ] {
+        let out = run(home.cmd().args(["completions", shell]));
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains("--records"), "{shell}");
+        assert_eq!(script.contains("DomainCDR"), objects, "{shell}");
+    }
+    let out = run(home.cmd().args(["completions", "tcsh"]));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn man_pages_are_generated_from_the_commands() {
+    let home = Home::new("man");
+    let out = run(home.cmd().arg("man"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    assert!(
+        page.contains(&format!(
+            ".TH runtel 1  \"runtel {}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{page}"
+    );
+    for needle in [
+        ".SH NAME",
+        ".SH SYNOPSIS",
+        "runtel\\-call(1)",
+        "Exit codes:",
+    ] {
+        assert!(page.contains(needle), "{needle} missing in:\n{page}");
+    }
+    let dir = home.path("man1");
+    let out = run(home.cmd().arg("man").arg("--dir").arg(&dir));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for name in [
+        "runtel.1",
+        "runtel-call.1",
+        "runtel-export.1",
+        "runtel-completions.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        assert!(text.contains(".SH NAME"), "{name}");
+    }
+    let call = std::fs::read_to_string(dir.join("runtel-call.1")).unwrap();
+    assert!(call.contains("\\-\\-records"), "{call}");
 }
