@@ -43,6 +43,7 @@ impl Connection {
             .guard_store(Arc::new(guard))
             .build()?;
         if let Some((info, expires)) = cached {
+            crate::diag::add_secret(info.token.expose());
             client.restore_session(info, expires);
         }
         let generation = client.session_generation();
@@ -78,6 +79,7 @@ impl Connection {
         let logged_in = self.client.session_generation() != self.generation;
         if logged_in {
             if let Some(info) = self.client.auth_info() {
+                crate::diag::add_secret(info.token.expose());
                 terminal::notices(&info.notifies);
             }
         }

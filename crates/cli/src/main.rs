@@ -2,6 +2,7 @@
 
 mod connect;
 mod demo;
+mod diag;
 mod export;
 mod failure;
 mod files;
@@ -33,8 +34,21 @@ use settings::{ConnectionArgs, Settings};
 struct Cli {
     #[command(flatten)]
     conn: ConnectionArgs,
+    #[command(flatten)]
+    diag: DiagArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Diagnostics on stderr, for every command.
+#[derive(clap::Args, Debug, Clone, Default)]
+struct DiagArgs {
+    /// Show the SDK's log records on stderr (-v info, -vv debug, -vvv trace) [env: RUNTEL_LOG]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Show each request and answer on stderr (secrets masked, bodies cut at 4096 bytes)
+    #[arg(long, global = true)]
+    debug_http: bool,
 }
 
 /// `runtel --version`: the version and the commit built from (see build.rs).
@@ -588,9 +602,30 @@ fn run(cli: Cli) -> Result<()> {
             settings.warn_if_plain_http();
             let password = settings.password()?;
             let conn = Connection::for_login(&settings)?;
+            if cli.diag.debug_http {
+                let call = Call::new(
+                    "User",
+                    "auth",
+                    serde_json::json!({"login": login, "password": "***"}),
+                )?;
+                let req = call.to_http(&Endpoint::parse(&settings.url)?, "-".into(), None);
+                terminal::note(&format!("> {} {}", req.method, req.url));
+                for (k, v) in req.masked_headers() {
+                    terminal::note(&format!("> {k}: {v}"));
+                }
+                terminal::note(&format!("> {}", terminal::inert(&req.masked_body())));
+            }
             let result = conn.client.login(&login, password.expose());
             conn.finish()?;
             let info = result?;
+            if cli.diag.debug_http {
+                // The answer as read, its token masked (AuthInfo never shows it).
+                let shown = serde_json::to_string(&info).unwrap_or_default();
+                terminal::note(&format!(
+                    "< User.auth answered: {}",
+                    terminal::inert(&diag::scrub(&shown))
+                ));
+            }
             if settings.options.logout_on_drop {
                 terminal::note(
                     "runtel: warning: logout_on_drop is set for this profile: the session \
@@ -643,6 +678,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             settings.warn_if_plain_http();
             let client = settings.builder().build()?;
+            diag::add_secret(info.token.expose());
             client.restore_session(info, expires);
             let result = client.logout();
             cache.remove()?;
@@ -706,7 +742,15 @@ fn run(cli: Cli) -> Result<()> {
             prepare_cache()?;
             settings.warn_if_plain_http();
             let conn = Connection::open(&mut settings)?;
-            let result = conn.client.call_with(&call);
+            let result = if cli.diag.debug_http {
+                let shown = diag::HttpDebug {
+                    call: &call,
+                    endpoint: Endpoint::parse(&settings.url)?,
+                };
+                conn.client.call_decoded(&call, &shown)
+            } else {
+                conn.client.call_with(&call)
+            };
             conn.finish()?;
             let response = result?;
             terminal::notices(response.notifies());
@@ -899,6 +943,7 @@ fn prepare_cache() -> Result<()> {
 
 fn main() {
     let cli = Cli::parse();
+    diag::init(cli.diag.verbose, cli.diag.debug_http);
     match run(cli) {
         Ok(()) => {}
         // The reader of stdout went away: nothing left to say, and no one to say it to.

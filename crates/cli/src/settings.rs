@@ -679,6 +679,7 @@ impl Settings {
             self.password = Some(Secret::new(pw));
         }
         if let Some(p) = &self.password {
+            crate::diag::add_secret(p.expose());
             return Ok(p.clone());
         }
         let login = self.login.clone().unwrap_or_default();
@@ -689,6 +690,7 @@ impl Settings {
         }
         let pw = rpassword::prompt_password(format!("Password for {login}: "))
             .map_err(|e| Failure::local(format!("reading the password: {e}")))?;
+        crate::diag::add_secret(&pw);
         self.password = Some(Secret::new(pw));
         Ok(self.password.clone().expect("just set"))
     }

@@ -3700,3 +3700,158 @@ fn man_pages_are_generated_from_the_commands() {
     let call = std::fs::read_to_string(dir.join("runtel-call.1")).unwrap();
     assert!(call.contains("\\-\\-records"), "{call}");
 }
+
+/// The token cached for the default profile of `home`.
+fn cached_token(home: &Home) -> String {
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(home.path(".cache/runtel/session-default.json")).unwrap(),
+    )
+    .unwrap();
+    v["auth"]["token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn verbose_logs_reach_stderr_without_a_secret() {
+    let s = Simulator::start(SimConfig {
+        accounts: vec![runtel_sim::Account::domain_admin(
+            "v@x.cz",
+            "Verbose-Secret-9",
+        )],
+        seed: vec![("DomainCDR".into(), 3)],
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let home = Home::new("verbose");
+    let call = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut c = home.cmd();
+        c.args(["--url", s.url(), "--login", "v@x.cz"])
+            .args(extra)
+            .args(["call", "User", "list"])
+            .env("RUNTEL_PASSWORD", "Verbose-Secret-9");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = run(&mut c);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    // Without -v or RUNTEL_LOG: no records at all.
+    let quiet = call(&[], &[]);
+    assert!(!quiet.contains("runtel: log:"), "{quiet}");
+    let token = cached_token(&home);
+    // -vv: the SDK's debug records, the call with its action_id.
+    std::fs::remove_file(home.path(".cache/runtel/session-default.json")).unwrap();
+    let debug = call(&["-vv"], &[]);
+    assert!(
+        debug.contains("runtel: log: info runtel_client") && debug.contains("User.auth action_id="),
+        "{debug}"
+    );
+    assert!(
+        debug.contains("User.list action_id=") && debug.contains("code=200"),
+        "{debug}"
+    );
+    // Everything, ureq's records included: still no password and no token.
+    let token2 = cached_token(&home);
+    for (what, err) in [
+        ("-vvv", call(&["-vvv"], &[])),
+        ("RUNTEL_LOG=trace", call(&[], &[("RUNTEL_LOG", "trace")])),
+        ("RUST_LOG=trace", call(&[], &[("RUST_LOG", "trace")])),
+    ] {
+        assert!(err.contains("runtel: log: debug ureq"), "{what}: {err}");
+        for secret in ["Verbose-Secret-9", &token, &token2] {
+            assert!(!err.contains(secret), "{what} shows a secret:\n{err}");
+        }
+    }
+    // A fresh login under trace: the password is sent, never shown.
+    std::fs::remove_file(home.path(".cache/runtel/session-default.json")).unwrap();
+    let err = call(&[], &[("RUNTEL_LOG", "trace")]);
+    let token3 = cached_token(&home);
+    assert!(err.contains("User.auth"), "{err}");
+    for secret in ["Verbose-Secret-9", &token3] {
+        assert!(!err.contains(secret), "shows a secret:\n{err}");
+    }
+    // Per target: only ureq's records; a malformed part is named and ignored.
+    let err = call(&[], &[("RUNTEL_LOG", "ureq=debug,loud=very")]);
+    assert!(err.contains("runtel: log: debug ureq"), "{err}");
+    assert!(!err.contains("runtel_client"), "{err}");
+    assert!(
+        err.contains("\"loud=very\" is not LEVEL or TARGET=LEVEL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn debug_http_shows_exchanges_masked_and_cut() {
+    let s = Simulator::start(SimConfig {
+        accounts: vec![runtel_sim::Account::domain_admin(
+            "d@x.cz",
+            "Debug-Secret-8",
+        )],
+        seed: vec![("DomainCDR".into(), 300)],
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let home = Home::new("debug-http");
+    let base = |c: &mut Command| {
+        c.args(["--url", s.url(), "--login", "d@x.cz", "--debug-http"])
+            .env("RUNTEL_PASSWORD", "Debug-Secret-8");
+    };
+    // login: the auth request with the password masked, the answer without its token.
+    let mut c = home.cmd();
+    base(&mut c);
+    let out = run(c.arg("login"));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let token = cached_token(&home);
+    assert!(err.contains(&format!("> POST {}/api/", s.url())), "{err}");
+    assert!(err.contains("\"password\":\"***\""), "{err}");
+    assert!(
+        err.contains("< User.auth answered: {\"token\":\"***\""),
+        "{err}"
+    );
+    // A call: request headers and body, then the answer's status and body.
+    let mut c = home.cmd();
+    base(&mut c);
+    let out = run(c.args(["call", "User", "get", "id:=1"]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("> Authorization: Bearer ***\n"), "{err}");
+    let body = err
+        .lines()
+        .find(|l| l.starts_with("> {"))
+        .unwrap_or_default();
+    assert!(
+        body.contains("\"obj\":\"User\"") && body.contains("\"params\":{\"id\":1}"),
+        "{err}"
+    );
+    assert!(err.contains("< HTTP 200, "), "{err}");
+    assert!(err.contains("\"login\":\"d@x.cz\""), "{err}");
+    // stdout keeps only the answer.
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["body"]["login"], "d@x.cz");
+    // A large answer is cut at the bound.
+    let mut c = home.cmd();
+    base(&mut c);
+    let out = run(c.args(["call", "DomainCDR", "list", "limit=300"]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(out.stdout.len() > 20_000, "{}", out.stdout.len());
+    assert!(err.contains("more bytes not shown)"), "{err}");
+    assert!(err.len() < 10_000, "{} bytes of stderr", err.len());
+    // An answer that echoes the token and password has them masked.
+    replay_next(
+        &s,
+        200,
+        serde_json::json!({"code": 200, "action_id": "REPLAYED", "obj": "User", "action": "get",
+            "body": {"echo": format!("Bearer {token}"), "raw": token, "pw": "Debug-Secret-8"}}),
+    );
+    let mut c = home.cmd();
+    base(&mut c);
+    let out = run(c.args(["call", "User", "get", "id:=1"]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("\"raw\":\"***\""), "{err}");
+    for secret in [token.as_str(), "Debug-Secret-8"] {
+        assert!(!err.contains(secret), "a secret in:\n{err}");
+    }
+}
