@@ -10,6 +10,7 @@ mod filter;
 mod objects;
 mod output;
 mod params;
+mod profiles;
 mod session_cache;
 mod settings;
 mod status;
@@ -101,19 +102,29 @@ enum Command {
         reset_guard: bool,
     },
     /// End the cached session on the server and forget it.
-    Logout,
+    Logout {
+        /// Every cached session, of every profile.
+        #[arg(long)]
+        all: bool,
+    },
     /// Show the profile, server, cached session and login guard (sends nothing).
     ///
     /// Shows the profile, its server, the cached session and the server's login
     /// guard. Exit code 0 only with an unexpired cached session.
     Status,
-    /// Print the settings in force as JSON (the password as ***).
+    /// Print the settings in force as JSON, or path|list|get|set|unset the config file.
     ///
-    /// The profile, the server and where its URL came from, and every client
-    /// option as the client gets it. Checks them by building a client; sends
-    /// nothing.
+    /// Without a subcommand: the profile, the server and where its URL came
+    /// from, and every client option as the client gets it (the password as
+    /// ***). Checks them by building a client; sends nothing. The subcommands
+    /// read and edit the profile (--profile) in the config file.
     #[command(after_help = config_help())]
-    Config,
+    Config {
+        #[command(subcommand)]
+        cmd: Option<profiles::ConfigCmd>,
+    },
+    /// List the profiles (config file and cached sessions); * marks the one in use.
+    Profiles,
     /// List the objects the API is known to have, or one object's fields.
     ///
     /// The list: name, scope, kind, source, actions. One object: its fields with
@@ -650,7 +661,13 @@ fn run(cli: Cli) -> Result<()> {
             None => objects::table(),
             Some(name) => objects::describe(objects::find(&name)?),
         }),
-        Command::Config => {
+        Command::Config { cmd: Some(cmd) } => profiles::config(cmd, &cli.conn),
+        Command::Profiles => profiles::list(&cli.conn),
+        Command::Logout { all: true } => {
+            prepare_cache()?;
+            profiles::logout_all(&cli.conn)
+        }
+        Command::Config { cmd: None } => {
             let settings = Settings::resolve(&cli.conn)?;
             // Building checks what only the client can (the CA file, the proxy
             // URL); the credentials are left out, as a cached session needs none.
@@ -664,7 +681,7 @@ fn run(cli: Cli) -> Result<()> {
                 "options": shown.to_json(),
             }))
         }
-        Command::Logout => {
+        Command::Logout { all: false } => {
             let settings = Settings::resolve(&cli.conn)?;
             prepare_cache()?;
             let cache = session_cache::SessionCache::new(&settings)?;

@@ -42,7 +42,7 @@ pub fn table() -> String {
 
 /// Lines of cells, each column as wide as its widest cell, two spaces apart;
 /// the last column is not padded.
-fn columns<'a, const N: usize>(rows: impl Iterator<Item = &'a [String; N]> + Clone) -> String {
+pub fn columns<'a, const N: usize>(rows: impl Iterator<Item = &'a [String; N]> + Clone) -> String {
     let mut width = [0usize; N];
     for row in rows.clone() {
         for (w, cell) in width.iter_mut().zip(row) {

@@ -114,6 +114,22 @@ pub fn cached_profiles() -> Vec<String> {
     names
 }
 
+/// What the session cache of `profile` holds, for `runtel profiles`: the
+/// server, the login, and when its token expires.
+pub fn session_of(profile: &str) -> Result<Option<(String, Option<String>, SystemTime)>> {
+    let Some(v) = read_session(profile)? else {
+        return Ok(None);
+    };
+    let Some(url) = v["url"].as_str() else {
+        return Ok(None);
+    };
+    Ok(Some((
+        url.to_owned(),
+        v["login"].as_str().map(str::to_owned),
+        from_unix(v["expires_at"].as_f64().unwrap_or(0.0)),
+    )))
+}
+
 /// A cached session as saved, valid or not.
 pub struct Cached {
     pub info: AuthInfo,

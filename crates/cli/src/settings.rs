@@ -196,6 +196,11 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Failure::local(format!("{}: {e}", path.display()))),
         };
+        Config::parse(path, &text).map(Some)
+    }
+
+    /// The config file `path` holding `text`, checked key by key.
+    fn parse(path: PathBuf, text: &str) -> Result<Config> {
         let mut doc: toml::Table = text
             .parse()
             .map_err(|e| Failure::local(format!("{}: {e}", path.display())))?;
@@ -240,7 +245,7 @@ impl Config {
                 )));
             }
         }
-        Ok(Some(Config { path, profiles }))
+        Ok(Config { path, profiles })
     }
 
     fn names(&self) -> Vec<&str> {
@@ -286,6 +291,97 @@ impl Config {
             password,
             options,
         }))
+    }
+}
+
+/// Checks a whole config file's text as loading it would (every key known,
+/// no setting given twice); `runtel config set` checks before it writes.
+pub fn check_config_text(path: &std::path::Path, text: &str) -> Result<()> {
+    let config = Config::parse(path.to_owned(), text)?;
+    for name in config.names() {
+        let profile = config.profile(name)?.unwrap_or_default();
+        Settings::options_of(&ConnectionArgs::default(), name, &profile.options)?;
+    }
+    Ok(())
+}
+
+/// The profile names of the config file, in its order (none without a file).
+pub fn config_profiles() -> Result<Vec<String>> {
+    Ok(Config::load()?
+        .map(|c| c.names().into_iter().map(str::to_owned).collect())
+        .unwrap_or_default())
+}
+
+/// The url and login the config file gives profile `name`.
+pub fn config_url_login(name: &str) -> Result<(Option<String>, Option<String>)> {
+    let Some(config) = Config::load()? else {
+        return Ok((None, None));
+    };
+    Ok(config
+        .profile(name)?
+        .map_or((None, None), |p| (p.url, p.login)))
+}
+
+/// The profile in use: `--profile`, else `RUNTEL_PROFILE`, else `default`.
+pub fn profile_name(args: &ConnectionArgs) -> String {
+    args.profile
+        .clone()
+        .or_else(|| env("RUNTEL_PROFILE"))
+        .unwrap_or_else(|| "default".into())
+}
+
+/// A profile key as `runtel config set KEY VALUE` takes it: the key must be
+/// one a profile may have (the nearest named otherwise), and VALUE is read
+/// as JSON when it is JSON and fits the key (`10`, `true`), else as text, as
+/// `--option` reads it. Returns the value to write.
+pub fn profile_value(key: &str, text: &str) -> Result<Value> {
+    let valid = profile_keys();
+    if !valid.contains(&key) {
+        return Err(unknown_key(&config_path(), key, "for a profile", &valid));
+    }
+    let as_text = Value::String(text.to_owned());
+    let candidates: Vec<Value> = match serde_json::from_str::<Value>(text) {
+        Ok(v) if !v.is_string() => vec![v, as_text],
+        _ => vec![as_text],
+    };
+    let mut first_error = None;
+    for v in candidates {
+        let checked = match key {
+            "url" => match &v {
+                Value::String(u) => Endpoint::parse(u).map(drop).map_err(|e| {
+                    Failure::Sdk(runtel_client::Error::InvalidInput(format!(
+                        "url: {}",
+                        e.detail()
+                    )))
+                }),
+                _ => Err(Failure::Sdk(runtel_client::Error::InvalidInput(
+                    "url must be text".into(),
+                ))),
+            },
+            _ => match option_of(key, v.clone()) {
+                Some((name, typed)) => set_option(&mut cli_defaults(), name, typed, key),
+                None => Ok(()),
+            },
+        };
+        match checked {
+            Ok(()) => return Ok(v),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.expect("one candidate at least"))
+}
+
+/// The key that is the same setting as `key` under another name, if any: a
+/// profile may hold only one of them.
+pub fn same_setting(key: &str) -> Option<&'static str> {
+    match key {
+        "insecure" => Some("accept_invalid_certs"),
+        "accept_invalid_certs" => Some("insecure"),
+        "allow_plain_http" => Some("warn_plain_http"),
+        "warn_plain_http" => Some("allow_plain_http"),
+        _ => None,
     }
 }
 

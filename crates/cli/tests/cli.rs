@@ -2773,6 +2773,7 @@ fn every_help(home: &Home) -> String {
         Some("objects"),
         Some("completions"),
         Some("man"),
+        Some("profiles"),
     ] {
         let mut c = home.cmd();
         c.args(sub).arg("--help");
@@ -3854,4 +3855,208 @@ fn debug_http_shows_exchanges_masked_and_cut() {
     for secret in [token.as_str(), "Debug-Secret-8"] {
         assert!(!err.contains(secret), "a secret in:\n{err}");
     }
+}
+
+#[test]
+fn config_set_get_list_path_edit_the_file_and_keep_it_private() {
+    let home = Home::new("config-edit");
+    let file = home.path(".config/runtel/config.toml");
+    let config = |args: &[&str]| run(home.cmd().arg("config").args(args));
+    let out = config(&["path"]);
+    assert_eq!(text(&out.stdout).trim(), file.display().to_string());
+    let out = run(home
+        .cmd()
+        .env("RUNTEL_CONFIG", "/x/c.toml")
+        .args(["config", "path"]));
+    assert_eq!(text(&out.stdout).trim(), "/x/c.toml");
+    // set creates the file (mode 0600) and the profile; values are typed.
+    for (k, v) in [
+        ("url", "https://pbx.example"),
+        ("timeout", "12.5"),
+        ("proxy_from_env", "true"),
+        ("login", "1234"),
+        ("max_retries", "0"),
+    ] {
+        let out = config(&["set", k, v]);
+        assert!(out.status.success(), "{k}: {}", text(&out.stderr));
+    }
+    assert_eq!(mode_of(&file), 0o600);
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        written,
+        "[profiles.default]\nurl = \"https://pbx.example\"\ntimeout = 12.5\nproxy_from_env = true\n\
+         login = \"1234\"\nmax_retries = 0\n"
+    );
+    let get = |k: &str| text(&config(&["get", k]).stdout).trim().to_owned();
+    assert_eq!(get("url"), "https://pbx.example");
+    assert_eq!(get("timeout"), "12.5");
+    assert_eq!(get("login"), "1234");
+    let out = config(&["list"]);
+    assert_eq!(
+        text(&out.stdout),
+        "url = \"https://pbx.example\"\ntimeout = 12.5\nproxy_from_env = true\nlogin = \"1234\"\n\
+         max_retries = 0\n"
+    );
+    // What is set is what the client gets.
+    let shown = config_json(&home, &[]);
+    assert_eq!(shown["url"], "https://pbx.example");
+    assert_eq!(shown["options"]["timeout"], 12.5);
+    assert_eq!(shown["options"]["proxy_from_env"], true);
+    // An existing file keeps its comments and other profiles; a file others could
+    // read becomes 0600; aliases replace each other.
+    std::fs::write(
+        &file,
+        "# my settings\n[profiles.work]  # the office\nurl = \"https://work.example\"\ninsecure = true\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(home.cmd().args([
+        "--profile",
+        "work",
+        "config",
+        "set",
+        "accept_invalid_certs",
+        "false",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(home
+        .cmd()
+        .args(["--profile", "work", "config", "set", "timeout", "5"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "# my settings\n[profiles.work]  # the office\nurl = \"https://work.example\"\n\
+         accept_invalid_certs = false\ntimeout = 5\n"
+    );
+    assert_eq!(mode_of(&file), 0o600);
+    let out = run(home
+        .cmd()
+        .args(["--profile", "work", "config", "unset", "timeout"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!std::fs::read_to_string(&file).unwrap().contains("timeout"));
+    // Refused, the file unchanged: unknown keys (with the nearest), bad values,
+    // the password.
+    let before = std::fs::read_to_string(&file).unwrap();
+    for (args, code, needle) in [
+        (
+            vec!["set", "max_retires", "1"],
+            11,
+            "did you mean \"max_retries\"",
+        ),
+        (vec!["set", "timeout", "-1"], 3, "timeout"),
+        (vec!["set", "max_retries", "two"], 3, "max_retries"),
+        (vec!["set", "url", "ftp://x"], 3, "url"),
+        (
+            vec!["set", "password", "hunter22"],
+            3,
+            "visible to other users",
+        ),
+        (vec!["get", "password"], 11, "not printed"),
+        (vec!["get", "proxy"], 11, "not set"),
+    ] {
+        let out = run(home.cmd().args(["--profile", "work", "config"]).args(&args));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), before, "{args:?}");
+    }
+    // A symlinked file stays a link; its target is edited.
+    let target = home.path("dotfiles-config.toml");
+    std::fs::rename(&file, &target).unwrap();
+    std::os::unix::fs::symlink(&target, &file).unwrap();
+    let out = run(home
+        .cmd()
+        .args(["--profile", "work", "config", "set", "max_retries", "2"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(&file)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&target)
+        .unwrap()
+        .contains("max_retries = 2"));
+}
+
+#[test]
+fn profiles_lists_file_and_cached_sessions_and_logout_all_ends_them() {
+    let s = sim(1);
+    let home = Home::new("profiles");
+    home.write_config(
+        &format!(
+            "[profiles.default]\nurl = \"{}\"\nlogin = \"{DEFAULT_LOGIN}\"\n\n[profiles.spare]\nurl = \"https://spare.example\"\n",
+            s.url()
+        ),
+        0o600,
+    );
+    logged_in(&home, &s);
+    // A second session, for a profile only the cache knows.
+    let out = run_with_stdin(
+        home.cmd().args([
+            "--profile",
+            "adhoc",
+            "--url",
+            s.url(),
+            "--login",
+            DEFAULT_LOGIN,
+            "--password-stdin",
+            "login",
+        ]),
+        "admin\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(home.cmd().arg("profiles"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    let rows: Vec<Vec<&str>> = listing
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["PROFILE", "URL", "LOGIN", "SESSION"], "{listing}");
+    assert_eq!(
+        rows[1][..4],
+        ["*", "default", s.url(), DEFAULT_LOGIN],
+        "{listing}"
+    );
+    assert_eq!(rows[1][4..6], ["valid", "until"], "{listing}");
+    assert_eq!(
+        rows[2][..3],
+        ["spare", "https://spare.example", "-"],
+        "{listing}"
+    );
+    assert_eq!(rows[2][3], "none", "{listing}");
+    assert_eq!(rows[3][..3], ["adhoc", s.url(), DEFAULT_LOGIN], "{listing}");
+    let out = run(home.cmd().args(["--profile", "spare", "profiles"]));
+    assert!(text(&out.stdout).lines().nth(2).unwrap().starts_with('*'));
+    // logout --all: both sessions end on the server and are forgotten.
+    let before = s.counters().action("logout");
+    let out = run(home.cmd().args(["logout", "--all"]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(s.counters().action("logout"), before + 2, "{err}");
+    assert!(
+        err.contains("default: logged out of") && err.contains("adhoc: logged out of"),
+        "{err}"
+    );
+    for p in ["default", "adhoc"] {
+        assert!(!home
+            .path(&format!(".cache/runtel/session-{p}.json"))
+            .exists());
+    }
+    let out = run(home.cmd().arg("profiles"));
+    assert!(
+        !text(&out.stdout).contains("valid until"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(home.cmd().args(["logout", "--all"]));
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("not logged in"));
 }
