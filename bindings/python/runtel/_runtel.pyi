@@ -13,6 +13,7 @@ from typing import (
     Iterator,
     KeysView,
     List,
+    Literal,
     Mapping,
     Optional,
     Tuple,
@@ -618,7 +619,7 @@ class Client:
         """The endpoint URL (``{base_url}/api/``)."""
     def __enter__(self) -> "Client":
         """The client itself."""
-    def __exit__(self, exc_type: Any = None, _exc: Any = None, _tb: Any = None) -> bool:
+    def __exit__(self, exc_type: Any = None, _exc: Any = None, _tb: Any = None) -> Literal[False]:
         """Logs out and closes. An exception already being raised is never
         replaced by a logout failure (that is logged); an interrupt during the
         logout is raised."""

@@ -1,20 +1,22 @@
-"""Fixtures: a fresh runtel-sim process per test, and its control endpoint."""
+"""Fixtures: a fresh runtel-sim process per test, and its control endpoint,
+through the package's own ``runtel.testing``."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Iterator, List
+from typing import Callable, Iterator, List
 
 import pytest
 
+from runtel.testing import DEFAULT_LOGIN, DEFAULT_PASSWORD, Simulator
+
 ROOT = Path(__file__).resolve().parents[3]
 VECTORS = ROOT / "tests" / "vectors"
-LOGIN = "admin@sim.runtel.local"
-PASSWORD = "admin"
+LOGIN = DEFAULT_LOGIN
+PASSWORD = DEFAULT_PASSWORD
+# A user-like project that uses runtel.testing without this conftest (test_testing.py runs it).
+collect_ignore = ["user_project"]
 
 
 def sim_binary() -> str:
@@ -30,35 +32,12 @@ def sim_binary() -> str:
     return path
 
 
-class Sim:
-    """A running simulator: its URL and its /_sim/ control endpoint."""
+class Sim(Simulator):
+    """A running simulator (the package's own ``runtel.testing.Simulator``),
+    given the shared test vectors and the binary found by :func:`sim_binary`."""
 
     def __init__(self, args: List[str], vectors: Path = VECTORS) -> None:
-        self.proc = subprocess.Popen(
-            [sim_binary(), "--listen", "127.0.0.1:0", "--vectors", str(vectors), *args],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("listening on "), line
-        self.url = line.split()[-1]
-
-    def control(self, op: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.url}/_sim/{op}", data=data, method="GET" if data is None else "POST")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
-
-    def fault(self, fault: str, times: int = 1, action: str | None = None) -> None:
-        assert self.control("faults", {"fault": fault, "times": times, "action": action}) == {"ok": True}
-
-    def counters(self) -> Any:
-        return self.control("counters")
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
+        super().__init__("--vectors", str(vectors), *args, binary=sim_binary())
 
 
 @pytest.fixture
