@@ -116,6 +116,7 @@ pub fn run(cdrs: u64) -> Result<()> {
         resume: false,
         progress: true,
         csv_raw_formulas: false,
+        csv: crate::output::Csv::default(),
         consistent: false,
         allow_drift: false,
     }

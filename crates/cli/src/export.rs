@@ -72,6 +72,10 @@ pub struct ExportJob {
     /// Write CSV cells exactly as received, even those a spreadsheet would run as
     /// formulas (`--csv-raw-formulas`).
     pub csv_raw_formulas: bool,
+    /// CSV for spreadsheets: the delimiter, a byte order mark, times in a zone
+    /// (`--csv-delimiter`, `--bom`, `--time-zone`); `csv_raw_formulas` is the
+    /// job's own flag.
+    pub csv: crate::output::Csv,
     /// Page by id instead of offset (`--consistent`).
     pub consistent: bool,
     /// Finish an export whose records changed meanwhile (`--allow-drift`).
@@ -246,6 +250,10 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
     move |e| Failure::local(format!("{}: {e}", path.display()))
 }
 
+/// The UTF-8 byte order mark `--bom` starts a CSV file with, so that a
+/// spreadsheet reads it as UTF-8.
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
 /// The CSV cell convention of this version (empty string quoted, null empty). A
 /// `.part` file of an earlier version wrote both as an empty cell: resuming it
 /// would mix the two in one file.
@@ -262,6 +270,17 @@ impl ExportJob {
         }
         if self.format == Format::Csv {
             id["csv_cells"] = CSV_CELLS.into();
+            // Only when not the default, so checkpoints of earlier versions resume;
+            // a resumed file must not mix delimiters or time forms.
+            if self.csv.delimiter != ',' {
+                id["csv_delimiter"] = self.csv.delimiter.to_string().into();
+            }
+            if self.csv.bom {
+                id["csv_bom"] = Value::Bool(true);
+            }
+            if let Some(zone) = &self.csv.zone {
+                id["csv_time_zone"] = zone.name().into();
+            }
         }
         // Offset and id paging continue from different places.
         if self.consistent {
@@ -534,11 +553,14 @@ impl ExportJob {
                         add_columns(&mut cp.columns, rec);
                     }
                     cp.header_width = cp.columns.len();
+                    if self.csv.bom {
+                        sink.write_all(BOM).map_err(&fail)?;
+                    }
                     write_csv_row(
                         &mut sink,
                         cp.columns.iter().map(|c| Some(Value::String(c.clone()))),
                         self.csv_raw_formulas,
-                        ',',
+                        self.csv.delimiter,
                     )
                     .map_err(&fail)?;
                 } else if self.format == Format::Json {
@@ -559,7 +581,7 @@ impl ExportJob {
                         serde_json::to_writer(&mut sink, &rec).map_err(|e| fail(e.into()))?;
                     }
                     Format::Csv => {
-                        let rec = csv_record(rec);
+                        let rec = self.csv.times(&self.obj, csv_record(rec));
                         if part.is_some() {
                             // New fields become new last columns; the file is
                             // widened at the end.
@@ -575,7 +597,7 @@ impl ExportJob {
                             &mut sink,
                             cp.columns.iter().map(|c| rec.get(c).cloned()),
                             self.csv_raw_formulas,
-                            ',',
+                            self.csv.delimiter,
                         )
                         .map_err(&fail)?;
                     }
@@ -663,7 +685,7 @@ impl ExportJob {
             return Ok(());
         };
         if self.format == Format::Csv && cp.columns.len() > cp.header_width {
-            widen_csv(part, out, &cp.columns, self.csv_raw_formulas)?;
+            widen_csv(part, out, &cp.columns, self.csv_raw_formulas, &self.csv)?;
             terminal::note(&format!(
                 "runtel: note: fields first seen after the first page became new columns: {} \
                  (empty in the rows before they appeared)",
@@ -760,23 +782,33 @@ fn record_hash(v: &Value) -> String {
 /// Rewrites a CSV `.part` file into `out` with the header of every column,
 /// padding each row with empty cells to the full width; rows keep their order
 /// and bytes. Streamed: memory stays bounded by the buffers, whatever the size.
-fn widen_csv(part: &Path, out: &Path, columns: &[String], raw_formulas: bool) -> Result<()> {
+fn widen_csv(
+    part: &Path,
+    out: &Path,
+    columns: &[String],
+    raw_formulas: bool,
+    style: &crate::output::Csv,
+) -> Result<()> {
     let mut wide_name = part.as_os_str().to_owned();
     wide_name.push(".wide");
     let wide = PathBuf::from(wide_name);
     let input = File::open(part).map_err(io(part))?;
     let mut w = BufWriter::with_capacity(256 * 1024, files::create_output(&wide)?);
+    if style.bom {
+        w.write_all(BOM).map_err(io(&wide))?;
+    }
     write_csv_row(
         &mut w,
         columns.iter().map(|c| Some(Value::String(c.clone()))),
         raw_formulas,
-        ',',
+        style.delimiter,
     )
     .map_err(io(&wide))?;
     pad_rows(
         std::io::BufReader::with_capacity(256 * 1024, input),
         &mut w,
         columns.len(),
+        style.delimiter as u8,
     )
     .map_err(io(&wide))?;
     w.flush().map_err(io(&wide))?;
@@ -795,6 +827,7 @@ fn pad_rows<R: std::io::BufRead, W: Write>(
     mut r: R,
     w: &mut W,
     width: usize,
+    delimiter: u8,
 ) -> std::io::Result<()> {
     let mut in_quotes = false;
     let mut header = true;
@@ -812,7 +845,7 @@ fn pad_rows<R: std::io::BufRead, W: Write>(
             }
             match b {
                 b'"' => in_quotes = true,
-                b',' => cells += 1,
+                b if b == delimiter => cells += 1,
                 b'\r' | b'\n' => {
                     if !header {
                         w.write_all(&buf[from..i])?;
@@ -820,7 +853,7 @@ fn pad_rows<R: std::io::BufRead, W: Write>(
                     if b == b'\n' {
                         if !header {
                             for _ in cells..width {
-                                w.write_all(b",")?;
+                                w.write_all(&[delimiter])?;
                             }
                             w.write_all(b"\r\n")?;
                         }
@@ -981,7 +1014,7 @@ mod tests {
         for cap in [1, 2, 3, 7, 64] {
             let mut out = Vec::new();
             let r = std::io::BufReader::with_capacity(cap, part.as_bytes());
-            pad_rows(r, &mut out, 3).unwrap();
+            pad_rows(r, &mut out, 3, b',').unwrap();
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 "1,\"x,\r\ny\",\r\n2,\"\"\"\",\r\n3,,z\r\n,,\r\n",

@@ -187,6 +187,14 @@ enum Command {
         /// Unix-time fields; csv: those times as ISO 8601 (raw without it).
         #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
         time_zone: Option<String>,
+        /// CSV: the cell separator, e.g. ';' for a spreadsheet whose decimal mark is a
+        /// comma, or tab [default: ,]
+        #[arg(long, value_name = "CHAR")]
+        csv_delimiter: Option<String>,
+        /// CSV: start with a UTF-8 byte order mark, so a spreadsheet reads the text
+        /// as UTF-8 (Cyrillic in Excel).
+        #[arg(long)]
+        bom: bool,
     },
     /// Export every record of an object, page by page, to a file or stdout.
     #[command(after_help = EXPORT_HELP)]
@@ -238,6 +246,19 @@ enum Command {
         /// as formulas (see below). Only for files no spreadsheet will open.
         #[arg(long)]
         csv_raw_formulas: bool,
+        /// CSV: the cell separator, e.g. ';' for a spreadsheet whose decimal mark is a
+        /// comma, or tab [default: ,]
+        #[arg(long, value_name = "CHAR")]
+        csv_delimiter: Option<String>,
+        /// CSV: start with a UTF-8 byte order mark, so a spreadsheet reads the text
+        /// as UTF-8 (Cyrillic in Excel).
+        #[arg(long)]
+        bom: bool,
+        /// CSV: times of Unix-time fields (such as dt) as ISO 8601 in this zone: UTC,
+        /// an offset such as +03:00, or a zone name such as Europe/Moscow [default:
+        /// Unix seconds, as received]
+        #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
+        time_zone: Option<String>,
         /// Page by id (each page asks for id > the last one) instead of by offset:
         /// records added or deleted while exporting neither shift nor repeat. The
         /// server must return records sorted by ascending integer id (checked on
@@ -430,7 +451,11 @@ Filters: --where COND (repeatable; --where-any joins them with OR), --since and
 A date without a zone is UTC; see `runtel call --help` for conditions and dates.
 A filter joining several conditions with OR cannot be combined with others (exit 3).
 
-CSV and spreadsheets: a cell that starts with =, @, a tab or a carriage return, or
+CSV for spreadsheets: --csv-delimiter ';' (or tab), --bom (a UTF-8 byte order mark,
+so Excel reads Cyrillic), --time-zone ZONE (dt and other Unix times as ISO 8601), e.g.
+  runtel export DomainCDR --format csv --csv-delimiter ';' --bom --time-zone +03:00 -o c.csv
+
+CSV and formulas: a cell that starts with =, @, a tab or a carriage return, or
 with + or - when the cell is not a plain number, is written with a leading ' so that
 a spreadsheet shows it as text instead of running it as a formula (CSV injection).
 Phone numbers such as +79161234567 and numbers such as -5 are left as they are.
@@ -717,9 +742,23 @@ fn run(cli: Cli) -> Result<()> {
             output: format,
             records,
             time_zone,
+            csv_delimiter,
+            bom,
         } => {
             let mut settings = Settings::resolve(&cli.conn)?;
             let time_zone = time_zone.as_deref().map(zone::Zone::parse).transpose()?;
+            let is_csv = format == Some(output::Format::Csv);
+            csv_only(is_csv, csv_delimiter.is_some(), bom, false, "-o csv")?;
+            let csv = output::Csv {
+                delimiter: csv_delimiter
+                    .as_deref()
+                    .map(output::delimiter)
+                    .transpose()?
+                    .unwrap_or(','),
+                bom,
+                zone: time_zone.clone(),
+                raw_formulas: false,
+            };
             let words = params::build(params.as_deref(), &words)?;
             if !where_.is_empty() && !action.starts_with("list") {
                 return Err(invalid(format!(
@@ -776,6 +815,7 @@ fn run(cli: Cli) -> Result<()> {
                 records,
                 time_zone,
                 login_tz: conn.client.auth_info().and_then(|i| i.tz),
+                csv,
             };
             view.print(&obj, response)
         }
@@ -793,10 +833,30 @@ fn run(cli: Cli) -> Result<()> {
             page_size,
             detail,
             csv_raw_formulas,
+            csv_delimiter,
+            bom,
+            time_zone,
             consistent,
             allow_drift,
         } => {
             let mut settings = Settings::resolve(&cli.conn)?;
+            csv_only(
+                format == export::Format::Csv,
+                csv_delimiter.is_some(),
+                bom,
+                time_zone.is_some(),
+                "--format csv",
+            )?;
+            let csv = output::Csv {
+                delimiter: csv_delimiter
+                    .as_deref()
+                    .map(output::delimiter)
+                    .transpose()?
+                    .unwrap_or(','),
+                bom,
+                zone: time_zone.as_deref().map(zone::Zone::parse).transpose()?,
+                raw_formulas: csv_raw_formulas,
+            };
             let words = params::build(params.as_deref(), &words)?;
             if words.limit.is_some() || words.offset.is_some() {
                 return Err(invalid(
@@ -850,6 +910,7 @@ fn run(cli: Cli) -> Result<()> {
                 resume,
                 progress: std::io::stderr().is_terminal(),
                 csv_raw_formulas,
+                csv,
                 consistent,
                 allow_drift,
             };
@@ -878,6 +939,8 @@ struct View {
     time_zone: Option<zone::Zone>,
     /// The zone of the login (`auth.tz`), the table's default.
     login_tz: Option<String>,
+    /// How `-o csv` is written.
+    csv: output::Csv,
 }
 
 impl View {
@@ -892,13 +955,7 @@ impl View {
             (Format::Json, true) => output::json(&Value::Array(output::rows_of(&response)), pretty),
             (Format::Jsonl, true) => output::jsonl(&output::rows_of(&response)),
             (Format::Yaml, true) => output::yaml(&Value::Array(output::rows_of(&response))),
-            (Format::Csv, _) => {
-                let style = output::Csv {
-                    zone: self.time_zone,
-                    ..output::Csv::default()
-                };
-                output::csv(obj, &output::rows_of(&response), &style)
-            }
+            (Format::Csv, _) => output::csv(obj, &output::rows_of(&response), &self.csv),
             (Format::Table, _) => {
                 let rows = output::rows_of(&response);
                 if rows.is_empty() {
@@ -924,6 +981,25 @@ impl View {
         };
         terminal::out_raw(&text)
     }
+}
+
+/// Refuses the CSV flags for another format: they would do nothing.
+fn csv_only(csv: bool, delimiter: bool, bom: bool, zone: bool, how: &str) -> Result<()> {
+    let given: Vec<&str> = [
+        (delimiter, "--csv-delimiter"),
+        (bom, "--bom"),
+        (zone, "--time-zone"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect();
+    if csv || given.is_empty() {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "{} only change CSV output: add {how} (JSON keeps every value as received)",
+        given.join(" and ")
+    )))
 }
 
 /// Names from a server, escaped and joined with commas.

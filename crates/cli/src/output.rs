@@ -436,6 +436,35 @@ impl Default for Csv {
     }
 }
 
+/// A `--csv-delimiter`: one ASCII character that is no letter, digit, quote
+/// or line break (`,` `;` `|`, or a tab, also given as `tab` or `\t`).
+pub fn delimiter(text: &str) -> crate::failure::Result<char> {
+    let c = match text {
+        "tab" | "\\t" | "\t" => '\t',
+        _ => {
+            let mut chars = text.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => c,
+                _ => '"',
+            }
+        }
+    };
+    if c.is_ascii()
+        && !c.is_ascii_alphanumeric()
+        && !matches!(c, '"' | '\n' | '\r' | '\'')
+        && (c == '\t' || !c.is_ascii_control())
+    {
+        return Ok(c);
+    }
+    Err(crate::failure::Failure::Sdk(
+        runtel_client::Error::InvalidInput(format!(
+            "--csv-delimiter {:?}: give one character such as , ; | or tab (not a letter, digit, \
+         quote or line break)",
+            inert(text)
+        )),
+    ))
+}
+
 impl Csv {
     /// A record with its Unix-time fields of `obj` as ISO 8601 in the zone.
     pub fn times(&self, obj: &str, rec: Map<String, Value>) -> Map<String, Value> {
@@ -590,6 +619,23 @@ nested:
         assert_eq!(cut("abcdef", 4), "abc…");
         assert_eq!(cut("Иванов", 6), "Иванов");
         assert_eq!(cut("日本語", 4), "日…");
+    }
+
+    #[test]
+    fn delimiters_are_one_safe_character() {
+        for (text, want) in [
+            (",", ','),
+            (";", ';'),
+            ("|", '|'),
+            ("tab", '\t'),
+            ("\\t", '\t'),
+            ("\t", '\t'),
+        ] {
+            assert_eq!(delimiter(text).unwrap(), want, "{text:?}");
+        }
+        for bad in ["", ";;", "a", "7", "\"", "'", "\n", "\r", "\u{1b}", "é"] {
+            assert!(delimiter(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

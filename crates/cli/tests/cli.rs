@@ -4060,3 +4060,152 @@ fn profiles_lists_file_and_cached_sessions_and_logout_all_ends_them() {
     assert!(out.status.success());
     assert!(text(&out.stderr).contains("not logged in"));
 }
+
+#[test]
+fn csv_for_spreadsheets_delimiter_bom_and_times_in_a_zone() {
+    let s = sim(3);
+    let home = Home::new("csv-sheets");
+    logged_in(&home, &s);
+    let dt0 = s.seed_dt("DomainCDR", 0);
+    // A name holding the delimiter, and a field first seen on the last page.
+    s.insert_records(
+        "DomainCDR",
+        vec![serde_json::json!({"dt": dt0, "src_name": "Ив;ан", "note": "=1+1"})],
+    )
+    .unwrap();
+    let file = home.path("cdrs.csv");
+    let out = run(&mut export_cmd(
+        &home,
+        &s,
+        &[
+            "--format",
+            "csv",
+            "--csv-delimiter",
+            ";",
+            "--bom",
+            "--time-zone",
+            "+03:00",
+            "--page-size",
+            "2",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"\xef\xbb\xbf"), "{:?}", &bytes[..8]);
+    let body = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 5, "{body}");
+    let header: Vec<&str> = lines[0].split(';').collect();
+    assert_eq!(header.first(), Some(&"id"), "{body}");
+    assert_eq!(header.last(), Some(&"note"), "the widened header: {body}");
+    let dt = header.iter().position(|c| *c == "dt").unwrap();
+    let iso = date_in("UTC-3", dt0, "+%Y-%m-%dT%H:%M:%S+03:00");
+    for row in &lines[1..] {
+        // Every row as wide as the header (the earlier ones padded).
+        assert_eq!(
+            row.matches(';').count(),
+            header.len() - 1 + usize::from(row.contains("\"Ив;ан\"")),
+            "{row}"
+        );
+    }
+    assert_eq!(lines[1].split(';').nth(dt), Some(iso.as_str()), "{body}");
+    assert!(
+        lines[4].contains(";\"Ив;ан\";") && lines[4].ends_with(";'=1+1"),
+        "{body}"
+    );
+    // stdout, a tab: the mark first, then the header.
+    let out = run(&mut export_cmd(
+        &home,
+        &s,
+        &[
+            "--format",
+            "csv",
+            "--csv-delimiter",
+            "tab",
+            "--bom",
+            "--where",
+            "id<=2",
+        ],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        out.stdout
+            .starts_with("\u{feff}id\tdomain_id\tdt\t".as_bytes()),
+        "{}",
+        text(&out.stdout)
+    );
+    // Without --time-zone, times stay Unix seconds.
+    let out = run(&mut export_cmd(
+        &home,
+        &s,
+        &["--format", "csv", "--where", "id=1"],
+    ));
+    assert!(
+        text(&out.stdout).contains(&format!(",{dt0},")),
+        "{}",
+        text(&out.stdout)
+    );
+    // call -o csv takes the same flags.
+    let csv = call_ok(
+        &home,
+        &s,
+        &[
+            "DomainCDR",
+            "list",
+            "-o",
+            "csv",
+            "--csv-delimiter",
+            ";",
+            "--bom",
+            "--time-zone",
+            "UTC",
+        ],
+    );
+    assert!(csv.starts_with("\u{feff}id;domain_id;dt;"), "{csv}");
+    assert!(
+        csv.contains(&date_in("UTC", dt0, "+;%Y-%m-%dT%H:%M:%SZ;")),
+        "{csv}"
+    );
+    // Refused before anything is sent: the flags without CSV, a bad delimiter.
+    let before = s.counters().requests;
+    for args in [
+        vec!["export", "DomainCDR", "--bom"],
+        vec![
+            "export",
+            "DomainCDR",
+            "--format",
+            "json",
+            "--time-zone",
+            "UTC",
+        ],
+        vec![
+            "export",
+            "DomainCDR",
+            "--format",
+            "csv",
+            "--csv-delimiter",
+            "ab",
+        ],
+        vec!["call", "DomainCDR", "list", "--csv-delimiter", ";"],
+        vec![
+            "call",
+            "DomainCDR",
+            "list",
+            "-o",
+            "csv",
+            "--csv-delimiter",
+            "\"",
+        ],
+    ] {
+        let out = run(home.cmd().args(["--url", s.url()]).args(&args));
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(s.counters().requests, before);
+}
