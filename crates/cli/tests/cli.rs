@@ -4209,3 +4209,79 @@ fn csv_for_spreadsheets_delimiter_bom_and_times_in_a_zone() {
     }
     assert_eq!(s.counters().requests, before);
 }
+
+#[test]
+fn a_resumed_csv_export_keeps_its_delimiter_mark_and_zone() {
+    let s = sim(40);
+    let home = Home::new("csv-resume");
+    logged_in(&home, &s);
+    slow_lists(&s, 150);
+    let target = home.path("c.csv");
+    let state = home.path("c.csv.part.state");
+    let choices = [
+        "--format",
+        "csv",
+        "--csv-delimiter",
+        ";",
+        "--bom",
+        "--time-zone",
+        "+03:00",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args: Vec<&str> = choices.to_vec();
+        args.extend(["--page-size", "10", "-o", target.to_str().unwrap()]);
+        args.extend(extra);
+        export_cmd(&home, &s, &args)
+    };
+    let mut child = export_until(&mut with(&[]), &state, 10);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    s.clear_faults();
+    // Other choices would mix two forms in one file: refused.
+    for other in [["--csv-delimiter", ","], ["--time-zone", "UTC"]] {
+        let mut args: Vec<&str> = choices.to_vec();
+        let i = args.iter().position(|a| *a == other[0]).unwrap();
+        args[i + 1] = other[1];
+        args.extend([
+            "--page-size",
+            "10",
+            "--resume",
+            "-o",
+            target.to_str().unwrap(),
+        ]);
+        let out = run(&mut export_cmd(&home, &s, &args));
+        assert_eq!(
+            out.status.code(),
+            Some(11),
+            "{other:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("belongs to another export"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let out = run(&mut with(&["--resume"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&target).unwrap();
+    assert!(bytes.starts_with(b"\xef\xbb\xbf"));
+    let body = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert!(!body.contains('\u{feff}'), "one mark, at the start");
+    let lines: Vec<&str> = body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 41, "{body}");
+    let dt = lines[0].split(';').position(|c| c == "dt").unwrap();
+    for (i, l) in lines[1..].iter().enumerate() {
+        assert_eq!(
+            l.split(';').next(),
+            Some((i + 1).to_string().as_str()),
+            "{l}"
+        );
+        let iso = date_in(
+            "UTC-3",
+            s.seed_dt("DomainCDR", i as i64),
+            "+%Y-%m-%dT%H:%M:%S+03:00",
+        );
+        assert_eq!(l.split(';').nth(dt), Some(iso.as_str()), "{l}");
+    }
+}
