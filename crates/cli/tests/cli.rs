@@ -3686,6 +3686,22 @@ fn man_pages_are_generated_from_the_commands() {
     ] {
         assert!(page.contains(needle), "{needle} missing in:\n{page}");
     }
+    // groff (on every machine of this kind, for man) reads it without a warning.
+    let mut groff = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("groff, which man uses");
+    groff
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let checked = groff.wait_with_output().unwrap();
+    assert!(checked.status.success());
+    assert_eq!(text(&checked.stderr), "", "groff warnings");
     let dir = home.path("man1");
     let out = run(home.cmd().arg("man").arg("--dir").arg(&dir));
     assert!(out.status.success(), "{}", text(&out.stderr));
