@@ -1,6 +1,7 @@
 //! `runtel`: the command-line tool for the Runtel PBX API v2.
 
 mod connect;
+#[cfg(feature = "sim")]
 mod demo;
 mod diag;
 mod export;
@@ -81,6 +82,7 @@ Settings: flags, then RUNTEL_URL, RUNTEL_LOGIN, RUNTEL_PASSWORD, then the profil
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Walk through the whole job on a built-in simulator (no network, no settings).
+    #[cfg(feature = "sim")]
     ///
     /// Login, users, create/update/delete, CDR export and logout, on a simulator
     /// started inside the tool.
@@ -577,6 +579,7 @@ fn dry_run(settings: &Settings, call: &Call) -> Result<()> {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        #[cfg(feature = "sim")]
         Command::Demo { cdrs } => demo::run(cdrs),
         Command::Completions { shell } => {
             let mut script = Vec::new();
