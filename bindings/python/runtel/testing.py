@@ -337,7 +337,7 @@ else:
             sim.stop()
 
     @pytest.fixture
-    def runtel_sim(request: Any) -> Iterator[Simulator]:
+    def runtel_sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
         """A simulator for this test (stopped after it), started with the
         arguments of your ``runtel_sim_args`` fixture when you define one (a
         list of strings), else with none."""

@@ -121,9 +121,10 @@ def test_the_module_is_in_the_installed_package_and_no_plugin_is_registered() ->
     assert plugins == [], "runtel.testing is opt-in (README: Testing your code)"
 
 
-def test_a_users_typed_tests_pass_mypy_strict(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(USER_PROJECT)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+def test_the_module_and_a_users_typed_tests_pass_mypy_strict(tmp_path: Path) -> None:
+    for target in (["-p", "runtel.testing"], [str(USER_PROJECT)]):
+        run = subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *target],
+            capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
