@@ -66,10 +66,13 @@ typedef struct runtel_error runtel_error;
 // local lock-out, ...). Made by `runtel_options_new` with the defaults, freed
 // with `runtel_options_free`. Every option can be set by name with
 // `runtel_options_set` (their names: `runtel_options_name`); the typed setters
-// below are shortcuts for the common ones.
+// below are shortcuts for the common ones. An options object is for one thread
+// at a time (set it up, make clients from it, free it).
 typedef struct runtel_options runtel_options;
 
-// A paging cursor. Holds one page in memory; keeps the client alive.
+// A paging cursor. Holds one page in memory; keeps the client alive. Unlike a
+// client, a cursor is for one thread at a time: calls on one cursor from two
+// threads at once are a data race.
 typedef struct runtel_records runtel_records;
 
 // Receives one log record: `level` 1 (error) to 5 (trace), the emitting module
@@ -85,8 +88,10 @@ typedef void (*runtel_log_callback)(int32_t level,
 extern "C" {
 #endif // __cplusplus
 
-// The stable name of a result (`"ok"`, `"api"`, `"null_argument"`, ...): a static string.
-const char *runtel_result_name(runtel_result result);
+// The stable name of a result (`"ok"`, `"api"`, `"null_argument"`, ...): a static
+// string. Takes a plain `int`, because C may pass any value in an enum: an
+// unknown value gives `"unknown"` instead of undefined behaviour.
+const char *runtel_result_name(int32_t result);
 
 // The library version, e.g. `"0.1.0"`: a static string.
 const char *runtel_version(void);

@@ -150,6 +150,8 @@ static void test_version_and_names(void) {
     CHECK(strcmp(runtel_result_name(RUNTEL_OK), "ok") == 0);
     CHECK(strcmp(runtel_result_name(RUNTEL_ERR_AUTH_LOCKOUT), "auth_lockout") == 0);
     CHECK(strcmp(runtel_result_name(RUNTEL_ERR_PANIC), "panic") == 0);
+    CHECK(strcmp(runtel_result_name(12345), "unknown") == 0); /* any int, no undefined behaviour */
+    CHECK(strcmp(runtel_result_name(-1), "unknown") == 0);
 }
 
 static void test_round_trip(void) {

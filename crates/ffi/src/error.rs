@@ -294,7 +294,7 @@ mod tests {
             let code = runtel_result::from(kind);
             assert!(codes.insert(code as i32), "{kind} shares a code");
             // SAFETY: runtel_result_name returns a static NUL-terminated string.
-            let name = unsafe { CStr::from_ptr(crate::runtel_result_name(code)) };
+            let name = unsafe { CStr::from_ptr(crate::runtel_result_name(code as i32)) };
             assert_eq!(name.to_str().unwrap(), kind.as_str());
         }
     }

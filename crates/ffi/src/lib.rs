@@ -84,23 +84,30 @@ impl From<ErrorKind> for runtel_result {
     }
 }
 
-/// The stable name of a result (`"ok"`, `"api"`, `"null_argument"`, ...): a static string.
+/// The stable name of a result (`"ok"`, `"api"`, `"null_argument"`, ...): a static
+/// string. Takes a plain `int`, because C may pass any value in an enum: an
+/// unknown value gives `"unknown"` instead of undefined behaviour.
 #[no_mangle]
-pub extern "C" fn runtel_result_name(result: runtel_result) -> *const std::ffi::c_char {
-    let s: &'static [u8] = match result {
-        runtel_result::RUNTEL_OK => b"ok\0",
-        runtel_result::RUNTEL_ERR_INVALID_INPUT => b"invalid_input\0",
-        runtel_result::RUNTEL_ERR_TRANSPORT => b"transport\0",
-        runtel_result::RUNTEL_ERR_TIMEOUT => b"timeout\0",
-        runtel_result::RUNTEL_ERR_PROTOCOL => b"protocol\0",
-        runtel_result::RUNTEL_ERR_API => b"api\0",
-        runtel_result::RUNTEL_ERR_AUTH => b"auth\0",
-        runtel_result::RUNTEL_ERR_AUTH_LOCKOUT => b"auth_lockout\0",
-        runtel_result::RUNTEL_ERR_NOT_AUTHENTICATED => b"not_authenticated\0",
-        runtel_result::RUNTEL_ERR_NULL_ARGUMENT => b"null_argument\0",
-        runtel_result::RUNTEL_ERR_INVALID_UTF8 => b"invalid_utf8\0",
-        runtel_result::RUNTEL_ERR_PANIC => b"panic\0",
-    };
+pub extern "C" fn runtel_result_name(result: i32) -> *const std::ffi::c_char {
+    use runtel_result as R;
+    const NAMES: [(R, &[u8]); 12] = [
+        (R::RUNTEL_OK, b"ok\0"),
+        (R::RUNTEL_ERR_INVALID_INPUT, b"invalid_input\0"),
+        (R::RUNTEL_ERR_TRANSPORT, b"transport\0"),
+        (R::RUNTEL_ERR_TIMEOUT, b"timeout\0"),
+        (R::RUNTEL_ERR_PROTOCOL, b"protocol\0"),
+        (R::RUNTEL_ERR_API, b"api\0"),
+        (R::RUNTEL_ERR_AUTH, b"auth\0"),
+        (R::RUNTEL_ERR_AUTH_LOCKOUT, b"auth_lockout\0"),
+        (R::RUNTEL_ERR_NOT_AUTHENTICATED, b"not_authenticated\0"),
+        (R::RUNTEL_ERR_NULL_ARGUMENT, b"null_argument\0"),
+        (R::RUNTEL_ERR_INVALID_UTF8, b"invalid_utf8\0"),
+        (R::RUNTEL_ERR_PANIC, b"panic\0"),
+    ];
+    let s: &'static [u8] = NAMES
+        .iter()
+        .find(|(code, _)| *code as i32 == result)
+        .map_or(b"unknown\0", |(_, name)| name);
     s.as_ptr().cast()
 }
 

@@ -14,7 +14,8 @@ use crate::util::{check_out, guard, json_arg, opt_str_arg, str_arg, to_c_string}
 /// local lock-out, ...). Made by `runtel_options_new` with the defaults, freed
 /// with `runtel_options_free`. Every option can be set by name with
 /// `runtel_options_set` (their names: `runtel_options_name`); the typed setters
-/// below are shortcuts for the common ones.
+/// below are shortcuts for the common ones. An options object is for one thread
+/// at a time (set it up, make clients from it, free it).
 #[derive(Default)]
 pub struct runtel_options {
     options: ClientOptions,

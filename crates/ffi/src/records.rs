@@ -10,7 +10,9 @@ use crate::error::{runtel_error, Failure};
 use crate::runtel_result;
 use crate::util::{check_out, guard, json_arg, str_arg, to_c_string};
 
-/// A paging cursor. Holds one page in memory; keeps the client alive.
+/// A paging cursor. Holds one page in memory; keeps the client alive. Unlike a
+/// client, a cursor is for one thread at a time: calls on one cursor from two
+/// threads at once are a data race.
 pub struct runtel_records {
     records: Records,
 }
