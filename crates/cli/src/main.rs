@@ -134,7 +134,7 @@ enum Command {
     #[command(after_help = OBJECTS_HELP)]
     Objects {
         /// The object to show, e.g. DomainCDR.
-        #[arg(value_parser = ObjectName, hide_possible_values = true)]
+        #[arg(value_parser = CatalogNames(object_names), hide_possible_values = true)]
         name: Option<String>,
         /// Print the catalog (or the object) as JSON.
         #[arg(long)]
@@ -144,10 +144,10 @@ enum Command {
     #[command(after_help = CALL_HELP)]
     Call {
         /// Object name, e.g. User, DomainCDR (`runtel objects` lists them).
-        #[arg(value_parser = ObjectName, hide_possible_values = true)]
+        #[arg(value_parser = CatalogNames(object_names), hide_possible_values = true)]
         obj: String,
         /// Action, e.g. list, get, append, update, delete.
-        #[arg(value_parser = ActionName, hide_possible_values = true)]
+        #[arg(value_parser = CatalogNames(action_names), hide_possible_values = true)]
         action: String,
         /// Params as key=value (a string) or key:=JSON words; limit, offset and
         /// filter words go to the top level (see below).
@@ -202,7 +202,7 @@ enum Command {
     #[command(after_help = EXPORT_HELP)]
     Export {
         /// Object name, e.g. DomainCDR.
-        #[arg(value_parser = ObjectName, hide_possible_values = true)]
+        #[arg(value_parser = CatalogNames(object_names), hide_possible_values = true)]
         obj: String,
         /// Params as key=value (a string) or key:=JSON words, as for `call`; a
         /// filter word joins the filter, as --filter does.
@@ -326,40 +326,31 @@ complete -c runtel -n \"__fish_runtel_using_subcommand objects\" -f -a \"{object
     )
 }
 
-/// Accepts any object name (the API may have objects the catalog does not
-/// know) and offers the catalog's names to shell completion.
+/// Accepts any name (the API may have objects and actions the catalog does not
+/// know) and offers the catalog's names of one kind to shell completion.
 #[derive(Clone, Debug)]
-struct ObjectName;
+struct CatalogNames(fn() -> Vec<&'static str>);
 
-impl clap::builder::TypedValueParser for ObjectName {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> std::result::Result<String, clap::Error> {
-        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
-    }
-
-    fn possible_values(
-        &self,
-    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
-        Some(Box::new(
-            runtel_client::catalog::OBJECTS
-                .iter()
-                .map(|o| clap::builder::PossibleValue::new(o.name)),
-        ))
-    }
+/// Every object the catalog knows.
+fn object_names() -> Vec<&'static str> {
+    runtel_client::catalog::OBJECTS
+        .iter()
+        .map(|o| o.name)
+        .collect()
 }
 
-/// Accepts any action name and offers every action the catalog knows (of any
-/// object) to shell completion.
-#[derive(Clone, Debug)]
-struct ActionName;
+/// Every action the catalog knows, of any object, once each.
+fn action_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = runtel_client::catalog::OBJECTS
+        .iter()
+        .flat_map(|o| o.actions.iter().copied())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
 
-impl clap::builder::TypedValueParser for ActionName {
+impl clap::builder::TypedValueParser for CatalogNames {
     type Value = String;
 
     fn parse_ref(
@@ -374,14 +365,10 @@ impl clap::builder::TypedValueParser for ActionName {
     fn possible_values(
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
-        let mut names: Vec<&'static str> = runtel_client::catalog::OBJECTS
-            .iter()
-            .flat_map(|o| o.actions.iter().copied())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
         Some(Box::new(
-            names.into_iter().map(clap::builder::PossibleValue::new),
+            (self.0)()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
         ))
     }
 }

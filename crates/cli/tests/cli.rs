@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use runtel_sim::{Fault, FaultRule, Replay, SimConfig, Simulator, DEFAULT_LOGIN};
+use runtel_sim::{Fault, FaultRule, SimConfig, Simulator, DEFAULT_LOGIN};
 use serde_json::{Map, Value};
 
 /// A scratch HOME for one test: config and cache live here.
@@ -689,15 +689,7 @@ fn password_prompt_on_a_terminal_does_not_echo() {
 /// The next answer of `s` is `body` with HTTP `status`, whatever was asked; the
 /// body's `"action_id":"REPLAYED"` is replaced by the live request's id.
 fn replay_next(s: &Simulator, status: u16, body: Value) {
-    s.push_fault(FaultRule::times(
-        Fault::Replay(Box::new(Replay {
-            status,
-            content_type: "application/json; charset=utf-8".into(),
-            body: body.to_string().into_bytes(),
-            action_id_to_echo: Some("REPLAYED".into()),
-        })),
-        1,
-    ));
+    s.push_fault(FaultRule::times(Fault::envelope(status, &body), 1));
 }
 
 /// Sets the window title, then clears the screen, on a terminal that obeys it.
@@ -1326,18 +1318,7 @@ fn recorded_page(s: &Simulator, ids: std::ops::Range<i64>, total: u64) {
     let list: Vec<Value> = ids.map(|id| serde_json::json!({"id": id})).collect();
     let body = serde_json::json!({"action": "list", "action_id": "REC", "obj": "DomainCDR",
         "code": 200, "notifies": [], "list": list, "total_count": total});
-    s.push_fault(
-        FaultRule::times(
-            Fault::Replay(Box::new(Replay {
-                status: 200,
-                content_type: "application/json".into(),
-                body: body.to_string().into_bytes(),
-                action_id_to_echo: Some("REC".into()),
-            })),
-            1,
-        )
-        .on_action("list"),
-    );
+    s.push_fault(FaultRule::times(Fault::envelope(200, &body), 1).on_action("list"));
 }
 
 #[test]
@@ -2248,18 +2229,7 @@ fn a_transport_error_is_one_line_with_its_detail_once() {
 fn list_answer(s: &Simulator, list: Vec<Value>, total: u64, notifies: Value) {
     let body = serde_json::json!({"action": "list", "action_id": "REC", "obj": "DomainCDR",
         "code": 200, "notifies": notifies, "list": list, "total_count": total});
-    s.push_fault(
-        FaultRule::times(
-            Fault::Replay(Box::new(Replay {
-                status: 200,
-                content_type: "application/json".into(),
-                body: body.to_string().into_bytes(),
-                action_id_to_echo: Some("REC".into()),
-            })),
-            1,
-        )
-        .on_action("list"),
-    );
+    s.push_fault(FaultRule::times(Fault::envelope(200, &body), 1).on_action("list"));
 }
 
 fn ids_page(ids: std::ops::Range<i64>) -> Vec<Value> {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use runtel_client::{Client, ErrorKind, RetryPolicy};
-use runtel_sim::{Fault, FaultRule, Replay, SimConfig, Simulator, DEFAULT_LOGIN, DEFAULT_PASSWORD};
+use runtel_sim::{Fault, FaultRule, SimConfig, Simulator, DEFAULT_LOGIN, DEFAULT_PASSWORD};
 use serde_json::{json, Value};
 
 fn client(s: &Simulator) -> Client {
@@ -22,18 +22,7 @@ fn page(s: &Simulator, ids: &[i64], total: u64, notifies: Value) {
     let list: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
     let body = json!({"action": "list", "action_id": "REC", "obj": "DomainCDR", "code": 200,
         "notifies": notifies, "list": list, "total_count": total});
-    s.push_fault(
-        FaultRule::times(
-            Fault::Replay(Box::new(Replay {
-                status: 200,
-                content_type: "application/json".into(),
-                body: body.to_string().into_bytes(),
-                action_id_to_echo: Some("REC".into()),
-            })),
-            1,
-        )
-        .on_action("list"),
-    );
+    s.push_fault(FaultRule::times(Fault::envelope(200, &body), 1).on_action("list"));
 }
 
 fn ids(records: impl Iterator<Item = Result<Value, runtel_client::Error>>) -> Vec<i64> {
@@ -167,18 +156,7 @@ fn a_server_that_ignores_offset_is_caught_even_when_its_records_change_or_shuffl
         for list in [first, second] {
             let body = json!({"action": "list", "action_id": "REC", "obj": "DomainCDR",
                 "code": 200, "notifies": [], "list": list, "total_count": 9});
-            s.push_fault(
-                FaultRule::times(
-                    Fault::Replay(Box::new(Replay {
-                        status: 200,
-                        content_type: "application/json".into(),
-                        body: body.to_string().into_bytes(),
-                        action_id_to_echo: Some("REC".into()),
-                    })),
-                    1,
-                )
-                .on_action("list"),
-            );
+            s.push_fault(FaultRule::times(Fault::envelope(200, &body), 1).on_action("list"));
         }
         let results: Vec<_> = c.records("DomainCDR", (), 3).unwrap().collect();
         assert_eq!(results.len(), 4, "{name}: one page, then the error");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use runtel_client::{Client, ErrorKind, ProtocolErrorReason, RetryPolicy};
 use runtel_sim::{
-    Fault, FaultRule, PagingOptions, Replay, SimConfig, Simulator, DEFAULT_LOGIN, DEFAULT_PASSWORD,
+    Fault, FaultRule, PagingOptions, SimConfig, Simulator, DEFAULT_LOGIN, DEFAULT_PASSWORD,
 };
 use serde_json::json;
 
@@ -216,16 +216,7 @@ fn page(records: std::ops::Range<i64>, total: u64) -> FaultRule {
     let list: Vec<_> = records.map(|id| json!({"id": id})).collect();
     let body = json!({"action": "list", "action_id": "RECORDED", "obj": "DomainCDR",
         "code": 200, "notifies": [], "list": list, "total_count": total});
-    FaultRule::times(
-        Fault::Replay(Box::new(Replay {
-            status: 200,
-            content_type: "application/json".into(),
-            body: body.to_string().into_bytes(),
-            action_id_to_echo: Some("RECORDED".into()),
-        })),
-        1,
-    )
-    .on_action("list")
+    FaultRule::times(Fault::envelope(200, &body), 1).on_action("list")
 }
 
 #[test]

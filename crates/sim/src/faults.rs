@@ -187,6 +187,18 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 impl Fault {
+    /// The next answer is exactly this JSON `body` with HTTP `status`, without
+    /// processing; the body's `action_id` (any placeholder) is replaced by the
+    /// live request's, so tests can craft answers the client accepts.
+    pub fn envelope(status: u16, body: &Value) -> Fault {
+        Fault::Replay(Box::new(Replay {
+            status,
+            content_type: "application/json; charset=utf-8".into(),
+            body: body.to_string().into_bytes(),
+            action_id_to_echo: body["action_id"].as_str().map(str::to_owned),
+        }))
+    }
+
     /// Every spelling [`Fault::parse`] accepts, with its argument's placeholder; the
     /// one list behind `runtel-sim --help` and the "unknown fault" error.
     pub const NAMES: &'static [&'static str] = &[
