@@ -1,5 +1,6 @@
 //! `runtel`: the command-line tool for the Runtel PBX API v2.
 
+mod completion;
 mod connect;
 #[cfg(feature = "sim")]
 mod demo;
@@ -126,7 +127,11 @@ enum Command {
         cmd: Option<profiles::ConfigCmd>,
     },
     /// List the profiles (config file and cached sessions); * marks the one in use.
-    Profiles,
+    Profiles {
+        /// Print only the names, one per line (for scripts and shell completion).
+        #[arg(long)]
+        names: bool,
+    },
     /// List the objects the API is known to have, or one object's fields.
     ///
     /// The list: name, scope, kind, source, actions. One object: its fields with
@@ -302,37 +307,13 @@ Examples:
   runtel man | man -l -
   runtel man --dir ~/.local/share/man/man1      # then: man runtel, man runtel-call";
 
-/// Fish completions of the catalog's object (and action) names, which the
-/// generated fish script leaves out for positional arguments.
-fn fish_names() -> String {
-    let objects: Vec<&str> = runtel_client::catalog::OBJECTS
-        .iter()
-        .map(|o| o.name)
-        .collect();
-    let mut actions: Vec<&str> = runtel_client::catalog::OBJECTS
-        .iter()
-        .flat_map(|o| o.actions.iter().copied())
-        .collect();
-    actions.sort_unstable();
-    actions.dedup();
-    let objects = objects.join(" ");
-    format!(
-        "# The catalog's object and action names (runtel objects).
-complete -c runtel -n \"__fish_runtel_using_subcommand call\" -f -a \"{objects} {}\"
-complete -c runtel -n \"__fish_runtel_using_subcommand export\" -f -a \"{objects}\"
-complete -c runtel -n \"__fish_runtel_using_subcommand objects\" -f -a \"{objects}\"
-",
-        actions.join(" ")
-    )
-}
-
 /// Accepts any name (the API may have objects and actions the catalog does not
 /// know) and offers the catalog's names of one kind to shell completion.
 #[derive(Clone, Debug)]
 struct CatalogNames(fn() -> Vec<&'static str>);
 
 /// Every object the catalog knows.
-fn object_names() -> Vec<&'static str> {
+pub(crate) fn object_names() -> Vec<&'static str> {
     runtel_client::catalog::OBJECTS
         .iter()
         .map(|o| o.name)
@@ -340,7 +321,7 @@ fn object_names() -> Vec<&'static str> {
 }
 
 /// Every action the catalog knows, of any object, once each.
-fn action_names() -> Vec<&'static str> {
+pub(crate) fn action_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = runtel_client::catalog::OBJECTS
         .iter()
         .flat_map(|o| o.actions.iter().copied())
@@ -572,9 +553,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "runtel", &mut script);
             let mut script = String::from_utf8_lossy(&script).into_owned();
-            if shell == clap_complete::Shell::Fish {
-                script.push_str(&fish_names());
-            }
+            completion::extend(shell, &mut script);
             terminal::out_raw(&script)
         }
         Command::Man { dir: None } => {
@@ -677,7 +656,8 @@ fn run(cli: Cli) -> Result<()> {
             Some(name) => objects::describe(objects::find(&name)?),
         }),
         Command::Config { cmd: Some(cmd) } => profiles::config(cmd, &cli.conn),
-        Command::Profiles => profiles::list(&cli.conn),
+        Command::Profiles { names: false } => profiles::list(&cli.conn),
+        Command::Profiles { names: true } => profiles::names(),
         Command::Logout { all: true } => {
             prepare_cache()?;
             profiles::logout_all(&cli.conn)

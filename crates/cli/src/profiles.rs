@@ -221,12 +221,7 @@ fn edit(profile: &str, change: impl FnOnce(&mut toml_edit::Table)) -> Result<()>
 /// cache, with its server, login and session; `*` marks the one in use.
 pub fn list(args: &ConnectionArgs) -> Result<()> {
     let current = settings::profile_name(args);
-    let mut names = settings::config_profiles()?;
-    for cached in session_cache::cached_profiles() {
-        if !names.contains(&cached) {
-            names.push(cached);
-        }
-    }
+    let names = all_names()?;
     if names.is_empty() {
         terminal::note(&format!(
             "runtel: note: no profiles: {} has none and no session is cached \
@@ -265,6 +260,30 @@ pub fn list(args: &ConnectionArgs) -> Result<()> {
     terminal::out(&crate::objects::columns(
         std::iter::once(&header).chain(&rows),
     ))
+}
+
+/// The profiles of the config file, in its order, then those that only have a
+/// cached session.
+fn all_names() -> Result<Vec<String>> {
+    let mut names = settings::config_profiles()?;
+    for cached in session_cache::cached_profiles() {
+        if !names.contains(&cached) {
+            names.push(cached);
+        }
+    }
+    Ok(names)
+}
+
+/// `runtel profiles --names`: one name per line, nothing else, for scripts and
+/// the shell completion of `--profile`. Names are printed inert (a control
+/// character cannot reach the terminal or a completion list).
+pub fn names() -> Result<()> {
+    let mut text = String::new();
+    for name in all_names()? {
+        text.push_str(&inert(&name));
+        text.push('\n');
+    }
+    terminal::out_raw(&text)
 }
 
 /// `runtel logout --all`: ends every cached session on its server and forgets

@@ -58,6 +58,9 @@ pub struct ConnectionArgs {
     /// Accept invalid TLS certificates (dangerous).
     #[arg(long, global = true)]
     pub insecure: bool,
+    /// Send every request through this proxy (http://HOST:PORT or socks5://HOST:PORT)
+    #[arg(long, global = true, value_name = "URL")]
+    pub proxy: Option<String>,
     /// Timeout of one request in seconds (more than 0, at most 30 days) [default: 30]
     // Negative numbers reach the range check (exit code 3) instead of reading as a flag.
     #[arg(long, global = true, allow_negative_numbers = true)]
@@ -657,7 +660,7 @@ impl Settings {
 
     /// The client options: the tool's defaults, then the profile's keys, then
     /// `--option`, then the flags of their own (`--timeout`, `--ca-file`,
-    /// `--insecure`), then `RUNTEL_ALLOW_PLAIN_HTTP`. The credentials are not
+    /// `--insecure`, `--proxy`), then `RUNTEL_ALLOW_PLAIN_HTTP`. The credentials are not
     /// among them (see [`Settings::options`]).
     fn options_of(
         args: &ConnectionArgs,
@@ -678,6 +681,7 @@ impl Settings {
             (args.timeout.is_some(), "timeout"),
             (args.ca_file.is_some(), "ca_file"),
             (args.insecure, "accept_invalid_certs"),
+            (args.proxy.is_some(), "proxy"),
             (env("RUNTEL_ALLOW_PLAIN_HTTP").is_some(), "warn_plain_http"),
         ] {
             if set {
@@ -717,6 +721,10 @@ impl Settings {
         if args.insecure {
             twice("accept_invalid_certs", "--insecure")?;
             o.accept_invalid_certs = true;
+        }
+        if let Some(url) = &args.proxy {
+            twice("proxy", "--proxy")?;
+            set_option(&mut o, "proxy", Value::String(url.clone()), "--proxy")?;
         }
         if let Some(v) = env("RUNTEL_ALLOW_PLAIN_HTTP") {
             o.warn_plain_http = !flag_value("RUNTEL_ALLOW_PLAIN_HTTP", &v)?;

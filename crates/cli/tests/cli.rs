@@ -3544,23 +3544,34 @@ fn version_names_the_commit_it_was_built_from() {
     assert!(known.success(), "{rest} is not a commit of this repository");
 }
 
-/// Runs the bash completion function of `script` on `line` (the cursor at its
-/// end) in a real bash, returning the candidates.
-fn bash_complete(script: &std::path::Path, line: &str) -> Vec<String> {
+/// PATH with the directory of the tool under test first, as a shell would find it.
+fn path_with_runtel() -> String {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_runtel"));
+    format!("{}:/usr/bin:/bin", bin.parent().unwrap().display())
+}
+
+/// Runs the function the bash completion `script` registers for runtel (as
+/// `complete -p runtel` names it) on `line`, the cursor at its end, in a real
+/// bash with `home` as HOME and the tool on PATH, returning the candidates.
+fn bash_complete(home: &Home, script: &std::path::Path, line: &str) -> Vec<String> {
     let program = r#"
         source "$1" || exit 9
+        spec=$(complete -p runtel) || exit 8
+        fn=${spec##*-F }; fn=${fn%% *}
         read -ra COMP_WORDS <<< "$2"
         [[ "$2" == *" " ]] && COMP_WORDS+=("")
         COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
         COMP_LINE="$2"; COMP_POINT=${#COMP_LINE}
         prev=""; (( COMP_CWORD > 0 )) && prev="${COMP_WORDS[COMP_CWORD-1]}"
-        _runtel runtel "${COMP_WORDS[COMP_CWORD]}" "$prev"
-        printf '%s\n' "${COMPREPLY[@]}"
+        "$fn" "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "$prev"
+        if (( ${#COMPREPLY[@]} )); then printf '%s\n' "${COMPREPLY[@]}"; fi
     "#;
     let out = Command::new("bash")
         .args(["--norc", "--noprofile", "-c", program, "bash"])
         .arg(script)
         .arg(line)
+        .env("HOME", &home.0)
+        .env("PATH", path_with_runtel())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -3589,16 +3600,17 @@ fn bash_completion_offers_commands_flags_and_catalog_objects() {
     let registered = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        registered.contains("-F _runtel") && registered.trim_end().ends_with(" runtel"),
+        registered.contains("-F _runtel_with_profiles")
+            && registered.trim_end().ends_with(" runtel"),
         "{registered}"
     );
     // Commands.
-    let cmds = bash_complete(&script, "runtel co");
+    let cmds = bash_complete(&home, &script, "runtel co");
     for c in ["completions", "config"] {
         assert!(cmds.iter().any(|x| x == c), "{c}: {cmds:?}");
     }
     // Object names from the catalog, for the OBJ of call and export.
-    let objs = bash_complete(&script, "runtel call DomainC");
+    let objs = bash_complete(&home, &script, "runtel call DomainC");
     assert!(objs.iter().any(|x| x == "DomainCDR"), "{objs:?}");
     assert!(objs.iter().all(|x| x.starts_with("DomainC")), "{objs:?}");
     let known: Vec<&str> = runtel_client::catalog::OBJECTS
@@ -3609,14 +3621,14 @@ fn bash_completion_offers_commands_flags_and_catalog_objects() {
     for n in &known {
         assert!(objs.iter().any(|x| x == n), "{n} missing: {objs:?}");
     }
-    let objs = bash_complete(&script, "runtel export DomainQ");
+    let objs = bash_complete(&home, &script, "runtel export DomainQ");
     assert!(objs.iter().any(|x| x == "DomainQueueCDR"), "{objs:?}");
     // Actions and flags.
-    let actions = bash_complete(&script, "runtel call User list_w");
+    let actions = bash_complete(&home, &script, "runtel call User list_w");
     assert_eq!(actions, ["list_with_detail"]);
-    let flags = bash_complete(&script, "runtel call User list --rec");
+    let flags = bash_complete(&home, &script, "runtel call User list --rec");
     assert_eq!(flags, ["--records"]);
-    let formats = bash_complete(&script, "runtel call User list -o y");
+    let formats = bash_complete(&home, &script, "runtel call User list -o y");
     assert_eq!(formats, ["yaml"]);
     // The other shells get a script too; zsh and fish name the catalog's objects.
     for (shell, objects) in [
@@ -3633,6 +3645,154 @@ fn bash_completion_offers_commands_flags_and_catalog_objects() {
     }
     let out = run(home.cmd().args(["completions", "tcsh"]));
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn profile_names_complete_from_the_config_and_the_cache() {
+    let s = sim(0);
+    let home = Home::new("complete-profiles");
+    home.write_config(
+        "[profiles.office]\nurl = \"https://office.example\"\n\n[profiles.warehouse]\nurl = \"https://wh.example\"\n",
+        0o600,
+    );
+    // A profile only the session cache knows.
+    let out = run_with_stdin(
+        home.cmd().args([
+            "--profile",
+            "adhoc",
+            "--url",
+            s.url(),
+            "--login",
+            DEFAULT_LOGIN,
+            "--password-stdin",
+            "login",
+        ]),
+        "admin\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(home.cmd().args(["profiles", "--names"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "office\nwarehouse\nadhoc\n");
+
+    let out = run(home.cmd().args(["completions", "bash"]));
+    let script = home.path("runtel.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    assert_eq!(
+        bash_complete(&home, &script, "runtel --profile "),
+        ["office", "warehouse", "adhoc"]
+    );
+    assert_eq!(
+        bash_complete(&home, &script, "runtel call User list --profile wa"),
+        ["warehouse"]
+    );
+    // Other words still come from clap's function.
+    assert_eq!(
+        bash_complete(&home, &script, "runtel call User list --rec"),
+        ["--records"]
+    );
+    // Nothing to offer without a config or cache, and no error text either.
+    let empty = Home::new("complete-profiles-none");
+    let out = run(empty.cmd().args(["profiles", "--names"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+    assert!(bash_complete(&empty, &script, "runtel --profile ").is_empty());
+
+    // zsh and fish ask the same command (no zsh or fish here to run them).
+    let zsh = text(&run(home.cmd().args(["completions", "zsh"])).stdout);
+    assert!(zsh.contains(":PROFILE:_runtel_profiles'"), "{zsh}");
+    assert!(
+        !zsh.contains(":PROFILE:_default'"),
+        "every --profile is patched"
+    );
+    let defined = zsh
+        .find("_runtel_profiles() {")
+        .expect("zsh function defined");
+    let registered = zsh.find("compdef _runtel runtel").expect("compdef line");
+    assert!(defined < registered, "defined before compdef runs it");
+    let fish = text(&run(home.cmd().args(["completions", "fish"])).stdout);
+    assert!(
+        fish.contains("-l profile -f -r -a \"(runtel profiles --names 2>/dev/null)\""),
+        "{fish}"
+    );
+}
+
+#[test]
+fn proxy_flag_sends_through_the_proxy_and_the_environment_only_when_asked() {
+    let s = sim(0);
+    let home = Home::new("proxy");
+    // Nothing listens at the server URL: only the proxy (the simulator, which
+    // serves proxied requests itself) can answer.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{dead}");
+    let base = |c: &mut Command| {
+        c.args(["--url", &url, "--login", DEFAULT_LOGIN])
+            .env("RUNTEL_PASSWORD", "admin");
+    };
+    let mut cmd = home.cmd();
+    base(&mut cmd);
+    let out = run(cmd.args(["--proxy", s.url(), "call", "User", "list", "-o", "json"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["total_count"], 1, "{body}");
+    assert_eq!(
+        s.counters().requests,
+        2,
+        "auth and list went through the proxy"
+    );
+
+    // The environment's proxy is ignored by default: the call goes to the dead
+    // URL and fails as a transport error (exit 4), the proxy sees nothing.
+    let mut cmd = home.cmd();
+    base(&mut cmd);
+    let out = run(cmd
+        .env("http_proxy", s.url())
+        .env("HTTP_PROXY", s.url())
+        .args(["call", "User", "list"]));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(s.counters().requests, 2);
+
+    // proxy_from_env in the profile opts in.
+    home.write_config("[profiles.default]\nproxy_from_env = true\n", 0o600);
+    let mut cmd = home.cmd();
+    base(&mut cmd);
+    let out = run(cmd
+        .env("http_proxy", s.url())
+        .args(["call", "User", "list"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        s.counters().requests,
+        3,
+        "the cached session, through the proxy"
+    );
+
+    // A flag and --option for the same setting: refused, nothing sent.
+    let mut cmd = home.cmd();
+    base(&mut cmd);
+    let out = run(cmd.args([
+        "--proxy",
+        s.url(),
+        "--option",
+        "proxy=http://other:3128",
+        "call",
+        "User",
+        "list",
+    ]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("proxy given twice"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A proxy URL that is not one: a clear error naming the flag.
+    let mut cmd = home.cmd();
+    base(&mut cmd);
+    let out = run(cmd.args(["--proxy", "not a url", "call", "User", "list"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("proxy"), "{}", text(&out.stderr));
+    assert_eq!(s.counters().requests, 3);
 }
 
 #[test]
