@@ -62,10 +62,26 @@ const VERSION: &str = concat!(
     ")"
 );
 
+/// The first example of `runtel --help`, in a build that has the demo.
+#[cfg(feature = "sim")]
+macro_rules! demo_example {
+    () => {
+        "\n  runtel demo"
+    };
+}
+/// A slim build (without the `sim` feature) has no demo to show.
+#[cfg(not(feature = "sim"))]
+macro_rules! demo_example {
+    () => {
+        ""
+    };
+}
+
 /// The end of `runtel --help`: examples, where settings come from, exit codes.
 const TOP_HELP: &str = concat!(
-    "Examples:
-  runtel demo
+    "Examples:",
+    demo_example!(),
+    "
   runtel --url https://pbx.example --login me@pbx.example login
   runtel call User list -o table
   runtel call DomainCDR list --where 'dt>=2026-11-01' --records -o jsonl
