@@ -296,6 +296,13 @@ runtel_result runtel_filter_where(const char *const *conditions,
 // at level 4 (debug) on success and 3 (info) on failure. If the program already
 // installed another Rust logger, this returns `RUNTEL_ERR_INVALID_INPUT`.
 //
+// The callback may call the library; the records those calls would log are
+// dropped (no recursion). Calling `runtel_set_log_callback` from inside the
+// callback returns `RUNTEL_ERR_INVALID_INPUT` instead of deadlocking. From any
+// other thread it returns once the calls to the old callback in progress have
+// finished: after it returns, the old callback is not running and will not be
+// called again, so its `user_data` may be freed.
+//
 // # Safety
 // `callback` is NULL or a function safe to call from any thread until it is
 // replaced; `user_data` stays valid as long; `err` is NULL or a valid place for

@@ -612,6 +612,61 @@ static void test_secrets_stay_out_of_errors_and_logs(void) {
     pthread_mutex_unlock(&log_lock);
 }
 
+/* A callback that calls back into the library: replacing the callback from inside
+   it is refused (not a deadlock), and the records of a call it makes are dropped. */
+static int reentrant_calls;
+static runtel_result reentrant_set_rc = RUNTEL_OK;
+static runtel_result reentrant_call_rc = RUNTEL_OK;
+static runtel_client *reentrant_client;
+static _Thread_local int reentrant_inside;
+static int reentrant_nested; /* records that arrived while the callback ran: must stay 0 */
+
+static void reentrant_log(int level, const char *target, const char *message, void *user_data) {
+    (void)level;
+    (void)target;
+    (void)message;
+    (void)user_data;
+    if (reentrant_inside) {
+        __atomic_fetch_add(&reentrant_nested, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
+    if (__atomic_fetch_add(&reentrant_calls, 1, __ATOMIC_SEQ_CST) != 0)
+        return; /* call back into the library once */
+    reentrant_inside = 1;
+    reentrant_set_rc = runtel_set_log_callback(NULL, 0, NULL, NULL);
+    char *json = NULL;
+    reentrant_call_rc = runtel_client_call(reentrant_client, "User", "list", NULL, &json, NULL);
+    runtel_string_free(json);
+    reentrant_inside = 0;
+}
+
+static void test_log_callback_may_call_the_library(void) {
+    CHECK_RC(runtel_client_new(URL, &reentrant_client, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_client_login(reentrant_client, LOGIN, PASSWORD, NULL), RUNTEL_OK);
+    CHECK_RC(runtel_set_log_callback(reentrant_log, 5, NULL, NULL), RUNTEL_OK);
+    char *json = NULL;
+    CHECK_RC(runtel_client_call(reentrant_client, "User", "get", "{\"id\": 1}", &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    int calls = __atomic_load_n(&reentrant_calls, __ATOMIC_SEQ_CST);
+    /* The outer call logs at least once; the callback's own call logs nothing. */
+    CHECK(calls >= 1);
+    CHECK(__atomic_load_n(&reentrant_nested, __ATOMIC_SEQ_CST) == 0);
+    CHECK_RC(reentrant_set_rc, RUNTEL_ERR_INVALID_INPUT);
+    CHECK_RC(reentrant_call_rc, RUNTEL_OK);
+    /* The callback is still in place (the nested set was refused): one more call
+       reaches it, and from here (not inside it) it can be removed. */
+    CHECK_RC(runtel_client_call(reentrant_client, "User", "get", "{\"id\": 1}", &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    CHECK(__atomic_load_n(&reentrant_calls, __ATOMIC_SEQ_CST) > calls);
+    CHECK_RC(runtel_set_log_callback(NULL, 0, NULL, NULL), RUNTEL_OK);
+    int after = __atomic_load_n(&reentrant_calls, __ATOMIC_SEQ_CST);
+    CHECK_RC(runtel_client_call(reentrant_client, "User", "get", "{\"id\": 1}", &json, NULL), RUNTEL_OK);
+    runtel_string_free(json);
+    CHECK(__atomic_load_n(&reentrant_calls, __ATOMIC_SEQ_CST) == after);
+    runtel_client_free(reentrant_client);
+    reentrant_client = NULL;
+}
+
 static void expect_tls(const char *url, const char *ca, int accept_invalid, runtel_result want, const char *needle,
                        const char *cause) {
     runtel_options *o = NULL;
@@ -1248,6 +1303,7 @@ int main(void) {
     test_shared_vectors();
     test_faults_leave_the_client_usable();
     test_secrets_stay_out_of_errors_and_logs();
+    test_log_callback_may_call_the_library();
     test_tls();
     test_defender_and_writes();
     test_echoed_and_malformed_answers_never_show_secrets();

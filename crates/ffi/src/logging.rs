@@ -1,5 +1,6 @@
 //! Log records for C programs, through a callback they register.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_void, CString};
 use std::sync::RwLock;
 
@@ -28,6 +29,34 @@ struct Sink {
 
 static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 
+thread_local! {
+    /// Set while this thread runs the C callback. A callback that calls back into
+    /// the library would otherwise take the sink's lock again on the same thread:
+    /// a deadlock when it replaces the callback (write under our read), and
+    /// possibly when it logs (a nested read behind a waiting writer).
+    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Clears [`IN_CALLBACK`] when the callback returns (or unwinds).
+struct CallbackScope;
+
+impl CallbackScope {
+    fn enter() -> CallbackScope {
+        IN_CALLBACK.with(|f| f.set(true));
+        CallbackScope
+    }
+}
+
+impl Drop for CallbackScope {
+    fn drop(&mut self) {
+        IN_CALLBACK.with(|f| f.set(false));
+    }
+}
+
+fn in_callback() -> bool {
+    IN_CALLBACK.with(Cell::get)
+}
+
 struct CLogger;
 
 fn level_number(level: log::Level) -> i32 {
@@ -36,6 +65,10 @@ fn level_number(level: log::Level) -> i32 {
 
 impl log::Log for CLogger {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        // Records of library calls made by the callback itself are dropped.
+        if in_callback() {
+            return false;
+        }
         let sink = SINK.read().unwrap_or_else(|e| e.into_inner());
         sink.as_ref().is_some_and(|s| {
             m.level() <= s.max_level
@@ -54,6 +87,7 @@ impl log::Log for CLogger {
             let target = CString::new(record.target().replace('\0', " ")).unwrap_or_default();
             let message =
                 CString::new(record.args().to_string().replace('\0', " ")).unwrap_or_default();
+            let _scope = CallbackScope::enter();
             // SAFETY: registered as callable from any thread until replaced; SINK is locked.
             unsafe {
                 (s.callback)(
@@ -75,6 +109,13 @@ impl log::Log for CLogger {
 /// at level 4 (debug) on success and 3 (info) on failure. If the program already
 /// installed another Rust logger, this returns `RUNTEL_ERR_INVALID_INPUT`.
 ///
+/// The callback may call the library; the records those calls would log are
+/// dropped (no recursion). Calling `runtel_set_log_callback` from inside the
+/// callback returns `RUNTEL_ERR_INVALID_INPUT` instead of deadlocking. From any
+/// other thread it returns once the calls to the old callback in progress have
+/// finished: after it returns, the old callback is not running and will not be
+/// called again, so its `user_data` may be freed.
+///
 /// # Safety
 /// `callback` is NULL or a function safe to call from any thread until it is
 /// replaced; `user_data` stays valid as long; `err` is NULL or a valid place for
@@ -87,6 +128,13 @@ pub unsafe extern "C" fn runtel_set_log_callback(
     err: *mut *mut runtel_error,
 ) -> runtel_result {
     let body = || -> Result<(), crate::error::Failure> {
+        if in_callback() {
+            return Err(crate::error::Failure::invalid(
+                "runtel_set_log_callback called from inside the log callback; \
+                 change the callback from another place"
+                    .into(),
+            ));
+        }
         static LOGGER: CLogger = CLogger;
         let installed = log::set_logger(&LOGGER).is_ok()
             || std::ptr::eq(
