@@ -39,6 +39,12 @@ class FromHandler(Exception):
     pass
 
 
+# Python turns SIGINT into KeyboardInterrupt only if SIGINT was not ignored when
+# it started, and a harness may start us with it ignored (a background job of a
+# non-interactive shell is). An interactive user's program has the default.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 if how == "raise":
     def handler(signum, frame):
         raise FromHandler(signum)
