@@ -286,7 +286,7 @@ enum Command {
         #[arg(long)]
         allow_drift: bool,
     },
-    /// Copy objects into SQLite or PostgreSQL and keep them current (incremental,
+    /// Copy objects into SQLite or Postgres and keep them current (incremental,
     /// crash-safe).
     ///
     /// One table per object (DomainCDR -> domain_cdr): the catalog's fields as

@@ -42,7 +42,12 @@ pub struct SyncArgs {
     since: Option<String>,
     /// Log objects: each run starts this long before the newest record already
     /// synced, so records written late are picked up (N[smhd]).
-    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    #[arg(
+        long,
+        default_value = "1h",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     overlap: String,
     /// Platform operators: the PBX to sync (an id, several as 1,2,5, or all).
     #[arg(long, value_name = "ID|all")]
