@@ -32,8 +32,9 @@ pub struct SyncArgs {
     #[arg(required = true, value_parser = crate::CatalogNames(crate::object_names), hide_possible_values = true)]
     objects: Vec<String>,
     /// The database: a SQLite file (created if missing), or
-    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB (no TLS; the password is better
-    /// in ~/.pgpass or PGPASSWORD-free setups such as a local socket).
+    /// postgres://USER@HOST[:PORT]/DB (no TLS). Keep the password out of the
+    /// command line, where other users can see it: PGPASSWORD, or the whole URL in
+    /// RUNTEL_SYNC_TO.
     #[arg(long, value_name = "FILE|URL", env = "RUNTEL_SYNC_TO")]
     to: String,
     /// Log objects, first run only: start at TIME (Unix seconds,

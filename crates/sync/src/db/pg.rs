@@ -33,6 +33,12 @@ impl Pg {
             // The parser's message never repeats the URL (which may hold a password).
             Error::InvalidInput(format!("the PostgreSQL URL cannot be read: {e}"))
         })?;
+        // As libpq does: a password kept out of the URL (and so out of `ps`).
+        if config.get_password().is_none() {
+            if let Ok(pw) = std::env::var("PGPASSWORD") {
+                config.password(pw);
+            }
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
