@@ -25,8 +25,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// The flags of `runtel sync`.
-#[derive(clap::Args, Debug)]
+/// The flags of `runtel sync` (`Debug` masks the password of `--to`).
+#[derive(clap::Args)]
 pub struct SyncArgs {
     /// Objects to copy, e.g. DomainCDR DomainQueueCDR (`runtel objects` lists them).
     #[arg(required = true, value_parser = crate::CatalogNames(crate::object_names), hide_possible_values = true)]
@@ -75,6 +75,18 @@ pub struct SyncArgs {
     /// Log lines on stderr: text, or json (one object a line) for services.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+}
+
+impl std::fmt::Debug for SyncArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncArgs")
+            .field("objects", &self.objects)
+            .field("to", &runtel_sync::redact_target(&self.to))
+            .field("since", &self.since)
+            .field("domain", &self.domain)
+            .field("follow", &self.follow)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Set by SIGINT/SIGTERM: stop after the page being fetched.
@@ -305,4 +317,38 @@ pub fn run(args: SyncArgs, conn_args: &ConnectionArgs) -> Result<()> {
     report.bar.finish_and_clear();
     conn.finish()?;
     result.map_err(failure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Wrap {
+        #[command(flatten)]
+        args: SyncArgs,
+    }
+
+    #[test]
+    fn debug_never_shows_the_database_password() {
+        let w =
+            Wrap::try_parse_from(["x", "DomainCDR", "--to", "postgres://u:hunter2@h/db"]).unwrap();
+        let shown = format!("{w:?}");
+        assert!(shown.contains("postgres://u:***@h/db"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn durations_and_domains_are_checked() {
+        assert_eq!(duration("--every", "5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(duration("--every", "90").unwrap(), Duration::from_secs(90));
+        for bad in ["0s", "-1m", "31d", "x", "1.5h"] {
+            assert!(duration("--every", bad).is_err(), "{bad}");
+        }
+        assert_eq!(domains(Some("1, 2")).unwrap(), Domains::Ids(vec![1, 2]));
+        assert_eq!(domains(Some("ALL")).unwrap(), Domains::All);
+        assert_eq!(domains(None).unwrap(), Domains::Own);
+        assert!(domains(Some("1,x")).is_err());
+    }
 }

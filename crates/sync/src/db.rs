@@ -135,6 +135,23 @@ impl Database {
     }
 }
 
+/// `target` with the password of a URL (`scheme://user:PASSWORD@host`) replaced by
+/// `***`, for messages and `Debug`.
+pub fn redact_target(target: &str) -> String {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target.to_owned();
+    };
+    // The credentials end at the last '@' before the path.
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return target.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => target.to_owned(),
+    }
+}
+
 /// Unix seconds now.
 pub(crate) fn now_unix() -> i64 {
     std::time::SystemTime::now()
@@ -145,4 +162,16 @@ pub(crate) fn now_unix() -> i64 {
 /// `name` quoted as an SQL identifier (both databases take double quotes).
 pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_in_targets_are_masked() {
+        let r = super::redact_target;
+        assert_eq!(r("postgres://u:p@ss@h:5/db"), "postgres://u:***@h:5/db");
+        assert_eq!(r("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(r("cdrs.sqlite"), "cdrs.sqlite");
+        assert_eq!(r("postgresql://u:x@h/d@b"), "postgresql://u:***@h/d@b");
+    }
 }

@@ -47,7 +47,7 @@ mod db;
 mod engine;
 mod schema;
 
-pub use db::{Checkpoint, Counts, Database, StateKey, STATE_TABLE};
+pub use db::{redact_target, Checkpoint, Counts, Database, StateKey, STATE_TABLE};
 pub use engine::{
     Domains, ObjectSummary, Observer, PageReport, Quiet, Summary, SyncOptions, Syncer,
 };
