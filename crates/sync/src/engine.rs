@@ -431,7 +431,7 @@ impl<'a> Syncer<'a> {
             let records = resp.into_records();
             let synced_at = now_unix();
             let mut rows = Vec::with_capacity(records.len());
-            for (i, rec) in records.iter().enumerate() {
+            for (i, rec) in records.into_iter().enumerate() {
                 let row = table.row(rec, i, domain, synced_at)?;
                 if let Some(prev) = rows.last().map(|r: &crate::schema::Row| r.key).or(after) {
                     if row.key <= prev {

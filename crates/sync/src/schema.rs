@@ -126,12 +126,13 @@ impl Table {
         }
     }
 
-    /// Checks one record of a page and turns it into a row. `position` is its
-    /// index in the page, for the error; `domain` fills a missing `domain_id`
-    /// when the table is keyed by domain.
+    /// Checks one record of a page and turns it into a row (taking its values,
+    /// so a page is not held twice). `position` is its index in the page, for
+    /// the error; `domain` fills a missing `domain_id` when the table is keyed
+    /// by domain.
     pub(crate) fn row(
         &self,
-        record: &Value,
+        record: Value,
         position: usize,
         domain: Option<i64>,
         synced_at: i64,
@@ -140,7 +141,9 @@ impl Table {
         let bad = |what: String, path: String| {
             ClientError::unexpected_shape(obj, "list", format!("{obj}: {what}"), &path)
         };
-        let Some(map) = record.as_object() else {
+        // The record as received, before its values are taken.
+        let json = record.to_string();
+        let Value::Object(mut map) = record else {
             return Err(bad(
                 format!("record {position} of the page is not a JSON object"),
                 format!("$.list[{position}]"),
@@ -162,17 +165,17 @@ impl Table {
         let mut cells = Vec::with_capacity(self.columns.len() + META_COLUMNS.len());
         let mut time = None;
         for c in &self.columns {
-            let v = map.get(c.name).unwrap_or(&Value::Null);
+            let v = map.remove(c.name).unwrap_or(Value::Null);
             let cell = match (c.ty, v) {
                 (_, Value::Null) => Cell::Null,
                 (ColumnType::Int, v) => match v.as_i64() {
                     Some(i) => Cell::Int(i),
-                    None => return Err(self.wrong_type(key, position, c, v)),
+                    None => return Err(self.wrong_type(key, position, c, &v)),
                 },
-                (ColumnType::Text, Value::String(s)) => Cell::Text(s.clone()),
-                (ColumnType::Bool, Value::Bool(b)) => Cell::Bool(*b),
-                (ColumnType::Json, v) if json_fits(c.field_type, v) => Cell::Json(v.to_string()),
-                (_, v) => return Err(self.wrong_type(key, position, c, v)),
+                (ColumnType::Text, Value::String(s)) => Cell::Text(s),
+                (ColumnType::Bool, Value::Bool(b)) => Cell::Bool(b),
+                (ColumnType::Json, v) if json_fits(c.field_type, &v) => Cell::Json(v.to_string()),
+                (_, v) => return Err(self.wrong_type(key, position, c, &v)),
             };
             if Some(c.name) == self.time_field() {
                 match cell {
@@ -200,7 +203,6 @@ impl Table {
             }
             cells.push(cell);
         }
-        let json = record.to_string();
         let hash = fnv1a(json.as_bytes());
         let domain_key = if self.keyed_by_domain() {
             let i = self.columns.iter().position(|c| c.name == "domain_id");
@@ -352,16 +354,16 @@ mod tests {
     fn a_record_of_the_wrong_type_is_named() {
         let t = Table::of(catalog::object("DomainCDR").unwrap()).unwrap();
         let rec = serde_json::json!({"id": 7, "domain_id": 1, "dt": 5, "duration": "long"});
-        let e = t.row(&rec, 3, None, 0).unwrap_err().to_string();
+        let e = t.row(rec, 3, None, 0).unwrap_err().to_string();
         assert!(
             e.contains("id 7") && e.contains("duration") && e.contains("\"long\""),
             "{e}"
         );
         let rec = serde_json::json!({"id": 8, "domain_id": 1});
-        let e = t.row(&rec, 0, None, 0).unwrap_err().to_string();
+        let e = t.row(rec, 0, None, 0).unwrap_err().to_string();
         assert!(e.contains("no dt"), "{e}");
         let ok = t
-            .row(&serde_json::json!({"id": 9, "dt": 1}), 0, Some(4), 0)
+            .row(serde_json::json!({"id": 9, "dt": 1}), 0, Some(4), 0)
             .unwrap();
         assert_eq!((ok.key, ok.domain, ok.time), (9, Some(4), Some(1)));
     }

@@ -107,6 +107,24 @@ fn copy_text(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// One row in COPY's text format, with its line end.
+fn copy_line(out: &mut Vec<u8>, row: &Row) {
+    for (i, cell) in row.cells.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        match cell {
+            Cell::Null => out.extend_from_slice(b"\\N"),
+            Cell::Int(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Cell::Bool(b) => out.push(if *b { b't' } else { b'f' }),
+            Cell::Text(s) | Cell::Json(s) => copy_text(out, s),
+        }
+    }
+    out.push(b'\n');
+}
+
 impl Backend for Pg {
     fn prepare(&mut self, table: &Table) -> Result<(), Error> {
         let shown = self.shown.clone();
@@ -279,7 +297,7 @@ impl Backend for Pg {
             .iter()
             .map(|r| ((r.get(0), r.get(1)), r.get(2)))
             .collect();
-        let mut buf = Vec::with_capacity(rows.len() * 512);
+        let mut to_write = Vec::with_capacity(rows.len());
         for row in rows {
             let domain = if table.keyed_by_domain() {
                 row.domain.unwrap_or(0)
@@ -294,22 +312,9 @@ impl Backend for Pg {
                 Some(_) => counts.updated += 1,
                 None => counts.new += 1,
             }
-            for (i, cell) in row.cells.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b'\t');
-                }
-                match cell {
-                    Cell::Null => buf.extend_from_slice(b"\\N"),
-                    Cell::Int(v) => {
-                        let _ = write!(buf, "{v}");
-                    }
-                    Cell::Bool(b) => buf.push(if *b { b't' } else { b'f' }),
-                    Cell::Text(s) | Cell::Json(s) => copy_text(&mut buf, s),
-                }
-            }
-            buf.push(b'\n');
+            to_write.push(row);
         }
-        if counts.new + counts.updated > 0 {
+        if !to_write.is_empty() {
             let stage = quote(&format!("_runtel_stage_{}", table.name));
             tx.batch_execute(&format!(
                 "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {name}) ON COMMIT DELETE ROWS"
@@ -318,8 +323,15 @@ impl Backend for Pg {
             let mut w = tx
                 .copy_in(&format!("COPY {stage} ({}) FROM STDIN", names.join(", ")))
                 .map_err(err)?;
-            w.write_all(&buf)
-                .map_err(|e| Error::Database(format!("{shown}: COPY: {e}")))?;
+            // Row by row into the COPY stream (it sends in chunks): a page is not
+            // held a second time as COPY text.
+            let mut line = Vec::with_capacity(1024);
+            for row in to_write {
+                line.clear();
+                copy_line(&mut line, row);
+                w.write_all(&line)
+                    .map_err(|e| Error::Database(format!("{shown}: COPY: {e}")))?;
+            }
             w.finish().map_err(err)?;
             let pk: Vec<String> = table.primary_key.iter().map(|c| quote(c)).collect();
             let sets: Vec<String> = names
