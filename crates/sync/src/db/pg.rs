@@ -270,29 +270,35 @@ impl Backend for Pg {
         let names: Vec<String> = cols.iter().map(|(c, _)| quote(c)).collect();
         let mut counts = Counts::default();
         let mut tx = self.client.transaction().map_err(err)?;
-        // What the table holds of this page already, by key.
-        let keys: Vec<i64> = rows.iter().map(|r| r.key).collect();
-        let domains: Vec<i64> = rows.iter().map(|r| r.domain.unwrap_or(0)).collect();
-        let found = if table.keyed_by_domain() {
+        // What the table holds of this page already: a range scan per domain (a
+        // page's keys ascend).
+        let first = rows.first().map_or(0, |r| r.key);
+        let last = rows.last().map_or(0, |r| r.key);
+        let key_col = quote(table.spec.key);
+        let found = if rows.is_empty() {
+            Vec::new()
+        } else if table.keyed_by_domain() {
+            let mut domains: Vec<i64> = rows.iter().map(|r| r.domain.unwrap_or(0)).collect();
+            domains.sort_unstable();
+            domains.dedup();
             tx.query(
                 &format!(
-                    "SELECT t.\"domain_id\", t.{k}, t.\"_hash\" FROM {name} t \
-                     JOIN unnest($1::bigint[], $2::bigint[]) AS p(d, k) \
-                     ON t.\"domain_id\" = p.d AND t.{k} = p.k",
-                    k = quote(table.spec.key)
+                    "SELECT \"domain_id\", {key_col}, \"_hash\" FROM {name} \
+                     WHERE \"domain_id\" = ANY($1) AND {key_col} BETWEEN $2 AND $3"
                 ),
-                &[&domains, &keys],
+                &[&domains, &first, &last],
             )
+            .map_err(err)?
         } else {
             tx.query(
                 &format!(
-                    "SELECT 0::bigint, {k}, \"_hash\" FROM {name} WHERE {k} = ANY($1)",
-                    k = quote(table.spec.key)
+                    "SELECT 0::bigint, {key_col}, \"_hash\" FROM {name} \
+                     WHERE {key_col} BETWEEN $1 AND $2"
                 ),
-                &[&keys],
+                &[&first, &last],
             )
-        }
-        .map_err(err)?;
+            .map_err(err)?
+        };
         let old: HashMap<(i64, i64), Option<i64>> = found
             .iter()
             .map(|r| ((r.get(0), r.get(1)), r.get(2)))
@@ -315,13 +321,19 @@ impl Backend for Pg {
             to_write.push(row);
         }
         if !to_write.is_empty() {
+            // All new (checked in this transaction): straight into the table.
+            // Otherwise through a temporary table and one upsert.
+            let all_new = counts.updated == 0;
             let stage = quote(&format!("_runtel_stage_{}", table.name));
-            tx.batch_execute(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {name}) ON COMMIT DELETE ROWS"
-            ))
-            .map_err(err)?;
+            if !all_new {
+                tx.batch_execute(&format!(
+                    "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {name}) ON COMMIT DELETE ROWS"
+                ))
+                .map_err(err)?;
+            }
+            let into = if all_new { &name } else { &stage };
             let mut w = tx
-                .copy_in(&format!("COPY {stage} ({}) FROM STDIN", names.join(", ")))
+                .copy_in(&format!("COPY {into} ({}) FROM STDIN", names.join(", ")))
                 .map_err(err)?;
             // Row by row into the COPY stream (it sends in chunks): a page is not
             // held a second time as COPY text.
@@ -333,20 +345,22 @@ impl Backend for Pg {
                     .map_err(|e| Error::Database(format!("{shown}: COPY: {e}")))?;
             }
             w.finish().map_err(err)?;
-            let pk: Vec<String> = table.primary_key.iter().map(|c| quote(c)).collect();
-            let sets: Vec<String> = names
-                .iter()
-                .filter(|n| !pk.contains(n))
-                .map(|n| format!("{n} = excluded.{n}"))
-                .collect();
-            tx.batch_execute(&format!(
-                "INSERT INTO {name} ({cols}) SELECT {cols} FROM {stage} \
-                 ON CONFLICT ({}) DO UPDATE SET {}",
-                pk.join(", "),
-                sets.join(", "),
-                cols = names.join(", ")
-            ))
-            .map_err(err)?;
+            if !all_new {
+                let pk: Vec<String> = table.primary_key.iter().map(|c| quote(c)).collect();
+                let sets: Vec<String> = names
+                    .iter()
+                    .filter(|n| !pk.contains(n))
+                    .map(|n| format!("{n} = excluded.{n}"))
+                    .collect();
+                tx.batch_execute(&format!(
+                    "INSERT INTO {name} ({cols}) SELECT {cols} FROM {stage} \
+                     ON CONFLICT ({}) DO UPDATE SET {}",
+                    pk.join(", "),
+                    sets.join(", "),
+                    cols = names.join(", ")
+                ))
+                .map_err(err)?;
+            }
         }
         tx.execute(
             &format!(

@@ -5,6 +5,7 @@
 //! their checkpoint, so the next run fetches them again (still no gap, no
 //! duplicate).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -221,27 +222,55 @@ impl Backend for Sqlite {
         let cols = table.all_columns();
         let mut counts = Counts::default();
         let tx = self.conn.transaction().map_err(&err)?;
-        {
-            let pk_where: Vec<String> = table
-                .primary_key
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("{} = ?{}", quote(c), i + 1))
-                .collect();
-            let mut select = tx
-                .prepare_cached(&format!(
-                    "SELECT \"_hash\" FROM {name} WHERE {}",
-                    pk_where.join(" AND ")
-                ))
-                .map_err(&err)?;
+        if !rows.is_empty() {
+            // What the table holds of this page: one range scan (a page's keys
+            // ascend), not one lookup per row.
+            let old = {
+                let first = rows.first().map_or(0, |r| r.key);
+                let last = rows.last().map_or(0, |r| r.key);
+                let key = quote(table.spec.key);
+                let mut old: HashMap<(i64, i64), Option<i64>> = HashMap::new();
+                let mut read = |sql: String, params: &[&dyn ToSql]| -> rusqlite::Result<()> {
+                    let mut st = tx.prepare_cached(&sql)?;
+                    let mut q = st.query(params)?;
+                    while let Some(r) = q.next()? {
+                        old.insert((r.get(0)?, r.get(1)?), r.get(2)?);
+                    }
+                    Ok(())
+                };
+                if table.keyed_by_domain() {
+                    let mut domains: Vec<i64> =
+                        rows.iter().map(|r| r.domain.unwrap_or(0)).collect();
+                    domains.dedup();
+                    for d in domains {
+                        read(
+                            format!(
+                                "SELECT \"domain_id\", {key}, \"_hash\" FROM {name} \
+                                 WHERE \"domain_id\" = ?1 AND {key} BETWEEN ?2 AND ?3"
+                            ),
+                            &[&d, &first, &last],
+                        )
+                        .map_err(&err)?;
+                    }
+                } else {
+                    read(
+                        format!(
+                            "SELECT 0, {key}, \"_hash\" FROM {name} WHERE {key} BETWEEN ?1 AND ?2"
+                        ),
+                        &[&first, &last],
+                    )
+                    .map_err(&err)?;
+                }
+                old
+            };
             let names: Vec<String> = cols.iter().map(|(c, _)| quote(c)).collect();
             let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+            let pk: Vec<String> = table.primary_key.iter().map(|c| quote(c)).collect();
             let sets: Vec<String> = names
                 .iter()
-                .filter(|n| !table.primary_key.iter().any(|p| quote(p) == **n))
+                .filter(|n| !pk.contains(n))
                 .map(|n| format!("{n} = excluded.{n}"))
                 .collect();
-            let pk: Vec<String> = table.primary_key.iter().map(|c| quote(c)).collect();
             let mut upsert = tx
                 .prepare_cached(&format!(
                     "INSERT INTO {name} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
@@ -252,16 +281,13 @@ impl Backend for Sqlite {
                 ))
                 .map_err(&err)?;
             for row in rows {
-                let old: Option<Option<i64>> = match row.domain {
-                    Some(d) if table.keyed_by_domain() => {
-                        select.query_row([d, row.key], |r| r.get(0))
-                    }
-                    _ => select.query_row([row.key], |r| r.get(0)),
-                }
-                .optional()
-                .map_err(&err)?;
-                match old {
-                    Some(Some(h)) if h == row.hash => {
+                let domain = if table.keyed_by_domain() {
+                    row.domain.unwrap_or(0)
+                } else {
+                    0
+                };
+                match old.get(&(domain, row.key)) {
+                    Some(Some(h)) if *h == row.hash => {
                         counts.unchanged += 1;
                         continue;
                     }
