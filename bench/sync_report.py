@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -14,28 +15,33 @@ MARK = "\n## Sync\n"
 
 
 def main() -> None:
-    runs = {}
+    every: dict[str, list[dict]] = {}
     for line in Path(sys.argv[1]).read_text().splitlines():
         if line.startswith("{"):
             r = json.loads(line)
-            runs[r["bench"]] = r
+            every.setdefault(r["bench"], []).append(r)
+    # Per run and column, the median of the rounds.
+    runs = {name: {k: (statistics.median(r[k] for r in rs) if isinstance(rs[0][k], (int, float)) else rs[0][k])
+                   for k in rs[0]} for name, rs in every.items()}
+    rounds = max((len(rs) for rs in every.values()), default=0)
     out, page = Path(sys.argv[2]), int(sys.argv[3])
-    n = next(iter(runs.values()))["n"] if runs else 0
+    n = int(next(iter(runs.values()))["n"]) if runs else 0
     lines = [MARK.strip("\n"), "",
              f"Produced by `bench/sync` (run at the end of `bench/run`): `runtel sync DomainCDR` of {n:,} "
              f"seeded call records from a release-built `runtel-sim` on loopback, pages of {page:,}, "
              "into SQLite (a new file) and PostgreSQL 15 (the throwaway server of `scripts/with-postgres`, "
              "fsync off), against what users write today in Python: `requests` with limit/offset pages, "
              "then `sqlite3` `executemany` or `psycopg` `COPY`, same columns plus the record as JSON. "
-             "CPU and peak RSS are the syncing process's own (the simulator runs apart). One run each.",
+             "CPU and peak RSS are the syncing process's own (the simulator runs apart). "
+             f"Medians of {rounds} interleaved rounds.",
              "",
              "| run | records/s | wall s | CPU s | peak RSS MiB |",
              "|---|---:|---:|---:|---:|"]
     for name in ["runtel-sqlite", "python-sqlite", "runtel-postgres", "python-postgres"]:
         r = runs.get(name)
         if r:
-            lines.append(f"| {name} | {r['per_s']:,} | {r['wall_s']} | {r.get('cpu_s', '–')} | "
-                         f"{r.get('peak_rss_mib', '–')} |")
+            lines.append(f"| {name} | {round(r['per_s']):,} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
+                         f"{r['peak_rss_mib']:.1f} |")
 
     def get(name: str, key: str):
         return runs.get(name, {}).get(key)
@@ -44,7 +50,7 @@ def main() -> None:
     for name, label, goal in [("runtel-sqlite", "SQLite ≥ 100,000 records/s", 100_000),
                               ("runtel-postgres", "PostgreSQL ≥ 50,000 records/s", 50_000)]:
         v = get(name, "per_s")
-        lines.append(f"| {label} | {v if v is None else f'{v:,}'} | "
+        lines.append(f"| {label} | {v if v is None else f'{round(v):,}'} | "
                      f"{'–' if v is None else ('yes' if v >= goal else '**no**')} |")
     for kind in ["sqlite", "postgres"]:
         a, b = get(f"runtel-{kind}", "cpu_s"), get(f"python-{kind}", "cpu_s")

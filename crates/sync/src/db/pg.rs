@@ -107,6 +107,9 @@ fn copy_text(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// Bytes of COPY text sent at once.
+const COPY_CHUNK: usize = 1 << 20;
+
 /// One row in COPY's text format, with its line end.
 fn copy_line(out: &mut Vec<u8>, row: &Row) {
     for (i, cell) in row.cells.iter().enumerate() {
@@ -335,15 +338,19 @@ impl Backend for Pg {
             let mut w = tx
                 .copy_in(&format!("COPY {into} ({}) FROM STDIN", names.join(", ")))
                 .map_err(err)?;
-            // Row by row into the COPY stream (it sends in chunks): a page is not
-            // held a second time as COPY text.
-            let mut line = Vec::with_capacity(1024);
+            // In chunks of about 1 MiB: each write to the COPY stream is a message
+            // to the connection's task, so rows one by one cost more than the
+            // rows; and a whole page is not held a second time as COPY text.
+            let mut chunk = Vec::with_capacity(COPY_CHUNK + 4096);
+            let copy_err = |e: std::io::Error| Error::Database(format!("{shown}: COPY: {e}"));
             for row in to_write {
-                line.clear();
-                copy_line(&mut line, row);
-                w.write_all(&line)
-                    .map_err(|e| Error::Database(format!("{shown}: COPY: {e}")))?;
+                copy_line(&mut chunk, row);
+                if chunk.len() >= COPY_CHUNK {
+                    w.write_all(&chunk).map_err(copy_err)?;
+                    chunk.clear();
+                }
             }
+            w.write_all(&chunk).map_err(copy_err)?;
             w.finish().map_err(err)?;
             if !all_new {
                 let pk: Vec<String> = table.primary_key.iter().map(|c| quote(c)).collect();
