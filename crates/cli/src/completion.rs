@@ -52,6 +52,7 @@ fn fish_names() -> String {
         "# The catalog's object and action names (runtel objects).
 complete -c runtel -n \"__fish_runtel_using_subcommand call\" -f -a \"{objects} {actions}\"
 complete -c runtel -n \"__fish_runtel_using_subcommand export\" -f -a \"{objects}\"
+complete -c runtel -n \"__fish_runtel_using_subcommand sync\" -f -a \"{objects}\"
 complete -c runtel -n \"__fish_runtel_using_subcommand objects\" -f -a \"{objects}\"
 # Profile names for --profile, from the config file and cached sessions.
 complete -c runtel -l profile -f -r -a \"(runtel profiles --names 2>/dev/null)\"

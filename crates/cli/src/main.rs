@@ -16,6 +16,7 @@ mod profiles;
 mod session_cache;
 mod settings;
 mod status;
+mod sync;
 mod terminal;
 mod zone;
 
@@ -76,6 +77,18 @@ macro_rules! demo_example {
         ""
     };
 }
+
+/// The end of `runtel sync --help`.
+const SYNC_HELP: &str = "Examples:
+  runtel sync DomainCDR --to cdrs.sqlite
+  runtel sync DomainCDR DomainQueueCDR --to postgres://runtel@localhost/pbx --since 30d
+  runtel sync DomainCDR --to cdrs.sqlite --follow --every 5m --log-format json
+  runtel sync DomainCDR --to all.sqlite --domain all          # platform operators
+
+SIGINT or SIGTERM stops after the page being fetched is committed (a second one
+stops at once; nothing committed is lost). A page that fails the catalog's checks
+is not written: the error names the record (exit code 6). Database errors, and a
+table whose columns differ in type from the catalog's, are exit code 11.";
 
 /// The end of `runtel --help`: examples, where settings come from, exit codes.
 const TOP_HELP: &str = concat!(
@@ -294,6 +307,15 @@ enum Command {
         #[arg(long)]
         allow_drift: bool,
     },
+    /// Copy objects into SQLite or Postgres and keep them current (incremental,
+    /// crash-safe).
+    ///
+    /// One table per object (DomainCDR -> domain_cdr): the catalog's fields as
+    /// typed columns plus the whole record as JSON in _json. A checkpoint per
+    /// server, domain and object is committed with each page, so an interrupted
+    /// sync continues where it stopped; logs resume by time with an overlap.
+    #[command(after_help = SYNC_HELP)]
+    Sync(sync::SyncArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(after_help = COMPLETIONS_HELP)]
     Completions {
@@ -805,6 +827,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             view.print(&obj, response)
         }
+        Command::Sync(args) => sync::run(args, &cli.conn),
         Command::Export {
             obj,
             words,

@@ -3621,8 +3621,13 @@ fn bash_completion_offers_commands_flags_and_catalog_objects() {
     for n in &known {
         assert!(objs.iter().any(|x| x == n), "{n} missing: {objs:?}");
     }
-    let objs = bash_complete(&home, &script, "runtel export DomainQ");
-    assert!(objs.iter().any(|x| x == "DomainQueueCDR"), "{objs:?}");
+    for cmd in ["export", "sync"] {
+        let objs = bash_complete(&home, &script, &format!("runtel {cmd} DomainQ"));
+        assert!(
+            objs.iter().any(|x| x == "DomainQueueCDR"),
+            "{cmd}: {objs:?}"
+        );
+    }
     // Actions and flags.
     let actions = bash_complete(&home, &script, "runtel call User list_w");
     assert_eq!(actions, ["list_with_detail"]);
