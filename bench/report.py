@@ -97,6 +97,17 @@ def main() -> None:
     for t in (1, 4, 16):
         p(f"| {t} | {fmt(med(runs, f'rust-threads@{t}', 'per_s'), 0)} | {fmt(med(runs, f'py-runtel-threads@{t}', 'per_s'), 0)} |")
 
+    p("\n## 6. Async clients: `get`s from 50 tasks sharing one client (Rust 10,000, Python 1,000)\n")
+    p("| client | calls/s | CPU µs/call | peak RSS MiB |")
+    p("|---|---:|---:|---:|")
+    for key, label in [("reqwest-calls", "hand-written reqwest + serde_json (Rust floor)"),
+                       ("rust-async-calls", "runtel-async `AsyncClient` (Rust)"),
+                       ("py-runtel-async-calls", "runtel.AsyncClient (Python)"),
+                       ("py-httpx-async-calls", "httpx.AsyncClient + json"),
+                       ("py-aiohttp-calls", "aiohttp.ClientSession + json")]:
+        p(f"| {label} | {fmt(med(runs, key, 'per_s'), 0)} | {fmt(med(runs, key, 'cpu_us_per_op'))} | "
+          f"{fmt(med(runs, key, 'peak_rss_mib'))} |")
+
     def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
         return None if a is None or b is None or b == 0 else a / b
 
@@ -109,6 +120,14 @@ def main() -> None:
         ("Python runtel CPU/call ≤ ⅓ of requests", ratio(cpu("py-runtel-calls"), cpu("py-requests-calls")), lambda r: r <= 1 / 3),
         ("Python large-list decode no slower than requests + orjson",
          ratio(med(runs, "py-runtel-list", "wall_s"), med(runs, "py-requests-orjson-list", "wall_s")), lambda r: r <= 1.0),
+        ("Rust AsyncClient CPU/call ≤ 1.1× hand-written reqwest",
+         ratio(cpu("rust-async-calls"), cpu("reqwest-calls")), lambda r: r <= 1.1),
+        ("Python AsyncClient calls/s ≥ 3× httpx.AsyncClient",
+         ratio(rate("py-runtel-async-calls"), rate("py-httpx-async-calls")), lambda r: r >= 3),
+        ("Python AsyncClient CPU/call ≤ ⅓ of httpx.AsyncClient",
+         ratio(cpu("py-runtel-async-calls"), cpu("py-httpx-async-calls")), lambda r: r <= 1 / 3),
+        ("Python AsyncClient calls/s ≥ aiohttp",
+         ratio(rate("py-runtel-async-calls"), rate("py-aiohttp-calls")), lambda r: r >= 1),
         ("Streaming peak RSS < 64 MiB (Rust)", med(runs, "rust-stream", "peak_rss_mib"), lambda r: r < 64),
         ("Streaming peak RSS < 64 MiB (Python)", med(runs, "py-runtel-stream", "peak_rss_mib"), lambda r: r < 64),
     ]

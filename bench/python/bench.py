@@ -1,6 +1,7 @@
 """Python benchmark modes for bench/run; each run prints one JSON line.
 
     python bench.py MODE URL N [THREADS]
+    python bench.py ASYNC_MODE URL N [CONCURRENCY]   (py-*-async-calls, py-aiohttp-calls)
 """
 
 from __future__ import annotations
@@ -52,8 +53,90 @@ class Plain:
                          self.token)
 
 
+ASYNC_MODES = ("py-runtel-async-calls", "py-httpx-async-calls", "py-aiohttp-calls")
+
+
+def run_async(mode: str, url: str, n: int, concurrency: int) -> None:
+    """``n`` gets of ``User`` 1 from ``concurrency`` asyncio tasks sharing one client:
+    runtel.AsyncClient, or what users write today with httpx.AsyncClient or aiohttp
+    (one session, json bodies, the same checks as ``Plain``)."""
+    import asyncio
+
+    async def drive(one: Callable[[], Any]) -> None:
+        for _ in range(200):
+            await one()
+        left = n
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                await one()
+
+        c0, t0 = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        report(mode, n, time.perf_counter() - t0, time.process_time() - c0, concurrency=concurrency)
+
+    async def main() -> None:
+        if mode == "py-runtel-async-calls":
+            import runtel
+
+            async with runtel.AsyncClient(url, login=LOGIN, password=PASSWORD) as pbx:
+                async def one() -> None:
+                    assert (await pbx.call("User", "get", id=1))["body"]["id"] == 1
+                await drive(one)
+            return
+        ids = iter(range(1 << 62))
+        api = url + "/api/"
+        if mode == "py-httpx-async-calls":
+            import httpx
+
+            async with httpx.AsyncClient(timeout=30) as session:
+                async def post(env: dict, token: Any) -> Any:
+                    headers = {"Content-Type": "application/json"}
+                    if token:
+                        headers["Authorization"] = f"Bearer {token}"
+                    r = await session.post(api, content=json.dumps(env), headers=headers)
+                    r.raise_for_status()
+                    v = json.loads(r.content)
+                    assert v["code"] == 200 and v["action_id"] == env["action_id"]
+                    return v
+                token = (await post({"action": "auth", "obj": "User", "action_id": "a",
+                                     "params": {"login": LOGIN, "password": PASSWORD}}, None))["body"]["token"]
+
+                async def one() -> None:
+                    env = {"action": "get", "obj": "User", "action_id": f"p-{next(ids)}", "params": {"id": 1}}
+                    assert (await post(env, token))["body"]["id"] == 1
+                await drive(one)
+            return
+        import aiohttp
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            async def post_aio(env: dict, token: Any) -> Any:
+                headers = {"Content-Type": "application/json"}
+                if token:
+                    headers["Authorization"] = f"Bearer {token}"
+                async with session.post(api, data=json.dumps(env), headers=headers) as r:
+                    r.raise_for_status()
+                    v = json.loads(await r.read())
+                assert v["code"] == 200 and v["action_id"] == env["action_id"]
+                return v
+            token = (await post_aio({"action": "auth", "obj": "User", "action_id": "a",
+                                     "params": {"login": LOGIN, "password": PASSWORD}}, None))["body"]["token"]
+
+            async def one() -> None:
+                env = {"action": "get", "obj": "User", "action_id": f"p-{next(ids)}", "params": {"id": 1}}
+                assert (await post_aio(env, token))["body"]["id"] == 1
+            await drive(one)
+
+    asyncio.run(main())
+
+
 def main() -> None:
     mode, url, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if mode in ASYNC_MODES:
+        run_async(mode, url, n, int(sys.argv[4]) if len(sys.argv) > 4 else 50)
+        return
     if mode in ("py-runtel-calls", "py-runtel-list", "py-runtel-stream", "py-runtel-threads"):
         import runtel
 

@@ -8,6 +8,11 @@
             ...
     runtel.objects()                     # the object catalog: names, actions, fields
 
+    async with runtel.AsyncClient("https://pbx.example", login="me@pbx.example", password=pw) as pbx:
+        users = await pbx.User.list()    # the same Response, the same exceptions
+        async for cdr in pbx.records("DomainCDR", page_size=1000):
+            ...
+
 Logging goes to the ``runtel`` logger (which has a ``NullHandler``, so nothing
 is printed unless the program configures logging); passwords and tokens never
 appear in it.
@@ -33,6 +38,8 @@ from ._errors import (
     TransportError,
 )
 from ._runtel import (
+    AsyncClient,
+    AsyncRecords,
     AuthInfo,
     Client,
     FieldSpec,
@@ -59,6 +66,8 @@ _atexit.register(_at_exit)
 
 __all__ = [
     "Client",
+    "AsyncClient",
+    "AsyncRecords",
     "AuthInfo",
     "Records",
     "Response",

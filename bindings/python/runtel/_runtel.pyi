@@ -7,6 +7,8 @@ import datetime
 import os
 from typing import (
     Any,
+    AsyncIterator,
+    Awaitable,
     ClassVar,
     Dict,
     ItemsView,
@@ -31,6 +33,10 @@ __all__ = [
     "Records",
     "ObjectProxy",
     "ActionProxy",
+    "AsyncClient",
+    "AsyncRecords",
+    "AsyncObjectProxy",
+    "AsyncActionProxy",
     "AuthInfo",
     "Response",
     "ObjectSpec",
@@ -44,6 +50,7 @@ __all__ = [
     "_sample_error",
     "_transport_causes",
     "_decode_counts",
+    "_async_log_counts",
     "_at_exit",
 ]
 
@@ -878,6 +885,481 @@ class Client:
         Configuration, platform configuration (platform operators only); inferred from
         client programs. Actions: list, list_with_detail, get, append, update, delete."""
 
+
+@final
+class AsyncRecords(AsyncIterator[_JsonDict]):
+    """Every record of a list action (dicts), for ``async for``; one page in
+    memory. Records of a page already fetched come without a trip through the
+    event loop. An error is raised once, then the iteration ends. Cancelling
+    the task that waits for a page cancels its request."""
+
+    def __aiter__(self) -> "AsyncRecords":
+        """The iterator itself."""
+    def __anext__(self) -> Awaitable[_JsonDict]:
+        """The next record, fetching a page when needed;
+        ``StopAsyncIteration`` at the end."""
+    @property
+    def total_count(self) -> Optional[int]:
+        """The ``total_count`` reported with the last page, or None before the
+        first. Reading a property never waits for a page being fetched."""
+    @property
+    def position(self) -> int:
+        """The offset of the next record."""
+    @property
+    def pages_fetched(self) -> int:
+        """Pages fetched so far."""
+    @property
+    def shortfall(self) -> Optional[int]:
+        """Once the list has ended below the last announced ``total_count``, by
+        how many records; None otherwise."""
+
+@final
+class AsyncActionProxy:
+    """``pbx.User.list`` of an ``AsyncClient``: calling it returns the call's
+    awaitable."""
+
+    def __call__(self, params: Optional[_JsonDict] = None, /, **kwargs: Any) -> Awaitable[Response]:
+        """Sends the action, as ``pbx.call(obj, action, params, **kwargs)``."""
+
+@final
+class AsyncObjectProxy:
+    """``pbx.User`` of an ``AsyncClient``: its attributes are the object's
+    actions."""
+
+    def __getattr__(self, action: str) -> AsyncActionProxy:
+        """The action ``action`` of this object, ready to call and await."""
+    def __dir__(self) -> List[str]:
+        """The catalog's actions of the object, and ``spec``."""
+    @property
+    def spec(self) -> "ObjectSpec":
+        """The object's catalog entry."""
+
+@final
+class AsyncClient:
+    """The asyncio client: the same options, calls, ``Response`` objects and
+    exception classes as ``Client``, as coroutines, on the Rust core's async
+    client (tokio). Safe to share between tasks: calls run concurrently over
+    one connection pool; when the token expires, exactly one task logs in
+    again while the others wait (single flight). The login guard is shared
+    with every ``Client`` of the same server in the process.
+
+    ``async with runtel.AsyncClient(url, login=..., password=...) as pbx``
+    logs in lazily and logs out on exit; ``await pbx.User.list(limit=10)`` is
+    ``await pbx.call("User", "list", limit=10)``.
+
+    Cancelling the task that awaits a call (``task.cancel()``,
+    ``asyncio.wait_for``, an anyio cancel scope) cancels its request: its
+    connection is closed, the client stays usable, and whether a cancelled
+    write was applied on the server is unknown. A login runs to its end even
+    if its awaiting task is cancelled, so the login guard counts its real
+    outcome. A ``timeout`` that runs out raises ``RuntelTimeoutError``.
+
+    Works under any asyncio event loop (uvloop included) and anyio's asyncio
+    backend. Make clients after a ``fork()``, not before."""
+
+    OPTION_NAMES: ClassVar[Tuple[str, ...]]
+    """The name of every option (as for ``Client``)."""
+
+    def __new__(
+        cls,
+        base_url: str,
+        *,
+        timeout: Optional[float] = 30.0,
+        connect_timeout: Optional[float] = 10.0,
+        ca_file: Optional[_Path] = None,
+        accept_invalid_certs: Optional[bool] = False,
+        proxy: Optional[str] = None,
+        proxy_from_env: Optional[bool] = False,
+        user_agent: Optional[str] = None,
+        max_response_bytes: Optional[int] = 67108864,
+        login: Optional[str] = None,
+        password: Optional[str] = None,
+        max_auth_failures: Optional[int] = 3,
+        auth_lockout_cooldown: Optional[float] = 900.0,
+        max_retries: Optional[int] = 2,
+        retry_base_delay: Optional[float] = 0.2,
+        retry_max_delay: Optional[float] = 2.0,
+        relogin_margin: Optional[float] = 60.0,
+        logout_on_drop: Optional[bool] = True,
+        max_idle_age: Optional[float] = 30.0,
+        warn_plain_http: Optional[bool] = True,
+        verify: Union[bool, _Path, None] = True,
+        lockout_cooldown: Optional[float] = None,
+    ) -> "AsyncClient":
+        """A client for the PBX at ``base_url`` (``https://pbx.example``; the
+        endpoint is ``{base_url}/api/``).
+
+        Every option of the core is a keyword (``AsyncClient.OPTION_NAMES``,
+        the same as ``Client``'s); nothing is sent before the first call; None
+        keeps an option's default. Seconds accept an int or a float from 0 to
+        30 days (timeouts above 0). An unknown keyword or a value of the wrong
+        type raises ``TypeError`` (naming the nearest keyword for a typo); a
+        value the core refuses raises ``InvalidInputError`` naming the keyword.
+
+        - ``timeout`` (default 30.0): seconds for one HTTP exchange, connect to
+          last byte.
+        - ``connect_timeout`` (default 10.0): seconds to establish a
+          connection (never more than ``timeout``).
+        - ``ca_file`` (default None): trust the certificates in this PEM file
+          (a private CA, or the PBX's self-signed certificate) instead of the
+          public web roots.
+        - ``accept_invalid_certs`` (default False): accept any certificate.
+          Dangerous: anyone on the path can read the password and token.
+        - ``proxy`` (default None): send through this proxy
+          (``http://host:port`` or ``socks5://host:port``); none by default,
+          whatever the environment says.
+        - ``proxy_from_env`` (default False): use ``HTTPS_PROXY``,
+          ``HTTP_PROXY`` or ``ALL_PROXY`` when ``proxy`` is not set.
+        - ``user_agent`` (default None): the ``User-Agent`` header (None sends
+          ``runtel/VERSION``).
+        - ``max_response_bytes`` (default 67108864): the largest answer
+          accepted, in bytes after decompression (64 MiB).
+        - ``login`` (default None): the login for lazy logins and renewals; give
+          ``password`` with it.
+        - ``password`` (default None): the password that goes with ``login``;
+          never shown (``options`` shows ``"***"``).
+        - ``max_auth_failures`` (default 3): refused logins in a row for a
+          server before logins are refused locally (``AuthLockoutError``).
+        - ``auth_lockout_cooldown`` (default 900.0): seconds logins stay
+          refused locally after that.
+        - ``max_retries`` (default 2): retries of ``list``,
+          ``list_with_detail`` and ``get`` after a connection failure or a
+          502/503/504; 0 turns them off. Writes are never retried.
+        - ``retry_base_delay`` (default 0.2): seconds before the first retry,
+          doubled for each further one, jittered.
+        - ``retry_max_delay`` (default 2.0): the longest single retry delay,
+          in seconds.
+        - ``relogin_margin`` (default 60.0): log in again this many seconds
+          before the token expires (at most a quarter of its lifetime).
+        - ``logout_on_drop`` (default True): log out when the client is closed
+          or its last reference dropped.
+        - ``max_idle_age`` (default 30.0): seconds after which idle keep-alive
+          connections are closed.
+        - ``warn_plain_http`` (default True): log a warning once before a
+          password goes over plain ``http://`` to a host that is not this
+          machine.
+        - ``verify`` (default True): as requests and httpx take it: True checks
+          certificates against the public roots, False is
+          ``accept_invalid_certs=True``, a path (str or ``os.PathLike``) is
+          ``ca_file``. Not together with ``ca_file`` or
+          ``accept_invalid_certs``.
+        - ``lockout_cooldown`` (default None): another name of
+          ``auth_lockout_cooldown`` (None: that option's default).
+        """
+    @property
+    def options(self) -> Dict[str, Any]:
+        """Every option the client was built with, as for ``Client.options``."""
+    def login(self, login: str, password: str) -> Awaitable[AuthInfo]:
+        """Logs in and remembers the credentials for automatic re-login. A
+        refused login raises ``AuthError`` and is never retried; after
+        ``max_auth_failures`` refusals in a row for this server (counted with
+        every client of the process), ``AuthLockoutError``."""
+    def call(self, obj: str, action: str, params: Optional[_JsonDict] = None, /, **kwargs: Any) -> Awaitable[Response]:
+        """Sends one call and returns its answer, as ``Client.call``."""
+    def list(
+        self,
+        obj: str,
+        params: Optional[_JsonDict] = None,
+        /,
+        *,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        filter: Optional[_FilterArg] = None,
+        action: str = "list",
+        **kwargs: Any,
+    ) -> Awaitable[Response]:
+        """One page of a list action: ``call(obj, action, params, limit=...,
+        offset=..., filter=..., **kwargs)``."""
+    def records(
+        self,
+        obj: str,
+        params: Optional[_JsonDict] = None,
+        /,
+        *,
+        page_size: Optional[int] = None,
+        filter: Optional[_FilterArg] = None,
+        start: Optional[int] = None,
+        action: str = "list",
+        consistent: bool = False,
+        **kwargs: Any,
+    ) -> AsyncRecords:
+        """Every record of a list action, for ``async for``, one page in memory;
+        the keywords as for ``Client.records`` (page_size defaults to 1000)."""
+    def logout(self) -> Awaitable[None]:
+        """Ends the token on the server. Stored credentials are kept."""
+    def close(self) -> Awaitable[None]:
+        """Logs out (when holding a token) and closes the client; later calls
+        raise ``InvalidInputError``."""
+    @property
+    def auth_info(self) -> Optional[AuthInfo]:
+        """The auth info of the current login, or None."""
+    @property
+    def status(self) -> str:
+        """``"unauthenticated"``, ``"authenticated"``, ``"expired"``,
+        ``"logged_out"`` or ``"closed"``."""
+    @property
+    def url(self) -> str:
+        """The endpoint URL (``{base_url}/api/``)."""
+    def __aenter__(self) -> Awaitable["AsyncClient"]:
+        """The client itself."""
+    def __aexit__(self, exc_type: Any = None, _exc: Any = None, _tb: Any = None) -> Awaitable[Optional[bool]]:
+        """Logs out and closes. An exception already being raised is never
+        replaced by a logout failure (that is logged)."""
+    @property
+    def User(self) -> AsyncObjectProxy:
+        """The ``User`` object: platform users (cabinet logins).
+
+        Configuration, users and roles (PBX users see their own PBX's); documented by
+        the vendor. Actions: list, list_with_detail, get, append, update, delete, auth,
+        logout."""
+    @property
+    def Role(self) -> AsyncObjectProxy:
+        """The ``Role`` object: roles and their permissions.
+
+        Configuration, users and roles (PBX users see their own PBX's); documented by
+        the vendor. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def DomainUser(self) -> AsyncObjectProxy:
+        """The ``DomainUser`` object: a PBX's extensions.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``);
+        documented by the vendor. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainAgent(self) -> AsyncObjectProxy:
+        """The ``DomainAgent`` object: call-centre agents.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainRole(self) -> AsyncObjectProxy:
+        """The ``DomainRole`` object: a PBX's own roles.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainPermission(self) -> AsyncObjectProxy:
+        """The ``DomainPermission`` object: a PBX's permissions.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainQueue(self) -> AsyncObjectProxy:
+        """The ``DomainQueue`` object: call queues.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainConference(self) -> AsyncObjectProxy:
+        """The ``DomainConference`` object: conference rooms.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainDialPlan(self) -> AsyncObjectProxy:
+        """The ``DomainDialPlan`` object: dial plan rules.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainGateway(self) -> AsyncObjectProxy:
+        """The ``DomainGateway`` object: SIP gateways (trunks).
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainSofiaProfile(self) -> AsyncObjectProxy:
+        """The ``DomainSofiaProfile`` object: SIP profiles.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainLocalStream(self) -> AsyncObjectProxy:
+        """The ``DomainLocalStream`` object: music on hold streams.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainDialerBatch(self) -> AsyncObjectProxy:
+        """The ``DomainDialerBatch`` object: auto-dialer campaigns.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainAutoDialingBatchSchedule(self) -> AsyncObjectProxy:
+        """The ``DomainAutoDialingBatchSchedule`` object: auto-dialer schedules.
+
+        Configuration, inside one PBX (platform operators pass ``domain_id``); inferred
+        from client programs. Actions: list, list_with_detail, get, append, update,
+        delete."""
+    @property
+    def DomainCDR(self) -> AsyncObjectProxy:
+        """The ``DomainCDR`` object: call history (call detail records).
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainQueueCDR(self) -> AsyncObjectProxy:
+        """The ``DomainQueueCDR`` object: queue call records.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainQueueMemberCDR(self) -> AsyncObjectProxy:
+        """The ``DomainQueueMemberCDR`` object: queue member call records.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainConferenceCdr(self) -> AsyncObjectProxy:
+        """The ``DomainConferenceCdr`` object: conference records (sic: Cdr).
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainConferenceMemberCDR(self) -> AsyncObjectProxy:
+        """The ``DomainConferenceMemberCDR`` object: conference member records.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainAgentStatus(self) -> AsyncObjectProxy:
+        """The ``DomainAgentStatus`` object: agent status changes.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainDPEResult(self) -> AsyncObjectProxy:
+        """The ``DomainDPEResult`` object: dial plan results; get_dialog(call_uuid) answers body.dialog.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get, get_dialog.
+        Time field ``dt``."""
+    @property
+    def DomainDialerContact(self) -> AsyncObjectProxy:
+        """The ``DomainDialerContact`` object: auto-dialer contacts.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainDialerAttempt(self) -> AsyncObjectProxy:
+        """The ``DomainDialerAttempt`` object: auto-dialer attempts.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainVoiceMail(self) -> AsyncObjectProxy:
+        """The ``DomainVoiceMail`` object: voicemail messages.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainNotify(self) -> AsyncObjectProxy:
+        """The ``DomainNotify`` object: notifications.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainCRMEvent(self) -> AsyncObjectProxy:
+        """The ``DomainCRMEvent`` object: CRM events.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def DomainFax(self) -> AsyncObjectProxy:
+        """The ``DomainFax`` object: faxes.
+
+        A log, read only, inside one PBX (platform operators pass ``domain_id``);
+        inferred from client programs. Actions: list, list_with_detail, get. Time field
+        ``dt``."""
+    @property
+    def PbxHost(self) -> AsyncObjectProxy:
+        """The ``PbxHost`` object: PBX hosts.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def GSSystem(self) -> AsyncObjectProxy:
+        """The ``GSSystem`` object: global system settings.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def GSPluginCore(self) -> AsyncObjectProxy:
+        """The ``GSPluginCore`` object: core plugin settings.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def GSPluginCDR(self) -> AsyncObjectProxy:
+        """The ``GSPluginCDR`` object: CDR plugin settings.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def GSDefaults(self) -> AsyncObjectProxy:
+        """The ``GSDefaults`` object: platform defaults.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def ModCallCenter(self) -> AsyncObjectProxy:
+        """The ``ModCallCenter`` object: call-centre module.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def ModEventSocket(self) -> AsyncObjectProxy:
+        """The ``ModEventSocket`` object: event socket module.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def ModXmlCdr(self) -> AsyncObjectProxy:
+        """The ``ModXmlCdr`` object: XML CDR module.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def SystemAudioFile(self) -> AsyncObjectProxy:
+        """The ``SystemAudioFile`` object: audio files.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def SystemFileStorage(self) -> AsyncObjectProxy:
+        """The ``SystemFileStorage`` object: file storage.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+    @property
+    def SystemLocalStream(self) -> AsyncObjectProxy:
+        """The ``SystemLocalStream`` object: platform streams.
+
+        Configuration, platform configuration (platform operators only); inferred from
+        client programs. Actions: list, list_with_detail, get, append, update, delete."""
+
 def _after_fork_in_child() -> None:
     """Registered with ``os.register_at_fork``: clients drop the parent's
     connections and ``action_id`` sequence, and the worker pool starts over."""
@@ -901,3 +1383,6 @@ def _decode_counts() -> Dict[str, int]:
     """Answers decoded in one pass (``fast``), and answers the core's parser
     read after the decoder's success rule refused them: ``slow_ok`` (should
     stay 0) and ``slow_error``."""
+def _async_log_counts() -> Dict[str, int]:
+    """Log records of the async client's runtime threads queued so far, and the
+    batches they reached the ``runtel`` logger in (for tests)."""

@@ -185,10 +185,12 @@ def test_the_readme_names_only_what_the_package_has() -> None:
 
 
 def test_the_readme_examples_after_the_first_run(sim: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    # The first example needs a real PBX and password; the others only `pbx`.
+    # The first example needs a real PBX and password; the others only `pbx`
+    # (and the asyncio one the simulator's `url`, `user` and `pw`).
     with runtel.Client(sim.url, login=LOGIN, password=PASSWORD) as pbx:
         for block in readme_blocks()[1:]:
-            exec(compile(block, "README.md", "exec"), {"runtel": runtel, "pbx": pbx})
+            scope = {"runtel": runtel, "pbx": pbx, "url": sim.url, "user": LOGIN, "pw": PASSWORD}
+            exec(compile(block, "README.md", "exec"), scope)
     out = capsys.readouterr().out
     assert "DomainCDR domain log list, list_with_detail, get" in out
     assert "'condition_type': 5" in out and "'type': 0" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -9,34 +10,28 @@ from typing import Any
 import pytest
 
 import runtel
-from conftest import LOGIN, PASSWORD
+from conftest import LOGIN, PASSWORD, ROOT
 
-FAULTS = [
-    ("delay:1500", runtel.RuntelTimeoutError),
-    ("drop_before", runtel.TransportError),
-    ("drop_mid_body", runtel.TransportError),
-    ("truncated_json", runtel.ProtocolError),
-    ("html_502", runtel.ApiError),
-    ("html_503", runtel.ApiError),
-    ("wrong_action_id", runtel.ProtocolError),
-    ("oversize:300000", runtel.ProtocolError),
-    ("invalid_utf8", runtel.ProtocolError),
-    ("non_object_json", runtel.ProtocolError),
-]
+# The fault matrix every front end runs: one table, tests/fault-matrix.json.
+MATRIX = json.loads((ROOT / "tests" / "fault-matrix.json").read_text())
+KIND_CLASS = {cls.kind: cls for cls in (runtel.RuntelTimeoutError, runtel.TransportError,
+                                          runtel.ProtocolError, runtel.ApiError)}
+FAULTS = [(case["fault"], KIND_CLASS[case["kind"]]) for case in MATRIX["faults"]]
+CLIENT = {"timeout": MATRIX["client"]["timeout"], "max_retries": MATRIX["client"]["max_retries"],
+          "max_response_bytes": MATRIX["client"]["max_response_bytes"]}
 
 
 @pytest.mark.parametrize("fault,cls", FAULTS, ids=[f for f, _ in FAULTS])
 def test_fault_gives_its_class_in_time_and_the_client_recovers(make_sim: Any, fault: str, cls: type) -> None:
     s = make_sim()
-    c = runtel.Client(s.url, login=LOGIN, password=PASSWORD, timeout=0.8, max_retries=0,
-                      max_response_bytes=200_000)
+    c = runtel.Client(s.url, login=LOGIN, password=PASSWORD, **CLIENT)
     c.User.list()
     s.fault(fault)
     started = time.monotonic()
     with pytest.raises(cls) as e:
         c.User.list()
     assert type(e.value) is cls
-    assert time.monotonic() - started < 1.4
+    assert time.monotonic() - started < MATRIX["within_seconds"]
     assert c.User.list()["code"] == 200
     # A write hit by the same fault is reported, and sent exactly once.
     s.control("counters/reset", {})

@@ -1,7 +1,10 @@
 //! Benchmark drivers run by `bench/run`, each mode in its own process so CPU time and
 //! peak RSS belong to that mode alone. Prints one JSON line per run.
 //!
-//! Modes: rust-calls, ureq-calls, rust-list, ureq-list, rust-stream, rust-threads.
+//! Modes: rust-calls, ureq-calls, rust-list, ureq-list, rust-stream, rust-threads;
+//! rust-async-calls and reqwest-calls (see `aio`).
+
+mod aio;
 
 use std::time::Instant;
 
@@ -114,6 +117,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (mode, url) = (args[1].as_str(), args[2].as_str());
     let n: u64 = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    if aio::run(mode, url, n, &args) {
+        return;
+    }
     match mode {
         "rust-calls" => {
             let c = client(url);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtel_protocol::{duration_from_secs, Endpoint, Error, Limits, Secret};
+use runtel_protocol::{Endpoint, Error, Limits, Secret};
 
 use crate::client::Client;
 use crate::guard::GuardStore;
@@ -171,41 +171,7 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let endpoint = Endpoint::parse(&self.base_url)?;
         let o = &self.options;
-        for (name, d) in [
-            ("timeout", o.timeout),
-            ("connect_timeout", o.connect_timeout),
-            ("auth_lockout_cooldown", o.auth_lockout_cooldown),
-            ("relogin_margin", o.relogin_margin),
-            ("max_idle_age", o.max_idle_age),
-            ("retry_base_delay", o.retry_base_delay),
-            ("retry_max_delay", o.retry_max_delay),
-        ] {
-            // Durations from other languages arrive as seconds: one bound for all.
-            duration_from_secs(name, d.as_secs_f64())?;
-        }
-        if o.timeout.is_zero() || o.connect_timeout.is_zero() {
-            return Err(Error::InvalidInput(
-                "timeouts must be greater than zero".into(),
-            ));
-        }
-        if o.max_response_bytes == 0 {
-            return Err(Error::InvalidInput(
-                "max_response_bytes must be greater than zero".into(),
-            ));
-        }
-        match (&o.login, &o.password) {
-            (Some(login), Some(password)) if login.trim().is_empty() || password.is_empty() => {
-                return Err(Error::InvalidInput(
-                    "login and password must not be empty".into(),
-                ))
-            }
-            (Some(_), None) | (None, Some(_)) => {
-                return Err(Error::InvalidInput(
-                    "login and password go together: give both or neither".into(),
-                ))
-            }
-            _ => {}
-        }
+        o.validate()?;
         let roots_pem = match (&self.roots_pem, &o.ca_file) {
             (Some(pem), _) => Some(pem.clone()),
             (None, Some(path)) => Some(

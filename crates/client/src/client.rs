@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use runtel_protocol::{
     is_token_rejection, parse_response, ActionIdGenerator, AuthInfo, Call, CallPolicy, CallStep,
-    Endpoint, Error, Expected, HostIdentity, HttpRequest, Limits, LoginAttempt, PolicyOptions,
-    Redactor, Response, Secret, Session, SessionStatus,
+    Endpoint, Error, Expected, Limits, LoginAttempt, PolicyOptions, Redactor, Response, Secret,
+    Session, SessionStatus,
 };
 use serde_json::Value;
 
@@ -17,6 +17,7 @@ use crate::builder::ClientBuilder;
 use crate::guard::{resolve_identity, shared_guard, GuardStore, SharedGuard};
 use crate::options::ClientOptions;
 use crate::records::Records;
+use crate::support::{self, jitter_seed, log_call, params_value};
 use crate::transport::{Transport, TransportSettings};
 
 /// A Runtel API client. Cheap to clone (an `Arc` inside); all clones share one
@@ -101,13 +102,6 @@ fn process_ids(pid: u32) -> ActionIdGenerator {
             .map_or(0, |d| d.as_nanos()),
     );
     ActionIdGenerator::with_prefix(format!("rt{pid:x}{:06x}", h.finish() as u32 & 0xff_ffff))
-}
-
-/// Params as JSON: `()` and `None` are no params; anything else must serialize
-/// to an object (checked by [`Call::new`]).
-fn params_value(params: impl serde::Serialize) -> Result<Value, Error> {
-    serde_json::to_value(params)
-        .map_err(|e| Error::InvalidInput(format!("params cannot be sent as JSON: {e}")))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -422,7 +416,7 @@ impl Inner {
             }
             None => None,
         };
-        self.warn_if_plain_http();
+        support::warn_if_plain_http(&self.endpoint, &self.warn_plain_http);
         let io = self.io();
         let attempt = LoginAttempt::new(&self.endpoint, io.ids.next_id(), login, password)?;
         let action_id = attempt.request().action_id.clone();
@@ -442,60 +436,19 @@ impl Inner {
             }
         }
         drop(store_lock);
-        let info = match result {
-            Ok(info) => info,
-            Err(mut e) => {
-                e.redact(&redactor);
-                log::warn!(
-                    "User.auth action_id={action_id} login failed: kind={} after {} ms \
-                     ({failures} failed in a row for this server)",
-                    e.kind(),
-                    started.elapsed().as_millis(),
-                );
-                return Err(e);
-            }
-        };
-        let set_aside = self.read_session().set_aside_fields().to_vec();
-        if !set_aside.is_empty() {
-            log::debug!(
-                "User.auth action_id={action_id}: fields of another type than documented, \
-                 kept as sent in extra: {}",
-                set_aside.join(", ")
-            );
-        }
-        if self.read_session().expiry_unknown() && !self.warned_expiry.swap(true, Ordering::Relaxed)
-        {
-            log::warn!(
-                "the server's token expiry (exp {}) was already past when the \
-                 token arrived (a clock or time-zone mix-up on the server); using the \
-                 token until the server rejects it",
-                info.exp
-            );
-        }
-        self.token_pid.store(std::process::id(), Ordering::SeqCst);
-        log::info!(
-            "User.auth action_id={action_id} logged in user_id={} role_type={} in {} ms",
-            info.user_id,
-            info.role_type,
-            started.elapsed().as_millis()
+        let mut result = result;
+        support::log_login(
+            &action_id,
+            &mut result,
+            &redactor,
+            failures,
+            started,
+            &self.read_session(),
+            &self.warned_expiry,
         );
+        let info = result?;
+        self.token_pid.store(std::process::id(), Ordering::SeqCst);
         Ok(info)
-    }
-
-    /// Warns once per client before a password goes over plain HTTP to a host
-    /// that is not this machine.
-    fn warn_if_plain_http(&self) {
-        if self.endpoint.is_https() || !self.warn_plain_http.swap(false, Ordering::Relaxed) {
-            return;
-        }
-        let server = self.endpoint.server();
-        let loopback = matches!(server.host, HostIdentity::Ip(ip) if ip.is_loopback());
-        if !loopback {
-            log::warn!(
-                "sending the password and token in clear text over http:// to {server}; \
-                 use https:// (or turn this warning off with the warn_plain_http setting)"
-            );
-        }
     }
 
     /// Logs in again unless another thread already did since `seen_generation`.
@@ -652,48 +605,6 @@ impl Drop for Inner {
             }
         }
     }
-}
-
-fn log_call(request: &HttpRequest, result: Result<(), &Error>, started: Instant) {
-    let ms = started.elapsed().as_millis();
-    match result {
-        Ok(()) => log::debug!(
-            "{}.{} action_id={} code=200 {} ms",
-            request.obj,
-            request.action,
-            request.action_id,
-            ms
-        ),
-        Err(e) => {
-            // Plain words in log lines (other languages read them): `-` for "none".
-            let code = e.api_code().map_or("-".to_owned(), |c| c.to_string());
-            let http = e.http_status().map_or("-".to_owned(), |c| c.to_string());
-            // The line names the call already; the detail need not say it again.
-            let detail = e.detail();
-            let prefix = format!("{}.{}: ", request.obj, request.action);
-            let detail = detail.strip_prefix(&prefix).unwrap_or(&detail);
-            log::info!(
-                "{}.{} action_id={} failed kind={} code={code} http={http} {} ms: {}",
-                request.obj,
-                request.action,
-                request.action_id,
-                e.kind(),
-                ms,
-                detail
-            )
-        }
-    }
-}
-
-/// A seed for the backoff's jitter: different per call and per process, so
-/// clients retrying after the same outage spread out.
-fn jitter_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    h.finish()
 }
 
 /// Compile-time proof of the thread-safety contract.

@@ -4,6 +4,10 @@
 //! The rule itself ([`LoginGuard`]: failures, attempts in flight, cool-down) is
 //! the protocol crate's; this module only decides which clients share one, and
 //! lets threads wait their turn when the attempts in flight use up the budget.
+//!
+//! Other clients of this process (the async client of `runtel-async`) share the
+//! same guards through [`shared_guard`]: a blocking and an async client of one
+//! server count their failed logins together.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, ToSocketAddrs};
@@ -36,9 +40,13 @@ pub trait LockedGuardState {
     fn save(&mut self, failures: u32, locked_until: Option<SystemTime>) -> Result<(), Error>;
 }
 
-/// A [`LoginGuard`] shared by every client of one server in this process.
+/// A [`LoginGuard`] shared by every client of one server in this process (get
+/// it with [`shared_guard`]). A login takes a [`Permit`] first
+/// ([`SharedGuard::begin`], or [`SharedGuard::try_begin`] for callers that must
+/// not block), marks it sent just before the `auth` leaves, and finishes it
+/// with the outcome the protocol's `LoginAttempt::finish` names.
 #[derive(Debug, Default)]
-pub(crate) struct SharedGuard {
+pub struct SharedGuard {
     state: Mutex<LoginGuard>,
     turn: Condvar,
 }
@@ -49,13 +57,35 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SharedGuard {
-    /// Waits (at most `wait`) until a login may start, then counts it in flight.
+    /// Counts a login in flight if one may start now; `Ok(None)` when it must
+    /// wait for others to finish (never blocks: for async callers, which then
+    /// wait with [`SharedGuard::begin`] on a blocking thread). Refuses with
+    /// `auth_lockout` during a lock-out.
+    pub fn try_begin(
+        self: &Arc<Self>,
+        max_failures: u32,
+        cooldown: Duration,
+    ) -> Result<Option<Permit>, Error> {
+        let mut state = lock(&self.state);
+        state.set_limits(max_failures, cooldown);
+        Ok(match state.try_begin(SystemTime::now())? {
+            GuardDecision::Proceed => Some(Permit {
+                guard: Arc::clone(self),
+                sent: false,
+                finished: false,
+            }),
+            GuardDecision::Wait => None,
+        })
+    }
+
+    /// Waits (at most `wait`, blocking this thread) until a login may start,
+    /// then counts it in flight.
     pub fn begin(
-        &self,
+        self: &Arc<Self>,
         max_failures: u32,
         cooldown: Duration,
         wait: Duration,
-    ) -> Result<Permit<'_>, Error> {
+    ) -> Result<Permit, Error> {
         let deadline = Instant::now() + wait;
         let mut state = lock(&self.state);
         state.set_limits(max_failures, cooldown);
@@ -63,7 +93,7 @@ impl SharedGuard {
             match state.try_begin(SystemTime::now())? {
                 GuardDecision::Proceed => {
                     return Ok(Permit {
-                        guard: self,
+                        guard: Arc::clone(self),
                         sent: false,
                         finished: false,
                     })
@@ -120,14 +150,17 @@ impl SharedGuard {
 }
 
 /// One login attempt counted in flight. Dropped without [`Permit::finish`] after
-/// [`Permit::mark_sent`] (a panic mid-request), it counts as a failure.
-pub(crate) struct Permit<'a> {
-    guard: &'a SharedGuard,
+/// [`Permit::mark_sent`] (a panic mid-request, an async login cancelled while its
+/// `auth` was out), it counts as a failure: fail closed, the server may have
+/// counted it. Dropped before `mark_sent`, it counts as never sent.
+#[derive(Debug)]
+pub struct Permit {
+    guard: Arc<SharedGuard>,
     sent: bool,
     finished: bool,
 }
 
-impl Permit<'_> {
+impl Permit {
     /// Replaces the count with state another process saved (under its lock), and
     /// refuses at once if that state is locked.
     pub fn load(&mut self, failures: u32, locked_until: Option<SystemTime>) -> Result<(), Error> {
@@ -158,7 +191,7 @@ impl Permit<'_> {
     }
 }
 
-impl Drop for Permit<'_> {
+impl Drop for Permit {
     fn drop(&mut self) {
         if !self.finished {
             let outcome = if self.sent {
@@ -177,7 +210,10 @@ impl Drop for Permit<'_> {
 /// Per process: a forked child gets its own guard, carrying over the parent's
 /// count, with the parent's logins in flight counted as failures (fail closed:
 /// they may have reached the server, and no thread of the child will finish them).
-pub(crate) fn shared_guard(server: &ServerIdentity) -> Arc<SharedGuard> {
+///
+/// The key is a [`ServerIdentity`] with its host name resolved (see
+/// [`server_identity`]), as the blocking client keys it.
+pub fn shared_guard(server: &ServerIdentity) -> Arc<SharedGuard> {
     type Guards = HashMap<ServerIdentity, (u32, Arc<SharedGuard>)>;
     static GUARDS: OnceLock<Mutex<Guards>> = OnceLock::new();
     let pid = std::process::id();

@@ -51,18 +51,20 @@
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod body;
 mod builder;
 mod client;
 mod guard;
 mod options;
 mod records;
+pub mod support;
 mod transport;
 
 pub use builder::{ClientBuilder, RetryPolicy};
 pub use client::{after_fork_in_child, Client, Decoder, ResponseDecoder};
-pub use guard::{server_identity, GuardStore, LockedGuardState};
+pub use guard::{server_identity, shared_guard, GuardStore, LockedGuardState, Permit, SharedGuard};
 pub use options::ClientOptions;
-pub use records::Records;
+pub use records::{PageStep, Pager, Records};
 pub use runtel_protocol::{catalog, edit_distance, field, Condition, Filter, ObjectSpec, Op};
 pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_DURATION};
 pub use runtel_protocol::{

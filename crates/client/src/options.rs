@@ -106,6 +106,49 @@ impl std::fmt::Debug for ClientOptions {
 }
 
 impl ClientOptions {
+    /// Checks the settings every client needs valid (durations in range,
+    /// non-zero timeouts and body limit, login and password together and not
+    /// empty); each client's `build` calls it.
+    pub fn validate(&self) -> Result<(), Error> {
+        let o = self;
+        for (name, d) in [
+            ("timeout", o.timeout),
+            ("connect_timeout", o.connect_timeout),
+            ("auth_lockout_cooldown", o.auth_lockout_cooldown),
+            ("relogin_margin", o.relogin_margin),
+            ("max_idle_age", o.max_idle_age),
+            ("retry_base_delay", o.retry_base_delay),
+            ("retry_max_delay", o.retry_max_delay),
+        ] {
+            // Durations from other languages arrive as seconds: one bound for all.
+            duration_from_secs(name, d.as_secs_f64())?;
+        }
+        if o.timeout.is_zero() || o.connect_timeout.is_zero() {
+            return Err(Error::InvalidInput(
+                "timeouts must be greater than zero".into(),
+            ));
+        }
+        if o.max_response_bytes == 0 {
+            return Err(Error::InvalidInput(
+                "max_response_bytes must be greater than zero".into(),
+            ));
+        }
+        match (&o.login, &o.password) {
+            (Some(login), Some(password)) if login.trim().is_empty() || password.is_empty() => {
+                return Err(Error::InvalidInput(
+                    "login and password must not be empty".into(),
+                ))
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(Error::InvalidInput(
+                    "login and password go together: give both or neither".into(),
+                ))
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// The name of every option, in declaration order: the keys of
     /// [`ClientOptions::to_json`], the Python keyword arguments, the C
     /// `runtel_options_set` names and the CLI's profile keys.

@@ -1,15 +1,162 @@
 //! Paging through a list action with memory bounded by one page.
+//!
+//! The paging rules live in [`Pager`], which does no I/O: it names the call for
+//! the next page and takes the answer. [`Records`] drives it over the blocking
+//! [`Client`]; the async client's record stream drives the same `Pager`.
 
 use std::collections::VecDeque;
 
-use runtel_protocol::{Call, Error};
+use runtel_protocol::{Call, Error, Response};
 use serde_json::Value;
 
 use crate::client::Client;
 
-/// An iterator over every record of a list action. It asks for `page_size`
-/// records at a time (top-level `limit`/`offset`). It yields `Err` at most once,
-/// then ends.
+/// An iterator over every record of a list action, over the blocking client:
+/// a [`Pager`] (see there for the paging rules) driven with [`Client::call_with`].
+/// It yields `Err` at most once, then ends.
+pub struct Records {
+    client: Client,
+    pager: Pager,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.pager.fmt(f)
+    }
+}
+
+/// What a [`Pager`] wants next.
+#[derive(Debug)]
+pub enum PageStep {
+    /// The next record.
+    Record(Value),
+    /// Send this call and hand its answer to [`Pager::take_page`] (or its
+    /// error to [`Pager::fail`]).
+    Fetch(Call),
+    /// The next page's call cannot be built: yield this error; the list is over.
+    Failed(Error),
+    /// The list is over.
+    Done,
+}
+
+impl Records {
+    pub(crate) fn new(
+        client: Client,
+        obj: &str,
+        params: Value,
+        page_size: u64,
+    ) -> Result<Records, Error> {
+        Ok(Records {
+            client,
+            pager: Pager::new(obj, params, page_size)?,
+        })
+    }
+
+    /// Uses `list_with_detail` (or another list-like action) instead of `list`.
+    pub fn action(mut self, action: &str) -> Result<Records, Error> {
+        self.pager = self.pager.action(action)?;
+        Ok(self)
+    }
+
+    /// Sends this `filter` with every page: a [`runtel_protocol::Filter`] built
+    /// from conditions, or the wire JSON (top level, passed through).
+    pub fn filter(mut self, filter: impl Into<Value>) -> Result<Records, Error> {
+        self.pager = self.pager.filter(filter)?;
+        Ok(self)
+    }
+
+    /// Starts at this offset (to resume an interrupted export).
+    pub fn starting_at(mut self, offset: u64) -> Records {
+        self.pager = self.pager.starting_at(offset);
+        self
+    }
+
+    /// Pages by `id` instead of offset (see [`Pager::consistent`]).
+    pub fn consistent(mut self) -> Result<Records, Error> {
+        self.pager = self.pager.consistent()?;
+        Ok(self)
+    }
+
+    /// The paging state: counts, shortfall, drift, notifies (see [`Pager`]).
+    pub fn pager(&self) -> &Pager {
+        &self.pager
+    }
+
+    /// The `total_count` of the last page, once one was fetched.
+    pub fn total_count(&self) -> Option<u64> {
+        self.pager.total_count()
+    }
+
+    /// The offset of the next record this iterator will yield.
+    pub fn position(&self) -> u64 {
+        self.pager.position()
+    }
+
+    /// Records of the current page not yet yielded.
+    pub fn buffered(&self) -> usize {
+        self.pager.buffered()
+    }
+
+    /// Pages asked for so far.
+    pub fn pages_fetched(&self) -> u64 {
+        self.pager.pages_fetched()
+    }
+
+    /// See [`Pager::shortfall`].
+    pub fn shortfall(&self) -> Option<u64> {
+        self.pager.shortfall()
+    }
+
+    /// See [`Pager::duplicates_dropped`].
+    pub fn duplicates_dropped(&self) -> u64 {
+        self.pager.duplicates_dropped()
+    }
+
+    /// See [`Pager::total_count_drift`].
+    pub fn total_count_drift(&self) -> Option<(u64, u64)> {
+        self.pager.total_count_drift()
+    }
+
+    /// See [`Pager::notifies`].
+    pub fn notifies(&self) -> &[Value] {
+        self.pager.notifies()
+    }
+
+    /// See [`Pager::server_page_size`].
+    pub fn server_page_size(&self) -> Option<u64> {
+        self.pager.server_page_size()
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Value, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.pager.step() {
+                PageStep::Record(r) => return Some(Ok(r)),
+                PageStep::Failed(e) => return Some(Err(e)),
+                PageStep::Done => return None,
+                PageStep::Fetch(call) => {
+                    if let Err(e) = self
+                        .client
+                        .call_with(&call)
+                        .and_then(|resp| self.pager.take_page(resp))
+                    {
+                        self.pager.fail();
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Records {}
+
+/// The paging of a list action, without I/O: it asks for `page_size` records at
+/// a time (top-level `limit`/`offset`) through [`Pager::step`], and takes each
+/// answer with [`Pager::take_page`]. Every front end pages with it.
 ///
 /// When it stops, so that a server with its own limits loses nothing:
 /// - an empty page always ends the list;
@@ -37,8 +184,7 @@ use crate::client::Client;
 ///   skips nor repeats while records are added or deleted, if the server returns
 ///   records sorted by `id` (checked on every page: a page out of order is an
 ///   error, not a silent skip).
-pub struct Records {
-    client: Client,
+pub struct Pager {
     call: Call,
     page_size: u64,
     offset: u64,
@@ -60,7 +206,7 @@ pub struct Records {
     keyset: Option<Option<Value>>,
 }
 
-impl std::fmt::Debug for Records {
+impl std::fmt::Debug for Pager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Records")
             .field("obj", &self.call.obj())
@@ -73,18 +219,13 @@ impl std::fmt::Debug for Records {
     }
 }
 
-impl Records {
-    pub(crate) fn new(
-        client: Client,
-        obj: &str,
-        params: Value,
-        page_size: u64,
-    ) -> Result<Records, Error> {
+impl Pager {
+    /// Paging through `obj`'s `list` with `params`, `page_size` records a page.
+    pub fn new(obj: &str, params: Value, page_size: u64) -> Result<Pager, Error> {
         if page_size == 0 {
             return Err(Error::InvalidInput("page_size must be at least 1".into()));
         }
-        Ok(Records {
-            client,
+        Ok(Pager {
             call: Call::new(obj, "list", params)?,
             page_size,
             offset: 0,
@@ -104,7 +245,7 @@ impl Records {
     }
 
     /// Uses `list_with_detail` (or another list-like action) instead of `list`.
-    pub fn action(mut self, action: &str) -> Result<Records, Error> {
+    pub fn action(mut self, action: &str) -> Result<Pager, Error> {
         self.call = Call::new(
             self.call.obj(),
             action,
@@ -116,13 +257,13 @@ impl Records {
 
     /// Sends this `filter` with every page: a [`runtel_protocol::Filter`] built
     /// from conditions, or the wire JSON (top level, passed through).
-    pub fn filter(mut self, filter: impl Into<Value>) -> Result<Records, Error> {
+    pub fn filter(mut self, filter: impl Into<Value>) -> Result<Pager, Error> {
         self.call = self.call.filter(filter.into())?;
         Ok(self)
     }
 
     /// Starts at this offset (to resume an interrupted export).
-    pub fn starting_at(mut self, offset: u64) -> Records {
+    pub fn starting_at(mut self, offset: u64) -> Pager {
         self.offset = offset;
         self
     }
@@ -184,7 +325,7 @@ impl Records {
     /// of order is a `protocol` error), the records must have an `id`, a filter
     /// that joins its conditions with OR (`type` 1) cannot be combined, and
     /// resuming by offset ([`Records::starting_at`]) does not apply.
-    pub fn consistent(mut self) -> Result<Records, Error> {
+    pub fn consistent(mut self) -> Result<Pager, Error> {
         if let Some(Value::Object(f)) = self.call.get_filter() {
             if f.get("type").and_then(Value::as_i64).unwrap_or(0) != 0 {
                 return Err(Error::InvalidInput(
@@ -204,12 +345,39 @@ impl Records {
         self.server_page_size
     }
 
-    fn fetch(&mut self) -> Result<(), Error> {
+    /// The next record, or the call for the next page, or the end.
+    pub fn step(&mut self) -> PageStep {
+        if let Some(r) = self.page.pop_front() {
+            return PageStep::Record(r);
+        }
+        // A page whose records were all repeats yields nothing: ask for the next
+        // one rather than end early (the list ends only when `done`).
+        if self.done {
+            return PageStep::Done;
+        }
         let call = match &self.keyset {
-            None => self.call.clone().limit(self.page_size).offset(self.offset),
-            Some(last) => self.keyset_call(last.as_ref())?,
+            None => Ok(self.call.clone().limit(self.page_size).offset(self.offset)),
+            Some(last) => self.keyset_call(last.as_ref()),
         };
-        let resp = self.client.call_with(&call)?;
+        match call {
+            Ok(call) => PageStep::Fetch(call),
+            Err(e) => {
+                self.fail();
+                PageStep::Failed(e)
+            }
+        }
+    }
+
+    /// Ends the list after an error (a failed call, or one from
+    /// [`Pager::take_page`]): the error is yielded once, then nothing.
+    pub fn fail(&mut self) {
+        self.done = true;
+        self.page.clear();
+    }
+
+    /// Takes the answer to the last [`PageStep::Fetch`]; an error ends the list
+    /// (call [`Pager::fail`]).
+    pub fn take_page(&mut self, resp: Response) -> Result<(), Error> {
         self.pages_fetched += 1;
         for n in resp.notifies() {
             if !self.notifies.contains(n) {
@@ -335,31 +503,7 @@ impl Records {
     }
 }
 
-impl Iterator for Records {
-    type Item = Result<Value, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(r) = self.page.pop_front() {
-            return Some(Ok(r));
-        }
-        if self.done {
-            return None;
-        }
-        // A page whose records were all repeats yields nothing: ask for the next
-        // one rather than end early (the list ends only when `done`).
-        while self.page.is_empty() && !self.done {
-            if let Err(e) = self.fetch() {
-                self.done = true;
-                return Some(Err(e));
-            }
-        }
-        self.page.pop_front().map(Ok)
-    }
-}
-
-impl std::iter::FusedIterator for Records {}
-
-impl Records {
+impl Pager {
     fn repeated_page_error(&self) -> Error {
         Error::unexpected_shape(
             self.call.obj(),

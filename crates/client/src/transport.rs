@@ -10,15 +10,9 @@ pub(crate) use runtel_protocol::RawAnswer;
 /// A failure to get an answer, categorised for the call policy.
 pub(crate) use runtel_protocol::TransportFailure as SendError;
 
-/// Bodies are pre-allocated from `Content-Length` up to this size only: a
-/// server announcing 10 GB must not make the client reserve its whole limit
-/// before a byte arrives. Larger bodies grow as they arrive.
-const MAX_PREALLOCATION: u64 = 4 * 1024 * 1024;
-
-/// A compressed answer may inflate to this many times its size on the wire
-/// (JSON lists compress 5-30x), beyond a floor of [`INFLATE_FLOOR`].
-const MAX_INFLATE_RATIO: u64 = 100;
-const INFLATE_FLOOR: u64 = 8 * 1024 * 1024;
+use crate::body::{
+    describe_rustls, inflate, is_gzip, is_handshake_failure, preallocation, tls_cause,
+};
 
 pub(crate) struct Transport {
     agent: ureq::Agent,
@@ -114,14 +108,13 @@ impl Transport {
         };
         let date = header("date");
         let wire_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-        let encoding = header("content-encoding").map(|v| v.trim().to_ascii_lowercase());
+        let encoding = header("content-encoding");
         let limit = self.max_body_bytes as u64;
-        let mut body =
-            Vec::with_capacity(wire_length.unwrap_or(0).min(limit).min(MAX_PREALLOCATION) as usize);
+        let mut body = Vec::with_capacity(preallocation(wire_length, limit));
         let mut reader = resp.body_mut().with_config().limit(limit).reader();
         std::io::Read::read_to_end(&mut reader, &mut body)
             .map_err(|e| map_error(ureq_error_of(e), req, budget, started, true))?;
-        if matches!(encoding.as_deref(), Some("gzip" | "x-gzip")) {
+        if encoding.as_deref().is_some_and(is_gzip) {
             body = inflate(&body, limit, req).map_err(|error| SendError {
                 error,
                 retryable: false,
@@ -130,42 +123,6 @@ impl Transport {
         }
         Ok(RawAnswer { status, date, body })
     }
-}
-
-/// Decodes a gzip body, refusing one that inflates beyond the body limit or
-/// beyond [`MAX_INFLATE_RATIO`] times its size on the wire (past a floor): a
-/// 200 KB "decompression bomb" must not cost gigabytes.
-fn inflate(wire: &[u8], max_body: u64, req: &HttpRequest) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
-    let limit = max_body.min(
-        (wire.len() as u64)
-            .saturating_mul(MAX_INFLATE_RATIO)
-            .max(INFLATE_FLOOR),
-    );
-    let mut out =
-        Vec::with_capacity((wire.len() as u64 * 8).min(limit).min(MAX_PREALLOCATION) as usize);
-    let mut decoder = flate2::read::MultiGzDecoder::new(wire).take(limit + 1);
-    decoder.read_to_end(&mut out).map_err(|e| {
-        Error::unexpected_shape(
-            &req.obj,
-            &req.action,
-            format!("compressed answer is not valid gzip: {e}"),
-            "$",
-        )
-    })?;
-    if out.len() as u64 > limit {
-        let mut e = Error::body_too_large(limit, &req.obj, &req.action);
-        if let Error::Protocol(info) = &mut e {
-            info.detail = format!(
-                "compressed answer of {} bytes inflates beyond {limit} bytes (the body limit, \
-                 and at most {MAX_INFLATE_RATIO} times its size on the wire): refused as a \
-                 decompression bomb",
-                wire.len()
-            );
-        }
-        return Err(e);
-    }
-    Ok(out)
 }
 
 /// The ureq error inside an I/O error from a body reader (a limit hit, a timeout,
@@ -292,53 +249,5 @@ fn map_error(
         error: Error::transport_with_source(cause, format!("{what}: {detail} ({phase})"), e),
         retryable,
         not_sent,
-    }
-}
-
-/// True for the TLS failures that can only happen in the handshake, before a
-/// byte of the request is written (a certificate refused, no common protocol).
-/// Any other TLS error (a record that does not decrypt, an alert) may come after
-/// the request left: the login guard must count it.
-fn is_handshake_failure(err: &rustls::Error) -> bool {
-    use rustls::Error as R;
-    matches!(
-        err,
-        R::InvalidCertificate(_)
-            | R::NoCertificatesPresented
-            | R::UnsupportedNameType
-            | R::PeerIncompatible(_)
-            | R::InappropriateHandshakeMessage { .. }
-            | R::HandshakeNotComplete
-    )
-}
-
-fn tls_cause(err: &rustls::Error) -> TlsCause {
-    use rustls::{CertificateError as C, Error as R};
-    match err {
-        R::InvalidCertificate(C::UnknownIssuer) => TlsCause::UnknownIssuer,
-        R::InvalidCertificate(
-            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
-        ) => TlsCause::Expired,
-        R::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-            TlsCause::WrongName
-        }
-        _ => TlsCause::Other,
-    }
-}
-
-/// Names the cause of a certificate failure in words a user can act on.
-fn describe_rustls(err: &rustls::Error) -> String {
-    use rustls::{CertificateError, Error as R};
-    match err {
-        R::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            "certificate not trusted (unknown issuer; self-signed? pass its CA as a root certificate)".into()
-        }
-        R::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
-            "certificate has expired".into()
-        }
-        R::InvalidCertificate(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }) => {
-            "certificate is not valid for this host name".into()
-        }
-        other => other.to_string(),
     }
 }

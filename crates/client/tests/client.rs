@@ -157,39 +157,53 @@ fn both_error_styles_give_the_same_error() {
     assert_eq!(s.counters().auth_attempts, 2);
 }
 
+/// The fault matrix every front end's suite runs (one table, `tests/fault-matrix.json`).
+fn fault_matrix() -> (serde_json::Value, Vec<(Fault, ErrorKind)>) {
+    let m: serde_json::Value =
+        serde_json::from_str(include_str!("../../../tests/fault-matrix.json")).unwrap();
+    let cases = m["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let kind = ErrorKind::ALL
+                .iter()
+                .copied()
+                .find(|k| k.as_str() == c["kind"])
+                .unwrap();
+            (Fault::parse(c["fault"].as_str().unwrap()).unwrap(), kind)
+        })
+        .collect();
+    (m, cases)
+}
+
 #[test]
 fn every_fault_gives_its_typed_error_in_time_and_the_client_recovers() {
     let s = sim(SimConfig::default());
+    let (m, cases) = fault_matrix();
+    let settings = &m["client"];
     let c = Client::builder(s.url())
         .credentials(DEFAULT_LOGIN, DEFAULT_PASSWORD)
-        .timeout(Duration::from_millis(800))
-        .max_response_bytes(200_000)
-        .retry(RetryPolicy::NONE)
+        .timeout(Duration::from_secs_f64(
+            settings["timeout"].as_f64().unwrap(),
+        ))
+        .max_response_bytes(settings["max_response_bytes"].as_u64().unwrap() as usize)
+        .retry(RetryPolicy {
+            max_retries: settings["max_retries"].as_u64().unwrap() as u32,
+            ..RetryPolicy::NONE
+        })
         .build()
         .unwrap();
+    let within = Duration::from_secs_f64(m["within_seconds"].as_f64().unwrap());
     c.call("User", "list", json!({})).unwrap();
-    let cases = [
-        (
-            Fault::Delay(Duration::from_millis(1500)),
-            ErrorKind::Timeout,
-        ),
-        (Fault::DropBeforeResponse, ErrorKind::Transport),
-        (Fault::DropMidBody, ErrorKind::Transport),
-        (Fault::TruncatedJson, ErrorKind::Protocol),
-        (Fault::Html502, ErrorKind::Api),
-        (Fault::Html503, ErrorKind::Api),
-        (Fault::WrongActionId, ErrorKind::Protocol),
-        (Fault::Oversize(300_000), ErrorKind::Protocol),
-        (Fault::InvalidUtf8, ErrorKind::Protocol),
-        (Fault::NonObjectJson, ErrorKind::Protocol),
-    ];
+    assert_eq!(cases.len(), 10, "the matrix lost a case");
     for (fault, kind) in cases {
         s.push_fault(FaultRule::times(fault.clone(), 1));
         let started = Instant::now();
         let e = c.call("User", "list", json!({})).unwrap_err();
         assert_eq!(e.kind(), kind, "{fault:?}: {e}");
         assert!(
-            started.elapsed() < Duration::from_millis(1400),
+            started.elapsed() < within,
             "{fault:?} took {:?}",
             started.elapsed()
         );

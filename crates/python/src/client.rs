@@ -158,6 +158,11 @@ impl CallArgs {
         Ok(args)
     }
 
+    /// The params alone (for paging, which sets the top-level words itself).
+    pub(crate) fn into_params(self) -> Value {
+        self.params
+    }
+
     /// The call, with the top-level words set.
     pub(crate) fn call(self, py: Python<'_>, obj: &str, action: &str) -> PyResult<Call> {
         let mut call = Call::new(obj, action, self.params)

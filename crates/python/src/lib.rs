@@ -3,6 +3,7 @@
 //! errors, releases the GIL while waiting on the network, and keeps those waits
 //! interruptible by Ctrl-C (see `wait`).
 
+mod aio;
 mod auth_info;
 mod catalog;
 mod client;
@@ -42,5 +43,6 @@ fn _runtel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(errors::transport_causes, m)?)?;
     m.add_function(wrap_pyfunction!(decode::decode_counts, m)?)?;
     m.add_function(wrap_pyfunction!(wait::at_exit, m)?)?;
+    aio::register(m)?;
     Ok(())
 }

@@ -7,7 +7,7 @@ struct Bridge;
 
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-fn python_level(level: log::Level) -> i32 {
+pub(crate) fn python_level(level: log::Level) -> i32 {
     match level {
         log::Level::Error => 40,
         log::Level::Warn => 30,
@@ -26,6 +26,10 @@ impl log::Log for Bridge {
 
     fn log(&self, record: &log::Record<'_>) {
         if !self.enabled(record.metadata()) || crate::wait::must_not_attach() {
+            return;
+        }
+        // The async client's runtime threads queue records instead of taking the GIL.
+        if crate::aio::queue_log(record) {
             return;
         }
         // Interpreter shutdown or a broken handler must not take the caller down.

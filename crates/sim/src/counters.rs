@@ -26,6 +26,9 @@ pub struct CounterSnapshot {
     pub requests: u64,
     /// TCP (or TLS) connections accepted.
     pub connections: u64,
+    /// Connections open now (a gauge, not reset): what a client holds, pooled
+    /// or in use. A client that leaks connections makes it grow.
+    pub open_connections: u64,
     /// `auth` calls received.
     pub auth_attempts: u64,
     /// `auth` calls refused (wrong login or password).
@@ -49,6 +52,7 @@ impl CounterSnapshot {
         json!({
             "requests": self.requests,
             "connections": self.connections,
+            "open_connections": self.open_connections,
             "auth_attempts": self.auth_attempts,
             "auth_failures": self.auth_failures,
             "max_concurrent_auths": self.max_concurrent_auths,
@@ -69,6 +73,7 @@ impl Counters {
         CounterSnapshot {
             requests: get(&self.requests),
             connections: get(&self.connections),
+            open_connections: 0,
             auth_attempts: get(&self.auth_attempts),
             auth_failures: get(&self.auth_failures),
             max_concurrent_auths: get(&self.max_concurrent_auths),

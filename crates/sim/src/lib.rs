@@ -159,7 +159,7 @@ impl Simulator {
 
     /// What the simulator has seen so far.
     pub fn counters(&self) -> CounterSnapshot {
-        self.shared.counters.snapshot()
+        self.shared.counters_snapshot()
     }
 
     /// Zeroes the counters.

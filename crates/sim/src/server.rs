@@ -244,6 +244,15 @@ impl Drop for Slot<'_> {
     }
 }
 
+impl Shared {
+    /// The counters, with the connections open at this moment.
+    pub(crate) fn counters_snapshot(&self) -> crate::CounterSnapshot {
+        let mut snapshot = self.counters.snapshot();
+        snapshot.open_connections = lock(&self.open).len() as u64;
+        snapshot
+    }
+}
+
 fn release(shared: &Shared, id: u64) {
     lock(&shared.open).remove(&id);
     shared.open_changed.notify_all();
@@ -623,7 +632,7 @@ fn control(shared: &Shared, method: &str, op: &str, body: &[u8]) -> Reply {
     let bad = |m: String| json_reply(400, &json!({"ok": false, "error": m}));
     match (method, op) {
         ("GET", "health") => json_reply(200, &shared.health()),
-        ("GET", "counters") => json_reply(200, &shared.counters.snapshot().to_json()),
+        ("GET", "counters") => json_reply(200, &shared.counters_snapshot().to_json()),
         ("POST", "counters/reset") => {
             shared.counters.reset();
             ok()
