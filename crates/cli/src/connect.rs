@@ -2,12 +2,20 @@
 
 use std::sync::Arc;
 
-use runtel_client::Client;
+use runtel_client::{Client, ClientBuilder};
 
 use crate::failure::Result;
 use crate::session_cache::{PersistentGuard, SessionCache};
 use crate::settings::Settings;
 use crate::terminal;
+
+/// `builder` showing each exchange under `--debug-http`.
+fn observed(builder: ClientBuilder) -> ClientBuilder {
+    match crate::diag::exchange_observer() {
+        Some(show) => builder.on_exchange(show),
+        None => builder,
+    }
+}
 
 /// A client ready for one invocation, and what must be saved when it ends.
 pub struct Connection {
@@ -38,8 +46,7 @@ impl Connection {
                 settings.options_with_credentials(&login, password)
             }
         };
-        let client = Client::builder(&settings.url)
-            .options(options)
+        let client = observed(Client::builder(&settings.url).options(options))
             .guard_store(Arc::new(guard))
             .build()?;
         if let Some((info, expires)) = cached {
@@ -59,7 +66,9 @@ impl Connection {
     pub fn for_login(settings: &Settings) -> Result<Connection> {
         let guard = PersistentGuard::load(settings)?;
         let cache = SessionCache::new(settings)?;
-        let client = settings.builder().guard_store(Arc::new(guard)).build()?;
+        let client = observed(settings.builder())
+            .guard_store(Arc::new(guard))
+            .build()?;
         let generation = client.session_generation();
         Ok(Connection {
             client,

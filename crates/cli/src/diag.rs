@@ -6,13 +6,14 @@
 //! are dropped; every text shown passes through a [`Redactor`] holding the
 //! password and token of this invocation as soon as the tool knows them
 //! ([`add_secret`]); and a `Bearer` credential in any text is masked whatever
-//! it is. Requests are shown with [`runtel_client::HttpRequest::masked_headers`]
-//! and `masked_body`, answers redacted with the request's own secrets.
+//! it is. Exchanges come from the client's observer already masked
+//! ([`runtel_client::Exchange::describe`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use runtel_client::{Call, Decoder, Endpoint, Error, Expected, Limits, Redactor, Response, Secret};
+use runtel_client::{Exchange, Redactor};
 
 use crate::terminal;
 
@@ -166,6 +167,7 @@ static LOGGER: OnceLock<StderrLogger> = OnceLock::new();
 /// Sends log records to stderr as `-v`, `RUNTEL_LOG` (or `RUST_LOG`) and
 /// `--debug-http` ask; nothing when none does.
 pub fn init(verbose: u8, debug_http: bool) {
+    DEBUG_HTTP.store(debug_http, Ordering::Relaxed);
     let spec = std::env::var("RUNTEL_LOG")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok());
@@ -187,68 +189,22 @@ pub fn init(verbose: u8, debug_http: bool) {
     }
 }
 
-/// `text` cut to [`BODY_BOUND`] bytes (at a character boundary), saying how
-/// much was left out.
-fn bounded(text: &str) -> String {
-    if text.len() <= BODY_BOUND {
-        return text.to_owned();
-    }
-    let mut end = BODY_BOUND;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!(
-        "{}… ({} more bytes not shown)",
-        &text[..end],
-        text.len() - end
-    )
+/// Whether `--debug-http` was given (set once by [`init`]).
+static DEBUG_HTTP: AtomicBool = AtomicBool::new(false);
+
+/// The client's exchange observer under `--debug-http`, `None` otherwise.
+pub fn exchange_observer() -> Option<impl Fn(&Exchange<'_>) + Send + Sync + 'static> {
+    DEBUG_HTTP.load(Ordering::Relaxed).then_some(show_exchange)
 }
 
-/// A decoder that shows each exchange of a call on stderr before decoding the
-/// answer as usual: the request as sent (headers and body masked), then the
-/// answer's status and body (redacted, cut at [`BODY_BOUND`]). Retries and the
-/// replay after a new login are shown too, each with its own `action_id`.
-pub struct HttpDebug<'a> {
-    /// The call being made.
-    pub call: &'a Call,
-    /// Its server.
-    pub endpoint: Endpoint,
-}
-
-impl Decoder for HttpDebug<'_> {
-    type Output = Response;
-
-    fn decode(
-        &self,
-        expected: Expected<'_>,
-        status: u16,
-        body: Vec<u8>,
-        limits: &Limits,
-    ) -> Result<Response, Error> {
-        // The request as the client built it for this action_id; the token in
-        // it is masked anyway, so a stand-in gives the same text.
-        let req = self.call.to_http(
-            &self.endpoint,
-            expected.action_id.to_owned(),
-            Some(&Secret::new("***")),
-        );
-        let mut shown = format!("> {} {}\n", req.method, req.url);
-        for (k, v) in req.masked_headers() {
-            shown.push_str(&format!("> {k}: {v}\n"));
-        }
-        shown.push_str(&format!("> {}\n", bounded(&req.masked_body())));
-        let redactor = Redactor::new(expected.secrets);
-        let text = String::from_utf8_lossy(&body);
-        let answer = redactor.redact_excerpt(&bounded(&redactor.redact(&text)));
-        shown.push_str(&format!(
-            "< HTTP {status}, {} bytes\n< {}",
-            body.len(),
-            answer
-        ));
-        for line in scrub(&shown).lines() {
-            terminal::note(&terminal::inert(line));
-        }
-        runtel_client::ResponseDecoder.decode(expected, status, body, limits)
+/// Shows one exchange on stderr: the request as sent (token and password
+/// masked), then the answer's status and body (every known secret and any
+/// token in it masked), each body cut at [`BODY_BOUND`]. Logins, retries, the
+/// replay after a new login and every page of an export or sync are shown,
+/// each with its own `action_id`.
+fn show_exchange(exchange: &Exchange<'_>) {
+    for line in scrub(&exchange.describe(BODY_BOUND)).lines() {
+        terminal::note(&terminal::inert(line));
     }
 }
 
@@ -295,17 +251,5 @@ mod tests {
         assert_eq!(mask_bearer("no credential"), "no credential");
         add_secret("Sekrit-Passw0rd");
         assert_eq!(scrub("pw=Sekrit-Passw0rd!"), "pw=***!");
-    }
-
-    #[test]
-    fn bodies_are_cut_at_the_bound() {
-        let long = "ж".repeat(BODY_BOUND);
-        let cut = bounded(&long);
-        assert!(cut.len() < BODY_BOUND + 64, "{}", cut.len());
-        assert!(cut.ends_with(&format!(
-            "({} more bytes not shown)",
-            long.len() - BODY_BOUND
-        )));
-        assert_eq!(bounded("short"), "short");
     }
 }

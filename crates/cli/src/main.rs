@@ -645,30 +645,9 @@ fn run(cli: Cli) -> Result<()> {
             settings.warn_if_plain_http();
             let password = settings.password()?;
             let conn = Connection::for_login(&settings)?;
-            if cli.diag.debug_http {
-                let call = Call::new(
-                    "User",
-                    "auth",
-                    serde_json::json!({"login": login, "password": "***"}),
-                )?;
-                let req = call.to_http(&Endpoint::parse(&settings.url)?, "-".into(), None);
-                terminal::note(&format!("> {} {}", req.method, req.url));
-                for (k, v) in req.masked_headers() {
-                    terminal::note(&format!("> {k}: {v}"));
-                }
-                terminal::note(&format!("> {}", terminal::inert(&req.masked_body())));
-            }
             let result = conn.client.login(&login, password.expose());
             conn.finish()?;
             let info = result?;
-            if cli.diag.debug_http {
-                // The answer as read, its token masked (AuthInfo never shows it).
-                let shown = serde_json::to_string(&info).unwrap_or_default();
-                terminal::note(&format!(
-                    "< User.auth answered: {}",
-                    terminal::inert(&diag::scrub(&shown))
-                ));
-            }
             if settings.options.logout_on_drop {
                 terminal::note(
                     "runtel: warning: logout_on_drop is set for this profile: the session \
@@ -806,15 +785,7 @@ fn run(cli: Cli) -> Result<()> {
             prepare_cache()?;
             settings.warn_if_plain_http();
             let conn = Connection::open(&mut settings)?;
-            let result = if cli.diag.debug_http {
-                let shown = diag::HttpDebug {
-                    call: &call,
-                    endpoint: Endpoint::parse(&settings.url)?,
-                };
-                conn.client.call_decoded(&call, &shown)
-            } else {
-                conn.client.call_with(&call)
-            };
+            let result = conn.client.call_with(&call);
             conn.finish()?;
             let response = result?;
             terminal::notices(response.notifies());

@@ -3957,8 +3957,9 @@ fn debug_http_shows_exchanges_masked_and_cut() {
     let token = cached_token(&home);
     assert!(err.contains(&format!("> POST {}/api/", s.url())), "{err}");
     assert!(err.contains("\"password\":\"***\""), "{err}");
+    assert!(err.contains("\"token\":\"***\""), "{err}");
     assert!(
-        err.contains("< User.auth answered: {\"token\":\"***\""),
+        !err.contains(&token) && !err.contains("Debug-Secret-8"),
         "{err}"
     );
     // A call: request headers and body, then the answer's status and body.
@@ -4003,6 +4004,50 @@ fn debug_http_shows_exchanges_masked_and_cut() {
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("\"raw\":\"***\""), "{err}");
+    for secret in [token.as_str(), "Debug-Secret-8"] {
+        assert!(!err.contains(secret), "a secret in:\n{err}");
+    }
+    // An export shows every page it asks for, each with its offset.
+    let file = home.path("cdrs.jsonl");
+    let mut c = home.cmd();
+    base(&mut c);
+    let out = run(c
+        .args(["export", "DomainCDR", "--page-size", "100", "-o"])
+        .arg(&file));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let pages: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("> {") && l.contains("\"obj\":\"DomainCDR\""))
+        .collect();
+    for offset in [0, 100, 200] {
+        assert!(
+            pages
+                .iter()
+                .any(|l| l.contains(&format!("\"offset\":{offset}"))),
+            "no page at offset {offset} in:\n{err}"
+        );
+    }
+    assert_eq!(
+        err.matches("< HTTP 200, ").count(),
+        pages.len(),
+        "one answer per page:\n{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 300);
+    // So does a sync, into SQLite.
+    let db = home.path("cdrs.sqlite");
+    let mut c = home.cmd();
+    base(&mut c);
+    let out = run(c
+        .args(["sync", "DomainCDR", "--page-size", "100", "--to"])
+        .arg(&db));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let sync_pages = err
+        .lines()
+        .filter(|l| l.starts_with("> {") && l.contains("\"obj\":\"DomainCDR\""))
+        .count();
+    assert!(sync_pages >= 3, "{sync_pages} pages shown:\n{err}");
     for secret in [token.as_str(), "Debug-Secret-8"] {
         assert!(!err.contains(secret), "a secret in:\n{err}");
     }

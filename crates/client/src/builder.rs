@@ -7,6 +7,7 @@ use std::time::Duration;
 use runtel_protocol::{Endpoint, Error, Limits, Secret};
 
 use crate::client::Client;
+use crate::exchange::{Exchange, ExchangeObserver};
 use crate::guard::GuardStore;
 use crate::options::ClientOptions;
 use crate::transport::{TlsChoice, Transport, TransportSettings};
@@ -22,6 +23,7 @@ pub struct ClientBuilder {
     pub(crate) options: ClientOptions,
     roots_pem: Option<Vec<u8>>,
     pub(crate) guard_store: Option<Arc<dyn GuardStore>>,
+    pub(crate) on_exchange: Option<ExchangeObserver>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -31,6 +33,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("options", &self.options)
             .field("roots_pem", &self.roots_pem.as_ref().map(Vec::len))
             .field("guard_store", &self.guard_store.is_some())
+            .field("on_exchange", &self.on_exchange.is_some())
             .finish()
     }
 }
@@ -42,7 +45,16 @@ impl ClientBuilder {
             options: ClientOptions::default(),
             roots_pem: None,
             guard_store: None,
+            on_exchange: None,
         }
+    }
+
+    /// Calls `observer` after each HTTP exchange (logins, calls, retries, pages,
+    /// logouts), on the thread that made it; see [`Exchange::describe`] for a
+    /// masked rendering. For diagnostics: keep it quick, it runs inside the call.
+    pub fn on_exchange(mut self, observer: impl Fn(&Exchange<'_>) + Send + Sync + 'static) -> Self {
+        self.on_exchange = Some(Arc::new(observer));
+        self
     }
 
     /// Replaces every setting with these options.

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use runtel_protocol::{
     is_token_rejection, parse_response, ActionIdGenerator, AuthInfo, Call, CallPolicy, CallStep,
-    Endpoint, Error, Expected, Limits, LoginAttempt, PolicyOptions, Redactor, Response, Secret,
-    Session, SessionStatus,
+    Endpoint, Error, Expected, HttpRequest, Limits, LoginAttempt, PolicyOptions, RawAnswer,
+    Redactor, Response, Secret, Session, SessionStatus, TransportFailure,
 };
 use serde_json::Value;
 
 use crate::builder::ClientBuilder;
+use crate::exchange::{Exchange, ExchangeObserver};
 use crate::guard::{resolve_identity, shared_guard, GuardStore, SharedGuard};
 use crate::options::ClientOptions;
 use crate::records::Records;
@@ -62,6 +63,8 @@ struct Inner {
     logout_on_drop: bool,
     warn_plain_http: AtomicBool,
     warned_expiry: AtomicBool,
+    /// Told of every exchange ([`ClientBuilder::on_exchange`]).
+    on_exchange: Option<ExchangeObserver>,
 }
 
 /// What must not cross a `fork()`: pooled sockets and the `action_id` sequence.
@@ -170,6 +173,7 @@ impl Client {
                 warn_plain_http: AtomicBool::new(o.warn_plain_http),
                 warned_expiry: AtomicBool::new(false),
                 guard_store: b.guard_store,
+                on_exchange: b.on_exchange,
                 endpoint,
             }),
         }
@@ -384,6 +388,29 @@ impl Inner {
         Arc::clone(&io)
     }
 
+    /// Sends `request` on this process's pool and tells the exchange observer.
+    fn send(
+        &self,
+        io: &ProcessIo,
+        request: &HttpRequest,
+        timeout: Option<Duration>,
+    ) -> Result<RawAnswer, TransportFailure> {
+        let started = Instant::now();
+        let mut sent = io.transport.send(request, timeout);
+        if let Err(failure) = &mut sent {
+            // A proxy or a transport may quote what it was sent.
+            failure.error.redact(&Redactor::new(request.secrets()));
+        }
+        if let Some(observe) = &self.on_exchange {
+            let answer = match &sent {
+                Ok(raw) => Ok((raw.status, raw.body.as_slice())),
+                Err(failure) => Err(&failure.error),
+            };
+            observe(&Exchange::new(request, answer, started.elapsed()));
+        }
+        sent
+    }
+
     /// This server's process-wide guard (its name resolved to an address once).
     fn guard(&self) -> Arc<SharedGuard> {
         let io = self.io();
@@ -424,7 +451,7 @@ impl Inner {
         let started = Instant::now();
         permit.mark_sent();
         // Never retried: a refused or lost auth counts against the Defender's limit.
-        let sent = io.transport.send(attempt.request(), None);
+        let sent = self.send(&io, attempt.request(), None);
         let (outcome, result) = {
             let mut session = self.write_session();
             attempt.finish(sent, &self.limits, &mut session, SystemTime::now())
@@ -506,7 +533,7 @@ impl Inner {
                 }
                 CallStep::Send(request) => {
                     let started = Instant::now();
-                    match io.transport.send(&request, None) {
+                    match self.send(&io, &request, None) {
                         Ok(raw) => {
                             let mut decoded = decoder.decode(
                                 Expected::from(&request),
@@ -520,9 +547,7 @@ impl Inner {
                             log_call(&request, decoded.as_ref().map(|_| ()), started);
                             policy.answer(raw.status, decoded);
                         }
-                        Err(mut failure) => {
-                            // A proxy or a transport may quote what it was sent.
-                            failure.error.redact(&Redactor::new(request.secrets()));
+                        Err(failure) => {
                             log_call(&request, Err(&failure.error), started);
                             policy.failed(failure);
                         }
@@ -565,9 +590,8 @@ impl Inner {
             call.to_http(&self.endpoint, io.ids.next_id(), Some(token))
         };
         let started = Instant::now();
-        let result = io
-            .transport
-            .send(&request, timeout)
+        let result = self
+            .send(&io, &request, timeout)
             .map_err(|e| e.error)
             .and_then(|raw| {
                 parse_response(

@@ -54,6 +54,7 @@
 pub mod body;
 mod builder;
 mod client;
+mod exchange;
 mod guard;
 mod options;
 mod records;
@@ -62,6 +63,7 @@ mod transport;
 
 pub use builder::{ClientBuilder, RetryPolicy};
 pub use client::{after_fork_in_child, Client, Decoder, ResponseDecoder};
+pub use exchange::{Exchange, ExchangeObserver};
 pub use guard::{server_identity, shared_guard, GuardStore, LockedGuardState, Permit, SharedGuard};
 pub use options::ClientOptions;
 pub use records::{PageStep, Pager, Records};

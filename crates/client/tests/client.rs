@@ -679,3 +679,59 @@ fn params_are_anything_that_serializes_to_an_object() {
     }
     assert_eq!(c.records("User", (), 10).unwrap().count(), 1);
 }
+
+#[test]
+fn the_exchange_observer_sees_logins_retries_pages_and_logouts_masked() {
+    use std::sync::{Arc, Mutex};
+    let s = sim(SimConfig {
+        accounts: vec![runtel_sim::Account::domain_admin(
+            "ob@x.cz",
+            "Observed-Secret-7",
+        )],
+        seed: vec![("DomainCDR".into(), 25)],
+        ..SimConfig::default()
+    });
+    type Seen = Vec<(String, Option<u16>, String)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let c = Client::builder(s.url())
+        .credentials("ob@x.cz", "Observed-Secret-7")
+        .retry(RetryPolicy {
+            max_retries: 2,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+        })
+        .on_exchange(move |ex| {
+            log.lock().unwrap().push((
+                format!("{}.{}", ex.obj(), ex.action()),
+                ex.status(),
+                ex.describe(100_000),
+            ))
+        })
+        .build()
+        .unwrap();
+    s.push_fault(FaultRule::times(Fault::Html503, 1).on_action("list"));
+    c.call("User", "list", json!({})).unwrap();
+    let pages = c.records("DomainCDR", json!({}), 10).unwrap();
+    assert_eq!(pages.collect::<Result<Vec<_>, _>>().unwrap().len(), 25);
+    let token = s.last_issued_token().unwrap();
+    c.logout().unwrap();
+    let seen = seen.lock().unwrap();
+    let calls: Vec<(&str, Option<u16>)> = seen.iter().map(|(c, s, _)| (c.as_str(), *s)).collect();
+    assert_eq!(
+        calls[..3],
+        [
+            ("User.auth", Some(200)),
+            ("User.list", Some(503)),
+            ("User.list", Some(200))
+        ]
+    );
+    let cdr_pages = calls.iter().filter(|(c, _)| *c == "DomainCDR.list").count();
+    assert!((3..=4).contains(&cdr_pages), "{calls:?}");
+    assert_eq!(calls.last(), Some(&("User.logout", Some(200))));
+    assert!(seen[0].2.contains("\"token\":\"***\""), "{}", seen[0].2);
+    for (_, _, shown) in seen.iter() {
+        assert!(!shown.contains("Observed-Secret-7"), "{shown}");
+        assert!(!shown.contains(&token), "{shown}");
+    }
+}
