@@ -133,6 +133,13 @@ impl Backend for Pg {
         let shown = self.shown.clone();
         let err = |e: postgres::Error| Error::Database(format!("{shown}: {}", pg_text(&e)));
         let mut tx = self.client.transaction().map_err(err)?;
+        // Two syncs creating the same tables at once would collide in the
+        // catalog (CREATE ... IF NOT EXISTS is not atomic): one at a time.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('runtel_sync schema'))",
+            &[],
+        )
+        .map_err(err)?;
         tx.batch_execute(&format!(
             "CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
                server text NOT NULL, domain text NOT NULL, object text NOT NULL,
@@ -273,6 +280,14 @@ impl Backend for Pg {
         let names: Vec<String> = cols.iter().map(|(c, _)| quote(c)).collect();
         let mut counts = Counts::default();
         let mut tx = self.client.transaction().map_err(err)?;
+        // Page writes into one table take turns: this page's check of what the
+        // table holds, then its COPY of the rows found new, must not interleave
+        // with another sync's (a unique violation, or a row counted new twice).
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&format!("runtel_sync table {}", table.name)],
+        )
+        .map_err(err)?;
         // What the table holds of this page already: a range scan per domain (a
         // page's keys ascend).
         let first = rows.first().map_or(0, |r| r.key);

@@ -27,6 +27,15 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
 }
 
 impl Sqlite {
+    /// A transaction holding the write lock from its start: a page reads what
+    /// the table has, then writes, and another sync writing in between would
+    /// make the upgrade to a write lock fail at once (busy_timeout cannot help
+    /// a deferred transaction whose snapshot is stale). Taken at BEGIN, the
+    /// lock is waited for instead.
+    fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+    }
+
     pub(crate) fn open(path: &Path) -> Result<Sqlite, Error> {
         let err = db_err(path);
         let conn = Connection::open(path).map_err(&err)?;
@@ -73,7 +82,7 @@ impl ToSql for Cell {
 impl Backend for Sqlite {
     fn prepare(&mut self, table: &Table) -> Result<(), Error> {
         let err = db_err(&self.path);
-        let tx = self.conn.transaction().map_err(&err)?;
+        let tx = Sqlite::write_transaction(&mut self.conn).map_err(&err)?;
         tx.execute_batch(&format!(
             "CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
                server TEXT NOT NULL, domain TEXT NOT NULL, object TEXT NOT NULL,
@@ -221,7 +230,7 @@ impl Backend for Sqlite {
         let name = quote(&table.name);
         let cols = table.all_columns();
         let mut counts = Counts::default();
-        let tx = self.conn.transaction().map_err(&err)?;
+        let tx = Sqlite::write_transaction(&mut self.conn).map_err(&err)?;
         if !rows.is_empty() {
             // What the table holds of this page: one range scan (a page's keys
             // ascend), not one lookup per row.
