@@ -57,6 +57,7 @@ mod client;
 mod guard;
 mod options;
 mod records;
+mod resolver;
 pub mod support;
 mod transport;
 
