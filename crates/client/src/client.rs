@@ -88,6 +88,11 @@ pub fn after_fork_in_child() {
     FORK_EPOCH.fetch_add(1, Ordering::SeqCst);
 }
 
+/// This process and its fork epoch: what changes in a forked child.
+pub(crate) fn process_marker() -> (u32, u64) {
+    (std::process::id(), FORK_EPOCH.load(Ordering::SeqCst))
+}
+
 /// An `action_id` sequence unique to this process: the prefix mixes the process
 /// id into a random value, because a forked child inherits the parent's
 /// random state and would otherwise repeat the parent's ids.
@@ -291,7 +296,7 @@ impl Client {
     /// ```no_run
     /// # let client = runtel_client::Client::new("https://pbx.example")?;
     /// use runtel_client::{Call, DomainCdr};
-    /// let page = client.call_as::<DomainCdr>(&Call::new("DomainCDR", "list", ())?.limit(100))?;
+    /// let page = client.call_as::<DomainCdr>(&Call::new("DomainCDR", "list", serde_json::json!({}))?.limit(100))?;
     /// println!("{} of {:?}", page.records.len(), page.total_count());
     /// # Ok::<(), runtel_client::Error>(())
     /// ```

@@ -56,6 +56,7 @@ mod builder;
 mod client;
 mod guard;
 mod options;
+mod prefetch;
 mod records;
 mod resolver;
 pub mod support;
