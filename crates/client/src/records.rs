@@ -18,8 +18,9 @@ use crate::prefetch::Prefetch;
 /// a [`Pager`] (see there for the paging rules) driven with [`Client::call_with`].
 /// It yields `Err` at most once, then ends.
 ///
-/// While the caller reads a page, the next one is already being fetched on a
-/// helper thread (at most one page ahead, so memory stays bounded by two pages),
+/// Once the caller comes back for the second record of a page, the next page is
+/// fetched on a helper thread while it reads on (at most one page ahead, so
+/// memory stays bounded by two pages),
 /// through the same call path as any call: reads are retried as usual, and an
 /// error is yielded where that page would start. Dropping the iterator early
 /// leaves at most that one request to finish (within the client's timeout);
@@ -29,6 +30,8 @@ pub struct Records {
     client: Client,
     pager: Pager,
     prefetch: bool,
+    /// The next page's call, to start fetching at the next `next()`.
+    upcoming: Option<Call>,
     ahead: Option<Prefetch>,
 }
 
@@ -63,6 +66,7 @@ impl Records {
             client,
             pager: Pager::new(obj, params, page_size)?,
             prefetch: true,
+            upcoming: None,
             ahead: None,
         })
     }
@@ -73,6 +77,7 @@ impl Records {
     pub fn prefetch(mut self, on: bool) -> Records {
         self.prefetch = on;
         if !on {
+            self.upcoming = None;
             self.ahead = None;
         }
         self
@@ -158,6 +163,12 @@ impl Iterator for Records {
     type Item = Result<Value, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // The caller came back for more of the page just fetched: fetch the
+        // next one meanwhile. (Not on the page's first record: a caller that
+        // stops there, or changes something on the server, costs no request.)
+        if let Some(call) = self.upcoming.take() {
+            self.ahead = Some(Prefetch::start(&self.client, call));
+        }
         loop {
             match self.pager.step() {
                 PageStep::Record(r) => return Some(Ok(r)),
@@ -173,10 +184,7 @@ impl Iterator for Records {
                         return Some(Err(e));
                     }
                     if self.prefetch {
-                        self.ahead = self
-                            .pager
-                            .upcoming_call()
-                            .map(|next| Prefetch::start(&self.client, next));
+                        self.upcoming = self.pager.upcoming_call();
                     }
                 }
             }

@@ -1,4 +1,5 @@
-//! Dropping a `records()` iterator early: at most one page fetched ahead, and its
+//! Dropping a `records()` iterator early (inside its first page): at most one page
+//! fetched ahead, and its
 //! helper thread ends. Alone in its test binary, so that the threads counted are
 //! this test's.
 
@@ -38,6 +39,7 @@ fn dropping_after_the_first_page_fetches_at_most_one_more_and_the_helper_ends() 
     s.reset_counters();
     let mut it = c.records("DomainCDR", json!({}), 100).unwrap();
     assert_eq!(it.next().unwrap().unwrap()["id"], 1);
+    assert_eq!(it.next().unwrap().unwrap()["id"], 2);
     drop(it);
     let deadline = Instant::now() + Duration::from_secs(5);
     while prefetch_threads() > 0 {
