@@ -3,7 +3,8 @@
 //!
 //! Modes: rust-calls, ureq-calls, rust-list, rust-list-typed (through `Value`),
 //! rust-list-direct (typed, `call_as`), ureq-list, rust-stream (prefetching),
-//! rust-stream-noprefetch, rust-threads;
+//! rust-stream-noprefetch, rust-export (records written as JSON lines),
+//! rust-export-noprefetch, rust-threads;
 //! rust-async-calls and reqwest-calls (see `aio`).
 
 mod aio;
@@ -238,19 +239,31 @@ fn main() {
                 json!({}),
             );
         }
-        "rust-stream" | "rust-stream-noprefetch" => {
+        "rust-stream" | "rust-stream-noprefetch" | "rust-export" | "rust-export-noprefetch" => {
+            // `rust-export*`: each record written out as a JSON line (to memory),
+            // what `runtel export` does: a consumer with work to overlap.
             let c = client(url);
             let (cpu0, _) = usage();
             let t = Instant::now();
             let mut count = 0u64;
+            let export = mode.starts_with("rust-export");
             let records = c
                 .records("DomainCDR", json!({}), 1000)
                 .unwrap()
-                .prefetch(mode == "rust-stream");
+                .prefetch(!mode.ends_with("-noprefetch"));
+            let mut line = Vec::with_capacity(1024);
+            let mut written = 0usize;
             for r in records {
                 let r = r.unwrap();
+                if export {
+                    line.clear();
+                    serde_json::to_writer(&mut line, &r).unwrap();
+                    line.push(b'\n');
+                    written += line.len();
+                }
                 count += u64::from(r["id"].is_i64());
             }
+            assert!(!export || written > 0);
             assert_eq!(count, n);
             report(
                 mode,
