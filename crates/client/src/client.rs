@@ -308,7 +308,8 @@ impl Client {
     }
 
     /// Iterates over every record of a list action, page by page (`limit`/`offset`),
-    /// holding one page in memory. See [`Records`] for filters and resuming.
+    /// holding at most two pages in memory (the one read and the next, fetched
+    /// ahead). See [`Records`] for filters, resuming and turning prefetch off.
     /// `params` as for [`Client::call`].
     pub fn records(
         &self,
