@@ -586,10 +586,12 @@ class Client:
         consistent: bool = False,
         limit: Optional[int] = None,
         offset: Optional[int] = None,
+        prefetch: bool = True,
         **kwargs: Any,
     ) -> Records:
         """Iterates over every record of a list action, one page in memory
-        (nothing is sent before the first ``next()``).
+        (nothing is sent before the first ``next()``); from a page's second
+        record on, the next page is fetched meanwhile (one page ahead).
 
         - ``obj``, ``params`` and keyword arguments: as for ``call``.
         - ``page_size`` (default None: 1000): records per request, each page's
@@ -606,6 +608,8 @@ class Client:
           ``start`` does not apply.
         - ``limit`` (default None): another name of ``page_size``.
         - ``offset`` (default None): another name of ``start``.
+        - ``prefetch`` (default True): fetch the next page on a helper thread
+          while this one is read; False fetches each page when it is reached.
         """
     def logout(self) -> None:
         """Ends the token on the server. Stored credentials are kept: a later

@@ -315,3 +315,42 @@ def test_example_passes_mypy_strict_and_runs(sim: Sim) -> None:
     # Seeded every 7 s from 2024-01-01: records 1 to 515 fall in its first hour.
     assert "515 CDRs in the first hour of 2024" in run.stdout, run.stdout
     assert "DomainCDR: call history" in run.stdout and "list_with_detail" in run.stdout
+
+
+def test_records_fetch_ahead_gives_the_same_records_and_survives_a_503(sim: Sim) -> None:
+    c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD)
+    plain = [r["id"] for r in c.records("DomainCDR", page_size=100, prefetch=False)]
+    it = c.records("DomainCDR", page_size=100)
+    got = [next(it)["id"] for _ in range(150)]
+    # The page being fetched ahead fails once: it is retried like any read.
+    sim.fault("html_503", times=1, action="list")
+    got += [r["id"] for r in it]
+    assert got == plain == list(range(1, 2501))
+    assert it.pages_fetched == 26
+    assert sim.counters()["faults_applied"] == 1
+
+
+def test_a_forked_child_reads_on_without_the_parents_prefetch_thread(sim: Sim) -> None:
+    import os
+
+    c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD)
+    it = c.records("DomainCDR", page_size=100)
+    first = [next(it)["id"] for _ in range(2)]  # page two is being fetched ahead
+    pid = os.fork()
+    if pid == 0:  # the child: the helper thread does not exist here
+        code = 1
+        try:
+            rest = [r["id"] for r in it]
+            code = 0 if first + rest == list(range(1, 2501)) else 2
+        except BaseException:
+            code = 3
+        os._exit(code)
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        assert time.monotonic() < deadline, "the child hung"
+        time.sleep(0.02)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert first + [r["id"] for r in it] == list(range(1, 2501)), "the parent reads on too"

@@ -142,7 +142,8 @@ def test_records_report_notifies_drift_and_dropped_repeats(make_sim: Any, tmp_pa
                                 "list": [{"id": 2}, {"id": 3}], "total_count": 5})
     s = make_sim("--seed", "DomainCDR=4", "--seed-epoch", "1704067200", vectors=tmp_path)
     c = runtel.Client(s.url, login=LOGIN, password=PASSWORD)
-    it = c.records("DomainCDR", page_size=2)
+    # Pages must be fetched after each replay is armed: no page ahead.
+    it = c.records("DomainCDR", page_size=2, prefetch=False)
     assert (it.notifies, it.total_count_drift, it.duplicates_dropped) == ([], None, 0)
     assert [next(it)["id"], next(it)["id"]] == [1, 2]
     s.control("replay", {"vector": "repeat"})

@@ -1,7 +1,10 @@
 //! Benchmark drivers run by `bench/run`, each mode in its own process so CPU time and
 //! peak RSS belong to that mode alone. Prints one JSON line per run.
 //!
-//! Modes: rust-calls, ureq-calls, rust-list, ureq-list, rust-stream, rust-threads;
+//! Modes: rust-calls, ureq-calls, rust-list, rust-list-typed (through `Value`),
+//! rust-list-direct (typed, `call_as`), ureq-list, rust-stream (prefetching),
+//! rust-stream-noprefetch, rust-export (records written as JSON lines),
+//! rust-export-noprefetch, rust-threads;
 //! rust-async-calls and reqwest-calls (see `aio`).
 
 mod aio;
@@ -195,6 +198,33 @@ fn main() {
                 json!({}),
             );
         }
+        "rust-list-direct" => {
+            // The typed path straight from the bytes: `call_as` (no `Value`).
+            #[derive(serde::Deserialize)]
+            #[allow(dead_code)]
+            struct Cdr {
+                id: i64,
+                dt: i64,
+                src: String,
+                dst: String,
+                duration: u64,
+            }
+            let c = client(url);
+            let (cpu0, _) = usage();
+            let t = Instant::now();
+            let call = runtel_client::Call::new("DomainCDR", "list", json!({}))
+                .unwrap()
+                .limit(n);
+            let page = c.call_as::<Cdr>(&call).unwrap();
+            assert_eq!(page.records.len() as u64, n);
+            report(
+                mode,
+                n,
+                t.elapsed().as_secs_f64(),
+                usage().0 - cpu0,
+                json!({}),
+            );
+        }
         "ureq-list" => {
             let mut raw = Raw::new(url);
             let (cpu0, _) = usage();
@@ -209,15 +239,31 @@ fn main() {
                 json!({}),
             );
         }
-        "rust-stream" => {
+        "rust-stream" | "rust-stream-noprefetch" | "rust-export" | "rust-export-noprefetch" => {
+            // `rust-export*`: each record written out as a JSON line (to memory),
+            // what `runtel export` does: a consumer with work to overlap.
             let c = client(url);
             let (cpu0, _) = usage();
             let t = Instant::now();
             let mut count = 0u64;
-            for r in c.records("DomainCDR", json!({}), 1000).unwrap() {
+            let export = mode.starts_with("rust-export");
+            let records = c
+                .records("DomainCDR", json!({}), 1000)
+                .unwrap()
+                .prefetch(!mode.ends_with("-noprefetch"));
+            let mut line = Vec::with_capacity(1024);
+            let mut written = 0usize;
+            for r in records {
                 let r = r.unwrap();
+                if export {
+                    line.clear();
+                    serde_json::to_writer(&mut line, &r).unwrap();
+                    line.push(b'\n');
+                    written += line.len();
+                }
                 count += u64::from(r["id"].is_i64());
             }
+            assert!(!export || written > 0);
             assert_eq!(count, n);
             report(
                 mode,

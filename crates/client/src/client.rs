@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use runtel_protocol::{
-    is_token_rejection, parse_response, ActionIdGenerator, AuthInfo, Call, CallPolicy, CallStep,
-    Endpoint, Error, Expected, HttpRequest, Limits, LoginAttempt, PolicyOptions, RawAnswer,
-    Redactor, Response, Secret, Session, SessionStatus, TransportFailure,
+    is_token_rejection, parse_page, parse_response, ActionIdGenerator, AuthInfo, Call, CallPolicy,
+    CallStep, Endpoint, Error, Expected, HttpRequest, Limits, LoginAttempt, Page, PolicyOptions,
+    RawAnswer, Redactor, Response, Secret, Session, SessionStatus, TransportFailure,
 };
 use serde_json::Value;
 
@@ -89,6 +89,11 @@ static FORK_EPOCH: AtomicU64 = AtomicU64::new(0);
 /// process id comes back.
 pub fn after_fork_in_child() {
     FORK_EPOCH.fetch_add(1, Ordering::SeqCst);
+}
+
+/// This process and its fork epoch: what changes in a forked child.
+pub(crate) fn process_marker() -> (u32, u64) {
+    (std::process::id(), FORK_EPOCH.load(Ordering::SeqCst))
 }
 
 /// An `action_id` sequence unique to this process: the prefix mixes the process
@@ -287,8 +292,28 @@ impl Client {
         self.inner.call(call, decoder)
     }
 
+    /// Like [`Client::call_with`] for a list action, its records deserialized
+    /// straight from the answer's bytes into `T` (no `serde_json::Value` in
+    /// between). A record that does not fit `T` is a `protocol` error naming its
+    /// path (`$.list[3].duration`).
+    ///
+    /// ```no_run
+    /// # let client = runtel_client::Client::new("https://pbx.example")?;
+    /// use runtel_client::{Call, DomainCdr};
+    /// let page = client.call_as::<DomainCdr>(&Call::new("DomainCDR", "list", serde_json::json!({}))?.limit(100))?;
+    /// println!("{} of {:?}", page.records.len(), page.total_count());
+    /// # Ok::<(), runtel_client::Error>(())
+    /// ```
+    pub fn call_as<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        call: &Call,
+    ) -> Result<Page<T>, Error> {
+        self.call_decoded(call, &PageDecoder::<T>::new())
+    }
+
     /// Iterates over every record of a list action, page by page (`limit`/`offset`),
-    /// holding one page in memory. See [`Records`] for filters and resuming.
+    /// holding at most two pages in memory (the one read and the next, fetched
+    /// ahead). See [`Records`] for filters, resuming and turning prefetch off.
     /// `params` as for [`Client::call`].
     pub fn records(
         &self,
@@ -332,6 +357,41 @@ impl Decoder for ResponseDecoder {
         limits: &Limits,
     ) -> Result<Response, Error> {
         parse_response(expected, status, &body, limits)
+    }
+}
+
+/// Decodes a list answer into a typed [`Page`] (see [`Client::call_as`]).
+pub struct PageDecoder<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> PageDecoder<T> {
+    /// A decoder into records of type `T`.
+    pub fn new() -> Self {
+        PageDecoder(std::marker::PhantomData)
+    }
+}
+
+impl<T> Default for PageDecoder<T> {
+    fn default() -> Self {
+        PageDecoder::new()
+    }
+}
+
+impl<T> std::fmt::Debug for PageDecoder<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PageDecoder<{}>", std::any::type_name::<T>())
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + Send> Decoder for PageDecoder<T> {
+    type Output = Page<T>;
+    fn decode(
+        &self,
+        expected: Expected<'_>,
+        status: u16,
+        body: Vec<u8>,
+        limits: &Limits,
+    ) -> Result<Page<T>, Error> {
+        parse_page(expected, status, &body, limits)
     }
 }
 

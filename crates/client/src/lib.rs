@@ -57,12 +57,14 @@ mod client;
 mod exchange;
 mod guard;
 mod options;
+mod prefetch;
 mod records;
+mod resolver;
 pub mod support;
 mod transport;
 
 pub use builder::{ClientBuilder, RetryPolicy};
-pub use client::{after_fork_in_child, Client, Decoder, ResponseDecoder};
+pub use client::{after_fork_in_child, Client, Decoder, PageDecoder, ResponseDecoder};
 pub use exchange::{Exchange, ExchangeObserver};
 pub use guard::{server_identity, shared_guard, GuardStore, LockedGuardState, Permit, SharedGuard};
 pub use options::ClientOptions;
@@ -71,8 +73,9 @@ pub use runtel_protocol::{catalog, edit_distance, field, Condition, Filter, Obje
 pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_DURATION};
 pub use runtel_protocol::{
     ApiErrorInfo, AuthInfo, Call, Endpoint, Error, ErrorKind, Expected, HttpRequest, Limits,
-    LoginGuard, LoginOutcome, ProtocolErrorInfo, ProtocolErrorReason, Redactor, Response, Secret,
-    ServerDateTime, ServerIdentity, SessionStatus, TlsCause, TransportCause, TransportErrorInfo,
+    LoginGuard, LoginOutcome, Page, ProtocolErrorInfo, ProtocolErrorReason, Redactor, Response,
+    Secret, ServerDateTime, ServerIdentity, SessionStatus, TlsCause, TransportCause,
+    TransportErrorInfo,
 };
 /// Typed records of the documented objects, to read answers into with
 /// [`Response::body_as`] or `serde_json::from_value`.

@@ -3,6 +3,8 @@
 //! The paging rules live in [`Pager`], which does no I/O: it names the call for
 //! the next page and takes the answer. [`Records`] drives it over the blocking
 //! [`Client`]; the async client's record stream drives the same `Pager`.
+//! [`Records`] fetches the next page on a helper thread while the caller reads
+//! the current one (see [`crate::prefetch`]).
 
 use std::collections::VecDeque;
 
@@ -10,13 +12,27 @@ use runtel_protocol::{Call, Error, Response};
 use serde_json::Value;
 
 use crate::client::Client;
+use crate::prefetch::Prefetch;
 
 /// An iterator over every record of a list action, over the blocking client:
 /// a [`Pager`] (see there for the paging rules) driven with [`Client::call_with`].
 /// It yields `Err` at most once, then ends.
+///
+/// Once the caller comes back for the second record of a page, the next page is
+/// fetched on a helper thread while it reads on (at most one page ahead, so
+/// memory stays bounded by two pages),
+/// through the same call path as any call: reads are retried as usual, and an
+/// error is yielded where that page would start. Dropping the iterator early
+/// leaves at most that one request to finish (within the client's timeout);
+/// its thread then ends. A forked child never waits for a parent's thread: it
+/// fetches the page itself. [`Records::prefetch`] turns this off.
 pub struct Records {
     client: Client,
     pager: Pager,
+    prefetch: bool,
+    /// The next page's call, to start fetching at the next `next()`.
+    upcoming: Option<Call>,
+    ahead: Option<Prefetch>,
 }
 
 impl std::fmt::Debug for Records {
@@ -49,7 +65,22 @@ impl Records {
         Ok(Records {
             client,
             pager: Pager::new(obj, params, page_size)?,
+            prefetch: true,
+            upcoming: None,
+            ahead: None,
         })
+    }
+
+    /// Whether to fetch the next page while the current one is read (on by
+    /// default). Off, each page is fetched when the first of its records is
+    /// asked for, on the caller's thread.
+    pub fn prefetch(mut self, on: bool) -> Records {
+        self.prefetch = on;
+        if !on {
+            self.upcoming = None;
+            self.ahead = None;
+        }
+        self
     }
 
     /// Uses `list_with_detail` (or another list-like action) instead of `list`.
@@ -132,19 +163,28 @@ impl Iterator for Records {
     type Item = Result<Value, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // The caller came back for more of the page just fetched: fetch the
+        // next one meanwhile. (Not on the page's first record: a caller that
+        // stops there, or changes something on the server, costs no request.)
+        if let Some(call) = self.upcoming.take() {
+            self.ahead = Some(Prefetch::start(&self.client, call));
+        }
         loop {
             match self.pager.step() {
                 PageStep::Record(r) => return Some(Ok(r)),
                 PageStep::Failed(e) => return Some(Err(e)),
                 PageStep::Done => return None,
                 PageStep::Fetch(call) => {
-                    if let Err(e) = self
-                        .client
-                        .call_with(&call)
-                        .and_then(|resp| self.pager.take_page(resp))
-                    {
+                    let answer = match self.ahead.take() {
+                        Some(ahead) => ahead.answer(&self.client, &call),
+                        None => self.client.call_with(&call),
+                    };
+                    if let Err(e) = answer.and_then(|resp| self.pager.take_page(resp)) {
                         self.pager.fail();
                         return Some(Err(e));
+                    }
+                    if self.prefetch {
+                        self.upcoming = self.pager.upcoming_call();
                     }
                 }
             }
@@ -343,6 +383,18 @@ impl Pager {
     /// than asked while more were announced.
     pub fn server_page_size(&self) -> Option<u64> {
         self.server_page_size
+    }
+
+    /// The call [`Pager::step`] will ask for once the current page is read,
+    /// `None` if the list ends there: what a front end may fetch ahead.
+    pub fn upcoming_call(&self) -> Option<Call> {
+        if self.done {
+            return None;
+        }
+        match &self.keyset {
+            None => Some(self.call.clone().limit(self.page_size).offset(self.offset)),
+            Some(last) => self.keyset_call(last.as_ref()).ok(),
+        }
     }
 
     /// The next record, or the call for the next page, or the end.

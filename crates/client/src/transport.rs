@@ -13,6 +13,7 @@ pub(crate) use runtel_protocol::TransportFailure as SendError;
 use crate::body::{
     describe_rustls, inflate, is_gzip, is_handshake_failure, preallocation, tls_cause,
 };
+use crate::resolver::CachingResolver;
 
 pub(crate) struct Transport {
     agent: ureq::Agent,
@@ -72,8 +73,14 @@ impl Transport {
             .max_redirects(0)
             .https_only(false)
             .build();
+        // Our resolver: no thread per request (see `resolver`).
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            CachingResolver::default(),
+        );
         Ok(Transport {
-            agent: config.into(),
+            agent,
             max_body_bytes: s.max_body_bytes,
             timeout: s.timeout,
         })

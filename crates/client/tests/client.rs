@@ -735,3 +735,20 @@ fn the_exchange_observer_sees_logins_retries_pages_and_logouts_masked() {
         assert!(!shown.contains(&token), "{shown}");
     }
 }
+
+/// The client's own resolver (no thread per call) serves host names: `localhost`
+/// reaches the simulator, call after call (from the cache after the first).
+#[test]
+fn a_host_name_resolves_and_is_reused() {
+    let s = sim(SimConfig::default());
+    let url = format!("http://localhost:{}", s.addr().port());
+    let c = Client::builder(&url)
+        .credentials(DEFAULT_LOGIN, DEFAULT_PASSWORD)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let r = c.call("User", "list", json!({})).unwrap();
+        assert_eq!(r.records()[0]["login"], DEFAULT_LOGIN);
+    }
+}

@@ -36,6 +36,7 @@ mod datetime;
 mod duration;
 mod error;
 mod filter;
+mod page;
 mod policy;
 mod redact;
 mod request;
@@ -52,6 +53,7 @@ pub use error::{
     TransportCause, TransportErrorInfo,
 };
 pub use filter::{field, Condition, FieldRef, Filter, Op};
+pub use page::{parse_page, Page};
 pub use policy::{
     is_token_rejection, CallPolicy, CallStep, LoginAttempt, PolicyOptions, RawAnswer, RetryPolicy,
     TransportFailure,

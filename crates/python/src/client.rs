@@ -316,9 +316,10 @@ impl PyClient {
     /// page in memory. ``filter`` is sent with every page; ``start`` skips records.
     /// ``limit`` and ``offset`` are other names of ``page_size`` and ``start``
     /// (they are each page's top-level ``limit`` and the first ``offset``).
-    /// ``consistent=True`` pages by ``id`` instead of by offset.
+    /// ``consistent=True`` pages by ``id`` instead of by offset. ``prefetch=False``
+    /// stops fetching the next page while the current one is read.
     #[pyo3(signature = (obj, params=None, /, *, page_size=None, filter=None, start=None, action="list",
-                        consistent=false, limit=None, offset=None, **kwargs))]
+                        consistent=false, limit=None, offset=None, prefetch=true, **kwargs))]
     #[allow(clippy::too_many_arguments)]
     fn records(
         &self,
@@ -332,6 +333,7 @@ impl PyClient {
         consistent: bool,
         limit: Option<&Bound<'_, PyAny>>,
         offset: Option<&Bound<'_, PyAny>>,
+        prefetch: bool,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyRecords> {
         let either = |name: &str,
@@ -369,7 +371,7 @@ impl PyClient {
             .records(obj, args.params, page_size)
             .and_then(|r| r.action(action))
             .and_then(|r| r.filter(filter))
-            .map(|r| r.starting_at(start))
+            .map(|r| r.starting_at(start).prefetch(prefetch))
             .and_then(|r| if consistent { r.consistent() } else { Ok(r) })
             .map_err(|e| to_py_err(py, &e))?;
         Ok(PyRecords::new(records))

@@ -1,0 +1,242 @@
+//! Typed pages: a list answer's `list` deserialized straight from the body's
+//! bytes into records of the caller's type, with no `serde_json::Value` between.
+//!
+//! Only the small top-level fields (`code`, `action_id`, `total_count`, ...)
+//! become `Value`s, to apply the same success rule as [`parse_response`]. When
+//! anything fails, the body is parsed again the slow way, once, so the error is
+//! exactly the one [`parse_response`] gives (an error envelope, bad JSON...) or,
+//! for a record that does not fit the type, a protocol error naming its JSON
+//! path (`$.list[3].duration`).
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::response::{deserialize_at, is_success_envelope, parse_response, Expected, Limits};
+
+/// One page of a list answer, its records typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The records of `list` (or of `body.list`), in order.
+    pub records: Vec<T>,
+    /// The envelope without `list`: `code`, `action_id`, `total_count`, `body`...
+    pub head: Map<String, Value>,
+    /// The HTTP status of the answer.
+    pub http_status: u16,
+}
+
+impl<T> Page<T> {
+    /// The `total_count` announced, if any.
+    pub fn total_count(&self) -> Option<u64> {
+        self.head.get("total_count").and_then(Value::as_u64)
+    }
+
+    /// The `notifies` of the answer (messages for the user).
+    pub fn notifies(&self) -> &[Value] {
+        match self.head.get("notifies") {
+            Some(Value::Array(a)) => a,
+            _ => &[],
+        }
+    }
+}
+
+/// Parses a list answer into a [`Page`] of `T`, deserializing each record
+/// straight from `body`. Errors are those of [`parse_response`], plus a protocol
+/// error naming the path of the first field that does not fit `T`.
+pub fn parse_page<T: DeserializeOwned>(
+    expected: Expected<'_>,
+    status: u16,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<Page<T>> {
+    let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if body.len() <= limits.max_body_bytes {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        if let Ok(fast) = de
+            .deserialize_map(EnvelopeVisitor::<T>(PhantomData))
+            .and_then(|page| de.end().map(|()| page))
+        {
+            if is_success_envelope(expected, status, &fast.head) {
+                let mut head = fast.head;
+                let records = match fast.records {
+                    Some(r) => r,
+                    None => records_in_body(&mut head, &expected, status)?,
+                };
+                return Ok(Page {
+                    records,
+                    head,
+                    http_status: status,
+                });
+            }
+        }
+    }
+    // The slow path, for the exact error (or a success the fast path could not
+    // type): the whole envelope as a `Value`, then each record with its path.
+    let response = parse_response(expected, status, body, limits)?;
+    let records = response.records_as::<T>()?;
+    let mut head = response.into_envelope();
+    head.remove("list");
+    Ok(Page {
+        records,
+        head,
+        http_status: status,
+    })
+}
+
+/// Records sent as `body.list` (or `body` as an array) instead of `list`.
+fn records_in_body<T: DeserializeOwned>(
+    head: &mut Map<String, Value>,
+    expected: &Expected<'_>,
+    status: u16,
+) -> Result<Vec<T>> {
+    let list = match head.get_mut("body") {
+        Some(Value::Object(b)) => b.remove("list"),
+        Some(Value::Array(_)) => head.remove("body"),
+        _ => None,
+    };
+    match list {
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                deserialize_at(
+                    r,
+                    &format!("$.body.list[{i}]"),
+                    expected.obj,
+                    expected.action,
+                    status,
+                )
+            })
+            .collect(),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// What the fast path reads: the top-level fields, with `list` typed.
+struct Envelope<T> {
+    head: Map<String, Value>,
+    records: Option<Vec<T>>,
+}
+
+struct EnvelopeVisitor<T>(PhantomData<T>);
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for EnvelopeVisitor<T> {
+    type Value = Envelope<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an answer envelope (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Envelope<T>, A::Error> {
+        let mut head = Map::new();
+        let mut records = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "list" {
+                records = map.next_value_seed(ListSeed::<T>(PhantomData))?;
+            } else {
+                let value: Value = map.next_value()?;
+                head.insert(key, value);
+            }
+        }
+        Ok(Envelope { head, records })
+    }
+}
+
+/// `list`: an array of `T`, or `null`.
+struct ListSeed<T>(PhantomData<T>);
+
+impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for ListSeed<T> {
+    type Value = Option<Vec<T>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for ListSeed<T> {
+    type Value = Option<Vec<T>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of records")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Vec::new()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element::<T>()? {
+            out.push(item);
+        }
+        Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::DomainCdr;
+    use crate::{Error, ProtocolErrorReason};
+
+    fn exp() -> Expected<'static> {
+        Expected::new("a1", "DomainCDR", "list")
+    }
+
+    #[test]
+    fn a_page_decodes_straight_into_records() {
+        let body = br#"{"code":200,"action_id":"a1","total_count":2,
+            "list":[{"id":1,"duration":30,"src":"100","x_new":"kept"},{"id":2}]}"#;
+        let page = parse_page::<DomainCdr>(exp(), 200, body, &Limits::default()).unwrap();
+        assert_eq!(page.records.len(), 2);
+        assert_eq!(page.records[0].duration, Some(30));
+        assert_eq!(page.records[0].extra["x_new"], "kept");
+        assert_eq!(page.records[1].id, Some(2));
+        assert_eq!(page.total_count(), Some(2));
+        assert!(!page.head.contains_key("list"));
+    }
+
+    #[test]
+    fn a_wrong_field_names_its_path() {
+        let body = br#"{"code":200,"action_id":"a1","list":[{"id":1},{"id":2},{"id":3},
+            {"id":4,"duration":"long"}]}"#;
+        let e = parse_page::<DomainCdr>(exp(), 200, body, &Limits::default()).unwrap_err();
+        let Error::Protocol(info) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(info.reason, ProtocolErrorReason::UnexpectedShape);
+        assert_eq!(info.path.as_deref(), Some("$.list[3].duration"), "{e}");
+    }
+
+    #[test]
+    fn error_envelopes_and_bad_echoes_are_the_usual_errors() {
+        let refused = br#"{"list":[{"duration":"x"}],"code":403,"message":"no"}"#;
+        let e = parse_page::<DomainCdr>(exp(), 403, refused, &Limits::default()).unwrap_err();
+        assert!(matches!(e, Error::Api(_)), "{e:?}");
+        let wrong_id = br#"{"code":200,"action_id":"zz","list":[]}"#;
+        let e = parse_page::<DomainCdr>(exp(), 200, wrong_id, &Limits::default()).unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+        let truncated = br#"{"code":200,"action_id":"a1","list":[{"id":1}"#;
+        let e = parse_page::<DomainCdr>(exp(), 200, truncated, &Limits::default()).unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+    }
+
+    #[test]
+    fn records_under_body_and_null_lists_are_read() {
+        let body = br#"{"code":200,"action_id":"a1","body":{"list":[{"id":7}]}}"#;
+        let page = parse_page::<DomainCdr>(exp(), 200, body, &Limits::default()).unwrap();
+        assert_eq!(page.records[0].id, Some(7));
+        let body = br#"{"code":200,"action_id":"a1","list":null}"#;
+        let page = parse_page::<DomainCdr>(exp(), 200, body, &Limits::default()).unwrap();
+        assert!(page.records.is_empty());
+    }
+}
