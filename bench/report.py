@@ -52,9 +52,7 @@ def machine() -> str:
             f"{rustc}, Python {platform.python_version()}")
 
 
-# Issue 15's reference points: the typed path before `call_as`, and the size of
-# the 100,000-CDR answer.
-PREVIOUS_TYPED_CPU_S = 0.620
+# The size of the 100,000-CDR answer (issue 15's memory target is relative to it).
 ANSWER_BYTES = 25_000_000
 
 
@@ -127,8 +125,8 @@ def main() -> None:
         ("Rust runtel CPU/call ≤ 1.0× hand-written libcurl", ratio(cpu("rust-calls"), cpu("curl-calls")), lambda r: r <= 1.0),
         ("C CPU/call ≤ 1.05× Rust client", ratio(cpu("c-calls"), cpu("rust-calls")), lambda r: r <= 1.05),
         ("Python runtel CPU/call ≤ 1.2× Rust client", ratio(cpu("py-runtel-calls"), cpu("rust-calls")), lambda r: r <= 1.2),
-        ("Typed 100k list CPU ≤ 0.2× the previous typed path (0.620 s)",
-         ratio(med(runs, "rust-list-direct", "cpu_s"), PREVIOUS_TYPED_CPU_S), lambda r: r <= 0.2),
+        ("Typed 100k list CPU ≤ 0.2× the typed path through `Value`",
+         ratio(med(runs, "rust-list-direct", "cpu_s"), med(runs, "rust-list-typed", "cpu_s")), lambda r: r <= 0.2),
         ("Typed 100k list peak RSS ≤ 3× the answer (25 MB)",
          ratio(None if med(runs, "rust-list-direct", "peak_rss_mib") is None
                else med(runs, "rust-list-direct", "peak_rss_mib") * 2**20, ANSWER_BYTES), lambda r: r <= 3),
