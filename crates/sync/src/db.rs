@@ -6,7 +6,7 @@
 //! the rows of a page and the checkpoint that follows them are written in one
 //! transaction, so after any crash the table and its checkpoint agree.
 
-use crate::schema::{Row, Table};
+use crate::schema::{ColumnType, Row, Table};
 use crate::Error;
 
 pub(crate) mod pg;
@@ -162,6 +162,30 @@ pub(crate) fn now_unix() -> i64 {
 /// `name` quoted as an SQL identifier (both databases take double quotes).
 pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `CREATE TABLE` for `table`: every column with its type in this database
+/// (`sql_type`), key columns `NOT NULL`, the catalog's primary key.
+pub(crate) fn create_table_sql(table: &Table, sql_type: fn(ColumnType) -> &'static str) -> String {
+    let cols: Vec<String> = table
+        .all_columns()
+        .iter()
+        .map(|(c, ty)| {
+            let not_null = if table.primary_key.contains(c) {
+                " NOT NULL"
+            } else {
+                ""
+            };
+            format!("{} {}{not_null}", quote(c), sql_type(*ty))
+        })
+        .collect();
+    let pk: Vec<String> = table.primary_key.iter().map(|c| quote(c)).collect();
+    format!(
+        "CREATE TABLE {} ({}, PRIMARY KEY ({}))",
+        quote(&table.name),
+        cols.join(", "),
+        pk.join(", ")
+    )
 }
 
 #[cfg(test)]

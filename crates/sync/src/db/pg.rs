@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use postgres::{Client, Config, NoTls};
 
-use super::{now_unix, quote, Backend, Checkpoint, Counts, StateKey, STATE_TABLE};
+use super::{
+    create_table_sql, now_unix, quote, Backend, Checkpoint, Counts, StateKey, STATE_TABLE,
+};
 use crate::schema::{Cell, ColumnType, Row, Table};
 use crate::Error;
 
@@ -160,25 +162,8 @@ impl Backend for Pg {
             .collect();
         let name = quote(&table.name);
         if have.is_empty() {
-            let cols: Vec<String> = table
-                .all_columns()
-                .iter()
-                .map(|(c, ty)| {
-                    let not_null = if table.primary_key.contains(c) {
-                        " NOT NULL"
-                    } else {
-                        ""
-                    };
-                    format!("{} {}{not_null}", quote(c), Self::sql_type(*ty))
-                })
-                .collect();
-            let pk: Vec<String> = table.primary_key.iter().map(|c| quote(c)).collect();
-            tx.batch_execute(&format!(
-                "CREATE TABLE {name} ({}, PRIMARY KEY ({}))",
-                cols.join(", "),
-                pk.join(", ")
-            ))
-            .map_err(err)?;
+            tx.batch_execute(&create_table_sql(table, Self::sql_type))
+                .map_err(err)?;
         } else {
             let pk_have: Vec<String> = tx
                 .query(

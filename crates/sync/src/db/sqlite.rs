@@ -12,7 +12,9 @@ use std::time::Duration;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 
-use super::{now_unix, quote, Backend, Checkpoint, Counts, StateKey, STATE_TABLE};
+use super::{
+    create_table_sql, now_unix, quote, Backend, Checkpoint, Counts, StateKey, STATE_TABLE,
+};
 use crate::schema::{Cell, ColumnType, Row, Table};
 use crate::Error;
 
@@ -106,25 +108,8 @@ impl Backend for Sqlite {
         }
         let name = quote(&table.name);
         if have.is_empty() {
-            let cols: Vec<String> = table
-                .all_columns()
-                .iter()
-                .map(|(c, ty)| {
-                    let not_null = if table.primary_key.contains(c) {
-                        " NOT NULL"
-                    } else {
-                        ""
-                    };
-                    format!("{} {}{not_null}", quote(c), Self::sql_type(*ty))
-                })
-                .collect();
-            let pk: Vec<String> = table.primary_key.iter().map(|c| quote(c)).collect();
-            tx.execute_batch(&format!(
-                "CREATE TABLE {name} ({}, PRIMARY KEY ({}))",
-                cols.join(", "),
-                pk.join(", ")
-            ))
-            .map_err(&err)?;
+            tx.execute_batch(&create_table_sql(table, Self::sql_type))
+                .map_err(&err)?;
         } else {
             let mut pk_have: Vec<(i64, String)> = have
                 .iter()
