@@ -503,10 +503,8 @@ impl Inner {
                     token_rejected,
                 } => {
                     if token_rejected {
-                        let mut s = self.write_session();
-                        if s.generation() == seen_generation {
-                            s.mark_rejected();
-                        }
+                        self.write_session()
+                            .mark_rejected_unless_renewed(seen_generation);
                     }
                     let inner = Arc::clone(self);
                     let result =

@@ -584,10 +584,8 @@ impl Inner {
                     token_rejected,
                 } => {
                     if token_rejected {
-                        let mut s = self.write_session();
-                        if s.generation() == seen_generation {
-                            s.mark_rejected();
-                        }
+                        self.write_session()
+                            .mark_rejected_unless_renewed(seen_generation);
                     }
                     policy.login_done(self.relogin(seen_generation));
                 }

@@ -264,6 +264,14 @@ impl Session {
         }
     }
 
+    /// Marks the token rejected unless another thread or task has logged in
+    /// since the 401 was seen (`seen_generation`): a fresh token stays good.
+    pub fn mark_rejected_unless_renewed(&mut self, seen_generation: u64) {
+        if self.generation() == seen_generation {
+            self.mark_rejected();
+        }
+    }
+
     /// Forgets the token after a logout (whether or not the server confirmed it).
     pub fn mark_logged_out(&mut self) {
         self.held = None;

@@ -71,7 +71,10 @@ fn lifecycle_unauthenticated_authenticated_expired_logged_out() {
     s.accept_login(&auth_answer(4600, "tok-2"), Some(at(1000)), at(60_000))
         .unwrap();
     assert_eq!(s.generation(), 2);
-    s.mark_rejected();
+    // A 401 seen before this login (generation 1) does not condemn the new token.
+    s.mark_rejected_unless_renewed(1);
+    assert_eq!(s.status(at(60_001)), SessionStatus::Authenticated);
+    s.mark_rejected_unless_renewed(2);
     assert_eq!(s.status(at(60_001)), SessionStatus::Expired);
     assert!(s.needs_login(at(60_001), Duration::ZERO));
 
