@@ -151,14 +151,7 @@ impl AsyncClientBuilder {
         let endpoint = Endpoint::parse(&self.base_url)?;
         let o = &self.options;
         o.validate()?;
-        let roots_pem = match (&self.roots_pem, &o.ca_file) {
-            (Some(pem), _) => Some(pem.clone()),
-            (None, Some(path)) => Some(
-                std::fs::read(path)
-                    .map_err(|e| Error::InvalidInput(format!("ca_file {}: {e}", path.display())))?,
-            ),
-            (None, None) => None,
-        };
+        let roots_pem = o.roots_pem(self.roots_pem.as_deref())?;
         let transport = Transport::new(o, roots_pem.as_deref())?;
         let credentials = match (&o.login, &o.password) {
             (Some(l), Some(p)) => Some((l.clone(), p.clone())),

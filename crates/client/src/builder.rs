@@ -184,14 +184,7 @@ impl ClientBuilder {
         let endpoint = Endpoint::parse(&self.base_url)?;
         let o = &self.options;
         o.validate()?;
-        let roots_pem = match (&self.roots_pem, &o.ca_file) {
-            (Some(pem), _) => Some(pem.clone()),
-            (None, Some(path)) => Some(
-                std::fs::read(path)
-                    .map_err(|e| Error::InvalidInput(format!("ca_file {}: {e}", path.display())))?,
-            ),
-            (None, None) => None,
-        };
+        let roots_pem = o.roots_pem(self.roots_pem.as_deref())?;
         let proxy = match (&o.proxy, o.proxy_from_env) {
             (Some(u), _) => Some(
                 ureq::Proxy::new(u).map_err(|e| Error::InvalidInput(format!("proxy URL: {e}")))?,

@@ -106,6 +106,19 @@ impl std::fmt::Debug for ClientOptions {
 }
 
 impl ClientOptions {
+    /// The PEM of the roots to trust instead of the public web roots: `pem`
+    /// given in memory wins, else the contents of [`ClientOptions::ca_file`],
+    /// else `None` (the public roots).
+    pub fn roots_pem(&self, pem: Option<&[u8]>) -> Result<Option<Vec<u8>>, Error> {
+        match (pem, &self.ca_file) {
+            (Some(pem), _) => Ok(Some(pem.to_vec())),
+            (None, Some(path)) => std::fs::read(path)
+                .map(Some)
+                .map_err(|e| Error::InvalidInput(format!("ca_file {}: {e}", path.display()))),
+            (None, None) => Ok(None),
+        }
+    }
+
     /// Checks the settings every client needs valid (durations in range,
     /// non-zero timeouts and body limit, login and password together and not
     /// empty); each client's `build` calls it.
@@ -320,6 +333,29 @@ mod seconds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roots_come_from_memory_first_then_the_ca_file() {
+        let dir = std::env::temp_dir().join(format!("runtel-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ca.pem");
+        std::fs::write(&file, b"FROM FILE").unwrap();
+        let mut o = ClientOptions::default();
+        assert_eq!(o.roots_pem(None).unwrap(), None);
+        o.ca_file = Some(file.clone());
+        assert_eq!(
+            o.roots_pem(None).unwrap().as_deref(),
+            Some(&b"FROM FILE"[..])
+        );
+        assert_eq!(
+            o.roots_pem(Some(b"MEM")).unwrap().as_deref(),
+            Some(&b"MEM"[..])
+        );
+        o.ca_file = Some(dir.join("missing.pem"));
+        let e = o.roots_pem(None).unwrap_err();
+        assert!(e.to_string().contains("missing.pem"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn names_are_the_serialized_keys_in_order() {
