@@ -85,12 +85,15 @@ def main() -> None:
           f"{fmt(med(runs, key, 'peak_rss_mib'))} |")
 
     p("\n## 3. Streaming `records()` over 1,000,000 CDRs (pages of 1000)\n")
-    p("| client | records/s | peak RSS MiB |")
-    p("|---|---:|---:|")
+    p("| client | records/s | client CPU s | peak RSS MiB |")
+    p("|---|---:|---:|---:|")
     for key, label in [("rust-stream", "runtel (Rust), next page fetched ahead"),
                        ("rust-stream-noprefetch", "runtel (Rust), `prefetch(false)`"),
+                       ("rust-stream-typed", "runtel (Rust) `records_as::<DomainCdr>()`, fetched ahead"),
+                       ("rust-stream-typed-noprefetch", "runtel (Rust) `records_as::<DomainCdr>()`, `prefetch(false)`"),
                        ("py-runtel-stream", "runtel (Python), next page fetched ahead")]:
-        p(f"| {label} | {fmt(med(runs, key, 'per_s'), 0)} | {fmt(med(runs, key, 'peak_rss_mib'))} |")
+        p(f"| {label} | {fmt(med(runs, key, 'per_s'), 0)} | {fmt(med(runs, key, 'cpu_s'), 2)} | "
+          f"{fmt(med(runs, key, 'peak_rss_mib'))} |")
 
     p("\n## 4. Protocol alone (criterion, median)\n")
     p("| group | function | time | throughput MB/s |")

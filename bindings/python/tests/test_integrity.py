@@ -157,6 +157,37 @@ def test_records_report_notifies_drift_and_dropped_repeats(make_sim: Any, tmp_pa
     assert [r["id"] for r in again] == [1] and again.notifies[0]["text"] == "Balance below 100"
 
 
+def test_records_pages_decode_in_one_pass_and_ids_compare_like_the_core(
+    make_sim: Any, tmp_path: Path
+) -> None:
+    # Ids compare as the core compares them: 8 and "8" are one record, an id
+    # beyond 64 bits keeps its digits; records without an id are kept.
+    vector(tmp_path, "p1", {"action_id": "x1", "code": 200, "total_count": 6,
+                            "list": [{"id": 2**70, "n": 1.5}, {"id": "9"}, {"id": 8}]})
+    vector(tmp_path, "p2", {"action_id": "x1", "code": 200, "total_count": 6,
+                            "list": [{"id": "8"}, {"n": None}, {"id": 7, "tags": ["a"]}]})
+    # An answer with its records under body.list takes the core's parser.
+    vector(tmp_path, "p3", {"action_id": "x1", "code": 200,
+                            "body": {"list": [{"id": 6}], "total_count": 6}})
+    s = make_sim(vectors=tmp_path)
+    c = runtel.Client(s.url, login=LOGIN, password=PASSWORD)
+    c.User.list()
+    before = runtel._runtel._decode_counts()
+    it = c.records("DomainCDR", page_size=3, prefetch=False)
+    got = []
+    for page in ("p1", "p2", "p3"):
+        s.control("replay", {"vector": page})
+        got += [next(it) for _ in range(3 if page == "p1" else 2 if page == "p2" else 1)]
+    assert got == [{"id": 2**70, "n": 1.5}, {"id": "9"}, {"id": 8}, {"n": None},
+                   {"id": 7, "tags": ["a"]}, {"id": 6}]
+    assert type(got[0]["id"]) is int and type(got[0]["n"]) is float
+    assert it.duplicates_dropped == 1
+    assert it.total_count == 6
+    after = runtel._runtel._decode_counts()
+    fast, slow_ok, slow_err = (after[k] - before[k] for k in ("fast", "slow_ok", "slow_error"))
+    assert (fast, slow_ok, slow_err) == (2, 1, 0), (fast, slow_ok, slow_err)
+
+
 def test_consistent_records_lose_nothing_when_records_are_deleted_mid_export(make_sim: Any) -> None:
     # Gateways, since call logs are read only.
     s = make_sim("--seed", "DomainGateway=250")

@@ -239,6 +239,28 @@ fn main() {
                 json!({}),
             );
         }
+        "rust-stream-typed" | "rust-stream-typed-noprefetch" => {
+            // `records_as::<DomainCdr>()`: pages decoded straight into the type.
+            let c = client(url);
+            let (cpu0, _) = usage();
+            let t = Instant::now();
+            let mut count = 0u64;
+            let records = c
+                .records_as::<runtel_client::DomainCdr>("DomainCDR", json!({}), 1000)
+                .unwrap()
+                .prefetch(!mode.ends_with("-noprefetch"));
+            for r in records {
+                count += u64::from(r.unwrap().id.is_some());
+            }
+            assert_eq!(count, n);
+            report(
+                mode,
+                n,
+                t.elapsed().as_secs_f64(),
+                usage().0 - cpu0,
+                json!({}),
+            );
+        }
         "rust-stream" | "rust-stream-noprefetch" | "rust-export" | "rust-export-noprefetch" => {
             // `rust-export*`: each record written out as a JSON line (to memory),
             // what `runtel export` does: a consumer with work to overlap.

@@ -17,9 +17,10 @@ use crate::builder::ClientBuilder;
 use crate::exchange::{Exchange, ExchangeObserver};
 use crate::guard::{resolve_identity, shared_guard, GuardStore, SharedGuard};
 use crate::options::ClientOptions;
-use crate::records::Records;
+use crate::records::{PagedRecord, Records, RecordsPage, ValuePageDecoder};
 use crate::support::{self, jitter_seed, log_call, params_value};
 use crate::transport::{Transport, TransportSettings};
+use crate::typed::{Keyed, KeyedPageDecoder};
 
 /// A Runtel API client. Cheap to clone (an `Arc` inside); all clones share one
 /// session, one connection pool and one login.
@@ -283,7 +284,11 @@ impl Client {
     }
 
     /// Like [`Client::call_with`], decoding the answer with `decoder`.
-    pub fn call_decoded<D: Decoder>(&self, call: &Call, decoder: &D) -> Result<D::Output, Error> {
+    pub fn call_decoded<D: Decoder + ?Sized>(
+        &self,
+        call: &Call,
+        decoder: &D,
+    ) -> Result<D::Output, Error> {
         if call.is_auth() {
             return Err(Error::InvalidInput(
                 "use login() for the auth action, so the password stays masked".into(),
@@ -321,7 +326,58 @@ impl Client {
         params: impl serde::Serialize,
         page_size: u64,
     ) -> Result<Records, Error> {
-        Records::new(self.clone(), obj, params_value(params)?, page_size)
+        self.records_decoded(obj, params, page_size, ValuePageDecoder)
+    }
+
+    /// Like [`Client::records`], each record deserialized straight from the
+    /// answer's bytes into `T` (no `serde_json::Value` in between), with the
+    /// same paging rules: repeats across a page boundary are dropped and
+    /// [`Records::consistent`] pages by key, both by the records' `id` (read
+    /// from the JSON whether or not `T` has the field). A record that does not
+    /// fit `T` fails its whole page: a `protocol` error naming the record's
+    /// path in that page (`$.list[3].duration`), yielded where the page would
+    /// start; the list ends there.
+    ///
+    /// ```no_run
+    /// # let client = runtel_client::Client::new("https://pbx.example")?;
+    /// use runtel_client::DomainCdr;
+    /// for cdr in client.records_as::<DomainCdr>("DomainCDR", (), 1000)? {
+    ///     let cdr = cdr?;
+    ///     println!("{:?} -> {:?}", cdr.src, cdr.dst);
+    /// }
+    /// # Ok::<(), runtel_client::Error>(())
+    /// ```
+    pub fn records_as<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        obj: &str,
+        params: impl serde::Serialize,
+        page_size: u64,
+    ) -> Result<Records<Keyed<T>>, Error> {
+        self.records_decoded(obj, params, page_size, KeyedPageDecoder::<T>::new())
+    }
+
+    /// Like [`Client::records`], each page decoded by `decoder` into records
+    /// of the front end's own type (how the Python module pages dicts). The
+    /// decoder must apply [`runtel_protocol::is_success_envelope`] as
+    /// [`Decoder`] says; paging, prefetch and retries stay the client's.
+    pub fn records_decoded<R, D>(
+        &self,
+        obj: &str,
+        params: impl serde::Serialize,
+        page_size: u64,
+        decoder: D,
+    ) -> Result<Records<R>, Error>
+    where
+        R: PagedRecord + Send + 'static,
+        D: Decoder<Output = RecordsPage<R>> + Send + Sync + 'static,
+    {
+        Records::new(
+            self.clone(),
+            obj,
+            params_value(params)?,
+            page_size,
+            Arc::new(decoder),
+        )
     }
 }
 
@@ -560,7 +616,7 @@ impl Inner {
 
     /// Carries out the protocol's [`CallPolicy`] for one call: the policy decides
     /// (log in, send, back off, replay), this only moves bytes and waits.
-    fn call<D: Decoder>(&self, call: &Call, decoder: &D) -> Result<D::Output, Error> {
+    fn call<D: Decoder + ?Sized>(&self, call: &Call, decoder: &D) -> Result<D::Output, Error> {
         let io = self.io();
         let mut policy = CallPolicy::new(
             call,

@@ -62,13 +62,14 @@ mod records;
 mod resolver;
 pub mod support;
 mod transport;
+mod typed;
 
 pub use builder::{ClientBuilder, RetryPolicy};
 pub use client::{after_fork_in_child, Client, Decoder, PageDecoder, ResponseDecoder};
 pub use exchange::{Exchange, ExchangeObserver};
 pub use guard::{server_identity, shared_guard, GuardStore, LockedGuardState, Permit, SharedGuard};
 pub use options::ClientOptions;
-pub use records::{PageStep, Pager, Records};
+pub use records::{PageStep, PagedRecord, Pager, Records, RecordsPage, ValuePageDecoder};
 pub use runtel_protocol::{catalog, edit_distance, field, Condition, Filter, ObjectSpec, Op};
 pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_DURATION};
 pub use runtel_protocol::{
@@ -84,6 +85,7 @@ pub use runtel_protocol::{
     QueueLogFields, Role, SoftwareVersion, User,
 };
 pub use serde_json;
+pub use typed::{Keyed, KeyedPageDecoder};
 
 /// True for log records that may carry a password or token: ureq's raw wire
 /// dumps (`trace` level under the `ureq_proto` target). A logger that forwards

@@ -10,29 +10,35 @@
 
 use std::sync::mpsc;
 
-use runtel_protocol::{Call, Error, Response};
+use runtel_protocol::{Call, Error};
 
 use crate::client::{process_marker, Client};
+use crate::records::{PageDecoderHandle, RecordsPage};
 
 /// A page being fetched (or fetched) ahead.
-pub(crate) struct Prefetch {
+pub(crate) struct Prefetch<R> {
     call: Call,
-    answer: mpsc::Receiver<Result<Response, Error>>,
+    answer: mpsc::Receiver<Result<RecordsPage<R>, Error>>,
     /// The process (and fork epoch) that started the helper.
     owner: (u32, u64),
 }
 
-impl Prefetch {
-    /// Starts fetching `call` on a helper thread. If no thread can be started,
-    /// the page is fetched when it is needed instead.
-    pub(crate) fn start(client: &Client, call: Call) -> Prefetch {
+impl<R: Send + 'static> Prefetch<R> {
+    /// Starts fetching `call` on a helper thread, decoding it with `decoder`.
+    /// If no thread can be started, the page is fetched when it is needed instead.
+    pub(crate) fn start(
+        client: &Client,
+        call: Call,
+        decoder: &PageDecoderHandle<R>,
+    ) -> Prefetch<R> {
         let (tx, rx) = mpsc::sync_channel(1);
         let helper_client = client.clone();
         let helper_call = call.clone();
+        let helper_decoder = decoder.clone();
         let spawned = std::thread::Builder::new()
             .name("runtel-prefetch".into())
             .spawn(move || {
-                let _ = tx.send(helper_client.call_with(&helper_call));
+                let _ = tx.send(helper_client.call_decoded(&helper_call, &*helper_decoder));
             });
         if let Err(e) = spawned {
             log::debug!("no prefetch thread ({e}): the next page is fetched when needed");
@@ -46,24 +52,29 @@ impl Prefetch {
 
     /// The answer to `call`: the helper's if it fetched this very call in this
     /// process, else fetched now on the caller's thread.
-    pub(crate) fn answer(self, client: &Client, call: &Call) -> Result<Response, Error> {
+    pub(crate) fn answer(
+        self,
+        client: &Client,
+        call: &Call,
+        decoder: &PageDecoderHandle<R>,
+    ) -> Result<RecordsPage<R>, Error> {
         if self.owner != process_marker() {
             // A forked child: see the module's comment.
             std::mem::forget(self);
-            return client.call_with(call);
+            return client.call_decoded(call, &**decoder);
         }
         if &self.call != call {
-            return client.call_with(call);
+            return client.call_decoded(call, &**decoder);
         }
         match self.answer.recv() {
             Ok(answer) => answer,
             // The helper could not start, or ended without an answer.
-            Err(_) => client.call_with(call),
+            Err(_) => client.call_decoded(call, &**decoder),
         }
     }
 }
 
-impl Drop for Prefetch {
+impl<R> Drop for Prefetch<R> {
     fn drop(&mut self) {
         if self.owner != process_marker() {
             // Never touch the parent's channel in a child; leak it instead.

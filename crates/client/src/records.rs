@@ -6,13 +6,126 @@
 //! [`Records`] fetches the next page on a helper thread while the caller reads
 //! the current one (see [`crate::prefetch`]).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
-use runtel_protocol::{Call, Error, Response};
+use runtel_protocol::{Call, Error, Expected, Limits, Response};
 use serde_json::Value;
 
-use crate::client::Client;
+use crate::client::{Client, Decoder};
 use crate::prefetch::Prefetch;
+
+/// A record as the [`Pager`] handles it: it only needs the record's `id`, to
+/// drop records repeated across a page boundary and to page by key. Records
+/// are `serde_json::Value`s by default; [`Client::records_as`] pages typed
+/// records, and a front end may page its own objects (the Python module pages
+/// Python dicts) through [`Client::records_decoded`].
+pub trait PagedRecord {
+    /// What the iterator yields for this record.
+    type Item;
+    /// The `id` as ids are compared: a string as it is, any other JSON value
+    /// as its JSON text (`5` and `"5"` are the same record); `None` when the
+    /// record has no `id` or it is null.
+    fn id_text(&self) -> Option<Cow<'_, str>>;
+    /// The `id` when it is a JSON integer that fits an `i64` (paging by key).
+    fn id_int(&self) -> Option<i64>;
+    /// The record as the iterator yields it.
+    fn into_item(self) -> Self::Item;
+}
+
+impl PagedRecord for Value {
+    type Item = Value;
+
+    fn id_text(&self) -> Option<Cow<'_, str>> {
+        match self.get("id")? {
+            Value::Null => None,
+            Value::String(s) => Some(Cow::Borrowed(s)),
+            other => Some(Cow::Owned(other.to_string())),
+        }
+    }
+
+    fn id_int(&self) -> Option<i64> {
+        self.get("id").and_then(Value::as_i64)
+    }
+
+    fn into_item(self) -> Value {
+        self
+    }
+}
+
+/// One answer of a list action as the [`Pager`] takes it: the records, in
+/// order, and the few top-level fields paging reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordsPage<R> {
+    /// The records of `list` (or `body.list`, or `body` as an array).
+    pub records: Vec<R>,
+    /// The `total_count` announced, if any.
+    pub total_count: Option<u64>,
+    /// The answer's `notifies`.
+    pub notifies: Vec<Value>,
+    /// What tells this page from the previous one when the server ignores
+    /// `offset` and sends the same page again: equal pages must give equal
+    /// fingerprints (see [`RecordsPage::fingerprint_of`]).
+    pub fingerprint: u64,
+}
+
+impl RecordsPage<Value> {
+    /// The page of a [`Response`].
+    pub fn from_response(resp: Response) -> RecordsPage<Value> {
+        let total_count = resp.total_count();
+        let notifies = resp.notifies().to_vec();
+        let records = resp.into_records();
+        let fingerprint = RecordsPage::<Value>::fingerprint_of(
+            records.len(),
+            records.first().map(Value::to_string).as_deref(),
+            records.last().map(Value::to_string).as_deref(),
+        );
+        RecordsPage {
+            records,
+            total_count,
+            notifies,
+            fingerprint,
+        }
+    }
+}
+
+impl<R> RecordsPage<R> {
+    /// A page's fingerprint from its length and the JSON text of its first and
+    /// last records: a cheap way to notice the same page twice in a row.
+    pub fn fingerprint_of(len: usize, first: Option<&str>, last: Option<&str>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        len.hash(&mut h);
+        first.hash(&mut h);
+        last.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// Decodes list answers into [`RecordsPage`]s of `Value` records: the
+/// default decoder of [`Client::records`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValuePageDecoder;
+
+impl Decoder for ValuePageDecoder {
+    type Output = RecordsPage<Value>;
+    fn decode(
+        &self,
+        expected: Expected<'_>,
+        status: u16,
+        body: Vec<u8>,
+        limits: &Limits,
+    ) -> Result<RecordsPage<Value>, Error> {
+        crate::client::ResponseDecoder
+            .decode(expected, status, body, limits)
+            .map(RecordsPage::from_response)
+    }
+}
+
+/// The decoder a [`Records`] fetches its pages with (shared with the helper
+/// thread that fetches ahead).
+pub(crate) type PageDecoderHandle<R> = Arc<dyn Decoder<Output = RecordsPage<R>> + Send + Sync>;
 
 /// An iterator over every record of a list action, over the blocking client:
 /// a [`Pager`] (see there for the paging rules) driven with [`Client::call_with`].
@@ -26,16 +139,17 @@ use crate::prefetch::Prefetch;
 /// leaves at most that one request to finish (within the client's timeout);
 /// its thread then ends. A forked child never waits for a parent's thread: it
 /// fetches the page itself. [`Records::prefetch`] turns this off.
-pub struct Records {
+pub struct Records<R: PagedRecord = Value> {
     client: Client,
-    pager: Pager,
+    pager: Pager<R>,
+    decoder: PageDecoderHandle<R>,
     prefetch: bool,
     /// The next page's call, to start fetching at the next `next()`.
     upcoming: Option<Call>,
-    ahead: Option<Prefetch>,
+    ahead: Option<Prefetch<R>>,
 }
 
-impl std::fmt::Debug for Records {
+impl<R: PagedRecord> std::fmt::Debug for Records<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.pager.fmt(f)
     }
@@ -43,9 +157,9 @@ impl std::fmt::Debug for Records {
 
 /// What a [`Pager`] wants next.
 #[derive(Debug)]
-pub enum PageStep {
+pub enum PageStep<R = Value> {
     /// The next record.
-    Record(Value),
+    Record(R),
     /// Send this call and hand its answer to [`Pager::take_page`] (or its
     /// error to [`Pager::fail`]).
     Fetch(Call),
@@ -55,16 +169,18 @@ pub enum PageStep {
     Done,
 }
 
-impl Records {
+impl<R: PagedRecord + Send + 'static> Records<R> {
     pub(crate) fn new(
         client: Client,
         obj: &str,
         params: Value,
         page_size: u64,
-    ) -> Result<Records, Error> {
+        decoder: PageDecoderHandle<R>,
+    ) -> Result<Records<R>, Error> {
         Ok(Records {
             client,
             pager: Pager::new(obj, params, page_size)?,
+            decoder,
             prefetch: true,
             upcoming: None,
             ahead: None,
@@ -74,7 +190,7 @@ impl Records {
     /// Whether to fetch the next page while the current one is read (on by
     /// default). Off, each page is fetched when the first of its records is
     /// asked for, on the caller's thread.
-    pub fn prefetch(mut self, on: bool) -> Records {
+    pub fn prefetch(mut self, on: bool) -> Records<R> {
         self.prefetch = on;
         if !on {
             self.upcoming = None;
@@ -84,32 +200,32 @@ impl Records {
     }
 
     /// Uses `list_with_detail` (or another list-like action) instead of `list`.
-    pub fn action(mut self, action: &str) -> Result<Records, Error> {
+    pub fn action(mut self, action: &str) -> Result<Records<R>, Error> {
         self.pager = self.pager.action(action)?;
         Ok(self)
     }
 
     /// Sends this `filter` with every page: a [`runtel_protocol::Filter`] built
     /// from conditions, or the wire JSON (top level, passed through).
-    pub fn filter(mut self, filter: impl Into<Value>) -> Result<Records, Error> {
+    pub fn filter(mut self, filter: impl Into<Value>) -> Result<Records<R>, Error> {
         self.pager = self.pager.filter(filter)?;
         Ok(self)
     }
 
     /// Starts at this offset (to resume an interrupted export).
-    pub fn starting_at(mut self, offset: u64) -> Records {
+    pub fn starting_at(mut self, offset: u64) -> Records<R> {
         self.pager = self.pager.starting_at(offset);
         self
     }
 
     /// Pages by `id` instead of offset (see [`Pager::consistent`]).
-    pub fn consistent(mut self) -> Result<Records, Error> {
+    pub fn consistent(mut self) -> Result<Records<R>, Error> {
         self.pager = self.pager.consistent()?;
         Ok(self)
     }
 
     /// The paging state: counts, shortfall, drift, notifies (see [`Pager`]).
-    pub fn pager(&self) -> &Pager {
+    pub fn pager(&self) -> &Pager<R> {
         &self.pager
     }
 
@@ -159,27 +275,27 @@ impl Records {
     }
 }
 
-impl Iterator for Records {
-    type Item = Result<Value, Error>;
+impl<R: PagedRecord + Send + 'static> Iterator for Records<R> {
+    type Item = Result<R::Item, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         // The caller came back for more of the page just fetched: fetch the
         // next one meanwhile. (Not on the page's first record: a caller that
         // stops there, or changes something on the server, costs no request.)
         if let Some(call) = self.upcoming.take() {
-            self.ahead = Some(Prefetch::start(&self.client, call));
+            self.ahead = Some(Prefetch::start(&self.client, call, &self.decoder));
         }
         loop {
             match self.pager.step() {
-                PageStep::Record(r) => return Some(Ok(r)),
+                PageStep::Record(r) => return Some(Ok(r.into_item())),
                 PageStep::Failed(e) => return Some(Err(e)),
                 PageStep::Done => return None,
                 PageStep::Fetch(call) => {
                     let answer = match self.ahead.take() {
-                        Some(ahead) => ahead.answer(&self.client, &call),
-                        None => self.client.call_with(&call),
+                        Some(ahead) => ahead.answer(&self.client, &call, &self.decoder),
+                        None => self.client.call_decoded(&call, &*self.decoder),
                     };
-                    if let Err(e) = answer.and_then(|resp| self.pager.take_page(resp)) {
+                    if let Err(e) = answer.and_then(|page| self.pager.take_records(page)) {
                         self.pager.fail();
                         return Some(Err(e));
                     }
@@ -192,7 +308,7 @@ impl Iterator for Records {
     }
 }
 
-impl std::iter::FusedIterator for Records {}
+impl<R: PagedRecord + Send + 'static> std::iter::FusedIterator for Records<R> {}
 
 /// The paging of a list action, without I/O: it asks for `page_size` records at
 /// a time (top-level `limit`/`offset`) through [`Pager::step`], and takes each
@@ -224,18 +340,18 @@ impl std::iter::FusedIterator for Records {}
 ///   skips nor repeats while records are added or deleted, if the server returns
 ///   records sorted by `id` (checked on every page: a page out of order is an
 ///   error, not a silent skip).
-pub struct Pager {
+pub struct Pager<R = Value> {
     call: Call,
     page_size: u64,
     offset: u64,
-    page: VecDeque<Value>,
+    page: VecDeque<R>,
     total_count: Option<u64>,
     done: bool,
     pages_fetched: u64,
     /// The page size the server turned out to use, when smaller than asked.
     server_page_size: Option<u64>,
     /// A fingerprint of the last page, to notice a server that ignores `offset`.
-    last_page: Option<(u64, u64)>,
+    last_page: Option<u64>,
     shortfall: Option<u64>,
     /// The `id`s of the previous page, to drop repeats across the boundary.
     previous_ids: std::collections::HashSet<String>,
@@ -243,10 +359,10 @@ pub struct Pager {
     first_total: Option<u64>,
     notifies: Vec<Value>,
     /// Keyset paging: the last `id` yielded, once `consistent()` was asked for.
-    keyset: Option<Option<Value>>,
+    keyset: Option<Option<i64>>,
 }
 
-impl std::fmt::Debug for Pager {
+impl<R: PagedRecord> std::fmt::Debug for Pager<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Records")
             .field("obj", &self.call.obj())
@@ -259,9 +375,9 @@ impl std::fmt::Debug for Pager {
     }
 }
 
-impl Pager {
+impl<R: PagedRecord> Pager<R> {
     /// Paging through `obj`'s `list` with `params`, `page_size` records a page.
-    pub fn new(obj: &str, params: Value, page_size: u64) -> Result<Pager, Error> {
+    pub fn new(obj: &str, params: Value, page_size: u64) -> Result<Pager<R>, Error> {
         if page_size == 0 {
             return Err(Error::InvalidInput("page_size must be at least 1".into()));
         }
@@ -285,7 +401,7 @@ impl Pager {
     }
 
     /// Uses `list_with_detail` (or another list-like action) instead of `list`.
-    pub fn action(mut self, action: &str) -> Result<Pager, Error> {
+    pub fn action(mut self, action: &str) -> Result<Pager<R>, Error> {
         self.call = Call::new(
             self.call.obj(),
             action,
@@ -297,13 +413,13 @@ impl Pager {
 
     /// Sends this `filter` with every page: a [`runtel_protocol::Filter`] built
     /// from conditions, or the wire JSON (top level, passed through).
-    pub fn filter(mut self, filter: impl Into<Value>) -> Result<Pager, Error> {
+    pub fn filter(mut self, filter: impl Into<Value>) -> Result<Pager<R>, Error> {
         self.call = self.call.filter(filter.into())?;
         Ok(self)
     }
 
     /// Starts at this offset (to resume an interrupted export).
-    pub fn starting_at(mut self, offset: u64) -> Pager {
+    pub fn starting_at(mut self, offset: u64) -> Pager<R> {
         self.offset = offset;
         self
     }
@@ -365,7 +481,7 @@ impl Pager {
     /// of order is a `protocol` error), the records must have an `id`, a filter
     /// that joins its conditions with OR (`type` 1) cannot be combined, and
     /// resuming by offset ([`Records::starting_at`]) does not apply.
-    pub fn consistent(mut self) -> Result<Pager, Error> {
+    pub fn consistent(mut self) -> Result<Pager<R>, Error> {
         if let Some(Value::Object(f)) = self.call.get_filter() {
             if f.get("type").and_then(Value::as_i64).unwrap_or(0) != 0 {
                 return Err(Error::InvalidInput(
@@ -393,12 +509,12 @@ impl Pager {
         }
         match &self.keyset {
             None => Some(self.call.clone().limit(self.page_size).offset(self.offset)),
-            Some(last) => self.keyset_call(last.as_ref()).ok(),
+            Some(last) => self.keyset_call(*last).ok(),
         }
     }
 
     /// The next record, or the call for the next page, or the end.
-    pub fn step(&mut self) -> PageStep {
+    pub fn step(&mut self) -> PageStep<R> {
         if let Some(r) = self.page.pop_front() {
             return PageStep::Record(r);
         }
@@ -409,7 +525,7 @@ impl Pager {
         }
         let call = match &self.keyset {
             None => Ok(self.call.clone().limit(self.page_size).offset(self.offset)),
-            Some(last) => self.keyset_call(last.as_ref()),
+            Some(last) => self.keyset_call(*last),
         };
         match call {
             Ok(call) => PageStep::Fetch(call),
@@ -427,16 +543,16 @@ impl Pager {
         self.page.clear();
     }
 
-    /// Takes the answer to the last [`PageStep::Fetch`]; an error ends the list
-    /// (call [`Pager::fail`]).
-    pub fn take_page(&mut self, resp: Response) -> Result<(), Error> {
+    /// Takes the answer to the last [`PageStep::Fetch`], decoded into a page;
+    /// an error ends the list (call [`Pager::fail`]).
+    pub fn take_records(&mut self, page: RecordsPage<R>) -> Result<(), Error> {
         self.pages_fetched += 1;
-        for n in resp.notifies() {
-            if !self.notifies.contains(n) {
-                self.notifies.push(n.clone());
+        for n in page.notifies {
+            if !self.notifies.contains(&n) {
+                self.notifies.push(n);
             }
         }
-        let total = resp.total_count();
+        let total = page.total_count;
         // In keyset mode the count is what remains past the last id: it shrinks.
         if let (Some(before), Some(now), None) = (self.total_count, total, &self.keyset) {
             if before != now {
@@ -452,20 +568,23 @@ impl Pager {
             self.first_total = self.first_total.or(total);
         }
         self.total_count = total;
-        let mut records = resp.into_records();
+        let mut records = page.records;
         let n = records.len() as u64;
         if n > 0 && self.keyset.is_none() {
-            let print = fingerprint(&records);
+            let print = page.fingerprint;
             if self.last_page == Some(print) {
                 return Err(self.repeated_page_error());
             }
             self.last_page = Some(print);
         }
         if let Some(last) = &mut self.keyset {
-            *last = check_ascending_ids(&records, last.as_ref(), &self.call)?.or(last.take());
+            *last = check_ascending_ids(&records, *last, &self.call)?.or(last.take());
         }
         // Records repeated across the page boundary (the list grew at its head).
-        let ids: std::collections::HashSet<String> = records.iter().filter_map(record_id).collect();
+        let ids: std::collections::HashSet<String> = records
+            .iter()
+            .filter_map(|r| r.id_text().map(Cow::into_owned))
+            .collect();
         // A whole page of records already on the previous page, in any order and
         // whatever their other fields say, is the previous page again: the server
         // ignores `offset` (a page that merely shifted keeps something new).
@@ -497,7 +616,12 @@ impl Pager {
             }
         }
         let before = records.len();
-        records.retain(|r| record_id(r).is_none_or(|id| !self.previous_ids.contains(&id)));
+        if !self.previous_ids.is_empty() {
+            records.retain(|r| {
+                r.id_text()
+                    .is_none_or(|id| !self.previous_ids.contains(id.as_ref()))
+            });
+        }
         let dropped = (before - records.len()) as u64;
         if dropped > 0 {
             self.duplicates_dropped += dropped;
@@ -555,7 +679,15 @@ impl Pager {
     }
 }
 
-impl Pager {
+impl Pager<Value> {
+    /// Takes the answer to the last [`PageStep::Fetch`]; an error ends the list
+    /// (call [`Pager::fail`]).
+    pub fn take_page(&mut self, resp: Response) -> Result<(), Error> {
+        self.take_records(RecordsPage::from_response(resp))
+    }
+}
+
+impl<R: PagedRecord> Pager<R> {
     fn repeated_page_error(&self) -> Error {
         Error::unexpected_shape(
             self.call.obj(),
@@ -570,7 +702,7 @@ impl Pager {
     }
 
     /// The call for the next page in keyset mode: offset 0, `id > last`.
-    fn keyset_call(&self, last: Option<&Value>) -> Result<Call, Error> {
+    fn keyset_call(&self, last: Option<i64>) -> Result<Call, Error> {
         let base = self.call.clone().limit(self.page_size);
         let Some(last) = last else {
             return Ok(base);
@@ -599,25 +731,16 @@ impl Pager {
     }
 }
 
-/// A record's `id` as text (numbers and strings alike), if it has one.
-fn record_id(r: &Value) -> Option<String> {
-    match r.get("id")? {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
 /// In keyset mode every page must be in ascending `id` order and start past the
 /// last `id`: the last `id` of the page, or an error naming what went wrong.
-fn check_ascending_ids(
-    records: &[Value],
-    after: Option<&Value>,
+fn check_ascending_ids<R: PagedRecord>(
+    records: &[R],
+    after: Option<i64>,
     call: &Call,
-) -> Result<Option<Value>, Error> {
-    let mut previous = after.and_then(Value::as_i64);
+) -> Result<Option<i64>, Error> {
+    let mut previous = after;
     for r in records {
-        let Some(id) = r.get("id").and_then(Value::as_i64) else {
+        let Some(id) = r.id_int() else {
             return Err(Error::unexpected_shape(
                 call.obj(),
                 call.action(),
@@ -639,16 +762,5 @@ fn check_ascending_ids(
         }
         previous = Some(id);
     }
-    Ok(records.last().and_then(|r| r.get("id").cloned()))
-}
-
-/// A cheap fingerprint of a page: its length and a hash of its first and last
-/// records. Two consecutive pages with the same fingerprint are the same page.
-fn fingerprint(records: &[Value]) -> (u64, u64) {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for r in [records.first(), records.last()].into_iter().flatten() {
-        r.to_string().hash(&mut h);
-    }
-    (records.len() as u64, h.finish())
+    Ok(records.last().and_then(PagedRecord::id_int))
 }

@@ -368,7 +368,7 @@ impl PyClient {
             .transpose()?
             .unwrap_or(Value::Null);
         let records = client
-            .records(obj, args.params, page_size)
+            .records_decoded(obj, args.params, page_size, crate::decode::PyPageDecoder)
             .and_then(|r| r.action(action))
             .and_then(|r| r.filter(filter))
             .map(|r| r.starting_at(start).prefetch(prefetch))

@@ -13,12 +13,12 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
-use runtel_client::{Decoder, Error, Expected, Limits};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use runtel_client::{Decoder, Error, Expected, Limits, PagedRecord, RecordsPage};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::convert::number_text_to_py;
+use crate::convert::{from_py, number_text_to_py, to_py};
 
 /// The key under which serde_json (with `arbitrary_precision`, which the
 /// workspace enables) hands over a number that is not a 64-bit integer: as a
@@ -98,6 +98,161 @@ impl Decoder for PyEnvelopeDecoder {
                     http_status: response.http_status(),
                 })
                 .map_err(|e| Error::InvalidInput(format!("converting the answer to Python: {e}")))
+        })
+    }
+}
+
+/// A record of a `records()` page: the object as decoded (a dict), with the
+/// `id` the pager reads taken out once, while the GIL was held.
+pub struct PyRecord {
+    obj: Py<PyAny>,
+    id: Option<PyRecordId>,
+}
+
+enum PyRecordId {
+    Int(i64),
+    Text(String),
+}
+
+impl PagedRecord for PyRecord {
+    type Item = Py<PyAny>;
+
+    fn id_text(&self) -> Option<Cow<'_, str>> {
+        match self.id.as_ref()? {
+            PyRecordId::Int(n) => Some(Cow::Owned(n.to_string())),
+            PyRecordId::Text(s) => Some(Cow::Borrowed(s)),
+        }
+    }
+
+    fn id_int(&self) -> Option<i64> {
+        match self.id {
+            Some(PyRecordId::Int(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    fn into_item(self) -> Py<PyAny> {
+        self.obj
+    }
+}
+
+impl PyRecord {
+    /// The record and its `id`, compared as the core compares the ids of
+    /// `Value` records (a string as it is, anything else as its JSON text).
+    fn of(record: Bound<'_, PyAny>) -> PyRecord {
+        let id = record
+            .cast::<PyDict>()
+            .ok()
+            .and_then(|d| d.get_item("id").ok().flatten())
+            .and_then(|id| {
+                if id.is_none() {
+                    None
+                } else if let Ok(s) = id.cast::<PyString>() {
+                    s.to_cow().ok().map(|s| PyRecordId::Text(s.into_owned()))
+                } else if let Some(n) = id
+                    .is_exact_instance_of::<PyInt>()
+                    .then(|| id.extract::<i64>().ok())
+                    .flatten()
+                {
+                    Some(PyRecordId::Int(n))
+                } else {
+                    from_py(&id).ok().map(|v| PyRecordId::Text(v.to_string()))
+                }
+            });
+        PyRecord {
+            obj: record.unbind(),
+            id,
+        }
+    }
+}
+
+/// Decodes list answers into pages of Python dicts for `records()`, in one
+/// pass like [`PyEnvelopeDecoder`] (anything but a success with a top-level
+/// `list` goes through the core's parser, as there).
+pub struct PyPageDecoder;
+
+impl Decoder for PyPageDecoder {
+    type Output = RecordsPage<PyRecord>;
+
+    fn decode(
+        &self,
+        expected: Expected<'_>,
+        status: u16,
+        body: Vec<u8>,
+        limits: &Limits,
+    ) -> Result<RecordsPage<PyRecord>, Error> {
+        if crate::wait::must_not_attach_here() {
+            return Err(Error::InvalidInput(
+                "the Python interpreter is exiting; the answer was dropped".into(),
+            ));
+        }
+        if body.len() <= limits.max_body_bytes {
+            let fast = Python::attach(|py| {
+                let (dict, head) = decode_envelope(py, &body)?;
+                if !head.is_success(&expected, status) {
+                    return None;
+                }
+                let list = dict.get_item("list").ok()??.cast_into::<PyList>().ok()?;
+                let total_count = match head.total_count {
+                    Shape::Count => dict.get_item("total_count").ok()??.extract::<u64>().ok(),
+                    _ => dict
+                        .get_item("body")
+                        .ok()
+                        .flatten()
+                        .and_then(|b| b.cast_into::<PyDict>().ok())
+                        .and_then(|b| b.get_item("total_count").ok().flatten())
+                        .filter(|n| n.is_exact_instance_of::<PyInt>())
+                        .and_then(|n| n.extract::<u64>().ok()),
+                };
+                let notifies = match dict.get_item("notifies").ok().flatten() {
+                    Some(n) if n.is_exact_instance_of::<PyList>() => match from_py(&n).ok()? {
+                        Value::Array(a) => a,
+                        _ => Vec::new(),
+                    },
+                    _ => Vec::new(),
+                };
+                let text = |i: usize| from_py(&list.get_item(i).ok()?).ok().map(|v| v.to_string());
+                let n = list.len();
+                let (first, last) = match n {
+                    0 => (None, None),
+                    _ => (text(0), text(n - 1)),
+                };
+                let fingerprint =
+                    RecordsPage::<PyRecord>::fingerprint_of(n, first.as_deref(), last.as_deref());
+                let records = list.iter().map(PyRecord::of).collect();
+                Some(RecordsPage {
+                    records,
+                    total_count,
+                    notifies,
+                    fingerprint,
+                })
+            });
+            if let Some(page) = fast {
+                FAST.fetch_add(1, Ordering::Relaxed);
+                return Ok(page);
+            }
+        }
+        let page = runtel_client::ValuePageDecoder
+            .decode(expected, status, body, limits)
+            .inspect_err(|_| {
+                SLOW_ERROR.fetch_add(1, Ordering::Relaxed);
+            })?;
+        SLOW_OK.fetch_add(1, Ordering::Relaxed);
+        Python::attach(|py| {
+            let records = page
+                .records
+                .iter()
+                .map(|r| to_py(py, r).map(PyRecord::of))
+                .collect::<PyResult<Vec<_>>>()
+                .map_err(|e| {
+                    Error::InvalidInput(format!("converting the answer to Python: {e}"))
+                })?;
+            Ok(RecordsPage {
+                records,
+                total_count: page.total_count,
+                notifies: page.notifies,
+                fingerprint: page.fingerprint,
+            })
         })
     }
 }

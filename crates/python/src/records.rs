@@ -16,10 +16,14 @@ use runtel_client::{Error, Records};
 use serde_json::Value;
 
 use crate::convert::to_py;
+use crate::decode::PyRecord;
 use crate::errors::to_py_err;
 use crate::wait;
 
-type Item = Result<Value, Error>;
+/// Records come decoded into dicts straight from each page's bytes, with the
+/// GIL held once per page (see [`crate::decode::PyPageDecoder`]).
+type DictRecords = Records<PyRecord>;
+type Item = Result<Py<PyAny>, Error>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -38,7 +42,7 @@ struct View {
 }
 
 impl View {
-    fn of(r: &Records) -> View {
+    fn of(r: &DictRecords) -> View {
         View {
             total_count: r.total_count(),
             position: r.position(),
@@ -67,13 +71,13 @@ struct State {
 
 struct Shared {
     /// None once the iterator was dropped (see `Drop for PyRecords`).
-    records: Mutex<Option<Records>>,
+    records: Mutex<Option<DictRecords>>,
     state: Mutex<State>,
 }
 
 impl Shared {
     /// One step of the iterator, with the numbers copied for the properties.
-    fn step(&self, records: &mut Records) -> Option<Item> {
+    fn step(&self, records: &mut DictRecords) -> Option<Item> {
         let item = records.next();
         let mut state = lock(&self.state);
         state.view = View::of(records);
@@ -101,7 +105,7 @@ pub struct PyRecords {
 }
 
 impl PyRecords {
-    pub(crate) fn new(records: Records) -> PyRecords {
+    pub(crate) fn new(records: DictRecords) -> PyRecords {
         PyRecords {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
@@ -199,7 +203,7 @@ impl PyRecords {
         };
         match item {
             None => Err(PyStopIteration::new_err(())),
-            Some(Ok(v)) => Ok(to_py(py, &v)?.unbind()),
+            Some(Ok(v)) => Ok(v),
             Some(Err(e)) => Err(to_py_err(py, &e)),
         }
     }

@@ -54,6 +54,18 @@ pub fn must_not_attach() -> bool {
     EXITING.load(Ordering::Acquire) && IS_WORKER.with(Cell::get)
 }
 
+/// [`must_not_attach`], and also true once the interpreter has begun to exit on
+/// a thread Python does not know (such as the core's prefetch helper, which
+/// decodes the page it fetched ahead into dicts): attaching would create a
+/// thread state in a finalizing interpreter.
+pub fn must_not_attach_here() -> bool {
+    if !EXITING.load(Ordering::Acquire) {
+        return false;
+    }
+    // SAFETY: only reads this thread's own slot; callable without the GIL.
+    must_not_attach() || unsafe { pyo3::ffi::PyGILState_GetThisThreadState().is_null() }
+}
+
 /// Registered with `atexit` by the package; see [`must_not_attach`]. From then
 /// on the main thread also runs its calls inline (an `atexit` handler of the
 /// user's may still make calls).
