@@ -130,6 +130,11 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
+    /// The limits answers are read with.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
     /// A client for `base_url` with default settings and no stored credentials.
     pub fn new(base_url: &str) -> Result<Client, Error> {
         Client::builder(base_url).build()

@@ -1,85 +1,238 @@
-//! One page fetched ahead on a helper thread, for [`crate::Records`].
+//! Pages fetched ahead on a helper thread, for [`crate::Records`].
 //!
-//! The helper makes one ordinary call through the client (retries, re-login and
-//! logging as for any call) and hands the answer over a channel of one slot. It
-//! is never joined: when the iterator is dropped first, the helper finishes its
-//! one request (bounded by the client's timeout), finds nobody to hand the answer
-//! to, and ends. In a forked child the helper does not exist (only the forking
-//! thread is copied), so the child neither waits for it nor touches the channel
-//! (whose lock the helper may have held at the fork): it fetches the page itself.
+//! The helper fetches bytes: it makes each call through the client (retries,
+//! re-login and logging as for any call), checks the answer with the protocol's
+//! success rule while only counting its records
+//! ([`runtel_protocol::check_list_answer`]), and hands the body over. The page
+//! is decoded on the caller's thread, where its records are read (and freed).
+//!
+//! In offset paging the helper then asks for the following page at once (the
+//! offset advanced by the records it counted), before the caller has decoded
+//! the page it was handed: the server prepares page N+1 while the caller
+//! decodes page N. The hand-over is a rendezvous (a channel with no slot), so
+//! the helper holds at most one page the caller has not taken: memory stays
+//! bounded by the page being read and the one after it. It stops asking when
+//! the list looks over (an empty page; a short page at the announced total).
+//! If the pager wants another call than the one fetched (records repeated
+//! across pages, a server capping its pages), the page is dropped and the
+//! caller fetches what it wants itself.
+//!
+//! The helper is never joined: when the iterator is dropped, the helper finishes
+//! the request it is making (bounded by the client's timeout), finds nobody to
+//! hand the page to, and ends. In a forked child the helper does not exist (only
+//! the forking thread is copied), so the child neither waits for it nor touches
+//! the channel (whose lock the helper may have held at the fork): it fetches
+//! the page itself.
 
 use std::sync::mpsc;
 
-use runtel_protocol::{Call, Error};
+use runtel_protocol::{
+    check_list_answer, Call, Error, Expected, Limits, ListCheck, Redactor, Secret,
+};
 
-use crate::client::{process_marker, Client};
+use crate::client::{process_marker, Client, Decoder};
 use crate::records::{PageDecoderHandle, RecordsPage};
 
-/// A page being fetched (or fetched) ahead.
-pub(crate) struct Prefetch<R> {
-    call: Call,
-    answer: mpsc::Receiver<Result<RecordsPage<R>, Error>>,
-    /// The process (and fork epoch) that started the helper.
-    owner: (u32, u64),
+/// A list answer fetched and checked, not yet decoded.
+pub(crate) struct FetchedPage {
+    status: u16,
+    body: Vec<u8>,
+    action_id: String,
+    secrets: Vec<Secret>,
+    check: ListCheck,
 }
 
-impl<R: Send + 'static> Prefetch<R> {
-    /// Starts fetching `call` on a helper thread, decoding it with `decoder`.
-    /// If no thread can be started, the page is fetched when it is needed instead.
-    pub(crate) fn start(
-        client: &Client,
-        call: Call,
-        decoder: &PageDecoderHandle<R>,
-    ) -> Prefetch<R> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        let helper_client = client.clone();
-        let helper_call = call.clone();
-        let helper_decoder = decoder.clone();
-        let spawned = std::thread::Builder::new()
-            .name("runtel-prefetch".into())
-            .spawn(move || {
-                let _ = tx.send(helper_client.call_decoded(&helper_call, &*helper_decoder));
-            });
-        if let Err(e) = spawned {
-            log::debug!("no prefetch thread ({e}): the next page is fetched when needed");
-        }
-        Prefetch {
-            call,
-            answer: rx,
-            owner: process_marker(),
-        }
-    }
-
-    /// The answer to `call`: the helper's if it fetched this very call in this
-    /// process, else fetched now on the caller's thread.
-    pub(crate) fn answer(
+impl FetchedPage {
+    /// The page, decoded with `decoder` as the call itself would have been.
+    pub(crate) fn decode<R: Send>(
         self,
         client: &Client,
         call: &Call,
         decoder: &PageDecoderHandle<R>,
     ) -> Result<RecordsPage<R>, Error> {
+        let expected = Expected {
+            action_id: &self.action_id,
+            obj: call.obj(),
+            action: call.action(),
+            // An answer echoing the token stays masked in any error made of it.
+            secrets: &self.secrets,
+        };
+        // As the client does with a decoder's error inside a call.
+        decoder
+            .decode(expected, self.status, self.body, client.limits())
+            .map_err(|mut e| {
+                e.redact(&Redactor::new(&self.secrets));
+                e
+            })
+    }
+}
+
+/// The helper's [`Decoder`]: checks, counts, keeps the bytes.
+struct CheckOnly;
+
+impl Decoder for CheckOnly {
+    type Output = FetchedPage;
+
+    fn decode(
+        &self,
+        expected: Expected<'_>,
+        status: u16,
+        body: Vec<u8>,
+        limits: &Limits,
+    ) -> Result<FetchedPage, Error> {
+        let check = check_list_answer(expected, status, &body, limits)?;
+        Ok(FetchedPage {
+            status,
+            body,
+            action_id: expected.action_id.to_owned(),
+            secrets: expected.secrets.to_vec(),
+            check,
+        })
+    }
+}
+
+/// One page from the helper: the call it answers, the answer, and whether the
+/// helper went on to the next page.
+struct Handed {
+    call: Call,
+    answer: Result<FetchedPage, Error>,
+    goes_on: bool,
+}
+
+/// The helper fetching ahead.
+pub(crate) struct Ahead {
+    pages: mpsc::Receiver<Handed>,
+    /// The process (and fork epoch) that started the helper.
+    owner: (u32, u64),
+    /// False once the helper said it stops after the page handed last.
+    live: bool,
+}
+
+impl Ahead {
+    /// Starts fetching `call` on a helper thread; with `page_size` (offset
+    /// paging), it goes on with the pages after it. If no thread can be started,
+    /// pages are fetched when they are needed instead.
+    pub(crate) fn start(client: &Client, call: Call, page_size: Option<u64>) -> Ahead {
+        let (tx, rx) = mpsc::sync_channel(0);
+        let client = client.clone();
+        let spawned = std::thread::Builder::new()
+            .name("runtel-prefetch".into())
+            .spawn(move || {
+                let mut call = call;
+                loop {
+                    let answer = client.call_decoded(&call, &CheckOnly);
+                    let next = match (&answer, page_size) {
+                        (Ok(page), Some(size)) => following(&call, &page.check, size),
+                        _ => None,
+                    };
+                    let goes_on = next.is_some();
+                    if tx
+                        .send(Handed {
+                            call,
+                            answer,
+                            goes_on,
+                        })
+                        .is_err()
+                    {
+                        return; // The iterator is gone.
+                    }
+                    match next {
+                        Some(c) => call = c,
+                        None => return,
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            log::debug!("no prefetch thread ({e}): pages are fetched when needed");
+        }
+        Ahead {
+            pages: rx,
+            owner: process_marker(),
+            live: true,
+        }
+    }
+
+    /// The helper's next page if it answers `call`; `None` when the caller must
+    /// fetch `call` itself (another call, the helper ended, a forked child).
+    pub(crate) fn take(&mut self, call: &Call) -> Option<Result<FetchedPage, Error>> {
+        if self.owner != process_marker() || !self.live {
+            return None;
+        }
+        match self.pages.recv() {
+            Ok(handed) if &handed.call == call => {
+                self.live = handed.goes_on;
+                Some(handed.answer)
+            }
+            // Another page than the pager wants, or no helper.
+            _ => {
+                self.live = false;
+                None
+            }
+        }
+    }
+
+    /// True while the helper is fetching (or holding) a page not yet taken.
+    pub(crate) fn is_live(&self) -> bool {
+        self.live && self.owner == process_marker()
+    }
+}
+
+/// The call after `call` in offset paging, given what its answer held, or
+/// `None` when the list looks over there. (Pages the pager ends the list at
+/// anyway: empty; short at the announced total. Without a total the helper
+/// asks on until an empty page, which may cost one request past the end.)
+fn following(call: &Call, check: &ListCheck, page_size: u64) -> Option<Call> {
+    let n = check.records as u64;
+    let offset = call.get_offset().unwrap_or(0);
+    let more = n > 0
+        && match check.total_count {
+            Some(total) => n >= page_size || offset.saturating_add(n) < total,
+            None => true,
+        };
+    more.then(|| call.clone().offset(offset.saturating_add(n)))
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
         if self.owner != process_marker() {
-            // A forked child: see the module's comment.
-            std::mem::forget(self);
-            return client.call_decoded(call, &**decoder);
-        }
-        if &self.call != call {
-            return client.call_decoded(call, &**decoder);
-        }
-        match self.answer.recv() {
-            Ok(answer) => answer,
-            // The helper could not start, or ended without an answer.
-            Err(_) => client.call_decoded(call, &**decoder),
+            // Never touch the parent's channel in a child; leak it instead.
+            let (_, dummy) = mpsc::sync_channel(0);
+            std::mem::forget(std::mem::replace(&mut self.pages, dummy));
         }
     }
 }
 
-impl<R> Drop for Prefetch<R> {
-    fn drop(&mut self) {
-        if self.owner != process_marker() {
-            // Never touch the parent's channel in a child; leak it instead.
-            let (_, dummy) = mpsc::sync_channel(1);
-            std::mem::forget(std::mem::replace(&mut self.answer, dummy));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(offset: u64) -> Call {
+        Call::new("DomainCDR", "list", json!({}))
+            .unwrap()
+            .limit(10)
+            .offset(offset)
+    }
+
+    fn check(records: usize, total_count: Option<u64>) -> ListCheck {
+        ListCheck {
+            records,
+            total_count,
         }
+    }
+
+    #[test]
+    fn the_helper_asks_on_exactly_where_the_pager_would() {
+        // Below the total: the next offset is past the records counted.
+        assert_eq!(following(&at(0), &check(10, Some(25)), 10), Some(at(10)));
+        // A server capping pages at 4: on by 4.
+        assert_eq!(following(&at(8), &check(4, Some(25)), 10), Some(at(12)));
+        // A full page at the total: the pager asks once more (the count may be stale).
+        assert_eq!(following(&at(10), &check(10, Some(20)), 10), Some(at(20)));
+        // A short page at the total, or an empty page: the list is over.
+        assert_eq!(following(&at(20), &check(5, Some(25)), 10), None);
+        assert_eq!(following(&at(20), &check(0, None), 10), None);
+        // No total: on until an empty page.
+        assert_eq!(following(&at(20), &check(3, None), 10), Some(at(23)));
     }
 }

@@ -14,7 +14,7 @@ use runtel_protocol::{Call, Error, Expected, Limits, Response};
 use serde_json::Value;
 
 use crate::client::{Client, Decoder};
-use crate::prefetch::Prefetch;
+use crate::prefetch::Ahead;
 
 /// A record as the [`Pager`] handles it: it only needs the record's `id`, to
 /// drop records repeated across a page boundary and to page by key. Records
@@ -146,7 +146,7 @@ pub struct Records<R: PagedRecord = Value> {
     prefetch: bool,
     /// The next page's call, to start fetching at the next `next()`.
     upcoming: Option<Call>,
-    ahead: Option<Prefetch<R>>,
+    ahead: Option<Ahead>,
 }
 
 impl<R: PagedRecord> std::fmt::Debug for Records<R> {
@@ -279,11 +279,12 @@ impl<R: PagedRecord + Send + 'static> Iterator for Records<R> {
     type Item = Result<R::Item, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        // The caller came back for more of the page just fetched: fetch the
-        // next one meanwhile. (Not on the page's first record: a caller that
+        // The caller came back for more of the page just fetched: fetch ahead
+        // from the next one on. (Not on the page's first record: a caller that
         // stops there, or changes something on the server, costs no request.)
         if let Some(call) = self.upcoming.take() {
-            self.ahead = Some(Prefetch::start(&self.client, call, &self.decoder));
+            let page_size = self.pager.keyset.is_none().then_some(self.pager.page_size);
+            self.ahead = Some(Ahead::start(&self.client, call, page_size));
         }
         loop {
             match self.pager.step() {
@@ -291,15 +292,22 @@ impl<R: PagedRecord + Send + 'static> Iterator for Records<R> {
                 PageStep::Failed(e) => return Some(Err(e)),
                 PageStep::Done => return None,
                 PageStep::Fetch(call) => {
-                    let answer = match self.ahead.take() {
-                        Some(ahead) => ahead.answer(&self.client, &call, &self.decoder),
+                    let fetched = self.ahead.as_mut().and_then(|a| a.take(&call));
+                    if !self.ahead.as_ref().is_some_and(Ahead::is_live) {
+                        self.ahead = None;
+                    }
+                    let answer = match fetched {
+                        Some(page) => {
+                            page.and_then(|p| p.decode(&self.client, &call, &self.decoder))
+                        }
                         None => self.client.call_decoded(&call, &*self.decoder),
                     };
                     if let Err(e) = answer.and_then(|page| self.pager.take_records(page)) {
                         self.pager.fail();
+                        self.ahead = None;
                         return Some(Err(e));
                     }
-                    if self.prefetch {
+                    if self.prefetch && self.ahead.is_none() {
                         self.upcoming = self.pager.upcoming_call();
                     }
                 }

@@ -202,3 +202,37 @@ fn a_typed_record_that_does_not_fit_ends_the_list_naming_its_path() {
     };
     assert_eq!(info.path.as_deref(), Some("$.list[1].duration"));
 }
+
+/// A page fetched ahead is decoded where it is read, still knowing the token
+/// its request carried: a record echoing the token, in a field of the wrong
+/// type, gives an error without it.
+#[test]
+fn a_typed_error_on_a_page_fetched_ahead_masks_the_echoed_token() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Cdr {
+        id: i64,
+        duration: u64,
+    }
+    let (s, c) = start(0);
+    c.login(DEFAULT_LOGIN, DEFAULT_PASSWORD).unwrap();
+    let token = s.last_issued_token().expect("logged in");
+    next_page(
+        &s,
+        json!([{"id": 1, "duration": 5}, {"id": 2, "duration": 6}]),
+        4,
+    );
+    next_page(
+        &s,
+        json!([{"id": 3, "duration": token}, {"id": 4, "duration": 1}]),
+        4,
+    );
+    let mut it = c.records_as::<Cdr>("DomainCDR", (), 2).unwrap();
+    assert_eq!(it.next().unwrap().unwrap().id, 1);
+    assert_eq!(it.next().unwrap().unwrap().id, 2); // the second page is fetched ahead now
+    let e = it.next().unwrap().unwrap_err();
+    for text in [e.to_string(), format!("{e:?}")] {
+        assert!(!text.contains(&token), "{text}");
+    }
+    assert!(e.to_string().contains("$.list[0].duration"), "{e}");
+}

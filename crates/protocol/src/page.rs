@@ -52,6 +52,20 @@ pub fn parse_page<T: DeserializeOwned>(
     body: &[u8],
     limits: &Limits,
 ) -> Result<Page<T>> {
+    // A value that does not fit `T` is quoted in the error: it may be an
+    // echoed token.
+    parse_page_unmasked(expected, status, body, limits).map_err(|mut e| {
+        e.redact(&crate::redact::Redactor::new(expected.secrets));
+        e
+    })
+}
+
+fn parse_page_unmasked<T: DeserializeOwned>(
+    expected: Expected<'_>,
+    status: u16,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<Page<T>> {
     let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if body.len() <= limits.max_body_bytes {
         let mut de = serde_json::Deserializer::from_slice(text);
@@ -83,6 +97,38 @@ pub fn parse_page<T: DeserializeOwned>(
         records,
         head,
         http_status: status,
+    })
+}
+
+/// What a successful list answer holds, learnt without building its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListCheck {
+    /// How many records the answer holds.
+    pub records: usize,
+    /// The `total_count` announced (top level, else in `body`), if any.
+    pub total_count: Option<u64>,
+}
+
+/// Checks a list answer as [`parse_response`] would (the same success rule,
+/// the same errors) while only counting its records: the JSON is read through
+/// once, and nothing is built of the records. What fetches a page ahead runs
+/// this, so that the page can be decoded later, where it is read.
+pub fn check_list_answer(
+    expected: Expected<'_>,
+    status: u16,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<ListCheck> {
+    let page = parse_page::<serde::de::IgnoredAny>(expected, status, body, limits)?;
+    let total_count = page.total_count().or_else(|| {
+        page.head
+            .get("body")
+            .and_then(|b| b.get("total_count"))
+            .and_then(Value::as_u64)
+    });
+    Ok(ListCheck {
+        records: page.records.len(),
+        total_count,
     })
 }
 
@@ -203,6 +249,77 @@ mod tests {
         assert_eq!(page.records[1].id, Some(2));
         assert_eq!(page.total_count(), Some(2));
         assert!(!page.head.contains_key("list"));
+    }
+
+    /// The check agrees with the full parser on what is a success, on the
+    /// error, on the number of records and on the count, in every list style.
+    #[test]
+    fn the_list_check_agrees_with_the_full_parser() {
+        use crate::response::parse_response;
+        let bodies: &[&[u8]] = &[
+            br#"{"code":200,"action_id":"a1","total_count":3,"list":[{"id":1},{"id":2},{}]}"#,
+            br#"{"code":200,"action_id":"a1","body":{"list":[{"id":1}],"total_count":9}}"#,
+            br#"{"code":200,"action_id":"a1","body":[{"id":1},{"id":2}]}"#,
+            br#"{"code":200,"action_id":"a1","list":null}"#,
+            br#"{"code":200,"action_id":"a1"}"#,
+            br#"{"code":"200","action_id":"a1","list":[]}"#,
+            br#"{"code":404,"action_id":"a1","msg":"no","list":[]}"#,
+            br#"{"code":200,"action_id":"zz","list":[]}"#,
+            br#"{"code":200,"action_id":"a1","list":[{"id":1},"#,
+            br#"{"code":200,"action_id":"a1","list":{"id":1}}"#,
+            br#"{"code":200,"action_id":"a1","total_count":-1,"list":[]}"#,
+            b"<html>busy</html>",
+        ];
+        for body in bodies {
+            for status in [200, 500] {
+                let full = parse_response(exp(), status, body, &Limits::default());
+                let check = check_list_answer(exp(), status, body, &Limits::default());
+                let text = String::from_utf8_lossy(body);
+                match (full, check) {
+                    (Ok(r), Ok(c)) => {
+                        assert_eq!(c.records, r.records().len(), "{text}");
+                        assert_eq!(c.total_count, r.total_count(), "{text}");
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{text}"),
+                    (a, b) => panic!("{text} {status}: {a:?} against {b:?}"),
+                }
+            }
+        }
+    }
+
+    /// A record echoing the request's token in a field of the wrong type: the
+    /// error quotes the value, masked, whichever way the records are typed.
+    #[test]
+    fn a_typed_error_masks_an_echoed_secret() {
+        use crate::response::parse_response;
+        use crate::secret::Secret;
+        let token = "0123456789abcdef0123456789abcdef";
+        let secrets = [Secret::from(token)];
+        let expected = Expected {
+            secrets: &secrets,
+            ..exp()
+        };
+        let body = format!(
+            r#"{{"code":200,"action_id":"a1","list":[{{"id":1,"duration":"{token}"}}],
+                "body":{{"exp":"{token}"}}}}"#
+        );
+        let limits = Limits::default();
+        let errors = [
+            parse_page::<DomainCdr>(expected, 200, body.as_bytes(), &limits).unwrap_err(),
+            parse_response(expected, 200, body.as_bytes(), &limits)
+                .unwrap()
+                .records_as::<DomainCdr>()
+                .unwrap_err(),
+            parse_response(expected, 200, body.as_bytes(), &limits)
+                .unwrap()
+                .body_as::<std::collections::HashMap<String, u64>>()
+                .unwrap_err(),
+        ];
+        for e in errors {
+            let text = format!("{e} {e:?}");
+            assert!(!text.contains(token), "{text}");
+            assert!(text.contains("invalid type"), "{text}");
+        }
     }
 
     #[test]

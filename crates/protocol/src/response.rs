@@ -80,10 +80,20 @@ impl<'a> From<&'a HttpRequest> for Expected<'a> {
 ///
 /// The accessors read the known fields; [`Response::get`] and
 /// [`Response::envelope`] reach anything else the server sent.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Response {
     envelope: Map<String, Value>,
     http_status: u16,
+    /// The secrets the request carried: errors made from this answer later
+    /// (`records_as`, `body_as`) mask them where the server echoed them.
+    secrets: Vec<Secret>,
+}
+
+/// Two answers are equal when they hold the same envelope and status.
+impl PartialEq for Response {
+    fn eq(&self, other: &Response) -> bool {
+        self.envelope == other.envelope && self.http_status == other.http_status
+    }
 }
 
 const EMPTY: &[Value] = &[];
@@ -210,31 +220,42 @@ impl Response {
     /// The records as typed values (`resp.records_as::<DomainCdr>()`); a record
     /// that does not fit is a protocol error naming its index and field.
     pub fn records_as<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
-        self.records()
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                deserialize_at(
-                    r,
-                    &format!("$.list[{i}]"),
-                    self.obj(),
-                    self.action(),
-                    self.http_status,
-                )
-            })
-            .collect()
+        self.masked(
+            self.records()
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    deserialize_at(
+                        r,
+                        &format!("$.list[{i}]"),
+                        self.obj(),
+                        self.action(),
+                        self.http_status,
+                    )
+                })
+                .collect(),
+        )
     }
 
     /// Deserializes `body` into a typed value; a mismatch is a protocol error
     /// naming the JSON path (`$.body.exp`).
     pub fn body_as<T: DeserializeOwned>(&self) -> Result<T> {
-        deserialize_at(
+        self.masked(deserialize_at(
             self.body(),
             "$.body",
             self.obj(),
             self.action(),
             self.http_status,
-        )
+        ))
+    }
+
+    /// `result`, its error masking the secrets the request carried (a value
+    /// that does not fit is quoted in the message, and may be an echoed token).
+    fn masked<T>(&self, result: Result<T>) -> Result<T> {
+        result.map_err(|mut e| {
+            e.redact(&Redactor::new(&self.secrets));
+            e
+        })
     }
 
     fn str_field(&self, key: &str) -> &str {
@@ -429,6 +450,7 @@ pub fn parse_response(
         return Ok(Response {
             envelope,
             http_status: status,
+            secrets: expected.secrets.to_vec(),
         });
     }
     // Not a success: find out exactly why.
@@ -500,6 +522,7 @@ pub fn parse_response(
     Ok(Response {
         envelope,
         http_status: status,
+        secrets: expected.secrets.to_vec(),
     })
 }
 
