@@ -24,6 +24,7 @@
 //! the channel (whose lock the helper may have held at the fork): it fetches
 //! the page itself.
 
+use std::collections::HashSet;
 use std::sync::mpsc;
 
 use runtel_protocol::{
@@ -110,19 +111,30 @@ pub(crate) struct Ahead {
 
 impl Ahead {
     /// Starts fetching `call` on a helper thread; with `page_size` (offset
-    /// paging), it goes on with the pages after it. If no thread can be started,
-    /// pages are fetched when they are needed instead.
-    pub(crate) fn start(client: &Client, call: Call, page_size: Option<u64>) -> Ahead {
+    /// paging), it goes on with the pages after it. `previous_ids` are the ids
+    /// of the page before `call`'s. If no thread can be started, pages are
+    /// fetched when they are needed instead.
+    pub(crate) fn start(
+        client: &Client,
+        call: Call,
+        page_size: Option<u64>,
+        previous_ids: HashSet<String>,
+    ) -> Ahead {
         let (tx, rx) = mpsc::sync_channel(0);
         let client = client.clone();
         let spawned = std::thread::Builder::new()
             .name("runtel-prefetch".into())
             .spawn(move || {
                 let mut call = call;
+                let mut previous_ids = previous_ids;
                 loop {
                     let answer = client.call_decoded(&call, &CheckOnly);
                     let next = match (&answer, page_size) {
-                        (Ok(page), Some(size)) => following(&call, &page.check, size),
+                        (Ok(page), Some(size)) => {
+                            let next = following(&call, &page.check, size, &previous_ids);
+                            previous_ids = page.check.ids.iter().cloned().collect();
+                            next
+                        }
                         _ => None,
                     };
                     let goes_on = next.is_some();
@@ -178,13 +190,22 @@ impl Ahead {
 }
 
 /// The call after `call` in offset paging, given what its answer held, or
-/// `None` when the list looks over there. (Pages the pager ends the list at
-/// anyway: empty; short at the announced total. Without a total the helper
-/// asks on until an empty page, which may cost one request past the end.)
-fn following(call: &Call, check: &ListCheck, page_size: u64) -> Option<Call> {
+/// `None` where the pager will end the list: an empty page; a short page at the
+/// announced total; a page of records all on the page before (`previous_ids`:
+/// a server that ignores `offset`). Without a total the helper asks on until an
+/// empty page, which may cost one request past the end.
+fn following(
+    call: &Call,
+    check: &ListCheck,
+    page_size: u64,
+    previous_ids: &HashSet<String>,
+) -> Option<Call> {
     let n = check.records as u64;
     let offset = call.get_offset().unwrap_or(0);
+    let repeated =
+        check.ids.len() == check.records && check.ids.iter().all(|id| previous_ids.contains(id));
     let more = n > 0
+        && !repeated
         && match check.total_count {
             Some(total) => n >= page_size || offset.saturating_add(n) < total,
             None => true,
@@ -214,25 +235,57 @@ mod tests {
             .offset(offset)
     }
 
+    /// `records` records without ids.
     fn check(records: usize, total_count: Option<u64>) -> ListCheck {
         ListCheck {
             records,
             total_count,
+            ids: Vec::new(),
         }
     }
 
     #[test]
     fn the_helper_asks_on_exactly_where_the_pager_would() {
+        let none = HashSet::new();
         // Below the total: the next offset is past the records counted.
-        assert_eq!(following(&at(0), &check(10, Some(25)), 10), Some(at(10)));
+        assert_eq!(
+            following(&at(0), &check(10, Some(25)), 10, &none),
+            Some(at(10))
+        );
         // A server capping pages at 4: on by 4.
-        assert_eq!(following(&at(8), &check(4, Some(25)), 10), Some(at(12)));
+        assert_eq!(
+            following(&at(8), &check(4, Some(25)), 10, &none),
+            Some(at(12))
+        );
         // A full page at the total: the pager asks once more (the count may be stale).
-        assert_eq!(following(&at(10), &check(10, Some(20)), 10), Some(at(20)));
+        assert_eq!(
+            following(&at(10), &check(10, Some(20)), 10, &none),
+            Some(at(20))
+        );
         // A short page at the total, or an empty page: the list is over.
-        assert_eq!(following(&at(20), &check(5, Some(25)), 10), None);
-        assert_eq!(following(&at(20), &check(0, None), 10), None);
+        assert_eq!(following(&at(20), &check(5, Some(25)), 10, &none), None);
+        assert_eq!(following(&at(20), &check(0, None), 10, &none), None);
         // No total: on until an empty page.
-        assert_eq!(following(&at(20), &check(3, None), 10), Some(at(23)));
+        assert_eq!(following(&at(20), &check(3, None), 10, &none), Some(at(23)));
+    }
+
+    #[test]
+    fn the_helper_stops_at_a_page_that_repeats_the_one_before() {
+        let previous: HashSet<String> = ["1", "2", "3"].map(String::from).into();
+        let page = |ids: &[&str]| ListCheck {
+            records: 3,
+            total_count: Some(250),
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+        };
+        // The same records (in any order): the pager will fail there.
+        assert_eq!(
+            following(&at(3), &page(&["3", "1", "2"]), 3, &previous),
+            None
+        );
+        // One new record: a list that grew at its head; on.
+        assert_eq!(
+            following(&at(3), &page(&["2", "3", "4"]), 3, &previous),
+            Some(at(6))
+        );
     }
 }

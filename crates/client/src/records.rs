@@ -284,7 +284,8 @@ impl<R: PagedRecord + Send + 'static> Iterator for Records<R> {
         // stops there, or changes something on the server, costs no request.)
         if let Some(call) = self.upcoming.take() {
             let page_size = self.pager.keyset.is_none().then_some(self.pager.page_size);
-            self.ahead = Some(Ahead::start(&self.client, call, page_size));
+            let previous_ids = self.pager.previous_ids.clone();
+            self.ahead = Some(Ahead::start(&self.client, call, page_size, previous_ids));
         }
         loop {
             match self.pager.step() {

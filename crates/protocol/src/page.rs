@@ -101,35 +101,109 @@ fn parse_page_unmasked<T: DeserializeOwned>(
 }
 
 /// What a successful list answer holds, learnt without building its records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListCheck {
     /// How many records the answer holds.
     pub records: usize,
     /// The `total_count` announced (top level, else in `body`), if any.
     pub total_count: Option<u64>,
+    /// The `id` of each record that has one, as ids are compared when paging:
+    /// a string as it is, any other JSON value as its JSON text.
+    pub ids: Vec<String>,
 }
 
 /// Checks a list answer as [`parse_response`] would (the same success rule,
-/// the same errors) while only counting its records: the JSON is read through
-/// once, and nothing is built of the records. What fetches a page ahead runs
-/// this, so that the page can be decoded later, where it is read.
+/// the same errors) while only counting its records and reading their `id`s:
+/// the JSON is read through once, and nothing else is built of the records.
+/// What fetches a page ahead runs this, so that the page can be decoded later,
+/// where it is read.
 pub fn check_list_answer(
     expected: Expected<'_>,
     status: u16,
     body: &[u8],
     limits: &Limits,
 ) -> Result<ListCheck> {
-    let page = parse_page::<serde::de::IgnoredAny>(expected, status, body, limits)?;
+    let page = parse_page::<IdOnly>(expected, status, body, limits)?;
     let total_count = page.total_count().or_else(|| {
         page.head
             .get("body")
             .and_then(|b| b.get("total_count"))
             .and_then(Value::as_u64)
     });
+    let records = page.records.len();
+    let ids = page
+        .records
+        .into_iter()
+        .filter_map(|r| match r.id? {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        })
+        .collect();
     Ok(ListCheck {
-        records: page.records.len(),
+        records,
         total_count,
+        ids,
     })
+}
+
+/// A record's `id` alone (the other fields are skipped, not built). A record
+/// that is not an object is counted, with no `id`.
+struct IdOnly {
+    id: Option<Value>,
+}
+
+impl<'de> serde::Deserialize<'de> for IdOnly {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<IdOnly, D::Error> {
+        d.deserialize_any(IdOnlyVisitor)
+    }
+}
+
+struct IdOnlyVisitor;
+
+impl<'de> Visitor<'de> for IdOnlyVisitor {
+    type Value = IdOnly;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<IdOnly, A::Error> {
+        let mut id = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "id" {
+                // A repeated key: the last wins, as in a `Value`.
+                id = Some(map.next_value::<Value>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(IdOnly { id })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<IdOnly, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(IdOnly { id: None })
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<IdOnly, E> {
+        Ok(IdOnly { id: None })
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<IdOnly, E> {
+        Ok(IdOnly { id: None })
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<IdOnly, E> {
+        Ok(IdOnly { id: None })
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<IdOnly, E> {
+        Ok(IdOnly { id: None })
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<IdOnly, E> {
+        Ok(IdOnly { id: None })
+    }
+    fn visit_unit<E>(self) -> std::result::Result<IdOnly, E> {
+        Ok(IdOnly { id: None })
+    }
 }
 
 /// Records sent as `body.list` (or `body` as an array) instead of `list`.
@@ -257,7 +331,8 @@ mod tests {
     fn the_list_check_agrees_with_the_full_parser() {
         use crate::response::parse_response;
         let bodies: &[&[u8]] = &[
-            br#"{"code":200,"action_id":"a1","total_count":3,"list":[{"id":1},{"id":2},{}]}"#,
+            br#"{"code":200,"action_id":"a1","total_count":3,"list":[{"id":1},{"id":"2"},{}]}"#,
+            br#"{"code":200,"action_id":"a1","list":[{"id":18446744073709551616},{"id":null},{"id":1.5},[1],7,{"id":1,"id":2}]}"#,
             br#"{"code":200,"action_id":"a1","body":{"list":[{"id":1}],"total_count":9}}"#,
             br#"{"code":200,"action_id":"a1","body":[{"id":1},{"id":2}]}"#,
             br#"{"code":200,"action_id":"a1","list":null}"#,
@@ -279,6 +354,16 @@ mod tests {
                     (Ok(r), Ok(c)) => {
                         assert_eq!(c.records, r.records().len(), "{text}");
                         assert_eq!(c.total_count, r.total_count(), "{text}");
+                        let ids: Vec<String> = r
+                            .records()
+                            .iter()
+                            .filter_map(|r| match r.get("id")? {
+                                Value::Null => None,
+                                Value::String(s) => Some(s.clone()),
+                                other => Some(other.to_string()),
+                            })
+                            .collect();
+                        assert_eq!(c.ids, ids, "{text}");
                     }
                     (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{text}"),
                     (a, b) => panic!("{text} {status}: {a:?} against {b:?}"),
