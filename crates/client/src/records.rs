@@ -290,8 +290,16 @@ impl<R: PagedRecord + Send + 'static> Iterator for Records<R> {
         loop {
             match self.pager.step() {
                 PageStep::Record(r) => return Some(Ok(r.into_item())),
-                PageStep::Failed(e) => return Some(Err(e)),
-                PageStep::Done => return None,
+                // The list is over: a helper that asked past its end must not
+                // wait (holding a page) for as long as the iterator is kept.
+                PageStep::Failed(e) => {
+                    self.ahead = None;
+                    return Some(Err(e));
+                }
+                PageStep::Done => {
+                    self.ahead = None;
+                    return None;
+                }
                 PageStep::Fetch(call) => {
                     let fetched = self.ahead.as_mut().and_then(|a| a.take(&call));
                     if !self.ahead.as_ref().is_some_and(Ahead::is_live) {

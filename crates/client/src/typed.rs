@@ -7,9 +7,8 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use runtel_protocol::{parse_page, Error, Expected, Limits};
+use runtel_protocol::{parse_page, record_id_in, Error, Expected, Limits};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -54,25 +53,10 @@ impl<T> PagedRecord for Keyed<T> {
     }
 }
 
-/// Only the `id` of a record (the rest is skipped, not built).
-#[derive(Deserialize)]
-struct IdOnly {
-    #[serde(default)]
-    id: Option<Value>,
-}
-
 /// The `id` of one record's JSON text, compared as [`Value`] records compare
 /// theirs (see [`PagedRecord::id_text`]).
 fn record_id(raw: &str) -> Option<RecordId> {
-    let id = match serde_json::from_str::<IdOnly>(raw) {
-        Ok(only) => only.id?,
-        // A record with `id` twice: the last wins, as in a `Value`.
-        Err(_) => serde_json::from_str::<Value>(raw)
-            .ok()?
-            .get_mut("id")?
-            .take(),
-    };
-    match id {
+    match record_id_in(raw)? {
         Value::Null => None,
         Value::Number(n) if n.as_i64().is_some() => n.as_i64().map(RecordId::Int),
         Value::String(s) => Some(RecordId::Text(s)),
@@ -149,5 +133,31 @@ impl<T: DeserializeOwned + Send> Decoder for KeyedPageDecoder<T> {
             notifies,
             fingerprint,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids as a `Value` record's `get("id")` gives them.
+    #[test]
+    fn ids_are_read_as_value_records_read_them() {
+        let id = |raw: &str| Keyed {
+            record: (),
+            id: record_id(raw),
+        };
+        assert_eq!(id(r#"{"id":5}"#).id_int(), Some(5));
+        assert_eq!(id(r#"{"id":5}"#).id_text().as_deref(), Some("5"));
+        assert_eq!(id(r#"{"id":"5"}"#).id_text().as_deref(), Some("5"));
+        assert_eq!(id(r#"{"id":"5"}"#).id_int(), None);
+        assert_eq!(id(r#"{"id":1,"id":2}"#).id_int(), Some(2), "the last wins");
+        assert_eq!(
+            id(r#"{"id":18446744073709551616}"#).id_text().as_deref(),
+            Some("18446744073709551616")
+        );
+        for none in [r#"{"id":null}"#, r#"{"x":1}"#, "[5]", "5", r#""id""#] {
+            assert_eq!(id(none).id_text(), None, "{none}");
+        }
     }
 }

@@ -236,3 +236,29 @@ fn a_typed_error_on_a_page_fetched_ahead_masks_the_echoed_token() {
     }
     assert!(e.to_string().contains("$.list[0].duration"), "{e}");
 }
+
+/// Records and the count under `body` (another server style), and a null
+/// `list` beside `body.list`: typed paging reads them as `records()` does.
+#[test]
+fn typed_records_read_the_body_style_like_value_records() {
+    use runtel_sim::ListStyle;
+    let (s, c) = start(25);
+    s.set_list_style(ListStyle::Body);
+    let mut it = c.records_as::<DomainCdr>("DomainCDR", (), 10).unwrap();
+    let ids: Vec<i64> = it.by_ref().map(|r| r.unwrap().id.unwrap()).collect();
+    assert_eq!(ids, (1..=25).collect::<Vec<_>>());
+    assert_eq!(it.total_count(), Some(25));
+    assert_eq!(it.shortfall(), None);
+    s.set_list_style(ListStyle::Top);
+    let body = json!({"action": "list", "action_id": "REC", "obj": "DomainCDR", "code": 200,
+        "list": null, "body": {"list": [{"id": 7}], "total_count": 1}});
+    s.push_fault(
+        runtel_sim::FaultRule::times(runtel_sim::Fault::envelope(200, &body), 1).on_action("list"),
+    );
+    let got: Vec<Option<i64>> = c
+        .records_as::<DomainCdr>("DomainCDR", (), 10)
+        .unwrap()
+        .map(|r| r.unwrap().id)
+        .collect();
+    assert_eq!(got, [Some(7)]);
+}

@@ -53,7 +53,7 @@ pub use error::{
     TransportCause, TransportErrorInfo,
 };
 pub use filter::{field, Condition, FieldRef, Filter, Op};
-pub use page::{check_list_answer, parse_page, ListCheck, Page};
+pub use page::{check_list_answer, parse_page, record_id_in, ListCheck, Page};
 pub use policy::{
     is_token_rejection, CallPolicy, CallStep, LoginAttempt, PolicyOptions, RawAnswer, RetryPolicy,
     TransportFailure,

@@ -29,9 +29,18 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// The `total_count` announced, if any.
+    /// The `total_count` announced, if any: at the top level, else in `body`
+    /// (as [`crate::Response::total_count`] reads it).
     pub fn total_count(&self) -> Option<u64> {
-        self.head.get("total_count").and_then(Value::as_u64)
+        self.head
+            .get("total_count")
+            .and_then(Value::as_u64)
+            .or_else(|| {
+                self.head
+                    .get("body")
+                    .and_then(|b| b.get("total_count"))
+                    .and_then(Value::as_u64)
+            })
     }
 
     /// The `notifies` of the answer (messages for the user).
@@ -124,12 +133,7 @@ pub fn check_list_answer(
     limits: &Limits,
 ) -> Result<ListCheck> {
     let page = parse_page::<IdOnly>(expected, status, body, limits)?;
-    let total_count = page.total_count().or_else(|| {
-        page.head
-            .get("body")
-            .and_then(|b| b.get("total_count"))
-            .and_then(Value::as_u64)
-    });
+    let total_count = page.total_count();
     let records = page.records.len();
     let ids = page
         .records
@@ -145,6 +149,14 @@ pub fn check_list_answer(
         total_count,
         ids,
     })
+}
+
+/// The `id` of one record given as JSON text, read as a [`Value`] record's
+/// `get("id")` would give it (the last of a repeated key; nothing for a record
+/// that is not an object), without building the rest of the record. `None`
+/// also when the text is not JSON.
+pub fn record_id_in(record: &str) -> Option<Value> {
+    serde_json::from_str::<IdOnly>(record).ok()?.id
 }
 
 /// A record's `id` alone (the other fields are skipped, not built). A record
@@ -286,8 +298,10 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for ListSeed<T> {
         f.write_str("a list of records")
     }
 
+    /// `"list": null`: no top-level list; the records may be in `body.list`
+    /// (as [`crate::Response::records`] reads it).
     fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
-        Ok(Some(Vec::new()))
+        Ok(None)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(
@@ -336,6 +350,7 @@ mod tests {
             br#"{"code":200,"action_id":"a1","body":{"list":[{"id":1}],"total_count":9}}"#,
             br#"{"code":200,"action_id":"a1","body":[{"id":1},{"id":2}]}"#,
             br#"{"code":200,"action_id":"a1","list":null}"#,
+            br#"{"code":200,"action_id":"a1","list":null,"body":{"list":[{"id":4}],"total_count":1}}"#,
             br#"{"code":200,"action_id":"a1"}"#,
             br#"{"code":"200","action_id":"a1","list":[]}"#,
             br#"{"code":404,"action_id":"a1","msg":"no","list":[]}"#,

@@ -25,7 +25,7 @@ impl log::Log for Bridge {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if !self.enabled(record.metadata()) || crate::wait::must_not_attach() {
+        if !self.enabled(record.metadata()) || crate::wait::must_not_attach_here() {
             return;
         }
         // The async client's runtime threads queue records instead of taking the GIL.

@@ -55,9 +55,9 @@ pub fn must_not_attach() -> bool {
 }
 
 /// [`must_not_attach`], and also true once the interpreter has begun to exit on
-/// a thread Python does not know (such as the core's prefetch helper, which
-/// decodes the page it fetched ahead into dicts): attaching would create a
-/// thread state in a finalizing interpreter.
+/// a thread Python does not know (such as the core's prefetch helper, whose
+/// calls log): attaching would create a thread state in a finalizing
+/// interpreter.
 pub fn must_not_attach_here() -> bool {
     if !EXITING.load(Ordering::Acquire) {
         return false;
