@@ -33,8 +33,9 @@
 //!   re-login shared by all threads, then one replay of the call;
 //! - passwords and tokens never appear in `Debug`, `Display`, errors or logs, also
 //!   when a server echoes them back;
-//! - a list read with [`Client::records`] loses nothing to a server that caps pages
-//!   or sends a stale `total_count`, and stops on one that ignores `offset`;
+//! - a list read with [`Client::records`] (or typed, with [`Client::records_as`])
+//!   loses nothing to a server that caps pages or sends a stale `total_count`,
+//!   and stops on one that ignores `offset`;
 //! - a client used before `fork()` keeps working in the child (see [`Client`]).
 //!
 //! # Logging
