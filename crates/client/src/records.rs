@@ -123,21 +123,25 @@ impl Decoder for ValuePageDecoder {
     }
 }
 
-/// The decoder a [`Records`] fetches its pages with (shared with the helper
-/// thread that fetches ahead).
+/// The decoder a [`Records`] decodes its pages with, on the caller's thread
+/// (the helper fetching ahead only checks pages).
 pub(crate) type PageDecoderHandle<R> = Arc<dyn Decoder<Output = RecordsPage<R>> + Send + Sync>;
 
 /// An iterator over every record of a list action, over the blocking client:
-/// a [`Pager`] (see there for the paging rules) driven with [`Client::call_with`].
-/// It yields `Err` at most once, then ends.
+/// a [`Pager`] (see there for the paging rules) driven with the client's call
+/// path. Records are `Value`s, typed records ([`Client::records_as`]) or a
+/// front end's own ([`Client::records_decoded`]). It yields `Err` at most once,
+/// then ends.
 ///
-/// Once the caller comes back for the second record of a page, the next page is
-/// fetched on a helper thread while it reads on (at most one page ahead, so
-/// memory stays bounded by two pages),
-/// through the same call path as any call: reads are retried as usual, and an
-/// error is yielded where that page would start. Dropping the iterator early
-/// leaves at most that one request to finish (within the client's timeout);
-/// its thread then ends. A forked child never waits for a parent's thread: it
+/// Once the caller comes back for the second record of a page, a helper thread
+/// fetches the pages after it: at most one page
+/// ahead, so memory stays bounded by two pages, each fetched through the same
+/// call path as any call (reads are retried as usual; an error is yielded
+/// where that page would start) and decoded on the caller's thread. In offset
+/// paging the request for the next page leaves as soon as a page is handed
+/// over, before it is decoded. Dropping the iterator, or its list ending,
+/// leaves at most one request to finish (within the client's timeout); the
+/// helper then ends. A forked child never waits for a parent's thread: it
 /// fetches the page itself. [`Records::prefetch`] turns this off.
 pub struct Records<R: PagedRecord = Value> {
     client: Client,
