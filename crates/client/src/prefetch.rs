@@ -24,6 +24,7 @@
 //! the channel (whose lock the helper may have held at the fork): it fetches
 //! the page itself.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::mpsc;
 
@@ -32,7 +33,7 @@ use runtel_protocol::{
 };
 
 use crate::client::{process_marker, Client, Decoder};
-use crate::records::{PageDecoderHandle, RecordsPage};
+use crate::records::{IdKey, PageDecoderHandle, RecordsPage};
 
 /// A list answer fetched and checked, not yet decoded.
 pub(crate) struct FetchedPage {
@@ -118,7 +119,7 @@ impl Ahead {
         client: &Client,
         call: Call,
         page_size: Option<u64>,
-        previous_ids: HashSet<String>,
+        previous_ids: HashSet<IdKey>,
     ) -> Ahead {
         let (tx, rx) = mpsc::sync_channel(0);
         let client = client.clone();
@@ -132,7 +133,12 @@ impl Ahead {
                     let next = match (&answer, page_size) {
                         (Ok(page), Some(size)) => {
                             let next = following(&call, &page.check, size, &previous_ids);
-                            previous_ids = page.check.ids.iter().cloned().collect();
+                            previous_ids = page
+                                .check
+                                .ids
+                                .iter()
+                                .map(|id| IdKey::from_text(Cow::Borrowed(id)))
+                                .collect();
                             next
                         }
                         _ => None,
@@ -198,12 +204,15 @@ fn following(
     call: &Call,
     check: &ListCheck,
     page_size: u64,
-    previous_ids: &HashSet<String>,
+    previous_ids: &HashSet<IdKey>,
 ) -> Option<Call> {
     let n = check.records as u64;
     let offset = call.get_offset().unwrap_or(0);
-    let repeated =
-        check.ids.len() == check.records && check.ids.iter().all(|id| previous_ids.contains(id));
+    let repeated = check.ids.len() == check.records
+        && check
+            .ids
+            .iter()
+            .all(|id| previous_ids.contains(&IdKey::from_text(Cow::Borrowed(id))));
     let more = n > 0
         && !repeated
         && match check.total_count {
@@ -271,7 +280,7 @@ mod tests {
 
     #[test]
     fn the_helper_stops_at_a_page_that_repeats_the_one_before() {
-        let previous: HashSet<String> = ["1", "2", "3"].map(String::from).into();
+        let previous: HashSet<IdKey> = [1, 2, 3].map(IdKey::Int).into();
         let page = |ids: &[&str]| ListCheck {
             records: 3,
             total_count: Some(250),

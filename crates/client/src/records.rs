@@ -7,7 +7,7 @@
 //! the current one (see [`crate::prefetch`]).
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use runtel_protocol::{Call, Error, Expected, Limits, Response};
@@ -51,6 +51,34 @@ impl PagedRecord for Value {
 
     fn into_item(self) -> Value {
         self
+    }
+}
+
+/// A record's `id` as the pager compares ids, without allocating for the
+/// usual integer ids: a string holding an integer's digits is that integer (`5`
+/// and `"5"` are one record), any other id is its text (see
+/// [`PagedRecord::id_text`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum IdKey {
+    Int(i64),
+    Text(String),
+}
+
+impl IdKey {
+    /// The key of a record, if it has an `id`.
+    pub(crate) fn of<R: PagedRecord>(record: &R) -> Option<IdKey> {
+        match record.id_int() {
+            Some(n) => Some(IdKey::Int(n)),
+            None => record.id_text().map(IdKey::from_text),
+        }
+    }
+
+    /// The key of an id given as text.
+    pub(crate) fn from_text(text: Cow<'_, str>) -> IdKey {
+        match text.parse::<i64>() {
+            Ok(n) if n.to_string() == text => IdKey::Int(n),
+            _ => IdKey::Text(text.into_owned()),
+        }
     }
 }
 
@@ -375,7 +403,7 @@ pub struct Pager<R = Value> {
     last_page: Option<u64>,
     shortfall: Option<u64>,
     /// The `id`s of the previous page, to drop repeats across the boundary.
-    previous_ids: std::collections::HashSet<String>,
+    previous_ids: HashSet<IdKey>,
     duplicates_dropped: u64,
     first_total: Option<u64>,
     notifies: Vec<Value>,
@@ -602,10 +630,8 @@ impl<R: PagedRecord> Pager<R> {
             *last = check_ascending_ids(&records, *last, &self.call)?.or(last.take());
         }
         // Records repeated across the page boundary (the list grew at its head).
-        let ids: std::collections::HashSet<String> = records
-            .iter()
-            .filter_map(|r| r.id_text().map(Cow::into_owned))
-            .collect();
+        let keys: Vec<Option<IdKey>> = records.iter().map(IdKey::of).collect();
+        let ids: HashSet<IdKey> = keys.iter().flatten().cloned().collect();
         // A whole page of records already on the previous page, in any order and
         // whatever their other fields say, is the previous page again: the server
         // ignores `offset` (a page that merely shifted keeps something new).
@@ -638,10 +664,11 @@ impl<R: PagedRecord> Pager<R> {
         }
         let before = records.len();
         if !self.previous_ids.is_empty() {
-            records.retain(|r| {
-                r.id_text()
-                    .is_none_or(|id| !self.previous_ids.contains(id.as_ref()))
-            });
+            // `retain` visits the records in order, once each.
+            let mut keep = keys
+                .iter()
+                .map(|k| k.as_ref().is_none_or(|k| !self.previous_ids.contains(k)));
+            records.retain(|_| keep.next().unwrap_or(true));
         }
         let dropped = (before - records.len()) as u64;
         if dropped > 0 {
@@ -784,4 +811,26 @@ fn check_ascending_ids<R: PagedRecord>(
         previous = Some(id);
     }
     Ok(records.last().and_then(PagedRecord::id_int))
+}
+
+#[cfg(test)]
+mod id_key_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Ids compare as their text did: `5` and `"5"` are one record; `"05"`,
+    /// `5.0` and ids beyond 64 bits are their own text.
+    #[test]
+    fn ids_compare_as_text_without_allocating_for_integers() {
+        let key = |v: Value| IdKey::of(&json!({ "id": v }));
+        assert_eq!(key(json!(5)), Some(IdKey::Int(5)));
+        assert_eq!(key(json!("5")), key(json!(5)));
+        assert_eq!(key(json!(-7)), key(json!("-7")));
+        assert_eq!(key(json!("05")), Some(IdKey::Text("05".into())));
+        assert_eq!(key(json!("abc")), Some(IdKey::Text("abc".into())));
+        let big: Value = serde_json::from_str("18446744073709551616").unwrap();
+        assert_eq!(key(big), Some(IdKey::Text("18446744073709551616".into())));
+        assert_eq!(key(Value::Null), None);
+        assert_eq!(IdKey::of(&json!({"x": 1})), None);
+    }
 }
