@@ -239,53 +239,48 @@ fn main() {
                 json!({}),
             );
         }
-        "rust-stream-typed" | "rust-stream-typed-noprefetch" => {
-            // `records_as::<DomainCdr>()`: pages decoded straight into the type.
-            let c = client(url);
-            let (cpu0, _) = usage();
-            let t = Instant::now();
-            let mut count = 0u64;
-            let records = c
-                .records_as::<runtel_client::DomainCdr>("DomainCDR", json!({}), 1000)
-                .unwrap()
-                .prefetch(!mode.ends_with("-noprefetch"));
-            for r in records {
-                count += u64::from(r.unwrap().id.is_some());
-            }
-            assert_eq!(count, n);
-            report(
-                mode,
-                n,
-                t.elapsed().as_secs_f64(),
-                usage().0 - cpu0,
-                json!({}),
-            );
-        }
-        "rust-stream" | "rust-stream-noprefetch" | "rust-export" | "rust-export-noprefetch" => {
+        "rust-stream"
+        | "rust-stream-noprefetch"
+        | "rust-stream-typed"
+        | "rust-stream-typed-noprefetch"
+        | "rust-export"
+        | "rust-export-noprefetch" => {
             // `rust-export*`: each record written out as a JSON line (to memory),
             // what `runtel export` does: a consumer with work to overlap.
+            // `rust-stream-typed*`: `records_as::<DomainCdr>()`, pages decoded
+            // straight into the type.
             let c = client(url);
             let (cpu0, _) = usage();
             let t = Instant::now();
-            let mut count = 0u64;
-            let export = mode.starts_with("rust-export");
-            let records = c
-                .records("DomainCDR", json!({}), 1000)
-                .unwrap()
-                .prefetch(!mode.ends_with("-noprefetch"));
-            let mut line = Vec::with_capacity(1024);
-            let mut written = 0usize;
-            for r in records {
-                let r = r.unwrap();
-                if export {
-                    line.clear();
-                    serde_json::to_writer(&mut line, &r).unwrap();
-                    line.push(b'\n');
-                    written += line.len();
+            let prefetch = !mode.ends_with("-noprefetch");
+            let count = if mode.starts_with("rust-stream-typed") {
+                c.records_as::<runtel_client::DomainCdr>("DomainCDR", json!({}), 1000)
+                    .unwrap()
+                    .prefetch(prefetch)
+                    .map(|r| u64::from(r.unwrap().id.is_some()))
+                    .sum::<u64>()
+            } else {
+                let export = mode.starts_with("rust-export");
+                let mut line = Vec::with_capacity(1024);
+                let mut written = 0usize;
+                let mut count = 0u64;
+                for r in c
+                    .records("DomainCDR", json!({}), 1000)
+                    .unwrap()
+                    .prefetch(prefetch)
+                {
+                    let r = r.unwrap();
+                    if export {
+                        line.clear();
+                        serde_json::to_writer(&mut line, &r).unwrap();
+                        line.push(b'\n');
+                        written += line.len();
+                    }
+                    count += u64::from(r["id"].is_i64());
                 }
-                count += u64::from(r["id"].is_i64());
-            }
-            assert!(!export || written > 0);
+                assert!(!export || written > 0);
+                count
+            };
             assert_eq!(count, n);
             report(
                 mode,

@@ -70,7 +70,7 @@ pub use client::{after_fork_in_child, Client, Decoder, PageDecoder, ResponseDeco
 pub use exchange::{Exchange, ExchangeObserver};
 pub use guard::{server_identity, shared_guard, GuardStore, LockedGuardState, Permit, SharedGuard};
 pub use options::ClientOptions;
-pub use records::{PageStep, PagedRecord, Pager, Records, RecordsPage, ValuePageDecoder};
+pub use records::{PageStep, PagedRecord, Pager, RecordId, Records, RecordsPage, ValuePageDecoder};
 pub use runtel_protocol::{catalog, edit_distance, field, Condition, Filter, ObjectSpec, Op};
 pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_DURATION};
 pub use runtel_protocol::{
@@ -86,7 +86,7 @@ pub use runtel_protocol::{
     QueueLogFields, Role, SoftwareVersion, User,
 };
 pub use serde_json;
-pub use typed::{Keyed, KeyedPageDecoder};
+pub use typed::Keyed;
 
 /// True for log records that may carry a password or token: ureq's raw wire
 /// dumps (`trace` level under the `ureq_proto` target). A logger that forwards

@@ -54,6 +54,46 @@ impl PagedRecord for Value {
     }
 }
 
+/// A record's `id` as it came in the JSON, for record types that read it once
+/// when decoded ([`Client::records_as`]'s typed records, the Python module's
+/// dicts): an integer that fits an `i64`, or the text ids are compared by (a
+/// string as it is, any other JSON value as its JSON text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordId {
+    /// A JSON integer that fits an `i64`.
+    Int(i64),
+    /// Any other id, as its text.
+    Text(String),
+}
+
+impl RecordId {
+    /// The id of a JSON `id` value; `None` for `null`.
+    pub fn from_json(id: Value) -> Option<RecordId> {
+        match id {
+            Value::Null => None,
+            Value::Number(n) if n.as_i64().is_some() => n.as_i64().map(RecordId::Int),
+            Value::String(s) => Some(RecordId::Text(s)),
+            other => Some(RecordId::Text(other.to_string())),
+        }
+    }
+
+    /// The id as [`PagedRecord::id_text`] gives it.
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            RecordId::Int(n) => Cow::Owned(n.to_string()),
+            RecordId::Text(s) => Cow::Borrowed(s),
+        }
+    }
+
+    /// The id as [`PagedRecord::id_int`] gives it.
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            RecordId::Int(n) => Some(*n),
+            RecordId::Text(_) => None,
+        }
+    }
+}
+
 /// A record's `id` as the pager compares ids, without allocating for the
 /// usual integer ids: a string holding an integer's digits is that integer (`5`
 /// and `"5"` are one record), any other id is its text (see

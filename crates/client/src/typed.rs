@@ -10,10 +10,9 @@ use std::marker::PhantomData;
 use runtel_protocol::{parse_page, record_id_in, Error, Expected, Limits};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 use crate::client::Decoder;
-use crate::records::{PagedRecord, RecordsPage};
+use crate::records::{PagedRecord, RecordId, RecordsPage};
 
 /// A typed record, and its `id` as the pager compares ids.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,29 +22,15 @@ pub struct Keyed<T> {
     id: Option<RecordId>,
 }
 
-/// A record's `id`: kept as an integer when it is one (the common case costs
-/// no allocation), else as the text ids are compared by.
-#[derive(Debug, Clone, PartialEq)]
-enum RecordId {
-    Int(i64),
-    Text(String),
-}
-
 impl<T> PagedRecord for Keyed<T> {
     type Item = T;
 
     fn id_text(&self) -> Option<Cow<'_, str>> {
-        match self.id.as_ref()? {
-            RecordId::Int(n) => Some(Cow::Owned(n.to_string())),
-            RecordId::Text(s) => Some(Cow::Borrowed(s)),
-        }
+        self.id.as_ref().map(RecordId::text)
     }
 
     fn id_int(&self) -> Option<i64> {
-        match self.id {
-            Some(RecordId::Int(n)) => Some(n),
-            _ => None,
-        }
+        self.id.as_ref()?.int()
     }
 
     fn into_item(self) -> T {
@@ -53,36 +38,17 @@ impl<T> PagedRecord for Keyed<T> {
     }
 }
 
-/// The `id` of one record's JSON text, compared as [`Value`] records compare
-/// theirs (see [`PagedRecord::id_text`]).
+/// The `id` of one record's JSON text, as a `Value` record's would be read.
 fn record_id(raw: &str) -> Option<RecordId> {
-    match record_id_in(raw)? {
-        Value::Null => None,
-        Value::Number(n) if n.as_i64().is_some() => n.as_i64().map(RecordId::Int),
-        Value::String(s) => Some(RecordId::Text(s)),
-        other => Some(RecordId::Text(other.to_string())),
-    }
+    record_id_in(raw).and_then(RecordId::from_json)
 }
 
 /// Decodes list answers into pages of [`Keyed`] records of type `T`.
-pub struct KeyedPageDecoder<T>(PhantomData<fn() -> T>);
+pub(crate) struct KeyedPageDecoder<T>(PhantomData<fn() -> T>);
 
 impl<T> KeyedPageDecoder<T> {
-    /// A decoder into records of type `T`.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         KeyedPageDecoder(PhantomData)
-    }
-}
-
-impl<T> Default for KeyedPageDecoder<T> {
-    fn default() -> Self {
-        KeyedPageDecoder::new()
-    }
-}
-
-impl<T> std::fmt::Debug for KeyedPageDecoder<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KeyedPageDecoder<{}>", std::any::type_name::<T>())
     }
 }
 

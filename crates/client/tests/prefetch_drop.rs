@@ -9,19 +9,8 @@ use runtel_client::Client;
 use runtel_sim::{SimConfig, Simulator, DEFAULT_LOGIN, DEFAULT_PASSWORD};
 use serde_json::json;
 
-/// Threads of this process named like the prefetch helper.
-fn prefetch_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|dir| {
-            dir.filter_map(Result::ok)
-                .filter(|t| {
-                    std::fs::read_to_string(t.path().join("comm"))
-                        .is_ok_and(|name| name.trim() == "runtel-prefetch")
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
+mod support;
+use support::prefetch_threads;
 
 #[test]
 fn dropping_after_the_first_page_fetches_at_most_one_more_and_the_helper_ends() {

@@ -8,19 +8,8 @@ use runtel_client::Client;
 use runtel_sim::{SimConfig, Simulator, DEFAULT_LOGIN, DEFAULT_PASSWORD};
 use serde_json::json;
 
-/// Threads of this process named like the prefetch helper.
-fn prefetch_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|dir| {
-            dir.filter_map(Result::ok)
-                .filter(|t| {
-                    std::fs::read_to_string(t.path().join("comm"))
-                        .is_ok_and(|name| name.trim() == "runtel-prefetch")
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
+mod support;
+use support::prefetch_threads;
 
 /// A list that ended while the iterator is kept (to read its counts): the
 /// helper, which may have asked one page past the end (no `total_count`, a

@@ -88,6 +88,14 @@ fn a_field_of_the_wrong_type_names_its_path() {
 // ---------------------------------------------------------------------------
 // `Client::records_as`: the paging iterator over typed records.
 
+/// A record type with required fields: a page where one does not fit fails.
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)]
+struct StrictCdr {
+    id: i64,
+    duration: u64,
+}
+
 /// The next `list` answer of the simulator: these records, this total.
 fn next_page(s: &Simulator, list: serde_json::Value, total: u64) {
     use runtel_sim::{Fault, FaultRule};
@@ -177,12 +185,6 @@ fn typed_records_page_by_key_and_catch_a_server_that_ignores_offset() {
 /// the records of the pages before it were yielded, and the list ends there.
 #[test]
 fn a_typed_record_that_does_not_fit_ends_the_list_naming_its_path() {
-    #[derive(Debug, serde::Deserialize)]
-    #[allow(dead_code)]
-    struct Cdr {
-        id: i64,
-        duration: u64,
-    }
     let (s, c) = start(0);
     next_page(
         &s,
@@ -194,7 +196,10 @@ fn a_typed_record_that_does_not_fit_ends_the_list_naming_its_path() {
         json!([{"id": 3, "duration": 7}, {"id": 4, "duration": "long"}]),
         4,
     );
-    let results: Vec<_> = c.records_as::<Cdr>("DomainCDR", (), 2).unwrap().collect();
+    let results: Vec<_> = c
+        .records_as::<StrictCdr>("DomainCDR", (), 2)
+        .unwrap()
+        .collect();
     assert_eq!(results.len(), 3);
     assert_eq!(results[1].as_ref().unwrap().duration, 6);
     let Err(Error::Protocol(info)) = &results[2] else {
@@ -208,12 +213,6 @@ fn a_typed_record_that_does_not_fit_ends_the_list_naming_its_path() {
 /// type, gives an error without it.
 #[test]
 fn a_typed_error_on_a_page_fetched_ahead_masks_the_echoed_token() {
-    #[derive(Debug, serde::Deserialize)]
-    #[allow(dead_code)]
-    struct Cdr {
-        id: i64,
-        duration: u64,
-    }
     let (s, c) = start(0);
     c.login(DEFAULT_LOGIN, DEFAULT_PASSWORD).unwrap();
     let token = s.last_issued_token().expect("logged in");
@@ -227,7 +226,7 @@ fn a_typed_error_on_a_page_fetched_ahead_masks_the_echoed_token() {
         json!([{"id": 3, "duration": token}, {"id": 4, "duration": 1}]),
         4,
     );
-    let mut it = c.records_as::<Cdr>("DomainCDR", (), 2).unwrap();
+    let mut it = c.records_as::<StrictCdr>("DomainCDR", (), 2).unwrap();
     assert_eq!(it.next().unwrap().unwrap().id, 1);
     assert_eq!(it.next().unwrap().unwrap().id, 2); // the second page is fetched ahead now
     let e = it.next().unwrap().unwrap_err();

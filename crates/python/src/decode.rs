@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
-use runtel_client::{Decoder, Error, Expected, Limits, PagedRecord, RecordsPage};
+use runtel_client::{
+    Decoder, Error, Expected, Limits, PagedRecord, RecordId, RecordsPage, Response,
+};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -65,70 +67,85 @@ impl Decoder for PyEnvelopeDecoder {
         body: Vec<u8>,
         limits: &Limits,
     ) -> Result<Decoded, Error> {
-        if crate::wait::must_not_attach() {
-            return Err(Error::InvalidInput(
-                "the Python interpreter is exiting; the answer was dropped".into(),
-            ));
-        }
-        if body.len() <= limits.max_body_bytes {
-            // The network wait is over; building Python objects needs the GIL.
-            let fast = Python::attach(|py| {
-                let (dict, head) = decode_envelope(py, &body)?;
-                head.is_success(&expected, status).then(|| dict.unbind())
-            });
-            if let Some(envelope) = fast {
-                FAST.fetch_add(1, Ordering::Relaxed);
-                return Ok(Decoded {
-                    envelope,
+        decode_answer(
+            expected,
+            status,
+            body,
+            limits,
+            |_, dict, _| {
+                Some(Decoded {
+                    envelope: dict.unbind(),
                     http_status: status,
-                });
-            }
-        }
-        // Not a success (or not decodable): the protocol's parser names the error.
-        let response = runtel_client::ResponseDecoder
-            .decode(expected, status, body, limits)
-            .inspect_err(|_| {
-                SLOW_ERROR.fetch_add(1, Ordering::Relaxed);
-            })?;
-        SLOW_OK.fetch_add(1, Ordering::Relaxed);
-        Python::attach(|py| {
-            crate::convert::map_to_py(py, response.envelope())
-                .map(|d| Decoded {
+                })
+            },
+            |py, response| {
+                crate::convert::map_to_py(py, response.envelope()).map(|d| Decoded {
                     envelope: d.unbind(),
                     http_status: response.http_status(),
                 })
-                .map_err(|e| Error::InvalidInput(format!("converting the answer to Python: {e}")))
-        })
+            },
+        )
     }
+}
+
+/// What both decoders share: the envelope decoded into Python objects in one
+/// pass, the GIL taken once, and handed to `fast` when the success rule accepts
+/// it (`fast` may still decline, with `None`). Anything else goes through the
+/// core's parser, which names the error, or whose answer `slow` converts.
+fn decode_answer<T>(
+    expected: Expected<'_>,
+    status: u16,
+    body: Vec<u8>,
+    limits: &Limits,
+    fast: impl FnOnce(Python<'_>, Bound<'_, PyDict>, &EnvelopeHead) -> Option<T>,
+    slow: impl FnOnce(Python<'_>, Response) -> PyResult<T>,
+) -> Result<T, Error> {
+    if crate::wait::must_not_attach_here() {
+        return Err(Error::InvalidInput(
+            "the Python interpreter is exiting; the answer was dropped".into(),
+        ));
+    }
+    if body.len() <= limits.max_body_bytes {
+        // The network wait is over; building Python objects needs the GIL.
+        let decoded = Python::attach(|py| {
+            let (dict, head) = decode_envelope(py, &body)?;
+            if !head.is_success(&expected, status) {
+                return None;
+            }
+            fast(py, dict, &head)
+        });
+        if let Some(decoded) = decoded {
+            FAST.fetch_add(1, Ordering::Relaxed);
+            return Ok(decoded);
+        }
+    }
+    // Not a success (or not decodable): the protocol's parser names the error.
+    let response = runtel_client::ResponseDecoder
+        .decode(expected, status, body, limits)
+        .inspect_err(|_| {
+            SLOW_ERROR.fetch_add(1, Ordering::Relaxed);
+        })?;
+    SLOW_OK.fetch_add(1, Ordering::Relaxed);
+    Python::attach(|py| slow(py, response))
+        .map_err(|e| Error::InvalidInput(format!("converting the answer to Python: {e}")))
 }
 
 /// A record of a `records()` page: the object as decoded (a dict), with the
 /// `id` the pager reads taken out once, while the GIL was held.
 pub struct PyRecord {
     obj: Py<PyAny>,
-    id: Option<PyRecordId>,
-}
-
-enum PyRecordId {
-    Int(i64),
-    Text(String),
+    id: Option<RecordId>,
 }
 
 impl PagedRecord for PyRecord {
     type Item = Py<PyAny>;
 
     fn id_text(&self) -> Option<Cow<'_, str>> {
-        match self.id.as_ref()? {
-            PyRecordId::Int(n) => Some(Cow::Owned(n.to_string())),
-            PyRecordId::Text(s) => Some(Cow::Borrowed(s)),
-        }
+        self.id.as_ref().map(RecordId::text)
     }
 
     fn id_int(&self) -> Option<i64> {
-        match self.id {
-            Some(PyRecordId::Int(n)) => Some(n),
-            _ => None,
-        }
+        self.id.as_ref()?.int()
     }
 
     fn into_item(self) -> Py<PyAny> {
@@ -137,26 +154,24 @@ impl PagedRecord for PyRecord {
 }
 
 impl PyRecord {
-    /// The record and its `id`, compared as the core compares the ids of
-    /// `Value` records (a string as it is, anything else as its JSON text).
+    /// The record and its `id`, read as the core reads a `Value` record's.
     fn of(record: Bound<'_, PyAny>) -> PyRecord {
         let id = record
             .cast::<PyDict>()
             .ok()
             .and_then(|d| d.get_item("id").ok().flatten())
             .and_then(|id| {
-                if id.is_none() {
-                    None
-                } else if let Ok(s) = id.cast::<PyString>() {
-                    s.to_cow().ok().map(|s| PyRecordId::Text(s.into_owned()))
+                // The usual ids without a detour through `Value`.
+                if let Ok(s) = id.cast::<PyString>() {
+                    s.to_cow().ok().map(|s| RecordId::Text(s.into_owned()))
                 } else if let Some(n) = id
                     .is_exact_instance_of::<PyInt>()
                     .then(|| id.extract::<i64>().ok())
                     .flatten()
                 {
-                    Some(PyRecordId::Int(n))
+                    Some(RecordId::Int(n))
                 } else {
-                    from_py(&id).ok().map(|v| PyRecordId::Text(v.to_string()))
+                    from_py(&id).ok().and_then(RecordId::from_json)
                 }
             });
         PyRecord {
@@ -181,80 +196,64 @@ impl Decoder for PyPageDecoder {
         body: Vec<u8>,
         limits: &Limits,
     ) -> Result<RecordsPage<PyRecord>, Error> {
-        if crate::wait::must_not_attach_here() {
-            return Err(Error::InvalidInput(
-                "the Python interpreter is exiting; the answer was dropped".into(),
-            ));
-        }
-        if body.len() <= limits.max_body_bytes {
-            let fast = Python::attach(|py| {
-                let (dict, head) = decode_envelope(py, &body)?;
-                if !head.is_success(&expected, status) {
-                    return None;
-                }
-                let list = dict.get_item("list").ok()??.cast_into::<PyList>().ok()?;
-                let total_count = match head.total_count {
-                    Shape::Count => dict.get_item("total_count").ok()??.extract::<u64>().ok(),
-                    _ => dict
-                        .get_item("body")
-                        .ok()
-                        .flatten()
-                        .and_then(|b| b.cast_into::<PyDict>().ok())
-                        .and_then(|b| b.get_item("total_count").ok().flatten())
-                        .filter(|n| n.is_exact_instance_of::<PyInt>())
-                        .and_then(|n| n.extract::<u64>().ok()),
-                };
-                let notifies = match dict.get_item("notifies").ok().flatten() {
-                    Some(n) if n.is_exact_instance_of::<PyList>() => match from_py(&n).ok()? {
-                        Value::Array(a) => a,
-                        _ => Vec::new(),
-                    },
-                    _ => Vec::new(),
-                };
-                let text = |i: usize| from_py(&list.get_item(i).ok()?).ok().map(|v| v.to_string());
-                let n = list.len();
-                let (first, last) = match n {
-                    0 => (None, None),
-                    _ => (text(0), text(n - 1)),
-                };
-                let fingerprint =
-                    RecordsPage::<PyRecord>::fingerprint_of(n, first.as_deref(), last.as_deref());
-                let records = list.iter().map(PyRecord::of).collect();
-                Some(RecordsPage {
+        decode_answer(
+            expected,
+            status,
+            body,
+            limits,
+            page_of_envelope,
+            |py, response| {
+                let page = RecordsPage::from_response(response);
+                let records = page
+                    .records
+                    .iter()
+                    .map(|r| to_py(py, r).map(PyRecord::of))
+                    .collect::<PyResult<Vec<_>>>()?;
+                Ok(RecordsPage {
                     records,
-                    total_count,
-                    notifies,
-                    fingerprint,
+                    total_count: page.total_count,
+                    notifies: page.notifies,
+                    fingerprint: page.fingerprint,
                 })
-            });
-            if let Some(page) = fast {
-                FAST.fetch_add(1, Ordering::Relaxed);
-                return Ok(page);
-            }
-        }
-        let page = runtel_client::ValuePageDecoder
-            .decode(expected, status, body, limits)
-            .inspect_err(|_| {
-                SLOW_ERROR.fetch_add(1, Ordering::Relaxed);
-            })?;
-        SLOW_OK.fetch_add(1, Ordering::Relaxed);
-        Python::attach(|py| {
-            let records = page
-                .records
-                .iter()
-                .map(|r| to_py(py, r).map(PyRecord::of))
-                .collect::<PyResult<Vec<_>>>()
-                .map_err(|e| {
-                    Error::InvalidInput(format!("converting the answer to Python: {e}"))
-                })?;
-            Ok(RecordsPage {
-                records,
-                total_count: page.total_count,
-                notifies: page.notifies,
-                fingerprint: page.fingerprint,
-            })
-        })
+            },
+        )
     }
+}
+
+/// The page of a successful envelope with its records in a top-level `list`
+/// and its count (if any) at the top level; `None` for the other shapes, which
+/// the core reads (`body.list`, a count in `body`).
+fn page_of_envelope(
+    _: Python<'_>,
+    dict: Bound<'_, PyDict>,
+    head: &EnvelopeHead,
+) -> Option<RecordsPage<PyRecord>> {
+    let list = dict.get_item("list").ok()??.cast_into::<PyList>().ok()?;
+    let total_count = match head.total_count {
+        Shape::Count => Some(dict.get_item("total_count").ok()??.extract::<u64>().ok()?),
+        _ if dict.contains("body").ok()? => return None,
+        _ => None,
+    };
+    let notifies = match dict.get_item("notifies").ok().flatten() {
+        Some(n) if n.is_exact_instance_of::<PyList>() => match from_py(&n).ok()? {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let text = |i: usize| from_py(&list.get_item(i).ok()?).ok().map(|v| v.to_string());
+    let n = list.len();
+    let (first, last) = match n {
+        0 => (None, None),
+        _ => (text(0), text(n - 1)),
+    };
+    let fingerprint = RecordsPage::<PyRecord>::fingerprint_of(n, first.as_deref(), last.as_deref());
+    Some(RecordsPage {
+        records: list.iter().map(PyRecord::of).collect(),
+        total_count,
+        notifies,
+        fingerprint,
+    })
 }
 
 /// The body as an envelope dict and its head, or None when it is not one JSON
