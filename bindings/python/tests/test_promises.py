@@ -201,6 +201,70 @@ def test_an_interrupted_next_loses_no_record(make_sim: Any, tmp_path: Path) -> N
     child.finish()
 
 
+# A child whose call waits where no answer is awaited: in a retry pause after a
+# 503 ("pause"), or in a connect that hangs ("connect", to a listener whose
+# accept queue is full, so the kernel drops the SYN).
+WAIT_CHILD = r'''
+import signal, socket, sys
+import runtel
+
+url, where = sys.argv[1:3]
+signal.signal(signal.SIGINT, signal.default_int_handler)
+LOGIN, PASSWORD = "admin@sim.runtel.local", "admin"
+fillers = []
+if where == "pause":
+    c = runtel.Client(url, login=LOGIN, password=PASSWORD, max_retries=3,
+                      retry_base_delay=20, retry_max_delay=20)
+    c.User.get(id=1)
+else:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    for _ in range(4096):
+        s = socket.socket()
+        s.settimeout(0.2)
+        try:
+            s.connect(("127.0.0.1", port))
+        except OSError:
+            break
+        fillers.append(s)
+    c = runtel.Client(f"http://127.0.0.1:{port}", login=LOGIN, password=PASSWORD,
+                      connect_timeout=20, max_retries=0)
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    c.User.list()
+    print("returned", flush=True)
+except KeyboardInterrupt as e:
+    print("interrupted", type(e).__name__, flush=True)
+if where == "pause":
+    print("next", c.User.get(id=1)["body"]["id"], flush=True)
+'''
+
+
+@pytest.mark.parametrize("where", ["pause", "connect"])
+def test_ctrl_c_interrupts_a_retry_pause_and_a_hanging_connect(
+    make_sim: Any, tmp_path: Path, where: str
+) -> None:
+    sim = make_sim()
+    child = Child(tmp_path, WAIT_CHILD, sim.url, where)
+    assert child.line(30)[1] == "ready"
+    if where == "pause":
+        sim.fault("html_503", action="list")
+    child.send("go")
+    time.sleep(1.0)
+    sent = time.monotonic()
+    child.proc.send_signal(signal.SIGINT)
+    at, line = child.line(25)
+    assert line == "interrupted KeyboardInterrupt", line
+    assert at - sent < 0.5, f"KeyboardInterrupt {at - sent:.2f} s after SIGINT"
+    if where == "pause":
+        assert child.line(5)[1] == "next 1"
+        assert sim.counters()["by_action"]["list"] == 1, "the retry was sent"
+    child.finish()
+
+
 # The child of the lock tests: one thread inside next(records) while the page is
 # delayed, another reading the iterator's properties. It prints what it saw.
 LOCK_CHILD = r'''

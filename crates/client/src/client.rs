@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::builder::ClientBuilder;
 use crate::exchange::{Exchange, ExchangeObserver};
 use crate::guard::{resolve_identity, shared_guard, GuardStore, SharedGuard};
+use crate::interrupt;
 use crate::options::ClientOptions;
 use crate::records::{PagedRecord, Records, RecordsPage, ValuePageDecoder};
 use crate::support::{self, jitter_seed, log_call, params_value};
@@ -602,7 +603,7 @@ impl Inner {
     /// Logs in again unless another thread already did since `seen_generation`.
     fn relogin(&self, seen_generation: u64) -> Result<(), Error> {
         let flight = self.login_lock();
-        let _flight = lock(&flight);
+        let _flight = interrupt::lock(&flight, "User.auth", self.timeout)?;
         {
             let s = self.read_session();
             if s.generation() != seen_generation
@@ -680,7 +681,13 @@ impl Inner {
                         pause.as_millis(),
                         policy.retries_left()
                     );
-                    std::thread::sleep(pause);
+                    if !interrupt::sleep(pause) {
+                        return Err(interrupt::interrupted(&format!(
+                            "{}.{}",
+                            call.obj(),
+                            call.action()
+                        )));
+                    }
                 }
                 CallStep::Done(result) => return result,
             }

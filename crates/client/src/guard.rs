@@ -108,11 +108,20 @@ impl SharedGuard {
                             wait.as_secs_f64()
                         )));
                     }
+                    let slice = crate::interrupt::slice_of(Some(left)).unwrap_or(left);
                     state = self
                         .turn
-                        .wait_timeout(state, left)
+                        .wait_timeout(state, slice)
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
+                    if crate::interrupt::armed() {
+                        // Asked without the lock: the check may run host code.
+                        drop(state);
+                        if crate::interrupt::stop_requested() {
+                            return Err(crate::interrupt::interrupted("User.auth"));
+                        }
+                        state = lock(&self.state);
+                    }
                 }
             }
         }

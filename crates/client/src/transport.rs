@@ -13,7 +13,9 @@ pub(crate) use runtel_protocol::TransportFailure as SendError;
 use crate::body::{
     describe_rustls, inflate, is_gzip, is_handshake_failure, preallocation, tls_cause,
 };
+use crate::interrupt;
 use crate::resolver::CachingResolver;
+use crate::tcp::TcpConnector;
 
 pub(crate) struct Transport {
     agent: ureq::Agent,
@@ -73,12 +75,14 @@ impl Transport {
             .max_redirects(0)
             .https_only(false)
             .build();
-        // Our resolver: no thread per request (see `resolver`).
-        let agent = ureq::Agent::with_parts(
-            config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            CachingResolver::default(),
-        );
+        // ureq's default chain with our TCP layer (see `tcp`), and our resolver:
+        // no thread per request (see `resolver`).
+        use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
+        let connector =
+            ().chain(ConnectProxyConnector::default())
+                .chain(TcpConnector)
+                .chain(RustlsConnector::default());
+        let agent = ureq::Agent::with_parts(config, connector, CachingResolver::default());
         Ok(Transport {
             agent,
             max_body_bytes: s.max_body_bytes,
@@ -155,6 +159,14 @@ fn map_error(
     in_body: bool,
 ) -> SendError {
     let what = format!("{}.{}", req.obj, req.action);
+    if interrupt::was_stopped() {
+        // Whatever the transport made of it, the wait was cut short on purpose.
+        return SendError {
+            error: interrupt::interrupted(&what),
+            retryable: false,
+            not_sent: false,
+        };
+    }
     let phase = if in_body {
         "reading the answer"
     } else {

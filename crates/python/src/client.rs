@@ -205,7 +205,7 @@ pub(crate) fn count_keyword(
 fn call_envelope(py: Python<'_>, client: Client, call: Call) -> PyResult<PyResponse> {
     // The GIL is released for the network wait; the decoder takes it back only to
     // build the dict, in one pass over the body.
-    let result = wait::blocking(py, move || {
+    let result = wait::interruptible(py, move || {
         client.call_decoded(&call, &crate::decode::PyEnvelopeDecoder)
     })?;
     match result {

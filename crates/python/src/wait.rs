@@ -10,6 +10,13 @@
 //! the background and its result is dropped (or handed back, see [`run`]).
 //! Other threads never run signal handlers, so they do the work inline.
 //!
+//! A plain call needs no worker: [`interruptible`] runs it on the main thread
+//! itself with the core's stop check ([`runtel_client::interruptible`]), which
+//! makes every wait inside the call (the answer, a connect, a retry pause) wait
+//! in slices and runs the signal handlers between them. That saves the two
+//! thread hand-overs per call. Work that waits outside the core's sliced waits
+//! (a login holding its lock, an iterator's page) still goes through [`run`].
+//!
 //! Workers are kept (a few, for a while) because starting a thread per call
 //! would cost more than the call itself on a fast network.
 
@@ -303,11 +310,38 @@ fn is_main_thread(py: Python<'_>) -> bool {
     check().unwrap_or(false)
 }
 
+/// Whether this is the main thread (the one that runs signal handlers) of a
+/// running interpreter.
+fn runs_signal_handlers(py: Python<'_>) -> bool {
+    if EXITING.load(Ordering::Acquire) {
+        return false;
+    }
+    know_thread(py);
+    LOCAL.with(|l| l.borrow().as_ref().is_some_and(|l| l.is_main))
+}
+
 /// The pool, when this is the main thread (the one that runs signal handlers).
 fn main_thread_pool(py: Python<'_>) -> Option<Arc<Pool>> {
-    if EXITING.load(Ordering::Acquire) {
+    if !runs_signal_handlers(py) {
         return None;
     }
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        let l = l.as_mut()?;
+        Some(Arc::clone(l.pool.get_or_insert_with(|| {
+            Arc::new(Pool {
+                queue: Mutex::new(Queue {
+                    jobs: VecDeque::new(),
+                    idle: 0,
+                }),
+                ready: Condvar::new(),
+            })
+        })))
+    })
+}
+
+/// Fills this thread's [`Local`] for the current process.
+fn know_thread(py: Python<'_>) {
     let pid = std::process::id();
     let known = LOCAL.with(|l| l.borrow().as_ref().is_some_and(|l| l.pid == pid));
     if !known {
@@ -321,22 +355,6 @@ fn main_thread_pool(py: Python<'_>) -> Option<Arc<Pool>> {
             })
         });
     }
-    LOCAL.with(|l| {
-        let mut l = l.borrow_mut();
-        let l = l.as_mut()?;
-        if !l.is_main {
-            return None;
-        }
-        Some(Arc::clone(l.pool.get_or_insert_with(|| {
-            Arc::new(Pool {
-                queue: Mutex::new(Queue {
-                    jobs: VecDeque::new(),
-                    idle: 0,
-                }),
-                ready: Condvar::new(),
-            })
-        })))
-    })
 }
 
 fn unwrap<R>(outcome: Result<R, Panic>) -> R {
@@ -394,4 +412,41 @@ where
         },
         drop,
     )
+}
+
+/// Runs `work` detached on this thread. On the main thread the core's waits are
+/// sliced ([`runtel_client::interruptible`]) and the signal handlers run between
+/// slices: when one raises, the work gives up at once (its connection is
+/// closed) and the handler's exception is returned; as after a timeout, a write
+/// may have been applied. Cheaper than [`run`] (no hand-over to a worker), for
+/// work that only waits inside the core.
+pub fn interruptible<R, F>(py: Python<'_>, work: F) -> PyResult<R>
+where
+    R: Send,
+    F: FnOnce() -> R + Send,
+{
+    if !runs_signal_handlers(py) {
+        return Ok(py.detach(work));
+    }
+    let raised: Arc<Mutex<Option<PyErr>>> = Arc::default();
+    let slot = Arc::clone(&raised);
+    let result = py.detach(move || {
+        runtel_client::interruptible(
+            move || {
+                Python::attach(|py| match py.check_signals() {
+                    Ok(()) => false,
+                    Err(e) => {
+                        *lock(&slot) = Some(e);
+                        true
+                    }
+                })
+            },
+            work,
+        )
+    });
+    let raised = lock(&raised).take();
+    match raised {
+        Some(e) => Err(e),
+        None => Ok(result),
+    }
 }
