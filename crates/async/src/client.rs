@@ -190,7 +190,7 @@ impl AsyncClientBuilder {
 /// process id and a random value (ids never repeat across clients or processes).
 fn async_ids() -> ActionIdGenerator {
     let pid = std::process::id();
-    let r = jitter_seed() as u32 & 0xff_ffff;
+    let r = jitter_seed(std::process::id()) as u32 & 0xff_ffff;
     ActionIdGenerator::with_prefix(format!("ra{pid:x}{r:06x}"))
 }
 
@@ -478,7 +478,7 @@ impl Inner {
             call,
             self.policy,
             self.credentials().is_some(),
-            jitter_seed(),
+            jitter_seed(std::process::id()),
         );
         loop {
             let step = {

@@ -628,7 +628,7 @@ impl Inner {
             call,
             self.policy,
             self.credentials().is_some(),
-            jitter_seed(),
+            jitter_seed(io.pid),
         );
         loop {
             let step = {

@@ -116,12 +116,13 @@ pub fn warn_if_plain_http(endpoint: &Endpoint, armed: &AtomicBool) {
 }
 
 /// A seed for the backoff's jitter: different per call and per process, so
-/// clients retrying after the same outage spread out.
-pub fn jitter_seed() -> u64 {
+/// clients retrying after the same outage spread out. `pid` is this process's
+/// id (a caller that knows it saves a system call).
+pub fn jitter_seed(pid: u32) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     static CALLS: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
+    h.write_u32(pid);
     h.finish()
 }

@@ -7,7 +7,9 @@
 //! ureq sets the socket's timeout to the exact time left before every read and
 //! write (two or three `setsockopt` per call); here the timeout is rounded down
 //! to a [`GRAIN`], so it only changes when the time left moves to another grain,
-//! and a read that times out early just waits again for the rest.
+//! and a read that times out early just waits again for the rest. Also, a
+//! request's headers and body leave in one write, and a pooled connection is
+//! checked with one non-blocking peek (ureq's own layer needs three calls).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -25,6 +27,8 @@ use crate::interrupt;
 /// Socket timeouts are whole multiples of this (when longer than it), rounded
 /// down so that a wait never outlasts its deadline.
 const GRAIN: Duration = Duration::from_millis(250);
+/// Held-back output beyond this is written at once (a large request body).
+const HOLD_AT_MOST: usize = 64 * 1024;
 /// The least time one address of several gets to connect.
 const MIN_PER_ADDRESS: Duration = Duration::from_millis(10);
 
@@ -64,6 +68,7 @@ impl<In: Transport> Connector<In> for TcpConnector {
             buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
             read_timeout: None,
             write_timeout: None,
+            unsent: Vec::new(),
         })))
     }
 }
@@ -186,6 +191,8 @@ pub(crate) struct Tcp {
     /// What the socket's timeouts are set to now (None: no timeout).
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// Output held back until the answer is awaited (see `transmit_output`).
+    unsent: Vec<u8>,
 }
 
 /// The socket timeout for a wait with `left` to go: rounded down to the grain.
@@ -217,35 +224,21 @@ impl Transport for Tcp {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        let budget = Budget::of(timeout.for_write());
-        if budget.expired() {
-            return Err(ureq::Error::Timeout(budget.reason));
-        }
-        let stream = Arc::clone(&self.stream);
-        set_timeout(&mut self.write_timeout, coarse(budget.left()), |t| {
-            stream.set_write_timeout(t)
-        })?;
-        let mut remaining = &self.buffers.output()[..amount];
-        while !remaining.is_empty() {
-            match (&*self.stream).write(remaining) {
-                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
-                Ok(n) => remaining = &remaining[n..],
-                Err(e) if is_wait_over(&e) => {
-                    if budget.expired() {
-                        return Err(ureq::Error::Timeout(budget.reason));
-                    }
-                    // Only an early coarse timeout (or a signal): wait for the rest.
-                    set_timeout(&mut self.write_timeout, coarse(budget.left()), |t| {
-                        stream.set_write_timeout(t)
-                    })?;
-                }
-                Err(e) => return Err(e.into()),
-            }
+        // Held back until the answer is awaited, so that the headers and the
+        // body of a request leave in one write (one segment, one wake-up of the
+        // server) instead of two.
+        self.unsent
+            .extend_from_slice(&self.buffers.output()[..amount]);
+        if self.unsent.len() >= HOLD_AT_MOST {
+            self.send_unsent(timeout)?;
         }
         Ok(())
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        if !self.unsent.is_empty() {
+            self.send_unsent(timeout)?;
+        }
         let budget = Budget::of(timeout.for_read());
         let stream = Arc::clone(&self.stream);
         loop {
@@ -271,15 +264,65 @@ impl Transport for Tcp {
 
     fn is_open(&mut self) -> bool {
         // A pooled connection is reused only if the server has neither closed it
-        // nor sent anything unasked: a read that would block says so.
-        let stream = &*self.stream;
-        if stream.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let idle =
-            matches!(stream.peek(&mut [0u8]), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        stream.set_nonblocking(false).is_ok() && idle
+        // nor sent anything unasked, and nothing is left unsent.
+        self.unsent.is_empty() && is_idle(&self.stream)
     }
+}
+
+impl Tcp {
+    /// Writes what [`Transport::transmit_output`] held back.
+    fn send_unsent(&mut self, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        let budget = Budget::of(timeout.for_write());
+        if budget.expired() {
+            return Err(ureq::Error::Timeout(budget.reason));
+        }
+        let stream = Arc::clone(&self.stream);
+        set_timeout(&mut self.write_timeout, coarse(budget.left()), |t| {
+            stream.set_write_timeout(t)
+        })?;
+        let mut unsent = std::mem::take(&mut self.unsent);
+        let mut remaining = &unsent[..];
+        while !remaining.is_empty() {
+            match (&*self.stream).write(remaining) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                Ok(n) => remaining = &remaining[n..],
+                Err(e) if is_wait_over(&e) => {
+                    if budget.expired() {
+                        return Err(ureq::Error::Timeout(budget.reason));
+                    }
+                    // Only an early coarse timeout (or a signal): wait for the rest.
+                    set_timeout(&mut self.write_timeout, coarse(budget.left()), |t| {
+                        stream.set_write_timeout(t)
+                    })?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // The allocation is kept for the next request.
+        unsent.clear();
+        self.unsent = unsent;
+        Ok(())
+    }
+}
+
+/// Nothing to read yet, and not closed: peeked without waiting (one system call).
+#[cfg(unix)]
+fn is_idle(stream: &TcpStream) -> bool {
+    let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+    let peeked = socket2::SockRef::from(stream)
+        .recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT);
+    matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// Nothing to read yet, and not closed: peeked in non-blocking mode.
+#[cfg(not(unix))]
+fn is_idle(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let peeked = stream.peek(&mut [0u8]);
+    let idle = matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    stream.set_nonblocking(false).is_ok() && idle
 }
 
 /// A socket timeout ran out (or a signal came): the caller decides whether the

@@ -752,3 +752,42 @@ fn a_host_name_resolves_and_is_reused() {
         assert_eq!(r.records()[0]["login"], DEFAULT_LOGIN);
     }
 }
+
+#[test]
+fn requests_larger_than_what_the_transport_holds_back_arrive_whole() {
+    // Headers and a small body leave in one write; a body beyond 64 KiB is
+    // written as it comes. Either way the server must get every byte: a byte
+    // lost or late would be a JSON error or a timeout, not the validation of
+    // the name's length (at most 50), which needs the whole request parsed.
+    let s = sim(SimConfig::default());
+    let c = client(&s);
+    for len in [10, 64 * 1024 - 300, 64 * 1024, 300 * 1024] {
+        let user = json!({
+            "name": "n".repeat(len),
+            "login": format!("big{len}@x.example"),
+            "password": "pw12345678",
+            "status": 1,
+        });
+        match c.call("User", "append", user) {
+            Ok(created) => {
+                assert_eq!(len, 10);
+                let id = created.body()["id"].clone();
+                let read = c.call("User", "get", json!({ "id": id })).unwrap();
+                assert_eq!(read.body()["name"], "n".repeat(10));
+            }
+            Err(e) => {
+                let info = e.api_info().unwrap_or_else(|| panic!("{len}: {e}"));
+                assert_eq!(
+                    info.msg_id.as_deref(),
+                    Some("validation_error"),
+                    "{len}: {e}"
+                );
+                let fields = info.field_errors.as_ref().expect("field errors");
+                assert!(
+                    fields.get("name").is_some() && fields.get("login").is_none(),
+                    "{fields}"
+                );
+            }
+        }
+    }
+}
