@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use runtel_protocol::{
-    classify_auth_error, is_success_envelope, parse_http_date, parse_response, Expected, Limits, ServerDateTime,
+    check_list_answer, classify_auth_error, is_success_envelope, parse_http_date, parse_response, Expected, Limits, ServerDateTime,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -27,6 +27,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(is_success_envelope(expected, status, r.envelope()));
             let _ = r.records();
             let _ = r.record();
+            // What fetches pages ahead must agree with the parser on a success.
+            if let Ok(check) = check_list_answer(expected, status, body, &limits) {
+                assert_eq!(check.records, r.records().len());
+                assert_eq!(check.total_count, r.total_count());
+            } else {
+                panic!("the list check refused a success");
+            }
         }
         Err(e) => {
             let text = e.to_string();

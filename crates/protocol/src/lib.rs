@@ -41,6 +41,7 @@ mod policy;
 mod redact;
 mod request;
 mod response;
+mod scan;
 mod secret;
 mod session;
 mod types;

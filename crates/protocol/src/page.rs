@@ -132,6 +132,9 @@ pub fn check_list_answer(
     body: &[u8],
     limits: &Limits,
 ) -> Result<ListCheck> {
+    if let Some(check) = quick_check(expected, status, body, limits) {
+        return Ok(check);
+    }
     let page = parse_page::<IdOnly>(expected, status, body, limits)?;
     let total_count = page.total_count();
     let records = page.records.len();
@@ -147,6 +150,47 @@ pub fn check_list_answer(
     Ok(ListCheck {
         records,
         total_count,
+        ids,
+    })
+}
+
+/// [`check_list_answer`] for a success of the plain shape, from a structural
+/// scan ([`crate::scan`]) instead of a parse; None leaves the answer to the
+/// parser (which also makes every error).
+fn quick_check(
+    expected: Expected<'_>,
+    status: u16,
+    body: &[u8],
+    limits: &Limits,
+) -> Option<ListCheck> {
+    if body.len() > limits.max_body_bytes {
+        return None;
+    }
+    let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let scanned = crate::scan::scan_list_answer(std::str::from_utf8(text).ok()?)?;
+    let mut head = Map::new();
+    for (key, raw) in scanned.head {
+        head.insert(key.to_owned(), serde_json::from_str::<Value>(raw).ok()?);
+    }
+    if !is_success_envelope(expected, status, &head) {
+        return None;
+    }
+    let mut ids = Vec::with_capacity(scanned.ids.len());
+    for raw in scanned.ids {
+        match serde_json::from_str::<Value>(raw).ok()? {
+            Value::Null => {}
+            Value::String(s) => ids.push(s),
+            other => ids.push(other.to_string()),
+        }
+    }
+    let page = Page::<()> {
+        records: Vec::new(),
+        head,
+        http_status: status,
+    };
+    Some(ListCheck {
+        records: scanned.records,
+        total_count: page.total_count(),
         ids,
     })
 }
@@ -359,6 +403,9 @@ mod tests {
             br#"{"code":200,"action_id":"a1","list":{"id":1}}"#,
             br#"{"code":200,"action_id":"a1","total_count":-1,"list":[]}"#,
             b"<html>busy</html>",
+            // Shapes the quick scan reads: escapes, nesting, spacing, a BOM.
+            b"\xEF\xBB\xBF {\"code\":200 ,\"action_id\":\"a1\",\n\"list\" : [ {\"x\":\"}]\\\"{\",\"id\":\"q\\\"\\u0041\"} ,\t{\"sub\":{\"id\":5},\"id\":-0.0e1}, {\"id\":true} ] }",
+            br#"{"list":[{"id":[1,2]},{"id":{"a":1}}],"action_id":"a1","code":200,"notifies":[{"m":"x"}]}"#,
         ];
         for body in bodies {
             for status in [200, 500] {
@@ -385,6 +432,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The agreement above is the quick scan's wherever it applies: plain
+    /// successes take it; errors and other shapes are left to the parser.
+    #[test]
+    fn plain_successes_are_checked_by_the_quick_scan() {
+        let l = Limits::default();
+        let plain =
+            br#"{"code":200,"action_id":"a1","total_count":3,"list":[{"id":1},{"id":"2"},{}]}"#;
+        let q = quick_check(exp(), 200, plain, &l).expect("plain");
+        assert_eq!(
+            (q.records, q.total_count, q.ids),
+            (3, Some(3), vec!["1".into(), "2".into()])
+        );
+        let in_body = br#"{"code":200,"action_id":"a1","list":[],"body":{"total_count":7}}"#;
+        assert_eq!(
+            quick_check(exp(), 200, in_body, &l).unwrap().total_count,
+            Some(7)
+        );
+        for other in [
+            &br#"{"code":404,"action_id":"a1","list":[]}"#[..],
+            br#"{"code":200,"action_id":"zz","list":[]}"#,
+            br#"{"code":200,"action_id":"a1","body":{"list":[{"id":1}]}}"#,
+        ] {
+            assert_eq!(quick_check(exp(), 200, other, &l), None);
+        }
+        let small = Limits {
+            max_body_bytes: 10,
+            ..l
+        };
+        assert_eq!(
+            quick_check(exp(), 200, plain, &small),
+            None,
+            "over the limit"
+        );
     }
 
     /// A record echoing the request's token in a field of the wrong type: the
