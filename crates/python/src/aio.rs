@@ -4,7 +4,8 @@
 //! Every method that waits returns an asyncio future: the call runs on the
 //! tokio runtime, never on the event loop's thread, and the GIL is taken once,
 //! on a blocking thread, to build the result (pyo3-async-runtimes does that
-//! after the Rust future ends). Cancelling the asyncio task cancels the Rust
+//! after the Rust future ends, through [`crate::exit_safe`], which keeps those
+//! threads out of a finalizing interpreter). Cancelling the asyncio task cancels the Rust
 //! future (pyo3-async-runtimes drops it): the request is abandoned, its
 //! connection closed, and the client stays usable (see `runtel_async` on
 //! cancellation).
@@ -222,7 +223,11 @@ where
              first in the children",
         ));
     }
-    pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(fut.await) })
+    // The tokio glue that is safe at the interpreter's exit (see `exit_safe`).
+    pyo3_async_runtimes::generic::future_into_py::<crate::exit_safe::ExitSafeTokio, _, _>(
+        py,
+        async move { Ok(fut.await) },
+    )
 }
 
 /// An awaitable that is already done: `await` gives its value at once, without

@@ -10,6 +10,7 @@ mod client;
 mod convert;
 mod decode;
 mod errors;
+mod exit_safe;
 mod filter;
 mod logging;
 mod options;

@@ -78,8 +78,11 @@ pub fn must_not_attach_here() -> bool {
 /// user's may still make calls).
 #[pyfunction]
 #[pyo3(name = "_at_exit")]
-pub fn at_exit() {
+pub fn at_exit(py: Python<'_>) {
     EXITING.store(true, Ordering::Release);
+    // The async client's runtime threads must be out of Python before the
+    // interpreter finalizes.
+    crate::exit_safe::leave_python(py);
 }
 
 /// Registered with `os.register_at_fork(after_in_child=...)` by the package.
