@@ -396,7 +396,7 @@ runtel_result runtel_options_set_max_response_bytes(runtel_options *o,
 // As `runtel_options_set_timeout_ms`; `ua` is NULL or a NUL-terminated string.
 runtel_result runtel_options_set_user_agent(runtel_options *o, const char *ua, runtel_error **err);
 
-// A proxy URL (`http://host:port`, `socks5://host:port`); NULL for none (the default;
+// An HTTP proxy URL (`http://host:port`; SOCKS is refused); NULL for none (the default;
 // the environment is not consulted).
 //
 // # Safety

@@ -501,7 +501,7 @@ class Client:
         - ``accept_invalid_certs`` (default False): accept any certificate.
           Dangerous: anyone on the path can read the password and token.
         - ``proxy`` (default None): send through this proxy
-          (``http://host:port`` or ``socks5://host:port``); none by default,
+          (``http://host:port``; SOCKS is refused); none by default,
           whatever the environment says.
         - ``proxy_from_env`` (default False): use ``HTTPS_PROXY``,
           ``HTTP_PROXY`` or ``ALL_PROXY`` when ``proxy`` is not set.
@@ -1010,7 +1010,7 @@ class AsyncClient:
         - ``accept_invalid_certs`` (default False): accept any certificate.
           Dangerous: anyone on the path can read the password and token.
         - ``proxy`` (default None): send through this proxy
-          (``http://host:port`` or ``socks5://host:port``); none by default,
+          (``http://host:port``; SOCKS is refused); none by default,
           whatever the environment says.
         - ``proxy_from_env`` (default False): use ``HTTPS_PROXY``,
           ``HTTP_PROXY`` or ``ALL_PROXY`` when ``proxy`` is not set.

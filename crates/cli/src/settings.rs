@@ -58,7 +58,7 @@ pub struct ConnectionArgs {
     /// Accept invalid TLS certificates (dangerous).
     #[arg(long, global = true)]
     pub insecure: bool,
-    /// Send every request through this proxy (http://HOST:PORT or socks5://HOST:PORT)
+    /// Send every request through this proxy (http://HOST:PORT; SOCKS is not supported)
     #[arg(long, global = true, value_name = "URL")]
     pub proxy: Option<String>,
     /// Timeout of one request in seconds (more than 0, at most 30 days) [default: 30]

@@ -90,7 +90,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends through this proxy (`http://host:port`, `socks5://host:port`).
+    /// Sends through this HTTP proxy (`http://host:port`; a SOCKS proxy is
+    /// refused with `invalid_input`: this build has no SOCKS support).
     /// Without it, no proxy is used, whatever the environment says.
     pub fn proxy(mut self, url: &str) -> Self {
         self.options.proxy = Some(url.to_owned());
@@ -189,7 +190,25 @@ impl ClientBuilder {
             (Some(u), _) => Some(
                 ureq::Proxy::new(u).map_err(|e| Error::InvalidInput(format!("proxy URL: {e}")))?,
             ),
-            (None, true) => ureq::Proxy::try_from_env(),
+            (None, true) => match ureq::Proxy::try_from_env() {
+                Some(p)
+                    if matches!(
+                        p.protocol(),
+                        ureq::ProxyProtocol::Socks4
+                            | ureq::ProxyProtocol::Socks4A
+                            | ureq::ProxyProtocol::Socks5
+                            | ureq::ProxyProtocol::Socks5h
+                    ) =>
+                {
+                    return Err(Error::InvalidInput(
+                        "the environment names a SOCKS proxy (ALL_PROXY, HTTPS_PROXY or \
+                         HTTP_PROXY); SOCKS is not supported: set an HTTP proxy, or turn \
+                         proxy_from_env off"
+                            .into(),
+                    ))
+                }
+                found => found,
+            },
             (None, false) => None,
         };
         let settings = TransportSettings {

@@ -29,7 +29,7 @@ pub struct ClientOptions {
     /// Accept any certificate. Dangerous: anyone on the path can read the
     /// password and token (false).
     pub accept_invalid_certs: bool,
-    /// Send through this proxy, `http://host:port` or `socks5://host:port`
+    /// Send through this HTTP proxy, `http://host:port` (SOCKS is refused)
     /// (none: no proxy, whatever the environment says).
     pub proxy: Option<String>,
     /// Use the proxy named by `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` when `proxy`
@@ -105,6 +105,19 @@ impl std::fmt::Debug for ClientOptions {
     }
 }
 
+/// SOCKS proxies need a connector this build does not have: refused, so that a
+/// request never leaves by another way than the one asked for.
+pub(crate) fn refuse_socks(url: &str, named: &str) -> Result<(), Error> {
+    let scheme = url.split_once("://").map_or("", |(s, _)| s);
+    if scheme.to_ascii_lowercase().starts_with("socks") {
+        return Err(Error::InvalidInput(format!(
+            "{named}: SOCKS proxies ({scheme}://) are not supported; use an HTTP proxy \
+             (http://host:port)"
+        )));
+    }
+    Ok(())
+}
+
 impl ClientOptions {
     /// The PEM of the roots to trust instead of the public web roots: `pem`
     /// given in memory wins, else the contents of [`ClientOptions::ca_file`],
@@ -140,6 +153,9 @@ impl ClientOptions {
             return Err(Error::InvalidInput(
                 "timeouts must be greater than zero".into(),
             ));
+        }
+        if let Some(url) = &o.proxy {
+            refuse_socks(url, "proxy")?;
         }
         if o.max_response_bytes == 0 {
             return Err(Error::InvalidInput(

@@ -656,6 +656,28 @@ fn explicit_proxy_is_used_and_the_environment_is_not() {
     assert_eq!(s.counters().requests, 3, "proxy_from_env opts in");
     std::env::remove_var("HTTP_PROXY");
     std::env::remove_var("http_proxy");
+    // SOCKS needs a connector this build does not have: refused at build, never
+    // bypassed (ureq alone would connect straight to a SOCKS4 proxy's target).
+    for url in [
+        "socks5://127.0.0.1:1080",
+        "SOCKS4://127.0.0.1:1080",
+        "socks5h://p:1",
+    ] {
+        let e = Client::builder(&format!("http://{dead}"))
+            .proxy(url)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{url}");
+        assert!(e.to_string().contains("SOCKS proxies"), "{e}");
+    }
+    std::env::set_var("ALL_PROXY", "socks5://127.0.0.1:1080");
+    let e = Client::builder(&format!("http://{dead}"))
+        .proxy_from_env()
+        .build()
+        .unwrap_err();
+    std::env::remove_var("ALL_PROXY");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("SOCKS"), "{e}");
 }
 
 #[test]

@@ -287,7 +287,7 @@ pub unsafe extern "C" fn runtel_options_set_user_agent(
     unsafe { with_options(o, err, body) }
 }
 
-/// A proxy URL (`http://host:port`, `socks5://host:port`); NULL for none (the default;
+/// An HTTP proxy URL (`http://host:port`; SOCKS is refused); NULL for none (the default;
 /// the environment is not consulted).
 ///
 /// # Safety
