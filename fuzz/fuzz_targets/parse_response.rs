@@ -31,6 +31,16 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(check) = check_list_answer(expected, status, body, &limits) {
                 assert_eq!(check.records, r.records().len());
                 assert_eq!(check.total_count, r.total_count());
+                let ids: Vec<String> = r
+                    .records()
+                    .iter()
+                    .filter_map(|rec| match rec.get("id")? {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        other => Some(other.to_string()),
+                    })
+                    .collect();
+                assert_eq!(check.ids, ids);
             } else {
                 panic!("the list check refused a success");
             }

@@ -114,6 +114,43 @@ fn process_ids(pid: u32) -> ActionIdGenerator {
     ActionIdGenerator::with_prefix(format!("rt{pid:x}{:06x}", h.finish() as u32 & 0xff_ffff))
 }
 
+thread_local! {
+    /// The login locks (by address) this thread holds.
+    static FLIGHTS_HELD: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A client's login lock (one login, logout or re-login at a time), held.
+///
+/// A stop check (see [`crate::interruptible`]) runs host code while this thread
+/// may be logging in; if that code calls the same client and needs the lock,
+/// waiting would be waiting for itself: it is refused at once instead.
+struct Flight<'a> {
+    _guard: MutexGuard<'a, ()>,
+    id: usize,
+}
+
+impl<'a> Flight<'a> {
+    fn take(lock: &'a Mutex<()>, limit: Duration) -> Result<Flight<'a>, Error> {
+        let id = std::ptr::from_ref(lock) as usize;
+        if FLIGHTS_HELD.with(|h| h.borrow().contains(&id)) {
+            return Err(Error::NotAuthenticated(
+                "a login of this client is in progress on this thread (this call came \
+                 from a stop check or signal handler running inside it)"
+                    .into(),
+            ));
+        }
+        let guard = interrupt::lock(lock, "User.auth", limit)?;
+        FLIGHTS_HELD.with(|h| h.borrow_mut().push(id));
+        Ok(Flight { _guard: guard, id })
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        FLIGHTS_HELD.with(|h| h.borrow_mut().retain(|&held| held != self.id));
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in another thread must not make the client unusable.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -214,7 +251,7 @@ impl Client {
     pub fn login(&self, login: &str, password: &str) -> Result<AuthInfo, Error> {
         let password = Secret::new(password);
         let flight = self.inner.login_lock();
-        let _flight = lock(&flight);
+        let _flight = Flight::take(&flight, self.inner.timeout)?;
         let info = self.inner.login_now(login, &password)?;
         *self
             .inner
@@ -603,7 +640,7 @@ impl Inner {
     /// Logs in again unless another thread already did since `seen_generation`.
     fn relogin(&self, seen_generation: u64) -> Result<(), Error> {
         let flight = self.login_lock();
-        let _flight = interrupt::lock(&flight, "User.auth", self.timeout)?;
+        let _flight = Flight::take(&flight, self.timeout)?;
         {
             let s = self.read_session();
             if s.generation() != seen_generation
@@ -696,7 +733,7 @@ impl Inner {
 
     fn logout(&self, timeout: Option<Duration>) -> Result<(), Error> {
         let flight = self.login_lock();
-        let _flight = lock(&flight);
+        let _flight = Flight::take(&flight, self.timeout)?;
         if self.token_pid.load(Ordering::SeqCst) != std::process::id() {
             // A forked child: the token is the parent's, and ending it on the
             // server would end the parent's session. Forget it here only.

@@ -3,16 +3,19 @@
 //! Some hosts must run code of their own during a long wait: Python runs its
 //! signal handlers (Ctrl-C) only on the main thread, and only when that thread
 //! comes back from native code. [`interruptible`] runs work on the calling
-//! thread with a *stop check*: every blocking wait of the client on this thread
-//! (reading an answer, connecting, a retry pause, waiting for another thread's
-//! login) waits in slices of at most 50 ms and asks the check between
-//! slices. Once the check says stop, the call gives up at once with a
-//! [`Timeout`](crate::ErrorKind::Timeout) error whose message says it was
-//! interrupted; as after any timeout, a write may have been applied.
+//! thread with a *stop check*: every wait of the client on this thread for the
+//! network or another thread (a name lookup, connecting, the TLS handshake,
+//! the answer, a retry pause, another thread's login) waits in slices of at
+//! most 50 ms and asks the check between slices. Once the check says stop, the
+//! call gives up at once with a [`Timeout`](crate::ErrorKind::Timeout) error
+//! whose message says it was interrupted; as after any timeout, a write may
+//! have been applied (a login stopped before anything was written, while
+//! connecting, is not counted by the lock-out guard).
 //!
 //! Without a check (the usual case) waits are not sliced and cost nothing more.
-//! Writing a request is not sliced: it returns as soon as the kernel takes the
-//! bytes, which for an API request is at once.
+//! Not sliced: writing a request (it returns as soon as the kernel takes the
+//! bytes, at once for an API request, and is bounded by the timeout) and the
+//! [`GuardStore`](crate::GuardStore)'s file lock.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -32,6 +35,25 @@ thread_local! {
     /// The check said stop during the current [`interruptible`] scope: it is not
     /// asked again, every later wait of the scope gives up at once.
     static STOPPED: Cell<bool> = const { Cell::new(false) };
+    /// Bytes of the current request were handed to a socket on this thread.
+    static SENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A request starts on this thread: nothing of it was written yet.
+pub(crate) fn begin_request() {
+    SENDING.with(|s| s.set(false));
+}
+
+/// Bytes of the current request (or of its connection's TLS handshake) are
+/// about to be written.
+pub(crate) fn note_sending() {
+    SENDING.with(|s| s.set(true));
+}
+
+/// Whether anything of the current request may have reached the server; false
+/// when it was stopped while connecting, so a stopped login is not counted.
+pub(crate) fn request_may_have_left() -> bool {
+    SENDING.with(Cell::get)
 }
 
 /// Runs `work` on this thread; while it waits, `stop` is asked at least every

@@ -172,14 +172,29 @@ impl CachingResolver {
                     let _ = tx.send(lookup(&name, port));
                 })
                 .map_err(ureq::Error::Io)?;
-            match rx.recv_timeout(*timeout.after) {
-                Ok(found) => found,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(ureq::Error::Timeout(timeout.reason))
+            // Waited in slices when the caller may stop the call (see `interrupt`).
+            let until = std::time::Instant::now() + *timeout.after;
+            loop {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                let slice = crate::interrupt::slice_of(Some(left)).unwrap_or(left);
+                match rx.recv_timeout(slice) {
+                    Ok(found) => break found,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if crate::interrupt::stop_requested() {
+                            return Err(ureq::Error::Io(io::Error::other(
+                                "interrupted by the caller",
+                            )));
+                        }
+                        if left <= slice {
+                            return Err(ureq::Error::Timeout(timeout.reason));
+                        }
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        break Err(io::Error::other(
+                            "the name lookup thread ended without an answer",
+                        ))
+                    }
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => Err(io::Error::other(
-                    "the name lookup thread ended without an answer",
-                )),
             }
         };
         // A name that does not resolve is "host not found", as ureq reports it
@@ -387,6 +402,35 @@ mod tests {
         assert!(
             matches!(e, ureq::Error::Timeout(ureq::Timeout::Resolve)),
             "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_slow_lookup_is_given_up_when_the_caller_stops() {
+        let lookup = |_: &str, port: u16| -> io::Result<Vec<SocketAddr>> {
+            std::thread::sleep(Duration::from_secs(3));
+            Ok(vec![SocketAddr::from(([10, 0, 0, 1], port))])
+        };
+        let r = CachingResolver::with_parts(Arc::new(SystemClock), Arc::new(lookup), CACHE_TTL, 4);
+        let uri: Uri = "http://slow.example/".parse().unwrap();
+        let timeout = NextTimeout {
+            after: ureq::unversioned::transport::time::Duration::Exact(Duration::from_secs(10)),
+            reason: ureq::Timeout::Resolve,
+            ..NextTimeout::default()
+        };
+        let started = std::time::Instant::now();
+        let e = crate::interrupt::interruptible(
+            move || started.elapsed() > Duration::from_millis(100),
+            || r.resolve(&uri, &Config::default(), timeout).unwrap_err(),
+        );
+        assert!(
+            matches!(&e, ureq::Error::Io(io) if io.to_string().contains("interrupted")),
+            "{e:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
         );
     }
 

@@ -69,6 +69,7 @@ impl<In: Transport> Connector<In> for TcpConnector {
             read_timeout: None,
             write_timeout: None,
             unsent: Vec::new(),
+            broken: false,
         })))
     }
 }
@@ -175,16 +176,13 @@ fn connect_interruptibly(addrs: Vec<SocketAddr>, budget: Budget) -> Result<TcpSt
 }
 
 /// The transport error of an interrupted wait; the caller reports it as an
-/// interrupt (see [`interrupt::was_stopped`]).
+/// interrupt (see [`interrupt::was_stopped`]). Not of the kind `Interrupted`:
+/// rustls and `read_to_end` retry those.
 fn stopped() -> ureq::Error {
-    ureq::Error::Io(io::Error::new(
-        io::ErrorKind::Interrupted,
-        "interrupted by the caller",
-    ))
+    ureq::Error::Io(io::Error::other("interrupted by the caller"))
 }
 
 /// A TCP connection as ureq's transport.
-#[derive(Debug)]
 pub(crate) struct Tcp {
     stream: Arc<TcpStream>,
     buffers: LazyBuffers,
@@ -193,9 +191,22 @@ pub(crate) struct Tcp {
     write_timeout: Option<Duration>,
     /// Output held back until the answer is awaited (see `transmit_output`).
     unsent: Vec<u8>,
+    /// A write failed part way: the stream is out of step, never used again.
+    broken: bool,
 }
 
-/// The socket timeout for a wait with `left` to go: rounded down to the grain.
+impl std::fmt::Debug for Tcp {
+    // Not the buffers: they hold requests (a password, a token).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tcp")
+            .field("peer", &self.stream.peer_addr().ok())
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The socket timeout for a wait with `left` (more than zero) to go: rounded
+/// down to the grain.
 fn coarse(left: Option<Duration>) -> Option<Duration> {
     let left = left?;
     if left <= GRAIN {
@@ -212,10 +223,24 @@ fn set_timeout(
     set: impl FnOnce(Option<Duration>) -> io::Result<()>,
 ) -> io::Result<()> {
     if *current != wanted {
-        set(wanted)?;
-        *current = wanted;
+        match set(wanted) {
+            Ok(()) => *current = wanted,
+            // macOS refuses a new timeout once the peer has closed with request
+            // bytes unread; an answer may still be there to read (as ureq does).
+            Err(e) if cfg!(target_os = "macos") && e.kind() == io::ErrorKind::InvalidInput => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
+}
+
+/// The next wait of `budget`: `Err` once it has run out (read once, so that a
+/// zero never reaches the socket), else how long the socket may wait.
+fn next_wait(budget: &Budget) -> Result<Option<Duration>, ureq::Error> {
+    match budget.left() {
+        Some(left) if left.is_zero() => Err(ureq::Error::Timeout(budget.reason)),
+        left => Ok(coarse(interrupt::slice_of(left))),
+    }
 }
 
 impl Transport for Tcp {
@@ -224,28 +249,33 @@ impl Transport for Tcp {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if self.broken {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe).into());
+        }
         // Held back until the answer is awaited, so that the headers and the
         // body of a request leave in one write (one segment, one wake-up of the
         // server) instead of two.
         self.unsent
             .extend_from_slice(&self.buffers.output()[..amount]);
         if self.unsent.len() >= HOLD_AT_MOST {
-            self.send_unsent(timeout)?;
+            self.send_unsent(Budget::of(timeout.for_write()))?;
         }
         Ok(())
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        if !self.unsent.is_empty() {
-            self.send_unsent(timeout)?;
-        }
+        // Both deadlines from now: writing what was held back spends the
+        // answer's time too.
         let budget = Budget::of(timeout.for_read());
+        if !self.unsent.is_empty() {
+            self.send_unsent(Budget::of(timeout.for_write()))?;
+        }
+        if self.broken {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe).into());
+        }
         let stream = Arc::clone(&self.stream);
         loop {
-            if budget.expired() {
-                return Err(ureq::Error::Timeout(budget.reason));
-            }
-            let wait = coarse(interrupt::slice_of(budget.left()));
+            let wait = next_wait(&budget)?;
             set_timeout(&mut self.read_timeout, wait, |t| stream.set_read_timeout(t))?;
             match (&*self.stream).read(self.buffers.input_append_buf()) {
                 Ok(n) => {
@@ -265,42 +295,48 @@ impl Transport for Tcp {
     fn is_open(&mut self) -> bool {
         // A pooled connection is reused only if the server has neither closed it
         // nor sent anything unasked, and nothing is left unsent.
-        self.unsent.is_empty() && is_idle(&self.stream)
+        !self.broken && self.unsent.is_empty() && is_idle(&self.stream)
     }
 }
 
 impl Tcp {
-    /// Writes what [`Transport::transmit_output`] held back.
-    fn send_unsent(&mut self, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        let budget = Budget::of(timeout.for_write());
-        if budget.expired() {
-            return Err(ureq::Error::Timeout(budget.reason));
+    /// Writes what [`Transport::transmit_output`] held back. A failure part way
+    /// leaves the connection broken: what is left is not sent later.
+    fn send_unsent(&mut self, budget: Budget) -> Result<(), ureq::Error> {
+        let unsent = std::mem::take(&mut self.unsent);
+        let result = self.write_all(&unsent, budget);
+        match result {
+            Ok(()) => {
+                // The allocation is kept for the next request.
+                self.unsent = unsent;
+                self.unsent.clear();
+            }
+            Err(_) => self.broken = true,
         }
+        result
+    }
+
+    fn write_all(&mut self, bytes: &[u8], budget: Budget) -> Result<(), ureq::Error> {
         let stream = Arc::clone(&self.stream);
-        set_timeout(&mut self.write_timeout, coarse(budget.left()), |t| {
-            stream.set_write_timeout(t)
-        })?;
-        let mut unsent = std::mem::take(&mut self.unsent);
-        let mut remaining = &unsent[..];
+        let mut remaining = bytes;
         while !remaining.is_empty() {
+            // Writes are not sliced: the kernel takes a request at once.
+            let wait = match budget.left() {
+                Some(left) if left.is_zero() => return Err(ureq::Error::Timeout(budget.reason)),
+                left => coarse(left),
+            };
+            set_timeout(&mut self.write_timeout, wait, |t| {
+                stream.set_write_timeout(t)
+            })?;
+            interrupt::note_sending();
             match (&*self.stream).write(remaining) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                 Ok(n) => remaining = &remaining[n..],
-                Err(e) if is_wait_over(&e) => {
-                    if budget.expired() {
-                        return Err(ureq::Error::Timeout(budget.reason));
-                    }
-                    // Only an early coarse timeout (or a signal): wait for the rest.
-                    set_timeout(&mut self.write_timeout, coarse(budget.left()), |t| {
-                        stream.set_write_timeout(t)
-                    })?;
-                }
+                // An early coarse timeout (or a signal): wait for the rest.
+                Err(e) if is_wait_over(&e) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        // The allocation is kept for the next request.
-        unsent.clear();
-        self.unsent = unsent;
         Ok(())
     }
 }
@@ -347,5 +383,22 @@ mod tests {
         assert_eq!(coarse(Some(ms(29_999))), Some(ms(29_750)));
         // Consecutive calls with a fresh 30 s budget keep one socket setting.
         assert_eq!(coarse(Some(ms(29_990))), coarse(Some(ms(29_900))));
+    }
+
+    #[test]
+    fn a_spent_budget_is_a_timeout_never_a_zero_socket_timeout() {
+        let spent = Budget {
+            deadline: Some(Instant::now()),
+            reason: Timeout::Global,
+        };
+        assert!(matches!(
+            next_wait(&spent),
+            Err(ureq::Error::Timeout(Timeout::Global))
+        ));
+        let open = Budget {
+            deadline: None,
+            reason: Timeout::Global,
+        };
+        assert_eq!(next_wait(&open).unwrap(), None);
     }
 }

@@ -97,6 +97,7 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Result<RawAnswer, SendError> {
         let started = Instant::now();
+        interrupt::begin_request();
         // Compressed answers are decoded here, not by ureq, so that the
         // inflation ratio can be bounded (see `inflate`).
         let mut builder = self.agent.post(&req.url).header("Accept-Encoding", "gzip");
@@ -164,7 +165,7 @@ fn map_error(
         return SendError {
             error: interrupt::interrupted(&what),
             retryable: false,
-            not_sent: false,
+            not_sent: !interrupt::request_may_have_left(),
         };
     }
     let phase = if in_body {

@@ -13,13 +13,15 @@ use runtel_sim::{Fault, FaultRule, SimConfig, Simulator, DEFAULT_LOGIN, DEFAULT_
 use serde_json::json;
 
 fn client(url: &str, retry: RetryPolicy) -> Client {
+    builder(url, retry).build().unwrap()
+}
+
+fn builder(url: &str, retry: RetryPolicy) -> runtel_client::ClientBuilder {
     Client::builder(url)
         .credentials(DEFAULT_LOGIN, DEFAULT_PASSWORD)
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(20))
         .retry(retry)
-        .build()
-        .unwrap()
 }
 
 /// A stop check that says stop once `after` has passed since it was made.
@@ -148,4 +150,123 @@ fn a_connect_that_hangs_is_given_up_soon_after_the_stop() {
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(!e.to_string().contains("interrupted"), "{e}");
     assert!(started.elapsed() >= Duration::from_millis(350));
+}
+
+#[test]
+fn over_https_a_slow_answer_is_given_up_soon_after_the_stop() {
+    // TLS reads go through rustls, which retries a read that reports
+    // "interrupted": the stop must not look like one.
+    let s = Simulator::start(SimConfig {
+        tls: Some(Default::default()),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let c = builder(s.url(), RetryPolicy::NONE)
+        .root_certificates_pem(s.cert_pem().unwrap())
+        .build()
+        .unwrap();
+    c.call("User", "list", json!({})).unwrap();
+    s.push_fault(FaultRule::times(Fault::Delay(Duration::from_secs(20)), 1).on_action("list"));
+    let started = Instant::now();
+    let e = interruptible(stop_after(Duration::from_millis(300)), || {
+        c.call("User", "list", json!({}))
+    })
+    .unwrap_err();
+    assert_interrupted(&e, "User.list");
+    assert!(
+        started.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        c.call("User", "get", json!({"id": 1})).unwrap().body()["id"],
+        1
+    );
+}
+
+/// A server that answers with a head announcing 1000 bytes of body, sends 10,
+/// and then holds the connection open.
+fn stalling_body_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut conn, &mut buf);
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"code\":200";
+            let _ = std::io::Write::write_all(&mut conn, head.as_bytes());
+            held.push(conn);
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_body_that_stalls_is_given_up_soon_after_the_stop() {
+    let addr = stalling_body_server();
+    let c = client(&format!("http://{addr}"), RetryPolicy::NONE);
+    let started = Instant::now();
+    let e = interruptible(stop_after(Duration::from_millis(300)), || {
+        c.login(DEFAULT_LOGIN, DEFAULT_PASSWORD)
+    })
+    .unwrap_err();
+    assert_interrupted(&e, "User.auth");
+    assert!(
+        started.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn an_interrupted_login_that_never_left_is_not_counted_against_the_server() {
+    // Three logins stopped while connecting: nothing was sent, so the lock-out
+    // guard (3 failures) must not lock this server out.
+    let (_listener, _fillers, addr) = hanging_listener();
+    let url = format!("http://{addr}");
+    for _ in 0..4 {
+        let c = client(&url, RetryPolicy::NONE);
+        let e = interruptible(stop_after(Duration::from_millis(100)), || {
+            c.login(DEFAULT_LOGIN, DEFAULT_PASSWORD)
+        })
+        .unwrap_err();
+        assert_interrupted(&e, "User.auth");
+    }
+    let endpoint = runtel_client::Endpoint::parse(&url).unwrap();
+    let server = runtel_client::server_identity(&endpoint, Duration::from_secs(1));
+    let guard = runtel_client::shared_guard(&server);
+    assert_eq!(guard.snapshot().failures(), 0, "{:?}", guard.snapshot());
+}
+
+#[test]
+fn a_stop_check_calling_the_client_during_its_login_is_refused_not_deadlocked() {
+    // Python runs signal handlers inside the stop check; one that calls the
+    // client while this thread logs in must not wait for this thread.
+    let s = Simulator::start(SimConfig::default()).unwrap();
+    let c = client(s.url(), RetryPolicy::NONE);
+    s.push_fault(FaultRule::times(Fault::Delay(Duration::from_millis(400)), 1).on_action("auth"));
+    let inner: Rc<std::cell::RefCell<Vec<(ErrorKind, Duration)>>> = Rc::default();
+    let seen = Rc::clone(&inner);
+    let nested = c.clone();
+    let started = Instant::now();
+    let user = interruptible(
+        move || {
+            if seen.borrow().is_empty() {
+                let t = Instant::now();
+                let e = nested.call("User", "get", json!({"id": 1})).unwrap_err();
+                seen.borrow_mut().push((e.kind(), t.elapsed()));
+            }
+            false
+        },
+        || c.call("User", "get", json!({"id": 1})),
+    )
+    .unwrap();
+    assert_eq!(user.body()["id"], 1);
+    let inner = inner.borrow();
+    assert_eq!(inner.len(), 1);
+    assert_eq!(inner[0].0, ErrorKind::NotAuthenticated);
+    assert!(inner[0].1 < Duration::from_millis(100), "{:?}", inner[0].1);
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

@@ -14,6 +14,10 @@
 //! ([`crate::wait::at_exit`], an `atexit` hook, so while the interpreter is
 //! still whole) new ones are dropped instead of run. [`leave_python`], called
 //! by that hook, waits (detached, so they can finish) until none is running.
+//!
+//! One consequence: `atexit` runs hooks in the reverse order of registration,
+//! so an `AsyncClient` call made by a hook registered before `import runtel`
+//! runs after this one and gets no answer.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,14 +49,14 @@ struct Counted;
 
 impl Counted {
     fn new() -> Counted {
-        IN_PYTHON.fetch_add(1, Ordering::AcqRel);
+        IN_PYTHON.fetch_add(1, Ordering::SeqCst);
         Counted
     }
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        IN_PYTHON.fetch_sub(1, Ordering::AcqRel);
+        IN_PYTHON.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -75,7 +79,7 @@ impl Runtime for ExitSafeTokio {
         let counted = Counted::new();
         pyo3_async_runtimes::tokio::get_runtime().spawn_blocking(move || {
             let _counted = counted;
-            if LEAVING.load(Ordering::Acquire) {
+            if LEAVING.load(Ordering::SeqCst) {
                 // Nobody is left to take the result; what it holds of Python is
                 // released without the GIL (pyo3 defers that safely).
                 drop(f);
@@ -103,16 +107,24 @@ impl ContextExt for ExitSafeTokio {
     }
 }
 
+/// In a forked child: the parent's runtime threads were not copied, and neither
+/// are their hand-overs.
+pub fn after_fork_in_child() {
+    IN_PYTHON.store(0, Ordering::SeqCst);
+}
+
 /// From the `atexit` hook: no hand-over starts from now on, and the running
 /// ones finish (the GIL released meanwhile) before the interpreter finalizes.
 pub fn leave_python(py: Python<'_>) {
-    LEAVING.store(true, Ordering::Release);
-    if IN_PYTHON.load(Ordering::Acquire) == 0 {
+    // SeqCst: a hand-over counted before it reads `LEAVING`, and this store
+    // before reading the count, so that one of the two sees the other.
+    LEAVING.store(true, Ordering::SeqCst);
+    if IN_PYTHON.load(Ordering::SeqCst) == 0 {
         return;
     }
     py.detach(|| {
         let until = Instant::now() + LEAVE_WAIT;
-        while IN_PYTHON.load(Ordering::Acquire) > 0 && Instant::now() < until {
+        while IN_PYTHON.load(Ordering::SeqCst) > 0 && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(1));
         }
     });

@@ -91,6 +91,7 @@ pub fn at_exit(py: Python<'_>) {
 pub fn after_fork_in_child() {
     // Clients must drop the parent's connections and action ids...
     runtel_client::after_fork_in_child();
+    crate::exit_safe::after_fork_in_child();
     // ...and this thread, the child's only one, is now its main thread, and has
     // no workers: fork() copies only the thread that called it.
     LOCAL.with(|l| *l.borrow_mut() = None);
