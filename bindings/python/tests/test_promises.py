@@ -216,6 +216,9 @@ if where == "pause":
     c = runtel.Client(url, login=LOGIN, password=PASSWORD, max_retries=3,
                       retry_base_delay=20, retry_max_delay=20)
     c.User.get(id=1)
+elif where == "login":
+    # Not logged in yet: the call's own login is what is slow.
+    c = runtel.Client(url, login=LOGIN, password=PASSWORD, max_retries=0)
 else:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -238,13 +241,13 @@ try:
     print("returned", flush=True)
 except KeyboardInterrupt as e:
     print("interrupted", type(e).__name__, flush=True)
-if where == "pause":
+if where in ("pause", "login"):
     print("next", c.User.get(id=1)["body"]["id"], flush=True)
 '''
 
 
-@pytest.mark.parametrize("where", ["pause", "connect"])
-def test_ctrl_c_interrupts_a_retry_pause_and_a_hanging_connect(
+@pytest.mark.parametrize("where", ["pause", "connect", "login"])
+def test_ctrl_c_interrupts_a_retry_pause_a_hanging_connect_and_a_slow_login(
     make_sim: Any, tmp_path: Path, where: str
 ) -> None:
     sim = make_sim()
@@ -252,6 +255,8 @@ def test_ctrl_c_interrupts_a_retry_pause_and_a_hanging_connect(
     assert child.line(30)[1] == "ready"
     if where == "pause":
         sim.fault("html_503", action="list")
+    if where == "login":
+        sim.fault("delay:2000", action="auth")
     child.send("go")
     time.sleep(1.0)
     sent = time.monotonic()
@@ -262,6 +267,12 @@ def test_ctrl_c_interrupts_a_retry_pause_and_a_hanging_connect(
     if where == "pause":
         assert child.line(5)[1] == "next 1"
         assert sim.counters()["by_action"]["list"] == 1, "the retry was sent"
+    if where == "login":
+        # The interrupted call's login ran to its end: one login, a success
+        # (not a lost one counted against the lock-out), its token used next.
+        assert child.line(10)[1] == "next 1"
+        counters = sim.counters()
+        assert (counters["auth_attempts"], counters["auth_failures"]) == (1, 0), counters
     child.finish()
 
 

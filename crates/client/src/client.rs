@@ -657,9 +657,34 @@ impl Inner {
         self.login_now(&login, &password).map(|_| ())
     }
 
+    /// [`Inner::relogin`], on a helper thread when the caller may stop the call
+    /// (see [`crate::interruptible`]) while this thread waits in slices: a login
+    /// that has left must run to its end, so that the lock-out guard counts its
+    /// real outcome and a token it gets is kept, yet the caller can leave at once.
+    fn relogin_interruptibly(self: &Arc<Self>, seen_generation: u64) -> Result<(), Error> {
+        if !interrupt::armed() {
+            return self.relogin(seen_generation);
+        }
+        let inner = Arc::clone(self);
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("runtel-login".into())
+            .spawn(move || {
+                let _ = tx.send(inner.relogin(seen_generation));
+            });
+        match spawned {
+            Ok(_) => interrupt::recv(&rx, "User.auth")?,
+            Err(_) => self.relogin(seen_generation),
+        }
+    }
+
     /// Carries out the protocol's [`CallPolicy`] for one call: the policy decides
     /// (log in, send, back off, replay), this only moves bytes and waits.
-    fn call<D: Decoder + ?Sized>(&self, call: &Call, decoder: &D) -> Result<D::Output, Error> {
+    fn call<D: Decoder + ?Sized>(
+        self: &Arc<Self>,
+        call: &Call,
+        decoder: &D,
+    ) -> Result<D::Output, Error> {
         let io = self.io();
         let mut policy = CallPolicy::new(
             call,
@@ -686,7 +711,7 @@ impl Inner {
                         self.write_session()
                             .mark_rejected_unless_renewed(seen_generation);
                     }
-                    policy.login_done(self.relogin(seen_generation));
+                    policy.login_done(self.relogin_interruptibly(seen_generation));
                 }
                 CallStep::Send(request) => {
                     let started = Instant::now();

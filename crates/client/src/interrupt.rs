@@ -9,8 +9,10 @@
 //! most 50 ms and asks the check between slices. Once the check says stop, the
 //! call gives up at once with a [`Timeout`](crate::ErrorKind::Timeout) error
 //! whose message says it was interrupted; as after any timeout, a write may
-//! have been applied (a login stopped before anything was written, while
-//! connecting, is not counted by the lock-out guard).
+//! have been applied. A login a call needs runs on a helper thread and is left
+//! to finish when the call is stopped, so the lock-out guard counts its real
+//! outcome and a token it gets is kept; a [`Client::login`](crate::Client::login)
+//! stopped before anything was written (while connecting) is not counted.
 //!
 //! Without a check (the usual case) waits are not sliced and cost nothing more.
 //! Not sliced: writing a request (it returns as soon as the kernel takes the
@@ -19,7 +21,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{mpsc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use runtel_protocol::Error;
@@ -172,6 +174,27 @@ pub(crate) fn lock<'m, T>(
             asked = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// What another thread sends on `rx`, waited for in slices when a stop check
+/// is installed; the interrupt error (naming `what`) when it says stop first.
+pub(crate) fn recv<T>(rx: &mpsc::Receiver<T>, what: &str) -> Result<T, Error> {
+    loop {
+        match rx.recv_timeout(SLICE) {
+            Ok(value) => return Ok(value),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if stop_requested() {
+                    return Err(interrupted(what));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Error::transport(
+                    runtel_protocol::TransportCause::Io,
+                    format!("{what}: the thread doing it ended without an answer"),
+                ))
+            }
+        }
     }
 }
 
