@@ -39,20 +39,31 @@ fn assert_interrupted(e: &runtel_client::Error, what: &str) {
     );
 }
 
+/// Runs `work` with a stop check that says stop after `stop_at` ms: it must end
+/// with the interrupt error naming `what`, at most `within` ms after it began.
+fn stopped<T: std::fmt::Debug>(
+    stop_at: u64,
+    within: u64,
+    what: &str,
+    work: impl FnOnce() -> Result<T, runtel_client::Error>,
+) {
+    let started = Instant::now();
+    let e = interruptible(stop_after(Duration::from_millis(stop_at)), work).unwrap_err();
+    let took = started.elapsed();
+    assert_interrupted(&e, what);
+    assert!(
+        took < Duration::from_millis(within),
+        "{what}: gave up after {took:?}"
+    );
+}
+
 #[test]
 fn a_slow_answer_is_given_up_soon_after_the_stop_and_the_next_call_works() {
     let s = Simulator::start(SimConfig::default()).unwrap();
     let c = client(s.url(), RetryPolicy::NONE);
     c.call("User", "list", json!({})).unwrap();
     s.push_fault(FaultRule::times(Fault::Delay(Duration::from_secs(20)), 1).on_action("list"));
-    let started = Instant::now();
-    let e = interruptible(stop_after(Duration::from_millis(300)), || {
-        c.call("User", "list", json!({}))
-    })
-    .unwrap_err();
-    let took = started.elapsed();
-    assert_interrupted(&e, "User.list");
-    assert!(took < Duration::from_millis(800), "gave up after {took:?}");
+    stopped(300, 800, "User.list", || c.call("User", "list", json!({})));
     // The interrupted exchange's connection is not reused: the next call is
     // answered on a fresh one, without waiting for the delayed answer.
     let started = Instant::now();
@@ -98,17 +109,7 @@ fn a_retry_pause_is_cut_short() {
     c.call("User", "list", json!({})).unwrap();
     s.reset_counters();
     s.push_fault(FaultRule::times(Fault::Html503, 3).on_action("list"));
-    let started = Instant::now();
-    let e = interruptible(stop_after(Duration::from_millis(200)), || {
-        c.call("User", "list", json!({}))
-    })
-    .unwrap_err();
-    assert_interrupted(&e, "User.list");
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    stopped(200, 1000, "User.list", || c.call("User", "list", json!({})));
     assert_eq!(s.counters().action("list"), 1, "no retry was sent");
 }
 
@@ -131,14 +132,9 @@ fn hanging_listener() -> (TcpListener, Vec<TcpStream>, SocketAddr) {
 fn a_connect_that_hangs_is_given_up_soon_after_the_stop() {
     let (_listener, _fillers, addr) = hanging_listener();
     let c = client(&format!("http://{addr}"), RetryPolicy::NONE);
-    let started = Instant::now();
-    let e = interruptible(stop_after(Duration::from_millis(300)), || {
+    stopped(300, 900, "User.auth", || {
         c.login(DEFAULT_LOGIN, DEFAULT_PASSWORD)
-    })
-    .unwrap_err();
-    let took = started.elapsed();
-    assert_interrupted(&e, "User.auth");
-    assert!(took < Duration::from_millis(900), "gave up after {took:?}");
+    });
     // Without a check the same connect runs into its own timeout.
     let c = Client::builder(&format!("http://{addr}"))
         .connect_timeout(Duration::from_millis(400))
@@ -167,17 +163,7 @@ fn over_https_a_slow_answer_is_given_up_soon_after_the_stop() {
         .unwrap();
     c.call("User", "list", json!({})).unwrap();
     s.push_fault(FaultRule::times(Fault::Delay(Duration::from_secs(20)), 1).on_action("list"));
-    let started = Instant::now();
-    let e = interruptible(stop_after(Duration::from_millis(300)), || {
-        c.call("User", "list", json!({}))
-    })
-    .unwrap_err();
-    assert_interrupted(&e, "User.list");
-    assert!(
-        started.elapsed() < Duration::from_millis(800),
-        "{:?}",
-        started.elapsed()
-    );
+    stopped(300, 800, "User.list", || c.call("User", "list", json!({})));
     assert_eq!(
         c.call("User", "get", json!({"id": 1})).unwrap().body()["id"],
         1
@@ -207,17 +193,9 @@ fn stalling_body_server() -> SocketAddr {
 fn a_body_that_stalls_is_given_up_soon_after_the_stop() {
     let addr = stalling_body_server();
     let c = client(&format!("http://{addr}"), RetryPolicy::NONE);
-    let started = Instant::now();
-    let e = interruptible(stop_after(Duration::from_millis(300)), || {
+    stopped(300, 800, "User.auth", || {
         c.login(DEFAULT_LOGIN, DEFAULT_PASSWORD)
-    })
-    .unwrap_err();
-    assert_interrupted(&e, "User.auth");
-    assert!(
-        started.elapsed() < Duration::from_millis(800),
-        "{:?}",
-        started.elapsed()
-    );
+    });
 }
 
 #[test]
@@ -274,17 +252,9 @@ fn a_stopped_call_leaves_its_login_to_finish_and_the_token_is_kept() {
     let s = Simulator::start(SimConfig::default()).unwrap();
     let c = client(s.url(), RetryPolicy::NONE);
     s.push_fault(FaultRule::times(Fault::Delay(Duration::from_millis(800)), 1).on_action("auth"));
-    let started = Instant::now();
-    let e = interruptible(stop_after(Duration::from_millis(200)), || {
+    stopped(200, 600, "User.auth", || {
         c.call("User", "get", json!({"id": 1}))
-    })
-    .unwrap_err();
-    assert_interrupted(&e, "User.auth");
-    assert!(
-        started.elapsed() < Duration::from_millis(600),
-        "{:?}",
-        started.elapsed()
-    );
+    });
     assert_eq!(
         c.call("User", "get", json!({"id": 1})).unwrap().body()["id"],
         1
