@@ -36,7 +36,9 @@
 //! - a list read with [`Client::records`] (or typed, with [`Client::records_as`])
 //!   loses nothing to a server that caps pages or sends a stale `total_count`,
 //!   and stops on one that ignores `offset`;
-//! - a client used before `fork()` keeps working in the child (see [`Client`]).
+//! - a client used before `fork()` keeps working in the child (see [`Client`]);
+//! - a call can be stopped while it waits, within 50 ms, by a check the caller
+//!   runs on the calling thread ([`interruptible`]; Python's Ctrl-C uses it).
 //!
 //! # Logging
 //!
