@@ -9,7 +9,7 @@ use runtel_protocol::{Endpoint, Error, Limits, Secret};
 use crate::client::Client;
 use crate::exchange::{Exchange, ExchangeObserver};
 use crate::guard::GuardStore;
-use crate::options::ClientOptions;
+use crate::options::{parse_proxy, refuse_socks, ClientOptions};
 use crate::transport::{TlsChoice, Transport, TransportSettings};
 
 pub use runtel_protocol::RetryPolicy;
@@ -187,27 +187,16 @@ impl ClientBuilder {
         o.validate()?;
         let roots_pem = o.roots_pem(self.roots_pem.as_deref())?;
         let proxy = match (&o.proxy, o.proxy_from_env) {
-            (Some(u), _) => Some(
-                ureq::Proxy::new(u).map_err(|e| Error::InvalidInput(format!("proxy URL: {e}")))?,
-            ),
+            (Some(u), _) => Some(parse_proxy(u)?),
             (None, true) => match ureq::Proxy::try_from_env() {
-                Some(p)
-                    if matches!(
-                        p.protocol(),
-                        ureq::ProxyProtocol::Socks4
-                            | ureq::ProxyProtocol::Socks4A
-                            | ureq::ProxyProtocol::Socks5
-                            | ureq::ProxyProtocol::Socks5h
-                    ) =>
-                {
-                    return Err(Error::InvalidInput(
-                        "the environment names a SOCKS proxy (ALL_PROXY, HTTPS_PROXY or \
-                         HTTP_PROXY); SOCKS is not supported: set an HTTP proxy, or turn \
-                         proxy_from_env off"
-                            .into(),
-                    ))
+                Some(p) => {
+                    refuse_socks(
+                        &p,
+                        "the environment's proxy (ALL_PROXY, HTTPS_PROXY or HTTP_PROXY)",
+                    )?;
+                    Some(p)
                 }
-                found => found,
+                None => None,
             },
             (None, false) => None,
         };

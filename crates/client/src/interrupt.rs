@@ -177,24 +177,53 @@ pub(crate) fn lock<'m, T>(
     }
 }
 
-/// What another thread sends on `rx`, waited for in slices when a stop check
-/// is installed; the interrupt error (naming `what`) when it says stop first.
-pub(crate) fn recv<T>(rx: &mpsc::Receiver<T>, what: &str) -> Result<T, Error> {
+/// How a wait for another thread's answer ended (see [`recv_within`]).
+pub(crate) enum Waited<T> {
+    /// The answer.
+    Got(T),
+    /// The stop check said stop first.
+    Stopped,
+    /// The limit passed first.
+    TimedOut,
+    /// The other thread ended without an answer.
+    Gone,
+}
+
+/// What another thread sends on `rx`, waited for at most `limit` (None: no
+/// limit), in slices when a stop check is installed.
+pub(crate) fn recv_within<T>(rx: &mpsc::Receiver<T>, limit: Option<Duration>) -> Waited<T> {
+    let until = limit.map(|l| Instant::now() + l);
     loop {
-        match rx.recv_timeout(SLICE) {
-            Ok(value) => return Ok(value),
+        let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+        let received = match slice_of(left) {
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            Some(slice) => rx.recv_timeout(slice),
+        };
+        match received {
+            Ok(value) => return Waited::Got(value),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Waited::Gone,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if stop_requested() {
-                    return Err(interrupted(what));
+                    return Waited::Stopped;
+                }
+                if left.is_some_and(|l| l <= SLICE || !armed()) {
+                    return Waited::TimedOut;
                 }
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(Error::transport(
-                    runtel_protocol::TransportCause::Io,
-                    format!("{what}: the thread doing it ended without an answer"),
-                ))
-            }
         }
+    }
+}
+
+/// [`recv_within`] with no limit, its outcomes as the client's errors naming
+/// `what`.
+pub(crate) fn recv<T>(rx: &mpsc::Receiver<T>, what: &str) -> Result<T, Error> {
+    match recv_within(rx, None) {
+        Waited::Got(value) => Ok(value),
+        Waited::Stopped => Err(interrupted(what)),
+        Waited::TimedOut | Waited::Gone => Err(Error::transport(
+            runtel_protocol::TransportCause::Io,
+            format!("{what}: the thread doing it ended without an answer"),
+        )),
     }
 }
 

@@ -107,15 +107,26 @@ impl std::fmt::Debug for ClientOptions {
 
 /// SOCKS proxies need a connector this build does not have: refused, so that a
 /// request never leaves by another way than the one asked for.
-pub(crate) fn refuse_socks(url: &str, named: &str) -> Result<(), Error> {
-    let scheme = url.split_once("://").map_or("", |(s, _)| s);
-    if scheme.to_ascii_lowercase().starts_with("socks") {
+pub(crate) fn refuse_socks(proxy: &ureq::Proxy, named: &str) -> Result<(), Error> {
+    use ureq::ProxyProtocol as P;
+    if matches!(
+        proxy.protocol(),
+        P::Socks4 | P::Socks4A | P::Socks5 | P::Socks5h
+    ) {
         return Err(Error::InvalidInput(format!(
-            "{named}: SOCKS proxies ({scheme}://) are not supported; use an HTTP proxy \
+            "{named}: SOCKS proxies are not supported by this build; use an HTTP proxy \
              (http://host:port)"
         )));
     }
     Ok(())
+}
+
+/// The proxy `url` names, or the error the caller sees (`proxy URL: ...`).
+pub(crate) fn parse_proxy(url: &str) -> Result<ureq::Proxy, Error> {
+    let proxy =
+        ureq::Proxy::new(url).map_err(|e| Error::InvalidInput(format!("proxy URL: {e}")))?;
+    refuse_socks(&proxy, "proxy")?;
+    Ok(proxy)
 }
 
 impl ClientOptions {
@@ -155,7 +166,7 @@ impl ClientOptions {
             ));
         }
         if let Some(url) = &o.proxy {
-            refuse_socks(url, "proxy")?;
+            parse_proxy(url)?;
         }
         if o.max_response_bytes == 0 {
             return Err(Error::InvalidInput(

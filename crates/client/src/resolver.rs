@@ -19,6 +19,8 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
 
+use crate::interrupt::{self, Waited};
+
 /// How long the addresses of a name are used before it is looked up again.
 pub(crate) const CACHE_TTL: Duration = Duration::from_secs(30);
 /// How many names are remembered at most.
@@ -173,28 +175,13 @@ impl CachingResolver {
                 })
                 .map_err(ureq::Error::Io)?;
             // Waited in slices when the caller may stop the call (see `interrupt`).
-            let until = std::time::Instant::now() + *timeout.after;
-            loop {
-                let left = until.saturating_duration_since(std::time::Instant::now());
-                let slice = crate::interrupt::slice_of(Some(left)).unwrap_or(left);
-                match rx.recv_timeout(slice) {
-                    Ok(found) => break found,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        if crate::interrupt::stop_requested() {
-                            return Err(ureq::Error::Io(io::Error::other(
-                                "interrupted by the caller",
-                            )));
-                        }
-                        if left <= slice {
-                            return Err(ureq::Error::Timeout(timeout.reason));
-                        }
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        break Err(io::Error::other(
-                            "the name lookup thread ended without an answer",
-                        ))
-                    }
-                }
+            match interrupt::recv_within(&rx, Some(*timeout.after)) {
+                Waited::Got(found) => found,
+                Waited::Stopped => return Err(crate::tcp::stopped()),
+                Waited::TimedOut => return Err(ureq::Error::Timeout(timeout.reason)),
+                Waited::Gone => Err(io::Error::other(
+                    "the name lookup thread ended without an answer",
+                )),
             }
         };
         // A name that does not resolve is "host not found", as ureq reports it
@@ -385,19 +372,29 @@ mod tests {
         assert_eq!(fails.load(Ordering::SeqCst), 2);
     }
 
-    #[test]
-    fn a_slow_lookup_times_out() {
-        let lookup = |_: &str, port: u16| -> io::Result<Vec<SocketAddr>> {
-            std::thread::sleep(Duration::from_millis(500));
+    /// A resolver whose lookups take `delay`.
+    fn slow_resolver(delay: Duration) -> CachingResolver {
+        let lookup = move |_: &str, port: u16| -> io::Result<Vec<SocketAddr>> {
+            std::thread::sleep(delay);
             Ok(vec![SocketAddr::from(([10, 0, 0, 1], port))])
         };
-        let r = CachingResolver::with_parts(Arc::new(SystemClock), Arc::new(lookup), CACHE_TTL, 4);
-        let uri: Uri = "http://slow.example/".parse().unwrap();
-        let timeout = NextTimeout {
-            after: ureq::unversioned::transport::time::Duration::Exact(Duration::from_millis(20)),
+        CachingResolver::with_parts(Arc::new(SystemClock), Arc::new(lookup), CACHE_TTL, 4)
+    }
+
+    /// A resolve timeout of `after`.
+    fn resolve_within(after: Duration) -> NextTimeout {
+        NextTimeout {
+            after: ureq::unversioned::transport::time::Duration::Exact(after),
             reason: ureq::Timeout::Resolve,
             ..NextTimeout::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_slow_lookup_times_out() {
+        let r = slow_resolver(Duration::from_millis(500));
+        let uri: Uri = "http://slow.example/".parse().unwrap();
+        let timeout = resolve_within(Duration::from_millis(20));
         let e = r.resolve(&uri, &Config::default(), timeout).unwrap_err();
         assert!(
             matches!(e, ureq::Error::Timeout(ureq::Timeout::Resolve)),
@@ -407,17 +404,9 @@ mod tests {
 
     #[test]
     fn a_slow_lookup_is_given_up_when_the_caller_stops() {
-        let lookup = |_: &str, port: u16| -> io::Result<Vec<SocketAddr>> {
-            std::thread::sleep(Duration::from_secs(3));
-            Ok(vec![SocketAddr::from(([10, 0, 0, 1], port))])
-        };
-        let r = CachingResolver::with_parts(Arc::new(SystemClock), Arc::new(lookup), CACHE_TTL, 4);
+        let r = slow_resolver(Duration::from_secs(3));
         let uri: Uri = "http://slow.example/".parse().unwrap();
-        let timeout = NextTimeout {
-            after: ureq::unversioned::transport::time::Duration::Exact(Duration::from_secs(10)),
-            reason: ureq::Timeout::Resolve,
-            ..NextTimeout::default()
-        };
+        let timeout = resolve_within(Duration::from_secs(10));
         let started = std::time::Instant::now();
         let e = crate::interrupt::interruptible(
             move || started.elapsed() > Duration::from_millis(100),

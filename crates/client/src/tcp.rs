@@ -22,7 +22,7 @@ use ureq::unversioned::transport::{
 };
 use ureq::Timeout;
 
-use crate::interrupt;
+use crate::interrupt::{self, Waited};
 
 /// Socket timeouts are whole multiples of this (when longer than it), rounded
 /// down so that a wait never outlasts its deadline.
@@ -158,27 +158,19 @@ fn connect_interruptibly(addrs: Vec<SocketAddr>, budget: Budget) -> Result<TcpSt
     if let Err(e) = started {
         return Err(ureq::Error::Io(e));
     }
-    loop {
-        match rx.recv_timeout(interrupt::SLICE) {
-            Ok(result) => return result,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if interrupt::stop_requested() {
-                    return Err(stopped());
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(ureq::Error::Io(io::Error::other(
-                    "the connect helper ended",
-                )))
-            }
-        }
+    match interrupt::recv_within(&rx, None) {
+        Waited::Got(result) => result,
+        Waited::Stopped => Err(stopped()),
+        Waited::TimedOut | Waited::Gone => Err(ureq::Error::Io(io::Error::other(
+            "the connect helper ended",
+        ))),
     }
 }
 
 /// The transport error of an interrupted wait; the caller reports it as an
 /// interrupt (see [`interrupt::was_stopped`]). Not of the kind `Interrupted`:
 /// rustls and `read_to_end` retry those.
-fn stopped() -> ureq::Error {
+pub(crate) fn stopped() -> ureq::Error {
     ureq::Error::Io(io::Error::other("interrupted by the caller"))
 }
 

@@ -24,6 +24,14 @@ fn builder(url: &str, retry: RetryPolicy) -> runtel_client::ClientBuilder {
         .retry(retry)
 }
 
+/// A simulator and a client of it, already logged in.
+fn logged_in(retry: RetryPolicy) -> (Simulator, Client) {
+    let s = Simulator::start(SimConfig::default()).unwrap();
+    let c = client(s.url(), retry);
+    c.call("User", "list", json!({})).unwrap();
+    (s, c)
+}
+
 /// A stop check that says stop once `after` has passed since it was made.
 fn stop_after(after: Duration) -> impl Fn() -> bool + 'static {
     let made = Instant::now();
@@ -59,9 +67,7 @@ fn stopped<T: std::fmt::Debug>(
 
 #[test]
 fn a_slow_answer_is_given_up_soon_after_the_stop_and_the_next_call_works() {
-    let s = Simulator::start(SimConfig::default()).unwrap();
-    let c = client(s.url(), RetryPolicy::NONE);
-    c.call("User", "list", json!({})).unwrap();
+    let (s, c) = logged_in(RetryPolicy::NONE);
     s.push_fault(FaultRule::times(Fault::Delay(Duration::from_secs(20)), 1).on_action("list"));
     stopped(300, 800, "User.list", || c.call("User", "list", json!({})));
     // The interrupted exchange's connection is not reused: the next call is
@@ -74,9 +80,7 @@ fn a_slow_answer_is_given_up_soon_after_the_stop_and_the_next_call_works() {
 
 #[test]
 fn a_check_that_never_stops_is_asked_in_slices_and_changes_nothing() {
-    let s = Simulator::start(SimConfig::default()).unwrap();
-    let c = client(s.url(), RetryPolicy::NONE);
-    c.call("User", "list", json!({})).unwrap();
+    let (s, c) = logged_in(RetryPolicy::NONE);
     s.push_fault(FaultRule::times(Fault::Delay(Duration::from_millis(700)), 1).on_action("get"));
     let asked = Rc::new(Cell::new(0u32));
     let count = Rc::clone(&asked);
@@ -99,14 +103,11 @@ fn a_check_that_never_stops_is_asked_in_slices_and_changes_nothing() {
 
 #[test]
 fn a_retry_pause_is_cut_short() {
-    let s = Simulator::start(SimConfig::default()).unwrap();
-    let slow_retries = RetryPolicy {
+    let (s, c) = logged_in(RetryPolicy {
         max_retries: 3,
         base_delay: Duration::from_secs(10),
         max_delay: Duration::from_secs(10),
-    };
-    let c = client(s.url(), slow_retries);
-    c.call("User", "list", json!({})).unwrap();
+    });
     s.reset_counters();
     s.push_fault(FaultRule::times(Fault::Html503, 3).on_action("list"));
     stopped(200, 1000, "User.list", || c.call("User", "list", json!({})));
