@@ -292,3 +292,38 @@ fn a_stop_check_logging_in_during_this_thread_s_own_login_is_refused_at_once() {
     assert!(inner[0].1 < Duration::from_millis(100), "{:?}", inner[0].1);
     assert_eq!(s.counters().auth_attempts, 1);
 }
+
+#[test]
+fn a_tls_handshake_that_stalls_is_given_up_soon_after_the_stop() {
+    // A server that accepts and never answers the ClientHello.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<TcpStream> = listener.incoming().map_while(Result::ok).collect();
+        drop(held);
+    });
+    let c = client(&format!("https://{addr}"), RetryPolicy::NONE);
+    stopped(300, 800, "User.auth", || {
+        c.login(DEFAULT_LOGIN, DEFAULT_PASSWORD)
+    });
+}
+
+#[test]
+fn a_call_waiting_for_another_thread_s_login_is_given_up_soon_after_the_stop() {
+    let s = Simulator::start(SimConfig::default()).unwrap();
+    let c = client(s.url(), RetryPolicy::NONE);
+    s.push_fault(FaultRule::times(Fault::Delay(Duration::from_secs(2)), 1).on_action("auth"));
+    let other = c.clone();
+    let logging_in = std::thread::spawn(move || other.login(DEFAULT_LOGIN, DEFAULT_PASSWORD));
+    std::thread::sleep(Duration::from_millis(100));
+    stopped(200, 700, "User.auth", || {
+        c.call("User", "get", json!({"id": 1}))
+    });
+    // The other thread's login was not disturbed, and serves the next call.
+    logging_in.join().unwrap().unwrap();
+    assert_eq!(
+        c.call("User", "get", json!({"id": 1})).unwrap().body()["id"],
+        1
+    );
+    assert_eq!(s.counters().auth_attempts, 1);
+}
