@@ -7,26 +7,18 @@
 //! built; anything else goes to the core's parser, which names the exact error.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use pyo3::types::{PyDict, PyInt, PyList, PyString};
 use runtel_client::{
     Decoder, Error, Expected, Limits, PagedRecord, RecordId, RecordsPage, Response,
 };
-use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::convert::{from_py, number_text_to_py, to_py};
-
-/// The key under which serde_json (with `arbitrary_precision`, which the
-/// workspace enables) hands over a number that is not a 64-bit integer: as a
-/// one-entry map from this key to the number's text. serde_json's own `Value`
-/// recognises numbers the same way.
-const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+use crate::build::Builder;
+use crate::convert::{from_py, to_py};
+use crate::json::Reader;
 
 /// How answers were decoded, for `_decode_counts()` (tests check that every
 /// success takes the fast path, i.e. that [`EnvelopeHead`] agrees with the core).
@@ -263,11 +255,35 @@ fn decode_envelope<'py>(
     body: &[u8],
 ) -> Option<(Bound<'py, PyDict>, EnvelopeHead)> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let keys = RefCell::new(KeyCache::default());
-    let decoded = EnvelopeSeed { py, keys: &keys }.deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    Some(decoded)
+    // UTF-8 checked once for the whole body instead of string by string (a
+    // body that is not UTF-8 is not JSON: the core's parser names the error).
+    let text = std::str::from_utf8(body).ok()?;
+    let mut builder = Builder::new(py);
+    let mut reader = Reader::new(text, &mut builder);
+    let dict = PyDict::new(py);
+    let mut head = EnvelopeHead::default();
+    reader.members(|reader, key| {
+        let start = reader.offset();
+        let value = reader.value()?;
+        match key.as_ref() {
+            // Scalars the rule reads by value, read as the core reads them (a
+            // repeated key: the last wins, as in the dict and the core's map).
+            "code" | "action_id" | "total_count" => {
+                let v: Value = serde_json::from_str(&text[start..reader.offset()]).ok()?;
+                match key.as_ref() {
+                    "code" => head.set_code(&v),
+                    "action_id" => head.set_action_id(&v),
+                    _ => head.total_count = Shape::of_value(&v),
+                }
+            }
+            "notifies" => head.notifies = Shape::of(&value),
+            "list" => head.list = Shape::of(&value),
+            _ => {}
+        }
+        dict.set_item(key.as_ref(), value).ok()
+    })?;
+    reader.end()?;
+    Some((dict, head))
 }
 
 /// The top-level fields the success rule reads, as the decoder found them:
@@ -351,215 +367,6 @@ impl EnvelopeHead {
             Value::Number(n) => Some(n.to_string()),
             _ => None,
         };
-    }
-}
-
-/// The top-level object: every value into Python, and the head on the side.
-struct EnvelopeSeed<'a, 'py> {
-    py: Python<'py>,
-    keys: &'a RefCell<KeyCache<'py>>,
-}
-
-/// Python strings for the dict keys seen so far: records repeat the same dozen keys,
-/// so one `str` object per key serves every record (as orjson does).
-#[derive(Default)]
-struct KeyCache<'py> {
-    keys: HashMap<Box<str>, Bound<'py, PyString>>,
-}
-
-impl<'py> KeyCache<'py> {
-    const MAX_KEYS: usize = 4096;
-    const MAX_KEY_LEN: usize = 64;
-
-    fn get(&mut self, py: Python<'py>, s: &str) -> Bound<'py, PyString> {
-        if let Some(k) = self.keys.get(s) {
-            return k.clone();
-        }
-        let k = PyString::new(py, s);
-        if s.len() <= Self::MAX_KEY_LEN && self.keys.len() < Self::MAX_KEYS {
-            self.keys.insert(s.into(), k.clone());
-        }
-        k
-    }
-}
-
-impl<'de, 'a, 'py> DeserializeSeed<'de> for EnvelopeSeed<'a, 'py> {
-    type Value = (Bound<'py, PyDict>, EnvelopeHead);
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, 'a, 'py> Visitor<'de> for EnvelopeSeed<'a, 'py> {
-    type Value = (Bound<'py, PyDict>, EnvelopeHead);
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an envelope object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let dict = PyDict::new(self.py);
-        let mut head = EnvelopeHead::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let value = match key.as_ref() {
-                // Scalars the rule reads by value (a repeated key: the last wins,
-                // as in the dict and in the core's map).
-                "code" | "action_id" | "total_count" => {
-                    let v: Value = map.next_value()?;
-                    match key.as_ref() {
-                        "code" => head.set_code(&v),
-                        "action_id" => head.set_action_id(&v),
-                        _ => head.total_count = Shape::of_value(&v),
-                    }
-                    crate::convert::to_py(self.py, &v).map_err(A::Error::custom)?
-                }
-                _ => {
-                    let v = map.next_value_seed(PySeed {
-                        py: self.py,
-                        keys: self.keys,
-                    })?;
-                    match key.as_ref() {
-                        "notifies" => head.notifies = Shape::of(&v),
-                        "list" => head.list = Shape::of(&v),
-                        _ => {}
-                    }
-                    v
-                }
-            };
-            dict.set_item(key.as_ref(), value)
-                .map_err(A::Error::custom)?;
-        }
-        Ok((dict, head))
-    }
-}
-
-/// Any JSON value, as a Python object.
-struct PySeed<'a, 'py> {
-    py: Python<'py>,
-    keys: &'a RefCell<KeyCache<'py>>,
-}
-
-impl<'de, 'a, 'py> DeserializeSeed<'de> for PySeed<'a, 'py> {
-    type Value = Bound<'py, PyAny>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de, 'a, 'py> Visitor<'de> for PySeed<'a, 'py> {
-    type Value = Bound<'py, PyAny>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(self.py.None().into_bound(self.py))
-    }
-
-    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        self.visit_unit()
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(PyBool::new(self.py, b).to_owned().into_any())
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
-        n.into_pyobject(self.py)
-            .map(Bound::into_any)
-            .map_err(E::custom)
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
-        n.into_pyobject(self.py)
-            .map(Bound::into_any)
-            .map_err(E::custom)
-    }
-
-    /// Only without `arbitrary_precision` (which sends every other number as
-    /// its text, see [`NUMBER_TOKEN`]).
-    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Self::Value, E> {
-        Ok(PyFloat::new(self.py, f).into_any())
-    }
-
-    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(PyString::new(self.py, s).into_any())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let list = PyList::empty(self.py);
-        while let Some(v) = seq.next_element_seed(PySeed {
-            py: self.py,
-            keys: self.keys,
-        })? {
-            list.append(v).map_err(A::Error::custom)?;
-        }
-        Ok(list.into_any())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let dict = PyDict::new(self.py);
-        let mut first = true;
-        while let Some(key) = map.next_key_seed(KeySeed {
-            py: self.py,
-            keys: self.keys,
-            first,
-        })? {
-            let key = match key {
-                Key::Str(k) => k,
-                // Not an object but a number beyond 64-bit integers: its text.
-                Key::Number => {
-                    let text: Cow<'de, str> = map.next_value()?;
-                    return number_text_to_py(self.py, &text).map_err(A::Error::custom);
-                }
-            };
-            first = false;
-            let v = map.next_value_seed(PySeed {
-                py: self.py,
-                keys: self.keys,
-            })?;
-            dict.set_item(key, v).map_err(A::Error::custom)?;
-        }
-        Ok(dict.into_any())
-    }
-}
-
-/// A map key: a Python str from the key cache, or (first in its map) the mark
-/// of a number in text form.
-enum Key<'py> {
-    Str(Bound<'py, PyString>),
-    Number,
-}
-
-struct KeySeed<'a, 'py> {
-    py: Python<'py>,
-    keys: &'a RefCell<KeyCache<'py>>,
-    first: bool,
-}
-
-impl<'de, 'a, 'py> DeserializeSeed<'de> for KeySeed<'a, 'py> {
-    type Value = Key<'py>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de, 'a, 'py> Visitor<'de> for KeySeed<'a, 'py> {
-    type Value = Key<'py>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string key")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        if self.first && s == NUMBER_TOKEN {
-            return Ok(Key::Number);
-        }
-        Ok(Key::Str(self.keys.borrow_mut().get(self.py, s)))
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod aio;
 mod auth_info;
+mod build;
 mod catalog;
 mod client;
 mod convert;
@@ -12,6 +13,7 @@ mod decode;
 mod errors;
 mod exit_safe;
 mod filter;
+mod json;
 mod logging;
 mod options;
 mod records;

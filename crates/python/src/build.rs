@@ -1,0 +1,243 @@
+//! Python objects for one decoded answer, built with as little allocation as
+//! the interpreter allows.
+//!
+//! A page of records repeats itself: the same dozen keys in the same order in
+//! every record, the same few words (`"inbound"`, `"ANSWERED"`) and small
+//! numbers in many. [`Builder`] hands out one `str` object per key (predicted
+//! by its position in the object, so a record's keys cost a short compare,
+//! not a hash), shares short strings and small integers between records, and
+//! builds a record's dict by copying a template of its shape (one allocation
+//! of the final size) instead of growing a new dict through two resizes.
+//! Sharing immutable objects is invisible to Python code except through `is`;
+//! every dict is its own.
+
+use std::collections::HashMap;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+/// A key and its value, as decoded, waiting for their object to end.
+pub type Pair<'py> = (Bound<'py, PyString>, Bound<'py, PyAny>);
+
+/// The shared state of one decode (see the module's text).
+pub struct Builder<'py> {
+    py: Python<'py>,
+    keys: KeyCache<'py>,
+    words: WordCache<'py>,
+    small_ints: Vec<Option<Bound<'py, PyAny>>>,
+    shapes: Shapes<'py>,
+    /// The pairs of the objects being decoded, innermost last (a stack, so
+    /// nested objects need no allocation of their own).
+    pub pairs: Vec<Pair<'py>>,
+}
+
+impl<'py> Builder<'py> {
+    /// Integers below this are shared (CPython itself shares only up to 256).
+    const SMALL_INTS: u64 = 4096;
+
+    /// A builder for one answer.
+    pub fn new(py: Python<'py>) -> Builder<'py> {
+        Builder {
+            py,
+            keys: KeyCache::default(),
+            words: WordCache::new(),
+            small_ints: Vec::new(),
+            shapes: Shapes::default(),
+            pairs: Vec::new(),
+        }
+    }
+
+    /// The interpreter this builder makes objects in.
+    pub fn py(&self) -> Python<'py> {
+        self.py
+    }
+
+    /// The `str` for the key at `position` (0-based) in its object.
+    pub fn key(&mut self, text: &str, position: usize) -> Bound<'py, PyString> {
+        self.keys.get(self.py, text, position)
+    }
+
+    /// A string value: shared when short and seen recently.
+    pub fn string(&mut self, text: &str) -> Bound<'py, PyAny> {
+        self.words.get(self.py, text)
+    }
+
+    /// An unsigned integer value: shared when small.
+    pub fn uint(&mut self, n: u64) -> PyResult<Bound<'py, PyAny>> {
+        if n >= Self::SMALL_INTS {
+            return Ok(n.into_pyobject(self.py)?.into_any());
+        }
+        let i = n as usize;
+        if self.small_ints.len() <= i {
+            self.small_ints.resize(i + 1, None);
+        }
+        if let Some(obj) = &self.small_ints[i] {
+            return Ok(obj.clone());
+        }
+        let obj = n.into_pyobject(self.py)?.into_any();
+        self.small_ints[i] = Some(obj.clone());
+        Ok(obj)
+    }
+
+    /// The dict of the object whose pairs start at `from` in [`Self::pairs`]
+    /// (they are taken off the stack): the pairs inserted in order, so a
+    /// repeated key keeps its first place and its last value, as `json.loads`
+    /// does.
+    pub fn dict_from(&mut self, from: usize) -> PyResult<Bound<'py, PyDict>> {
+        let dict = self.shapes.dict_for(self.py, &self.pairs[from..])?;
+        for (k, v) in self.pairs.drain(from..) {
+            dict.set_item(k, v)?;
+        }
+        Ok(dict)
+    }
+}
+
+/// One `str` per key text. Objects of a page list their keys in the same
+/// order, so the key last seen at the same position is tried first.
+#[derive(Default)]
+struct KeyCache<'py> {
+    by_position: Vec<Option<(Box<str>, Bound<'py, PyString>)>>,
+    all: HashMap<Box<str>, Bound<'py, PyString>>,
+}
+
+impl<'py> KeyCache<'py> {
+    const MAX_KEYS: usize = 4096;
+    const MAX_KEY_LEN: usize = 64;
+    const MAX_POSITIONS: usize = 64;
+
+    fn get(&mut self, py: Python<'py>, text: &str, position: usize) -> Bound<'py, PyString> {
+        if let Some(Some((seen, key))) = self.by_position.get(position) {
+            if **seen == *text {
+                return key.clone();
+            }
+        }
+        let key = match self.all.get(text) {
+            Some(key) => key.clone(),
+            None => {
+                let key = PyString::new(py, text);
+                if text.len() <= Self::MAX_KEY_LEN && self.all.len() < Self::MAX_KEYS {
+                    self.all.insert(text.into(), key.clone());
+                }
+                key
+            }
+        };
+        if position < Self::MAX_POSITIONS && text.len() <= Self::MAX_KEY_LEN {
+            if self.by_position.len() <= position {
+                self.by_position.resize_with(position + 1, || None);
+            }
+            self.by_position[position] = Some((text.into(), key.clone()));
+        }
+        key
+    }
+}
+
+/// Short strings seen recently, in a direct-mapped table: a hit shares the
+/// object, a miss costs a hash and a compare and replaces the slot.
+struct WordCache<'py> {
+    slots: Vec<Option<Word<'py>>>,
+}
+
+struct Word<'py> {
+    len: u8,
+    bytes: [u8; WordCache::MAX_LEN],
+    obj: Bound<'py, PyAny>,
+}
+
+impl<'py> WordCache<'py> {
+    const MAX_LEN: usize = 16;
+    const SLOTS: usize = 1024;
+
+    fn new() -> WordCache<'py> {
+        WordCache {
+            slots: (0..Self::SLOTS).map(|_| None).collect(),
+        }
+    }
+
+    fn get(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
+        let bytes = text.as_bytes();
+        if bytes.len() > Self::MAX_LEN {
+            return PyString::new(py, text).into_any();
+        }
+        let slot = &mut self.slots[slot_of(bytes) % Self::SLOTS];
+        if let Some(word) = slot {
+            if &word.bytes[..word.len as usize] == bytes {
+                return word.obj.clone();
+            }
+        }
+        let obj = PyString::new(py, text).into_any();
+        let mut word = Word {
+            len: bytes.len() as u8,
+            bytes: [0; Self::MAX_LEN],
+            obj: obj.clone(),
+        };
+        word.bytes[..bytes.len()].copy_from_slice(bytes);
+        *slot = Some(word);
+        obj
+    }
+}
+
+/// A cheap hash of at most 16 bytes (multiply-rotate over two words).
+fn slot_of(bytes: &[u8]) -> usize {
+    let mut buf = [0u8; 16];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let a = u64::from_le_bytes(buf[..8].try_into().unwrap_or_default());
+    let b = u64::from_le_bytes(buf[8..].try_into().unwrap_or_default());
+    let h = (a ^ (bytes.len() as u64))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(29)
+        ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    (h.wrapping_mul(0x1656_67B1_9E37_79F9) >> 40) as usize
+}
+
+/// Templates of recent object shapes: a dict with the shape's keys, in order,
+/// all mapped to `None`, and the key sequence it was made from.
+#[derive(Default)]
+struct Shapes<'py> {
+    recent: Vec<(Vec<Bound<'py, PyString>>, Bound<'py, PyDict>)>,
+}
+
+impl<'py> Shapes<'py> {
+    /// Below this many keys a new dict needs no resize: templates do not pay.
+    const MIN_KEYS: usize = 6;
+    const MAX_SHAPES: usize = 8;
+
+    /// A dict ready to take `pairs` without growing: a copy of the template
+    /// with exactly these keys in this order, or an empty dict.
+    fn dict_for(&mut self, py: Python<'py>, pairs: &[Pair<'py>]) -> PyResult<Bound<'py, PyDict>> {
+        if pairs.len() < Self::MIN_KEYS {
+            return Ok(PyDict::new(py));
+        }
+        let same = |keys: &[Bound<'py, PyString>]| {
+            keys.len() == pairs.len()
+                && keys
+                    .iter()
+                    .zip(pairs)
+                    .all(|(k, (p, _))| k.as_ptr() == p.as_ptr())
+        };
+        let template = match self.recent.iter().position(|(keys, _)| same(keys)) {
+            Some(i) => &self.recent[i].1,
+            None => {
+                let template = PyDict::new(py);
+                for (k, _) in pairs {
+                    template.set_item(k, py.None())?;
+                }
+                if self.recent.len() == Self::MAX_SHAPES {
+                    self.recent.remove(0);
+                }
+                let keys = pairs.iter().map(|(k, _)| k.clone()).collect();
+                self.recent.push((keys, template));
+                &self.recent[self.recent.len() - 1].1
+            }
+        };
+        // SAFETY: `template` is a live dict; PyDict_Copy returns a new
+        // reference (or NULL with an exception set, which `from_owned_ptr_or_err`
+        // turns into the error).
+        unsafe {
+            Ok(
+                Bound::from_owned_ptr_or_err(py, ffi::PyDict_Copy(template.as_ptr()))?
+                    .cast_into_unchecked::<PyDict>(),
+            )
+        }
+    }
+}
