@@ -23,6 +23,7 @@ pub(crate) struct Scanned<'a> {
 /// Scans `text` (a list answer without a byte-order mark).
 pub(crate) fn scan_list_answer(text: &str) -> Option<Scanned<'_>> {
     let mut s = Scanner {
+        text,
         b: text.as_bytes(),
         at: 0,
     };
@@ -57,6 +58,7 @@ pub(crate) fn scan_list_answer(text: &str) -> Option<Scanned<'_>> {
 }
 
 struct Scanner<'a> {
+    text: &'a str,
     b: &'a [u8],
     at: usize,
 }
@@ -89,16 +91,14 @@ impl<'a> Scanner<'a> {
     fn key(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let len = self.b[start..]
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\')?;
+        let len = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
         if self.b[start + len] == b'\\' {
             return None;
         }
         self.at = start + len + 1;
         self.expect(b':')?;
-        // Both ends are ASCII quotes inside valid UTF-8: a char boundary.
-        std::str::from_utf8(&self.b[start..start + len]).ok()
+        // Both ends are ASCII quotes: char boundaries.
+        self.text.get(start..start + len)
     }
 
     fn value_start(&mut self) -> Option<usize> {
@@ -126,7 +126,7 @@ impl<'a> Scanner<'a> {
     fn skip_string(&mut self) -> Option<()> {
         let mut i = self.at + 1;
         loop {
-            i += self.b[i..].iter().position(|&c| c == b'"' || c == b'\\')?;
+            i += memchr::memchr2(b'"', b'\\', self.b.get(i..)?)?;
             if self.b[i] == b'"' {
                 self.at = i + 1;
                 return Some(());
@@ -199,7 +199,7 @@ impl<'a> Scanner<'a> {
             let start = self.value_start()?;
             self.skip_value()?;
             if key == "id" {
-                id = Some(std::str::from_utf8(&self.b[start..self.at]).ok()?);
+                id = Some(self.text.get(start..self.at)?);
             }
             if self.close(b'}')? {
                 return Some(id);

@@ -97,7 +97,7 @@ impl<'py> Builder<'py> {
 /// order, so the key last seen at the same position is tried first.
 #[derive(Default)]
 struct KeyCache<'py> {
-    by_position: Vec<Option<(Box<str>, Bound<'py, PyString>)>>,
+    by_position: Vec<Option<(Short, Bound<'py, PyString>)>>,
     all: HashMap<Box<str>, Bound<'py, PyString>>,
 }
 
@@ -107,8 +107,9 @@ impl<'py> KeyCache<'py> {
     const MAX_POSITIONS: usize = 64;
 
     fn get(&mut self, py: Python<'py>, text: &str, position: usize) -> Bound<'py, PyString> {
-        if let Some(Some((seen, key))) = self.by_position.get(position) {
-            if **seen == *text {
+        let short = Short::of(text.as_bytes());
+        if let (Some(short), Some(Some((seen, key)))) = (short, self.by_position.get(position)) {
+            if *seen == short {
                 return key.clone();
             }
         }
@@ -122,30 +123,57 @@ impl<'py> KeyCache<'py> {
                 key
             }
         };
-        if position < Self::MAX_POSITIONS && text.len() <= Self::MAX_KEY_LEN {
+        if let Some(short) = short.filter(|_| position < Self::MAX_POSITIONS) {
             if self.by_position.len() <= position {
                 self.by_position.resize_with(position + 1, || None);
             }
-            self.by_position[position] = Some((text.into(), key.clone()));
+            self.by_position[position] = Some((short, key.clone()));
         }
         key
+    }
+}
+
+/// A text of at most 16 bytes as one number (zero-padded, with its length),
+/// so telling two apart is one comparison instead of a `memcmp` call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Short {
+    bytes: u128,
+    len: u8,
+}
+
+impl Short {
+    const MAX_LEN: usize = 16;
+
+    fn of(bytes: &[u8]) -> Option<Short> {
+        if bytes.len() > Self::MAX_LEN {
+            return None;
+        }
+        let mut padded = [0u8; Self::MAX_LEN];
+        padded[..bytes.len()].copy_from_slice(bytes);
+        Some(Short {
+            bytes: u128::from_le_bytes(padded),
+            len: bytes.len() as u8,
+        })
+    }
+
+    /// A cheap hash (multiply and fold).
+    fn hash(self) -> usize {
+        let (lo, hi) = (self.bytes as u64, (self.bytes >> 64) as u64);
+        let h = (lo ^ u64::from(self.len))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29)
+            ^ hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+        (h.wrapping_mul(0x1656_67B1_9E37_79F9) >> 40) as usize
     }
 }
 
 /// Short strings seen recently, in a direct-mapped table: a hit shares the
 /// object, a miss costs a hash and a compare and replaces the slot.
 struct WordCache<'py> {
-    slots: Vec<Option<Word<'py>>>,
-}
-
-struct Word<'py> {
-    len: u8,
-    bytes: [u8; WordCache::MAX_LEN],
-    obj: Bound<'py, PyAny>,
+    slots: Vec<Option<(Short, Bound<'py, PyAny>)>>,
 }
 
 impl<'py> WordCache<'py> {
-    const MAX_LEN: usize = 16;
     const SLOTS: usize = 1024;
 
     fn new() -> WordCache<'py> {
@@ -155,39 +183,19 @@ impl<'py> WordCache<'py> {
     }
 
     fn get(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
-        let bytes = text.as_bytes();
-        if bytes.len() > Self::MAX_LEN {
+        let Some(short) = Short::of(text.as_bytes()) else {
             return PyString::new(py, text).into_any();
-        }
-        let slot = &mut self.slots[slot_of(bytes) % Self::SLOTS];
-        if let Some(word) = slot {
-            if &word.bytes[..word.len as usize] == bytes {
-                return word.obj.clone();
+        };
+        let slot = &mut self.slots[short.hash() % Self::SLOTS];
+        if let Some((seen, obj)) = slot {
+            if *seen == short {
+                return obj.clone();
             }
         }
         let obj = PyString::new(py, text).into_any();
-        let mut word = Word {
-            len: bytes.len() as u8,
-            bytes: [0; Self::MAX_LEN],
-            obj: obj.clone(),
-        };
-        word.bytes[..bytes.len()].copy_from_slice(bytes);
-        *slot = Some(word);
+        *slot = Some((short, obj.clone()));
         obj
     }
-}
-
-/// A cheap hash of at most 16 bytes (multiply-rotate over two words).
-fn slot_of(bytes: &[u8]) -> usize {
-    let mut buf = [0u8; 16];
-    buf[..bytes.len()].copy_from_slice(bytes);
-    let a = u64::from_le_bytes(buf[..8].try_into().unwrap_or_default());
-    let b = u64::from_le_bytes(buf[8..].try_into().unwrap_or_default());
-    let h = (a ^ (bytes.len() as u64))
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .rotate_left(29)
-        ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-    (h.wrapping_mul(0x1656_67B1_9E37_79F9) >> 40) as usize
 }
 
 /// Templates of recent object shapes: a dict with the shape's keys, in order,
