@@ -25,7 +25,6 @@
 //! the page itself.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::sync::mpsc;
 
 use runtel_protocol::{
@@ -33,7 +32,7 @@ use runtel_protocol::{
 };
 
 use crate::client::{process_marker, Client, Decoder};
-use crate::records::{IdKey, PageDecoderHandle, RecordsPage};
+use crate::records::{IdKey, IdSet, PageDecoderHandle, RecordsPage};
 
 /// A list answer fetched and checked, not yet decoded.
 pub(crate) struct FetchedPage {
@@ -119,7 +118,7 @@ impl Ahead {
         client: &Client,
         call: Call,
         page_size: Option<u64>,
-        previous_ids: HashSet<IdKey>,
+        previous_ids: IdSet,
     ) -> Ahead {
         let (tx, rx) = mpsc::sync_channel(0);
         let client = client.clone();
@@ -200,12 +199,7 @@ impl Ahead {
 /// announced total; a page of records all on the page before (`previous_ids`:
 /// a server that ignores `offset`). Without a total the helper asks on until an
 /// empty page, which may cost one request past the end.
-fn following(
-    call: &Call,
-    check: &ListCheck,
-    page_size: u64,
-    previous_ids: &HashSet<IdKey>,
-) -> Option<Call> {
+fn following(call: &Call, check: &ListCheck, page_size: u64, previous_ids: &IdSet) -> Option<Call> {
     let n = check.records as u64;
     let offset = call.get_offset().unwrap_or(0);
     let repeated = check.ids.len() == check.records
@@ -255,7 +249,7 @@ mod tests {
 
     #[test]
     fn the_helper_asks_on_exactly_where_the_pager_would() {
-        let none = HashSet::new();
+        let none = IdSet::default();
         // Below the total: the next offset is past the records counted.
         assert_eq!(
             following(&at(0), &check(10, Some(25)), 10, &none),
@@ -280,7 +274,7 @@ mod tests {
 
     #[test]
     fn the_helper_stops_at_a_page_that_repeats_the_one_before() {
-        let previous: HashSet<IdKey> = [1, 2, 3].map(IdKey::Int).into();
+        let previous: IdSet = [1, 2, 3].map(IdKey::Int).into_iter().collect();
         let page = |ids: &[&str]| ListCheck {
             records: 3,
             total_count: Some(250),

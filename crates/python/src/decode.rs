@@ -151,7 +151,7 @@ impl PyRecord {
         let id = record
             .cast::<PyDict>()
             .ok()
-            .and_then(|d| d.get_item("id").ok().flatten())
+            .and_then(|d| d.get_item(pyo3::intern!(d.py(), "id")).ok().flatten())
             .and_then(|id| {
                 // The usual ids without a detour through `Value`.
                 if let Ok(s) = id.cast::<PyString>() {

@@ -121,11 +121,22 @@ pub(crate) fn status_words(obj: &str) -> Option<[&'static str; 3]> {
     })
 }
 
-/// One value of a seeded record.
+/// One value of a seeded record. The text variants are written straight into
+/// the page (no `String` per value): the big lists the benchmarks stream are
+/// made of them, and the simulator shares the machine with the client.
 enum Cell {
     Int(i64),
     Str(String),
     Word(&'static str),
+    /// `before`, then `n` in decimal (zero-padded to `width` digits), then `after`.
+    Numbered {
+        before: &'static str,
+        n: u64,
+        width: usize,
+        after: &'static str,
+    },
+    /// A version-4-looking UUID made of `h`.
+    Uuid(u64),
     Bool(bool),
     Null,
     EmptyDict,
@@ -133,11 +144,25 @@ enum Cell {
 }
 
 impl Cell {
+    fn numbered(before: &'static str, n: u64) -> Cell {
+        Cell::Numbered {
+            before,
+            n,
+            width: 0,
+            after: "",
+        }
+    }
+
     fn into_value(self) -> Value {
         match self {
             Cell::Int(n) => n.into(),
             Cell::Str(s) => s.into(),
             Cell::Word(s) => s.into(),
+            text @ (Cell::Numbered { .. } | Cell::Uuid(_)) => {
+                let mut out = Vec::new();
+                text.write_text(&mut out);
+                String::from_utf8_lossy(&out).into_owned().into()
+            }
             Cell::Bool(b) => b.into(),
             Cell::Null => Value::Null,
             Cell::EmptyDict => Value::Object(Map::new()),
@@ -145,11 +170,48 @@ impl Cell {
         }
     }
 
+    /// The text of a `Numbered` or `Uuid` cell: ASCII letters, digits and
+    /// `-@. `, nothing JSON would escape.
+    fn write_text(&self, out: &mut Vec<u8>) {
+        match *self {
+            Cell::Numbered {
+                before,
+                n,
+                width,
+                after,
+            } => {
+                out.extend_from_slice(before.as_bytes());
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(n);
+                out.resize(out.len() + width.saturating_sub(digits.len()), b'0');
+                out.extend_from_slice(digits.as_bytes());
+                out.extend_from_slice(after.as_bytes());
+            }
+            Cell::Uuid(h) => {
+                hex(out, h >> 32, 8);
+                out.push(b'-');
+                hex(out, (h >> 16) & 0xffff, 4);
+                out.extend_from_slice(b"-4");
+                hex(out, h & 0xfff, 3);
+                out.extend_from_slice(b"-a");
+                hex(out, (h >> 20) & 0xfff, 3);
+                out.push(b'-');
+                hex(out, mix(h) & 0xffff_ffff_ffff, 12);
+            }
+            _ => {}
+        }
+    }
+
     fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         match self {
-            Cell::Int(n) => serde_json::to_writer(&mut *out, n)?,
+            Cell::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
             Cell::Str(s) => serde_json::to_writer(&mut *out, s)?,
-            Cell::Word(s) => serde_json::to_writer(&mut *out, s)?,
+            Cell::Word(s) => write_plain_string(out, s),
+            Cell::Numbered { .. } | Cell::Uuid(_) => {
+                out.push(b'"');
+                self.write_text(out);
+                out.push(b'"');
+            }
             Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             Cell::Null => out.extend_from_slice(b"null"),
             Cell::EmptyDict => out.extend_from_slice(b"{}"),
@@ -157,6 +219,22 @@ impl Cell {
         }
         Ok(())
     }
+}
+
+/// `v` as exactly `digits` lowercase hex digits (its low bits).
+fn hex(out: &mut Vec<u8>, v: u64, digits: u32) {
+    for i in (0..digits).rev() {
+        out.push(b"0123456789abcdef"[((v >> (4 * i)) & 0xf) as usize]);
+    }
+}
+
+/// A string from the catalog or the simulator's word lists (names, fixed
+/// words): quoted as is, since none holds anything JSON escapes.
+fn write_plain_string(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(!s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20), "{s:?}");
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
 
 /// What one seeded log record is made of: every value is a function of these, so
@@ -194,14 +272,19 @@ impl SeedRow {
     }
 
     /// The call's two ends, as the direction has them.
-    fn ends(&self) -> (String, String) {
+    fn ends(&self) -> (Cell, Cell) {
         let h = self.h;
-        let phone = format!("7999{:07}", (h >> 24) % 10_000_000);
-        let ext = self.extension().to_string();
+        let phone = Cell::Numbered {
+            before: "7999",
+            n: (h >> 24) % 10_000_000,
+            width: 7,
+            after: "",
+        };
+        let ext = Cell::numbered("", self.extension() as u64);
         match self.direction() {
             "inbound" => (phone, ext),
             "outbound" => (ext, phone),
-            _ => (ext, (100 + (h >> 40) % 40).to_string()),
+            _ => (ext, Cell::numbered("", 100 + (h >> 40) % 40)),
         }
     }
 
@@ -215,18 +298,11 @@ impl SeedRow {
         match f.name {
             "id" => Cell::Int(self.id),
             "domain_id" => Cell::Int(self.domain_id),
-            "uuid" | "call_uuid" => Cell::Str(format!(
-                "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-                h >> 32,
-                (h >> 16) & 0xffff,
-                h & 0xfff,
-                (h >> 20) & 0xfff,
-                mix(h) & 0xffff_ffff_ffff
-            )),
+            "uuid" | "call_uuid" => Cell::Uuid(h),
             "direction" => Cell::Word(self.direction()),
-            "src" => Cell::Str(self.ends().0),
-            "dst" => Cell::Str(self.ends().1),
-            "src_name" => Cell::Str(format!("Caller {}", h % 1000)),
+            "src" => self.ends().0,
+            "dst" => self.ends().1,
+            "src_name" => Cell::numbered("Caller ", h % 1000),
             "duration" => Cell::Int(((h >> 16) % 900) as i64),
             "billsec" => Cell::Int(if self.disposition() == "ANSWERED" {
                 ((h >> 16) % 900).saturating_sub(5) as i64
@@ -234,10 +310,10 @@ impl SeedRow {
                 0
             }),
             "disposition" => Cell::Word(self.disposition()),
-            "gateway" => Cell::Str(format!("gw{}", h % 3 + 1)),
+            "gateway" => Cell::numbered("gw", h % 3 + 1),
             "record" => Cell::Bool((h >> 50).is_multiple_of(2)),
-            "agent" => Cell::Str(self.extension().to_string()),
-            "queue" => Cell::Str(format!("q{}", h % 5 + 1)),
+            "agent" => Cell::numbered("", self.extension() as u64),
+            "queue" => Cell::numbered("q", h % 5 + 1),
             "status" => match status_words(self.spec.name) {
                 Some(words) => Cell::Word(words[(h >> 8) as usize % 3]),
                 None => Cell::Word(["ok", "missed", "busy"][(h >> 8) as usize % 3]),
@@ -250,7 +326,12 @@ impl SeedRow {
                 FieldType::Int => Cell::Int(((h >> 4) % 1000) as i64),
                 FieldType::UnixTime => Cell::Int(self.dt),
                 FieldType::Str => Cell::Str(format!("{}-{}", f.name, h % 1000)),
-                FieldType::Email => Cell::Str(format!("user{}@sim.runtel.local", h % 1000)),
+                FieldType::Email => Cell::Numbered {
+                    before: "user",
+                    n: h % 1000,
+                    width: 0,
+                    after: "@sim.runtel.local",
+                },
                 FieldType::Bool => Cell::Bool(h & 1 == 1),
                 FieldType::Dict => Cell::EmptyDict,
                 FieldType::List => Cell::EmptyList,
@@ -274,7 +355,7 @@ impl SeedRow {
             if i > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut *out, f.name)?;
+            write_plain_string(out, f.name);
             out.push(b':');
             self.cell(f).write(out)?;
         }
@@ -805,12 +886,13 @@ mod tests {
             .iter()
             .filter(|o| o.kind == ObjectKind::Log)
         {
-            for id in [1, 2, 999] {
+            for id in [1, 2, 3, 4, 5, 6, 999, 123_456_789] {
                 let row = SeedRow::new(o, id, 2, SEED_BASE_DT);
                 let mut text = Vec::new();
                 row.write(&mut text).unwrap();
-                let parsed: Value = serde_json::from_slice(&text).unwrap();
-                assert_eq!(parsed, Value::Object(row.to_map()), "{} {id}", o.name);
+                // Byte for byte what serde_json makes of the built record.
+                let built = serde_json::to_string(&row.to_map()).unwrap();
+                assert_eq!(String::from_utf8(text).unwrap(), built, "{} {id}", o.name);
             }
         }
     }
