@@ -231,7 +231,10 @@ fn hex(out: &mut Vec<u8>, v: u64, digits: u32) {
 /// A string from the catalog or the simulator's word lists (names, fixed
 /// words): quoted as is, since none holds anything JSON escapes.
 fn write_plain_string(out: &mut Vec<u8>, s: &str) {
-    debug_assert!(!s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20), "{s:?}");
+    debug_assert!(
+        !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20),
+        "{s:?}"
+    );
     out.push(b'"');
     out.extend_from_slice(s.as_bytes());
     out.push(b'"');
