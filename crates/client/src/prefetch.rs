@@ -188,6 +188,27 @@ impl Ahead {
         }
     }
 
+    /// [`Ahead::take`] without waiting: `None` while the helper is still
+    /// fetching; `Some` of what `take` would have returned once it has handed
+    /// the page over (or is gone).
+    pub(crate) fn take_ready(&mut self, call: &Call) -> Option<Option<Result<FetchedPage, Error>>> {
+        if self.owner != process_marker() || !self.live {
+            return Some(None);
+        }
+        match self.pages.try_recv() {
+            Ok(handed) if &handed.call == call => {
+                self.live = handed.goes_on;
+                Some(Some(handed.answer))
+            }
+            Err(mpsc::TryRecvError::Empty) => None,
+            // Another page than the pager wants, or no helper.
+            _ => {
+                self.live = false;
+                Some(None)
+            }
+        }
+    }
+
     /// True while the helper is fetching (or holding) a page not yet taken.
     pub(crate) fn is_live(&self) -> bool {
         self.live && self.owner == process_marker()

@@ -357,6 +357,24 @@ impl<R: PagedRecord + Send + 'static> Iterator for Records<R> {
     type Item = Result<R::Item, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        self.advance(true).flatten()
+    }
+}
+
+impl<R: PagedRecord + Send + 'static> Records<R> {
+    /// The next item if it is at hand: a record of the page being read, the
+    /// end, or the first record of a page the helper has already fetched
+    /// (decoding it is the only work). `None` when getting it would wait for
+    /// the network; [`Iterator::next`] then waits. For front ends that wait
+    /// elsewhere than the caller's thread (Python hands network waits to a
+    /// worker) but decode on it.
+    pub fn next_if_ready(&mut self) -> Option<Option<Result<R::Item, Error>>> {
+        self.advance(false)
+    }
+
+    /// One step of the iterator; with `may_wait` false, `None` instead of
+    /// waiting for a page.
+    fn advance(&mut self, may_wait: bool) -> Option<Option<Result<R::Item, Error>>> {
         // The caller came back for more of the page just fetched: fetch ahead
         // from the next one on. (Not on the page's first record: a caller that
         // stops there, or changes something on the server, costs no request.)
@@ -367,19 +385,23 @@ impl<R: PagedRecord + Send + 'static> Iterator for Records<R> {
         }
         loop {
             match self.pager.step() {
-                PageStep::Record(r) => return Some(Ok(r.into_item())),
+                PageStep::Record(r) => return Some(Some(Ok(r.into_item()))),
                 // The list is over: a helper that asked past its end must not
                 // wait (holding a page) for as long as the iterator is kept.
                 PageStep::Failed(e) => {
                     self.ahead = None;
-                    return Some(Err(e));
+                    return Some(Some(Err(e)));
                 }
                 PageStep::Done => {
                     self.ahead = None;
-                    return None;
+                    return Some(None);
                 }
                 PageStep::Fetch(call) => {
-                    let fetched = self.ahead.as_mut().and_then(|a| a.take(&call));
+                    let fetched = match self.ahead.as_mut() {
+                        Some(ahead) if may_wait => ahead.take(&call),
+                        Some(ahead) => ahead.take_ready(&call)?,
+                        None => None,
+                    };
                     if !self.ahead.as_ref().is_some_and(Ahead::is_live) {
                         self.ahead = None;
                     }
@@ -387,12 +409,14 @@ impl<R: PagedRecord + Send + 'static> Iterator for Records<R> {
                         Some(page) => {
                             page.and_then(|p| p.decode(&self.client, &call, &self.decoder))
                         }
-                        None => self.client.call_decoded(&call, &*self.decoder),
+                        None if may_wait => self.client.call_decoded(&call, &*self.decoder),
+                        // Fetching it here would wait.
+                        None => return None,
                     };
                     if let Err(e) = answer.and_then(|page| self.pager.take_records(page)) {
                         self.pager.fail();
                         self.ahead = None;
-                        return Some(Err(e));
+                        return Some(Some(Err(e)));
                     }
                     if self.prefetch && self.ahead.is_none() {
                         self.upcoming = self.pager.upcoming_call();

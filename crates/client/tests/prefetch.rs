@@ -96,3 +96,54 @@ fn a_page_that_keeps_failing_is_an_error_where_it_starts() {
     // The client stays usable.
     assert_eq!(c.records("DomainCDR", json!({}), 100).unwrap().count(), 500);
 }
+
+#[test]
+fn next_if_ready_never_waits_and_takes_pages_the_helper_fetched() {
+    let (s, c) = start(250);
+    // No page at hand before the first fetch, and asking makes no request.
+    let mut it = c.records("DomainCDR", json!({}), 100).unwrap();
+    assert!(it.next_if_ready().is_none());
+    assert_eq!(s.counters().action("list"), 0);
+    let mut got = vec![it.next().unwrap().unwrap()];
+    // Page two, which the helper fetches, comes late.
+    s.push_fault(FaultRule::times(Fault::Delay(Duration::from_millis(400)), 1).on_action("list"));
+    // The rest of page one is at hand; the second record starts the helper.
+    for _ in 1..100 {
+        got.push(it.next_if_ready().expect("buffered").unwrap().unwrap());
+    }
+    // Page two: at hand once the helper has it (never waited for here).
+    let mut waited = 0;
+    let second = loop {
+        match it.next_if_ready() {
+            Some(item) => break item.unwrap().unwrap(),
+            None => {
+                waited += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    got.push(second);
+    assert!(waited >= 5, "page two came before its delay: {waited}");
+    got.extend(it.by_ref().map(Result::unwrap));
+    assert_eq!(ids(&got), (1..=250).collect::<Vec<_>>());
+    assert!(
+        matches!(it.next_if_ready(), Some(None)),
+        "the end is at hand"
+    );
+    // Without prefetch a page is never at hand before it is fetched.
+    let mut plain = c
+        .records("DomainCDR", json!({}), 100)
+        .unwrap()
+        .prefetch(false);
+    assert!(plain.next().is_some());
+    for _ in 1..100 {
+        assert!(plain.next_if_ready().is_some());
+    }
+    let before = s.counters().action("list");
+    assert!(plain.next_if_ready().is_none());
+    assert_eq!(
+        s.counters().action("list"),
+        before,
+        "asking made no request"
+    );
+}

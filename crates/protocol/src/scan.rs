@@ -91,7 +91,7 @@ impl<'a> Scanner<'a> {
     fn key(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let len = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+        let len = quote_or_backslash(&self.b[start..])?;
         if self.b[start + len] == b'\\' {
             return None;
         }
@@ -126,7 +126,7 @@ impl<'a> Scanner<'a> {
     fn skip_string(&mut self) -> Option<()> {
         let mut i = self.at + 1;
         loop {
-            i += memchr::memchr2(b'"', b'\\', self.b.get(i..)?)?;
+            i += quote_or_backslash(self.b.get(i..)?)?;
             if self.b[i] == b'"' {
                 self.at = i + 1;
                 return Some(());
@@ -209,6 +209,31 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Where the first `"` or `\\` is in `b`, eight bytes at a time (the strings
+/// of a record are short: an inline loop beats a call into a vectorised
+/// search).
+fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each zero byte of `x` (and maybe of bytes above one,
+    // which the lowest set bit never points at).
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let hits =
+            zero_bytes(w ^ (ONES * u64::from(b'"'))) | zero_bytes(w ^ (ONES * u64::from(b'\\')));
+        if hits != 0 {
+            return Some(i + hits.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|p| i + p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +257,31 @@ mod tests {
         );
         let empty = scan_list_answer(r#"{"list":[],"code":200}"#).unwrap();
         assert_eq!((empty.records, empty.ids.len()), (0, 0));
+    }
+
+    #[test]
+    fn the_first_quote_or_backslash_is_found_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for (special, other) in [(b'"', b'\\'), (b'\\', b'"')] {
+                    let mut b: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                    // Bytes that differ from the targets by one bit or borrow.
+                    b.iter_mut().step_by(3).for_each(|c| *c = b'#');
+                    b.iter_mut()
+                        .skip(1)
+                        .step_by(5)
+                        .for_each(|c| *c = 0x80 | b'"');
+                    let want = (at < len).then(|| {
+                        b[at] = special;
+                        if at + 1 < len {
+                            b[at + 1] = other;
+                        }
+                        at
+                    });
+                    assert_eq!(quote_or_backslash(&b), want, "{len} {at}");
+                }
+            }
+        }
     }
 
     #[test]

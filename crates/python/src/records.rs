@@ -65,8 +65,6 @@ struct State {
     /// got them, oldest first: the next `next()` returns these before fetching,
     /// so an interrupt loses no record and no error.
     pending: VecDeque<Item>,
-    /// The iterator returned its end; stepping it again needs no network.
-    ended: bool,
 }
 
 struct Shared {
@@ -79,14 +77,25 @@ impl Shared {
     /// One step of the iterator, with the numbers copied for the properties.
     fn step(&self, records: &mut DictRecords) -> Option<Item> {
         let item = records.next();
+        self.note(records);
+        item
+    }
+
+    /// [`Shared::step`] if the item is at hand (see `Records::next_if_ready`).
+    fn step_if_ready(&self, records: &mut DictRecords) -> Option<Option<Item>> {
+        let item = records.next_if_ready()?;
+        self.note(records);
+        Some(item)
+    }
+
+    /// The numbers after a step, copied for the properties.
+    fn note(&self, records: &DictRecords) {
         let mut state = lock(&self.state);
         state.view = View::of(records);
         let notifies = records.notifies();
         if notifies.len() != state.notifies.len() {
             state.notifies = notifies.to_vec();
         }
-        state.ended |= item.is_none();
-        item
     }
 
     fn take_pending(&self) -> Option<Item> {
@@ -121,8 +130,9 @@ impl PyRecords {
         lock(&self.shared.state).view
     }
 
-    /// The next item when it needs no network (buffered, or the end), taken only
-    /// if no other thread holds the iterator: never waits.
+    /// The next item when it needs no network (buffered, the end, or a page
+    /// the helper has already fetched, decoded here with the GIL this thread
+    /// holds), taken only if no other thread holds the iterator: never waits.
     fn step_without_network(&self) -> Option<Option<Item>> {
         let mut guard = match self.shared.records.try_lock() {
             Ok(r) => r,
@@ -130,8 +140,7 @@ impl PyRecords {
             Err(TryLockError::WouldBlock) => return None,
         };
         let records = guard.as_mut()?;
-        let ended = lock(&self.shared.state).ended;
-        (records.buffered() > 0 || ended).then(|| self.shared.step(records))
+        self.shared.step_if_ready(records)
     }
 
     fn step_with_network(&self, py: Python<'_>) -> PyResult<Option<Item>> {
