@@ -122,10 +122,20 @@ impl IdKey {
     /// The key of an id given as text.
     pub(crate) fn from_text(text: Cow<'_, str>) -> IdKey {
         match text.parse::<i64>() {
-            Ok(n) if n.to_string() == text => IdKey::Int(n),
+            Ok(n) if is_integer_as_written(&text) => IdKey::Int(n),
             _ => IdKey::Text(text.into_owned()),
         }
     }
+}
+
+/// Whether `text` is how an integer is written (`i64::to_string` would give
+/// it back): digits, no leading zero or `+`, no `-0`. Checked without
+/// allocating, since every id of a page goes through here.
+fn is_integer_as_written(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (!digits.starts_with('0') || text == "0")
 }
 
 /// One answer of a list action as the [`Pager`] takes it: the records, in
@@ -902,5 +912,36 @@ mod id_key_tests {
         assert_eq!(key(big), Some(IdKey::Text("18446744073709551616".into())));
         assert_eq!(key(Value::Null), None);
         assert_eq!(IdKey::of(&json!({"x": 1})), None);
+    }
+
+    /// The check without allocating agrees with printing the parsed integer.
+    #[test]
+    fn integers_as_written_are_what_to_string_gives_back() {
+        for text in [
+            "0",
+            "-0",
+            "5",
+            "-5",
+            "+5",
+            "05",
+            "-05",
+            "00",
+            "",
+            "-",
+            "1a",
+            " 1",
+            "1 ",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "0009",
+            "10",
+            "-10",
+            "١٢",
+        ] {
+            let by_printing = text.parse::<i64>().is_ok_and(|n| n.to_string() == text);
+            let parsed_and_written = text.parse::<i64>().is_ok() && is_integer_as_written(text);
+            assert_eq!(parsed_and_written, by_printing, "{text:?}");
+        }
     }
 }

@@ -177,6 +177,11 @@ fn quick_check(
     }
     let mut ids = Vec::with_capacity(scanned.ids.len());
     for raw in scanned.ids {
+        // The usual id, an integer as JSON writes it, is its own text.
+        if is_json_integer(raw) {
+            ids.push(raw.to_owned());
+            continue;
+        }
         match serde_json::from_str::<Value>(raw).ok()? {
             Value::Null => {}
             Value::String(s) => ids.push(s),
@@ -193,6 +198,15 @@ fn quick_check(
         total_count: page.total_count(),
         ids,
     })
+}
+
+/// Whether `raw` is a JSON integer (`-?(0|[1-9][0-9]*)`), whose `Value`
+/// prints as the same text.
+fn is_json_integer(raw: &str) -> bool {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits.len() == 1 || !digits.starts_with('0'))
 }
 
 /// The `id` of one record given as JSON text, read as a [`Value`] record's
@@ -406,6 +420,11 @@ mod tests {
             // Shapes the quick scan reads: escapes, nesting, spacing, a BOM.
             b"\xEF\xBB\xBF {\"code\":200 ,\"action_id\":\"a1\",\n\"list\" : [ {\"x\":\"}]\\\"{\",\"id\":\"q\\\"\\u0041\"} ,\t{\"sub\":{\"id\":5},\"id\":-0.0e1}, {\"id\":true} ] }",
             br#"{"list":[{"id":[1,2]},{"id":{"a":1}}],"action_id":"a1","code":200,"notifies":[{"m":"x"}]}"#,
+            // Integer ids in every spelling, valid or not.
+            br#"{"code":200,"action_id":"a1","list":[{"id":0},{"id":-0},{"id":7},{"id":-7},{"id":10},{"id":9223372036854775808},{"id":-9223372036854775809},{"id":1e2},{"id":-1.0}]}"#,
+            br#"{"code":200,"action_id":"a1","list":[{"id":01}]}"#,
+            br#"{"code":200,"action_id":"a1","list":[{"id":-}]}"#,
+            br#"{"code":200,"action_id":"a1","list":[{"id":+1}]}"#,
         ];
         for body in bodies {
             for status in [200, 500] {

@@ -8,7 +8,8 @@
 //! together on generated and mutated documents. What it does not need to
 //! match, it leaves to the core: the text is valid UTF-8 before it gets here
 //! (checked once for the whole body), and an object that serde_json would
-//! read as an arbitrary-precision number is refused.
+//! read as something else (a number, a raw value: see [`SERDE_TOKEN_PREFIX`])
+//! is refused.
 //!
 //! Why not serde_json with a visitor: it copies every number's digits into a
 //! new `String` (the workspace enables `arbitrary_precision`), dispatches
@@ -27,9 +28,12 @@ use crate::convert::number_text_to_py;
 /// counts down on each `[` or `{` and fails when it reaches 0).
 const MAX_NESTING: u32 = 127;
 
-/// The key under which serde_json (with `arbitrary_precision`) reads an object
-/// as a number; such an object is left to the core.
-pub const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+/// The prefix of the keys under which serde_json reads an object as something
+/// else: `$serde_json::private::Number` (with `arbitrary_precision`, the object
+/// is a number) and `$serde_json::private::RawValue` (with `raw_value`, its
+/// string is parsed as JSON in place of the object). Objects with such keys are
+/// left to the core.
+pub const SERDE_TOKEN_PREFIX: &str = "$serde_json::private::";
 
 /// A position in the text being read.
 pub struct Reader<'t, 'b, 'py> {
@@ -117,7 +121,7 @@ impl<'t, 'b, 'py> Reader<'t, 'b, 'py> {
     fn key(&mut self) -> Option<Cow<'t, str>> {
         self.eat(b'"')?;
         let key = self.string_text()?;
-        if key == NUMBER_TOKEN {
+        if key.starts_with(SERDE_TOKEN_PREFIX) {
             return None;
         }
         self.eat(b':')?;
@@ -601,6 +605,17 @@ mod tests {
                     let text = format!("\"{}{special}{}\"", "a".repeat(at), "b".repeat(9));
                     assert_agree(py, &text);
                 }
+            }
+            // Objects serde_json reads as something else: left to the core,
+            // which reads them its way (or refuses them).
+            for text in [
+                r#"{"$serde_json::private::Number":"12"}"#,
+                r#"{"$serde_json::private::RawValue":"[1]"}"#,
+                r#"{"$serde_json::private::RawValue":5}"#,
+                r#"{"$serde_json::private::RawValue":"1","x":2}"#,
+                r#"{"a":1,"$serde_json::private::RawValue":"1"}"#,
+            ] {
+                assert_eq!(ours(py, text), None, "{text}");
             }
             assert_eq!(ours(py, "\"\\uD83D\\uDE00\"").as_deref(), Some("'😀'"));
             assert_eq!(

@@ -61,9 +61,10 @@ struct State {
     /// The iterator's `notifies` so far. They only ever grow (each distinct
     /// message once), so they are copied only when there are more.
     notifies: Vec<Value>,
-    /// Items taken from the iterator for a caller that was interrupted before it
-    /// got them, oldest first: the next `next()` returns these before fetching,
-    /// so an interrupt loses no record and no error.
+    /// Items taken from the iterator but not yet returned, oldest first: the
+    /// rest of the page being read, and items fetched for a caller that was
+    /// interrupted before it got them. The next `next()` returns these before
+    /// anything else, so an interrupt loses no record and no error.
     pending: VecDeque<Item>,
 }
 
@@ -73,29 +74,41 @@ struct Shared {
     state: Mutex<State>,
 }
 
+/// The iterator's numbers after a step, copied for the properties.
+fn note(state: &mut State, records: &DictRecords) {
+    state.view = View::of(records);
+    let notifies = records.notifies();
+    if notifies.len() != state.notifies.len() {
+        state.notifies = notifies.to_vec();
+    }
+}
+
 impl Shared {
     /// One step of the iterator, with the numbers copied for the properties.
     fn step(&self, records: &mut DictRecords) -> Option<Item> {
         let item = records.next();
-        self.note(records);
+        note(&mut lock(&self.state), records);
         item
     }
 
     /// [`Shared::step`] if the item is at hand (see `Records::next_if_ready`).
+    /// Past a page's first record (taking the second starts the fetch ahead),
+    /// the rest of the page moves to `pending` at once, so the following
+    /// `next()` calls take their records without the iterator's lock.
     fn step_if_ready(&self, records: &mut DictRecords) -> Option<Option<Item>> {
+        let pages = records.pages_fetched();
         let item = records.next_if_ready()?;
-        self.note(records);
-        Some(item)
-    }
-
-    /// The numbers after a step, copied for the properties.
-    fn note(&self, records: &DictRecords) {
         let mut state = lock(&self.state);
-        state.view = View::of(records);
-        let notifies = records.notifies();
-        if notifies.len() != state.notifies.len() {
-            state.notifies = notifies.to_vec();
+        if records.pages_fetched() == pages && matches!(item, Some(Ok(_))) {
+            while records.buffered() > 0 {
+                match records.next_if_ready() {
+                    Some(Some(next)) => state.pending.push_back(next),
+                    _ => break,
+                }
+            }
         }
+        note(&mut state, records);
+        Some(item)
     }
 
     fn take_pending(&self) -> Option<Item> {
@@ -140,6 +153,11 @@ impl PyRecords {
             Err(TryLockError::WouldBlock) => return None,
         };
         let records = guard.as_mut()?;
+        // Checked again under the iterator's lock: a worker left over from
+        // another thread's interrupted `next()` may have just left its item.
+        if let Some(item) = self.shared.take_pending() {
+            return Some(Some(item));
+        }
         self.shared.step_if_ready(records)
     }
 
