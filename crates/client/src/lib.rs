@@ -75,7 +75,9 @@ pub use exchange::{Exchange, ExchangeObserver};
 pub use guard::{server_identity, shared_guard, GuardStore, LockedGuardState, Permit, SharedGuard};
 pub use interrupt::interruptible;
 pub use options::ClientOptions;
-pub use records::{PageStep, PagedRecord, Pager, RecordId, Records, RecordsPage, ValuePageDecoder};
+pub use records::{
+    AheadWait, PageStep, PagedRecord, Pager, RecordId, Records, RecordsPage, ValuePageDecoder,
+};
 pub use runtel_protocol::{catalog, edit_distance, field, Condition, Filter, ObjectSpec, Op};
 pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_DURATION};
 pub use runtel_protocol::{

@@ -26,6 +26,7 @@
 
 use std::borrow::Cow;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use runtel_protocol::{
     check_list_answer, Call, Error, Expected, Limits, ListCheck, Redactor, Secret,
@@ -107,6 +108,8 @@ pub(crate) struct Ahead {
     owner: (u32, u64),
     /// False once the helper said it stops after the page handed last.
     live: bool,
+    /// A page received by [`Ahead::wait`], not yet taken.
+    received: Option<Handed>,
 }
 
 impl Ahead {
@@ -166,17 +169,69 @@ impl Ahead {
             pages: rx,
             owner: process_marker(),
             live: true,
+            received: None,
         }
     }
 
     /// The helper's next page if it answers `call`; `None` when the caller must
     /// fetch `call` itself (another call, the helper ended, a forked child).
     pub(crate) fn take(&mut self, call: &Call) -> Option<Result<FetchedPage, Error>> {
-        if self.owner != process_marker() || !self.live {
+        if !self.is_live() {
             return None;
         }
-        match self.pages.recv() {
-            Ok(handed) if &handed.call == call => {
+        let handed = match self.received.take() {
+            Some(handed) => Some(handed),
+            None => self.pages.recv().ok(),
+        };
+        self.accept(handed, call)
+    }
+
+    /// [`Ahead::take`] without waiting: `None` while the helper is still
+    /// fetching; `Some` of what `take` would have returned once it has handed
+    /// the page over (or is gone).
+    pub(crate) fn take_ready(&mut self, call: &Call) -> Option<Option<Result<FetchedPage, Error>>> {
+        if !self.is_live() {
+            return Some(None);
+        }
+        let handed = match self.received.take() {
+            Some(handed) => Some(handed),
+            None => match self.pages.try_recv() {
+                Ok(handed) => Some(handed),
+                Err(mpsc::TryRecvError::Empty) => return None,
+                Err(mpsc::TryRecvError::Disconnected) => None,
+            },
+        };
+        Some(self.accept(handed, call))
+    }
+
+    /// Waits at most `timeout` for the helper's next page and keeps it for
+    /// `take`: false if the time ran out. True at once when a page is kept
+    /// already or nothing is coming (the helper ended, a forked child).
+    pub(crate) fn wait(&mut self, timeout: Duration) -> bool {
+        if self.received.is_some() || !self.is_live() {
+            return true;
+        }
+        match self.pages.recv_timeout(timeout) {
+            Ok(handed) => {
+                self.received = Some(handed);
+                true
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                self.live = false;
+                true
+            }
+        }
+    }
+
+    /// The page handed over, if it answers `call`.
+    fn accept(
+        &mut self,
+        handed: Option<Handed>,
+        call: &Call,
+    ) -> Option<Result<FetchedPage, Error>> {
+        match handed {
+            Some(handed) if &handed.call == call => {
                 self.live = handed.goes_on;
                 Some(handed.answer)
             }
@@ -188,30 +243,14 @@ impl Ahead {
         }
     }
 
-    /// [`Ahead::take`] without waiting: `None` while the helper is still
-    /// fetching; `Some` of what `take` would have returned once it has handed
-    /// the page over (or is gone).
-    pub(crate) fn take_ready(&mut self, call: &Call) -> Option<Option<Result<FetchedPage, Error>>> {
-        if self.owner != process_marker() || !self.live {
-            return Some(None);
-        }
-        match self.pages.try_recv() {
-            Ok(handed) if &handed.call == call => {
-                self.live = handed.goes_on;
-                Some(Some(handed.answer))
-            }
-            Err(mpsc::TryRecvError::Empty) => None,
-            // Another page than the pager wants, or no helper.
-            _ => {
-                self.live = false;
-                Some(None)
-            }
-        }
-    }
-
     /// True while the helper is fetching (or holding) a page not yet taken.
     pub(crate) fn is_live(&self) -> bool {
         self.live && self.owner == process_marker()
+    }
+
+    /// True when [`Ahead::wait`] has a page waiting to be taken.
+    pub(crate) fn has_received(&self) -> bool {
+        self.received.is_some()
     }
 }
 

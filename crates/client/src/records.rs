@@ -243,6 +243,17 @@ impl<R: PagedRecord> std::fmt::Debug for Records<R> {
     }
 }
 
+/// What [`Records::wait_ahead`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AheadWait {
+    /// The page fetched ahead is in: [`Records::next_if_ready`] takes it.
+    Arrived,
+    /// The helper is still fetching it.
+    Pending,
+    /// No page is being fetched ahead: [`Iterator::next`] fetches it.
+    Nothing,
+}
+
 /// What a [`Pager`] wants next.
 #[derive(Debug)]
 pub enum PageStep<R = Value> {
@@ -380,6 +391,21 @@ impl<R: PagedRecord + Send + 'static> Records<R> {
     /// worker) but decode on it.
     pub fn next_if_ready(&mut self) -> Option<Option<Result<R::Item, Error>>> {
         self.advance(false)
+    }
+
+    /// Waits at most `timeout` for the page the helper is fetching ahead,
+    /// without taking it (`next_if_ready` then does). For front ends that wait
+    /// in slices (Python runs its signal handlers between them); interrupting
+    /// this wait loses nothing.
+    pub fn wait_ahead(&mut self, timeout: std::time::Duration) -> AheadWait {
+        match self.ahead.as_mut() {
+            Some(ahead) if ahead.is_live() => match ahead.wait(timeout) {
+                true if ahead.has_received() => AheadWait::Arrived,
+                true => AheadWait::Nothing,
+                false => AheadWait::Pending,
+            },
+            _ => AheadWait::Nothing,
+        }
     }
 
     /// One step of the iterator; with `may_wait` false, `None` instead of

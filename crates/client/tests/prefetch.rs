@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use runtel_client::{Client, RetryPolicy};
+use runtel_client::{AheadWait, Client, RetryPolicy};
 use runtel_sim::{Fault, FaultRule, SimConfig, Simulator, DEFAULT_LOGIN, DEFAULT_PASSWORD};
 use serde_json::{json, Value};
 
@@ -145,5 +145,41 @@ fn next_if_ready_never_waits_and_takes_pages_the_helper_fetched() {
         s.counters().action("list"),
         before,
         "asking made no request"
+    );
+}
+
+#[test]
+fn wait_ahead_waits_for_the_helper_s_page_without_taking_it() {
+    let (s, c) = start(250);
+    let mut it = c.records("DomainCDR", json!({}), 100).unwrap();
+    // Nothing is fetched ahead before the caller comes back for a second record.
+    assert_eq!(it.wait_ahead(Duration::from_millis(10)), AheadWait::Nothing);
+    assert_eq!(it.next().unwrap().unwrap()["id"], 1);
+    s.push_fault(FaultRule::times(Fault::Delay(Duration::from_millis(300)), 1).on_action("list"));
+    for id in 2..=100 {
+        assert_eq!(it.next_if_ready().unwrap().unwrap().unwrap()["id"], id);
+    }
+    assert_eq!(it.wait_ahead(Duration::from_millis(50)), AheadWait::Pending);
+    let mut waits = 1;
+    while it.wait_ahead(Duration::from_millis(50)) == AheadWait::Pending {
+        waits += 1;
+    }
+    assert!(waits >= 3, "the delayed page came after {waits} waits");
+    // Arrived and kept: taken by the next step, once.
+    assert_eq!(it.wait_ahead(Duration::ZERO), AheadWait::Arrived);
+    assert_eq!(it.next_if_ready().unwrap().unwrap().unwrap()["id"], 101);
+    let rest: Vec<Value> = it.by_ref().map(Result::unwrap).collect();
+    assert_eq!(ids(&rest), (102..=250).collect::<Vec<_>>());
+    assert_eq!(it.wait_ahead(Duration::from_millis(10)), AheadWait::Nothing);
+    // Without prefetch nothing is ever fetched ahead.
+    let mut plain = c
+        .records("DomainCDR", json!({}), 100)
+        .unwrap()
+        .prefetch(false);
+    plain.next();
+    plain.next();
+    assert_eq!(
+        plain.wait_ahead(Duration::from_millis(10)),
+        AheadWait::Nothing
     );
 }

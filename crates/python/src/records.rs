@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use runtel_client::{Error, Records};
+use runtel_client::{AheadWait, Error, Records};
 use serde_json::Value;
 
 use crate::convert::to_py;
@@ -143,22 +143,36 @@ impl PyRecords {
         lock(&self.shared.state).view
     }
 
-    /// The next item when it needs no network (buffered, the end, or a page
-    /// the helper has already fetched, decoded here with the GIL this thread
-    /// holds), taken only if no other thread holds the iterator: never waits.
-    fn step_without_network(&self) -> Option<Option<Item>> {
+    /// The next item without handing over to a worker: a buffered record, the
+    /// end, or a page the helper fetches ahead, waited for here in slices
+    /// without the GIL (Python's signal handlers run between them; an
+    /// interrupt loses nothing, the page stays with the helper) and decoded
+    /// with it. `None` when the page must be fetched (a worker does that, see
+    /// `step_with_network`) or another thread holds the iterator.
+    fn step_on_this_thread(&self, py: Python<'_>) -> PyResult<Option<Option<Item>>> {
         let mut guard = match self.shared.records.try_lock() {
             Ok(r) => r,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
+            Err(TryLockError::WouldBlock) => return Ok(None),
         };
-        let records = guard.as_mut()?;
+        let Some(records) = guard.as_mut() else {
+            return Ok(None);
+        };
         // Checked again under the iterator's lock: a worker left over from
         // another thread's interrupted `next()` may have just left its item.
         if let Some(item) = self.shared.take_pending() {
-            return Some(Some(item));
+            return Ok(Some(Some(item)));
         }
-        self.shared.step_if_ready(records)
+        loop {
+            if let Some(item) = self.shared.step_if_ready(records) {
+                return Ok(Some(item));
+            }
+            match py.detach(|| records.wait_ahead(wait::SLICE)) {
+                AheadWait::Arrived => {}
+                AheadWait::Pending => py.check_signals()?,
+                AheadWait::Nothing => return Ok(None),
+            }
+        }
     }
 
     fn step_with_network(&self, py: Python<'_>) -> PyResult<Option<Item>> {
@@ -223,7 +237,7 @@ impl PyRecords {
     fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let item = match self.shared.take_pending() {
             Some(item) => Some(item),
-            None => match self.step_without_network() {
+            None => match self.step_on_this_thread(py)? {
                 Some(item) => item,
                 None => self.step_with_network(py)?,
             },

@@ -32,7 +32,7 @@ use pyo3::prelude::*;
 
 /// How long the main thread waits detached before it runs the signal handlers:
 /// the bound on the interrupt latency, at the cost of one attach per slice.
-const SLICE: Duration = Duration::from_millis(50);
+pub(crate) const SLICE: Duration = Duration::from_millis(50);
 /// Idle workers beyond this many end at once. The main thread needs one, plus
 /// one per interrupted call still running.
 const MAX_IDLE: usize = 2;
