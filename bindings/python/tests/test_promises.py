@@ -245,6 +245,38 @@ def test_an_interrupted_wait_for_a_page_fetched_ahead_loses_nothing(
     assert sim.counters()["by_action"]["list"] == lists + 2, "page two once, page three once"
 
 
+HANDLER_NEXT_CHILD = r'''
+import signal, sys
+import runtel
+url, LOGIN, PASSWORD = sys.argv[1], "admin@sim.runtel.local", "admin"
+c = runtel.Client(url, login=LOGIN, password=PASSWORD, max_retries=0)
+records = c.records("DomainCDR", page_size=10)
+from_handler = []
+signal.signal(signal.SIGALRM, lambda signum, frame: from_handler.append(next(records)["id"]))
+print("first", next(records)["id"], flush=True)
+sys.stdin.readline()  # the parent slows the next list answer down
+for _ in range(9):
+    next(records)
+signal.setitimer(signal.ITIMER_REAL, 0.3)
+main = next(records)["id"]  # waits for page two; the handler runs meanwhile
+print("handler", from_handler, "main", main, "then", next(records)["id"], flush=True)
+'''
+
+
+def test_a_signal_handler_may_use_the_iterator_a_next_is_waiting_on(
+    make_sim: Any, tmp_path: Path
+) -> None:
+    # The wait for a page fetched ahead runs the handlers without holding the
+    # iterator: a handler's own next() gets the next record, no deadlock.
+    sim = make_sim("--seed", "DomainCDR=30")
+    child = Child(tmp_path, HANDLER_NEXT_CHILD, sim.url)
+    assert child.line(30)[1] == "first 1"
+    sim.fault("delay:1500", action="list")
+    child.send("go")
+    assert child.line(15)[1] == "handler [11] main 12 then 13"
+    child.finish()
+
+
 # A child whose call waits where no answer is awaited: in a retry pause after a
 # 503 ("pause"), or in a connect that hangs ("connect", to a listener whose
 # accept queue is full, so the kernel drops the SYN).

@@ -250,7 +250,8 @@ pub enum AheadWait {
     Arrived,
     /// The helper is still fetching it.
     Pending,
-    /// No page is being fetched ahead: [`Iterator::next`] fetches it.
+    /// Nothing to wait for: records of the current page are still buffered,
+    /// or no page is being fetched ahead ([`Iterator::next`] fetches it).
     Nothing,
 }
 
@@ -396,8 +397,13 @@ impl<R: PagedRecord + Send + 'static> Records<R> {
     /// Waits at most `timeout` for the page the helper is fetching ahead,
     /// without taking it (`next_if_ready` then does). For front ends that wait
     /// in slices (Python runs its signal handlers between them); interrupting
-    /// this wait loses nothing.
+    /// this wait loses nothing. Only once the page being read is used up:
+    /// before, it answers `Nothing` at once (taking the next page early would
+    /// let the helper fetch a third).
     pub fn wait_ahead(&mut self, timeout: std::time::Duration) -> AheadWait {
+        if self.pager.buffered() > 0 {
+            return AheadWait::Nothing;
+        }
         match self.ahead.as_mut() {
             Some(ahead) if ahead.is_live() => match ahead.wait(timeout) {
                 true if ahead.has_received() => AheadWait::Arrived,

@@ -158,6 +158,10 @@ fn wait_ahead_waits_for_the_helper_s_page_without_taking_it() {
     s.push_fault(FaultRule::times(Fault::Delay(Duration::from_millis(300)), 1).on_action("list"));
     for id in 2..=100 {
         assert_eq!(it.next_if_ready().unwrap().unwrap().unwrap()["id"], id);
+        if id == 50 {
+            // Mid-page it never takes the next page (the helper would fetch a third).
+            assert_eq!(it.wait_ahead(Duration::from_millis(10)), AheadWait::Nothing);
+        }
     }
     assert_eq!(it.wait_ahead(Duration::from_millis(50)), AheadWait::Pending);
     let mut waits = 1;

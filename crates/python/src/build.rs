@@ -26,6 +26,9 @@ pub struct Builder<'py> {
     keys: KeyCache<'py>,
     words: WordCache<'py>,
     small_ints: Vec<Option<Bound<'py, PyAny>>>,
+    /// Values made so far, up to [`Builder::WARM`]: the value caches start
+    /// after that many, so a small answer pays for no table.
+    made: u32,
     shapes: Shapes<'py>,
     /// The pairs of the objects being decoded, innermost last (a stack, so
     /// nested objects need no allocation of their own).
@@ -35,6 +38,8 @@ pub struct Builder<'py> {
 impl<'py> Builder<'py> {
     /// Integers below this are shared (CPython itself shares only up to 256).
     const SMALL_INTS: u64 = 4096;
+    /// Values an answer makes before its strings and integers are shared.
+    const WARM: u32 = 64;
 
     /// A builder for one answer.
     pub fn new(py: Python<'py>) -> Builder<'py> {
@@ -43,8 +48,19 @@ impl<'py> Builder<'py> {
             keys: KeyCache::default(),
             words: WordCache::new(),
             small_ints: Vec::new(),
+            made: 0,
             shapes: Shapes::default(),
             pairs: Vec::new(),
+        }
+    }
+
+    /// A builder that shares values from the first one (tests run the caches
+    /// on small documents with it).
+    #[cfg(test)]
+    pub fn warmed(py: Python<'py>) -> Builder<'py> {
+        Builder {
+            made: Self::WARM,
+            ..Builder::new(py)
         }
     }
 
@@ -60,12 +76,24 @@ impl<'py> Builder<'py> {
 
     /// A string value: shared when short and seen recently.
     pub fn string(&mut self, text: &str) -> Bound<'py, PyAny> {
+        if !self.warm() {
+            return PyString::new(self.py, text).into_any();
+        }
         self.words.get(self.py, text)
+    }
+
+    /// True once the answer has made enough values for sharing to pay.
+    fn warm(&mut self) -> bool {
+        if self.made < Self::WARM {
+            self.made += 1;
+            return false;
+        }
+        true
     }
 
     /// An unsigned integer value: shared when small.
     pub fn uint(&mut self, n: u64) -> PyResult<Bound<'py, PyAny>> {
-        if n >= Self::SMALL_INTS {
+        if n >= Self::SMALL_INTS || !self.warm() {
             return Ok(n.into_pyobject(self.py)?.into_any());
         }
         let i = n as usize;
@@ -191,16 +219,18 @@ struct WordCache<'py> {
 impl<'py> WordCache<'py> {
     const SLOTS: usize = 1024;
 
+    /// An empty cache; its table is made on first use.
     fn new() -> WordCache<'py> {
-        WordCache {
-            slots: (0..Self::SLOTS).map(|_| None).collect(),
-        }
+        WordCache { slots: Vec::new() }
     }
 
     fn get(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
         let Some(short) = Short::of(text.as_bytes()) else {
             return PyString::new(py, text).into_any();
         };
+        if self.slots.is_empty() {
+            self.slots = (0..Self::SLOTS).map(|_| None).collect();
+        }
         let slot = &mut self.slots[short.hash() % Self::SLOTS];
         if let Some((seen, obj)) = slot {
             if *seen == short {

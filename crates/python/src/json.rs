@@ -386,11 +386,16 @@ mod tests {
     /// What the reader makes of `text` as a whole document, shown as Python's
     /// `repr` (which tells `True` from `1` and shows key order), or None.
     fn ours(py: Python<'_>, text: &str) -> Option<String> {
-        let mut builder = Builder::new(py);
-        let mut reader = Reader::new(text, &mut builder);
-        let value = reader.value()?;
-        reader.end()?;
-        Some(value.repr().ok()?.to_string())
+        // Cold (no value shared, as for a small answer) and warm (shared from
+        // the first value) must read alike.
+        let mut shown = [Builder::new(py), Builder::warmed(py)].map(|mut builder| {
+            let mut reader = Reader::new(text, &mut builder);
+            let value = reader.value()?;
+            reader.end()?;
+            Some(value.repr().ok()?.to_string())
+        });
+        assert_eq!(shown[0], shown[1], "cold and warm differ on {text:?}");
+        shown[0].take()
     }
 
     /// What the core's parser makes of it, converted as the slow path does.

@@ -84,14 +84,23 @@ fn note(state: &mut State, records: &DictRecords) {
 }
 
 impl Shared {
-    /// One step of the iterator, with the numbers copied for the properties.
-    fn step(&self, records: &mut DictRecords) -> Option<Item> {
+    /// One step of the iterator into `pending`, with the numbers copied for
+    /// the properties under the same lock (so `position` never counts an item
+    /// twice or not at all); false at the end of the list.
+    fn step_into_pending(&self, records: &mut DictRecords) -> bool {
         let item = records.next();
-        note(&mut lock(&self.state), records);
-        item
+        let mut state = lock(&self.state);
+        note(&mut state, records);
+        match item {
+            Some(item) => {
+                state.pending.push_back(item);
+                true
+            }
+            None => false,
+        }
     }
 
-    /// [`Shared::step`] if the item is at hand (see `Records::next_if_ready`).
+    /// The next item if it is at hand (see `Records::next_if_ready`).
     /// Past a page's first record (taking the second starts the fetch ahead),
     /// the rest of the page moves to `pending` at once, so the following
     /// `next()` calls take their records without the iterator's lock.
@@ -145,29 +154,32 @@ impl PyRecords {
 
     /// The next item without handing over to a worker: a buffered record, the
     /// end, or a page the helper fetches ahead, waited for here in slices
-    /// without the GIL (Python's signal handlers run between them; an
-    /// interrupt loses nothing, the page stays with the helper) and decoded
-    /// with it. `None` when the page must be fetched (a worker does that, see
+    /// without the GIL and decoded with it. Between slices the iterator's lock
+    /// is released and Python's signal handlers run (an interrupt loses
+    /// nothing: the page stays with the helper; a handler may use the iterator
+    /// too). `None` when the page must be fetched (a worker does that, see
     /// `step_with_network`) or another thread holds the iterator.
     fn step_on_this_thread(&self, py: Python<'_>) -> PyResult<Option<Option<Item>>> {
-        let mut guard = match self.shared.records.try_lock() {
-            Ok(r) => r,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return Ok(None),
-        };
-        let Some(records) = guard.as_mut() else {
-            return Ok(None);
-        };
-        // Checked again under the iterator's lock: a worker left over from
-        // another thread's interrupted `next()` may have just left its item.
-        if let Some(item) = self.shared.take_pending() {
-            return Ok(Some(Some(item)));
-        }
         loop {
+            let mut guard = match self.shared.records.try_lock() {
+                Ok(r) => r,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => return Ok(None),
+            };
+            let Some(records) = guard.as_mut() else {
+                return Ok(None);
+            };
+            // Checked again under the iterator's lock: a worker may have just
+            // left an item.
+            if let Some(item) = self.shared.take_pending() {
+                return Ok(Some(Some(item)));
+            }
             if let Some(item) = self.shared.step_if_ready(records) {
                 return Ok(Some(item));
             }
-            match py.detach(|| records.wait_ahead(wait::SLICE)) {
+            let waited = py.detach(|| records.wait_ahead(wait::SLICE));
+            drop(guard);
+            match waited {
                 AheadWait::Arrived => {}
                 AheadWait::Pending => py.check_signals()?,
                 AheadWait::Nothing => return Ok(None),
@@ -175,37 +187,35 @@ impl PyRecords {
         }
     }
 
+    /// The next item from a worker that fetches the page (holding the
+    /// iterator's lock) while this thread waits in slices. The worker leaves
+    /// the item in `pending`, under the iterator's lock, so an interrupted
+    /// caller's item keeps its place and `position` counts it as not taken.
     fn step_with_network(&self, py: Python<'_>) -> PyResult<Option<Item>> {
-        let shared = Arc::clone(&self.shared);
-        let back = Arc::clone(&self.shared);
-        wait::run(
-            py,
-            move |reply: wait::Reply<Option<Item>>| {
-                let mut guard = lock(&shared.records);
-                let Some(records) = guard.as_mut() else {
-                    let _ = reply.send(None);
-                    return;
-                };
-                // Checked again under the iterator's lock: an interrupted caller's
-                // item comes before anything fetched now.
-                if let Some(item) = shared.take_pending() {
-                    if let Err(Some(item)) = reply.send(Some(item)) {
-                        lock(&shared.state).pending.push_front(item);
-                    }
-                    return;
-                }
-                let item = shared.step(records);
-                if let Err(Some(item)) = reply.send(item) {
-                    lock(&shared.state).pending.push_back(item);
-                }
-            },
-            move |item| {
-                // Interrupted just as the item arrived: it is still the oldest.
-                if let Some(item) = item {
-                    lock(&back.state).pending.push_front(item);
-                }
-            },
-        )
+        loop {
+            let shared = Arc::clone(&self.shared);
+            let more = wait::run(
+                py,
+                move |reply: wait::Reply<bool>| {
+                    let mut guard = lock(&shared.records);
+                    let more = match guard.as_mut() {
+                        // An item left by an earlier worker comes first.
+                        Some(_) if !lock(&shared.state).pending.is_empty() => true,
+                        Some(records) => shared.step_into_pending(records),
+                        None => false,
+                    };
+                    let _ = reply.send(more);
+                },
+                drop,
+            )?;
+            if !more {
+                return Ok(None);
+            }
+            // Another thread may take it first: then step again.
+            if let Some(item) = self.shared.take_pending() {
+                return Ok(Some(item));
+            }
+        }
     }
 }
 
