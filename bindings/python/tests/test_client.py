@@ -354,3 +354,21 @@ def test_a_forked_child_reads_on_without_the_parents_prefetch_thread(sim: Sim) -
         time.sleep(0.02)
     assert os.waitstatus_to_exitcode(status) == 0
     assert first + [r["id"] for r in it] == list(range(1, 2501)), "the parent reads on too"
+
+
+def test_records_of_the_page_fetcher_reach_logging_queued(make_sim: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # The thread fetching pages ahead is runtel's own: its records are queued
+    # (it never takes the GIL) and reach the runtel logger with the pages.
+    sim = make_sim("--seed", "DomainCDR=50")
+    caplog.set_level(logging.DEBUG, logger="runtel")
+    c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD)
+    before = runtel._runtel._async_log_counts()
+    assert [r["id"] for r in c.records("DomainCDR", page_size=10)] == list(range(1, 51))
+    after = runtel._runtel._async_log_counts()
+    lines = [r.getMessage() for r in caplog.records if r.name == "runtel"]
+    # Pages 1-5 and the empty sixth: all six calls are logged; the ones the
+    # helper made (pages 2-6) went through the queue.
+    assert sum("DomainCDR.list action_id=" in line for line in lines) == 6, lines
+    assert after["queued"] - before["queued"] >= 5, (before, after)
+    assert after["batches"] > before["batches"]
+    assert not any(PASSWORD in line for line in lines)

@@ -12,12 +12,9 @@
 //!
 //! Logging: a `log` record emitted on a runtime thread does not take the GIL
 //! (that would stall the runtime thread behind the event loop, per record). It
-//! is queued and handed to the `runtel` logger in a batch, at the next moment
-//! this module holds the GIL anyway: when a result is built, or at `close`.
+//! is queued (see `crate::logging`) and handed to the `runtel` logger in a
+//! batch when a result is built, or at `close`.
 
-use std::cell::Cell;
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::{FutureExt, StreamExt};
@@ -40,96 +37,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 // ---------------------------------------------------------------------------
-// The runtime and the log queue.
-
-thread_local! {
-    /// True on the threads of this module's tokio runtime.
-    static ON_RUNTIME: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Records waiting for the GIL: (Python level, message).
-static LOG_QUEUE: Mutex<VecDeque<(i32, String)>> = Mutex::new(VecDeque::new());
-/// At most this many records wait; beyond, records are counted and dropped.
-const LOG_QUEUE_MAX: usize = 10_000;
-static LOG_DROPPED: AtomicU64 = AtomicU64::new(0);
-/// Records queued, and batches handed to Python, since the start (for tests).
-static LOG_QUEUED: AtomicU64 = AtomicU64::new(0);
-static LOG_BATCHES: AtomicU64 = AtomicU64::new(0);
-/// The `runtel` logger's effective level as last seen (0: not known yet, so
-/// everything is queued).
-static LOG_LEVEL: AtomicI32 = AtomicI32::new(0);
-
-/// Called by the log bridge first: on a runtime thread the record is queued
-/// (true), elsewhere the bridge hands it to Python itself (false).
-pub fn queue_log(record: &log::Record<'_>) -> bool {
-    if !ON_RUNTIME.with(Cell::get) {
-        return false;
-    }
-    let level = crate::logging::python_level(record.level());
-    if level < LOG_LEVEL.load(Ordering::Relaxed) {
-        return true;
-    }
-    let mut q = lock(&LOG_QUEUE);
-    if q.len() >= LOG_QUEUE_MAX {
-        LOG_DROPPED.fetch_add(1, Ordering::Relaxed);
-    } else {
-        q.push_back((level, record.args().to_string()));
-        LOG_QUEUED.fetch_add(1, Ordering::Relaxed);
-    }
-    true
-}
-
-/// ``{"queued": ..., "batches": ...}``: log records of runtime threads queued,
-/// and the batches they were handed to Python in (tests read it).
-#[pyfunction]
-#[pyo3(name = "_async_log_counts")]
-pub fn async_log_counts(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("queued", LOG_QUEUED.load(Ordering::Relaxed))?;
-    d.set_item("batches", LOG_BATCHES.load(Ordering::Relaxed))?;
-    Ok(d)
-}
-
-/// The `runtel` logger (a logger object lives as long as the interpreter).
-static RUNTEL_LOGGER: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
-
-/// Hands the queued records to the `runtel` logger (the GIL is held).
-fn flush_logs(py: Python<'_>) {
-    let records: Vec<_> = lock(&LOG_QUEUE).drain(..).collect();
-    let dropped = LOG_DROPPED.swap(0, Ordering::Relaxed);
-    if !records.is_empty() {
-        LOG_BATCHES.fetch_add(1, Ordering::Relaxed);
-    }
-    // A broken handler must not fail the call whose result is being built.
-    let _ = (|| -> PyResult<()> {
-        let logger = RUNTEL_LOGGER
-            .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-                Ok(py
-                    .import("logging")?
-                    .call_method1("getLogger", ("runtel",))?
-                    .unbind())
-            })?
-            .bind(py);
-        for (level, message) in records {
-            if logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
-                logger.call_method1("log", (level, "%s", message))?;
-            }
-        }
-        if dropped > 0 {
-            logger.call_method1(
-                "warning",
-                (
-                    "%d log records of the async client were dropped (more than %d waited)",
-                    dropped,
-                    LOG_QUEUE_MAX,
-                ),
-            )?;
-        }
-        let effective: i32 = logger.call_method0("getEffectiveLevel")?.extract()?;
-        LOG_LEVEL.store(effective, Ordering::Relaxed);
-        Ok(())
-    })();
-}
+// The runtime.
 
 /// Sets up the runtime pyo3-async-runtimes uses (before its first use) and
 /// adds the classes to the module.
@@ -138,9 +46,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     builder
         .enable_all()
         .thread_name("runtel-async")
-        .on_thread_start(|| ON_RUNTIME.with(|c| c.set(true)));
+        .on_thread_start(crate::logging::queue_on_this_thread);
     pyo3_async_runtimes::tokio::init(builder);
-    m.add_function(wrap_pyfunction!(async_log_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::logging::log_queue_counts, m)?)?;
     m.add_class::<PyAsyncClient>()?;
     m.add_class::<PyAsyncRecords>()?;
     m.add_class::<AsyncObjectProxy>()?;
@@ -173,7 +81,7 @@ impl<'py> IntoPyObject<'py> for Outcome {
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        flush_logs(py);
+        crate::logging::flush_and_read_level(py);
         let raise = |e: Error| Err(to_py_err(py, &e));
         match self {
             Outcome::Response(Ok(r)) => {
@@ -192,7 +100,7 @@ impl<'py> IntoPyObject<'py> for Outcome {
                      exception was being raised (that one is raised): {}",
                     e.detail()
                 );
-                flush_logs(py);
+                crate::logging::flush_and_read_level(py);
                 Ok(false.into_bound_py_any(py)?)
             }
             Outcome::Record(Some(Ok(v))) => to_py(py, &v),
@@ -322,7 +230,7 @@ impl PyAsyncClient {
             unreachable!("options serialize to an object")
         };
         let client = AsyncClient::with_options(base_url, options).map_err(|e| to_py_err(py, &e))?;
-        flush_logs(py);
+        crate::logging::flush_and_read_level(py);
         Ok(PyAsyncClient {
             url: client.endpoint_url().to_owned(),
             client: Mutex::new(Some(client)),

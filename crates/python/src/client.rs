@@ -230,6 +230,9 @@ impl PyClient {
             unreachable!("options serialize to an object")
         };
         let client = Client::with_options(base_url, options).map_err(|e| to_py_err(py, &e))?;
+        // The level records of runtel's own threads are queued by starts as the
+        // program has it now.
+        crate::logging::flush_and_read_level(py);
         Ok(PyClient {
             url: client.endpoint_url().to_owned(),
             client: Mutex::new(Some(client)),

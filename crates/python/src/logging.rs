@@ -1,11 +1,50 @@
 //! Rust `log` records into Python's `logging`, under the `runtel` logger.
+//!
+//! A record made on a thread Python knows (the main thread, a `threading`
+//! thread, a worker of `wait`) is handed to the logger at once, with the GIL.
+//! A record made on any other thread (the core's prefetch and login helpers,
+//! the async client's runtime threads) does not take the GIL: it is queued and
+//! handed over in a batch the next time this module holds the GIL anyway (a
+//! call returning, a page of records, an async result). Taking the GIL there
+//! would stall the helper behind Python per record, and near exit it could
+//! attach to an interpreter that is finalizing, which can crash the process.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
 
 struct Bridge;
 
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+thread_local! {
+    /// True on threads that always queue (the async client's runtime).
+    static QUEUES: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Records waiting for the GIL: (Python level, message).
+static QUEUE: Mutex<VecDeque<(i32, String)>> = Mutex::new(VecDeque::new());
+/// True while [`QUEUE`] may hold records, or a record was filtered by a level
+/// that may be stale (so a flush with nothing to do costs one load).
+static QUEUE_USED: AtomicBool = AtomicBool::new(false);
+/// At most this many records wait; beyond, records are counted and dropped.
+const QUEUE_MAX: usize = 10_000;
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Records queued, and batches handed to Python, since the start (for tests).
+static QUEUED: AtomicU64 = AtomicU64::new(0);
+static BATCHES: AtomicU64 = AtomicU64::new(0);
+/// The `runtel` logger's effective level as last seen (0: not known yet, so
+/// everything is queued).
+static LEVEL: AtomicI32 = AtomicI32::new(0);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub(crate) fn python_level(level: log::Level) -> i32 {
     match level {
@@ -17,6 +56,97 @@ pub(crate) fn python_level(level: log::Level) -> i32 {
     }
 }
 
+/// Makes this thread queue its records (for the async client's runtime).
+pub fn queue_on_this_thread() {
+    QUEUES.with(|q| q.set(true));
+}
+
+/// True when a record made here must be queued: a thread marked by
+/// [`queue_on_this_thread`], or one Python has no thread state for.
+fn must_queue_here() -> bool {
+    // SAFETY: only reads this thread's own slot; callable without the GIL.
+    QUEUES.with(Cell::get) || unsafe { pyo3::ffi::PyGILState_GetThisThreadState().is_null() }
+}
+
+fn queue(level: i32, message: String) {
+    if level < LEVEL.load(Ordering::Relaxed) {
+        // Below the level last seen; the next flush reads the level again (the
+        // program may have lowered it since).
+        QUEUE_USED.store(true, Ordering::Release);
+        return;
+    }
+    let mut q = lock(&QUEUE);
+    if q.len() >= QUEUE_MAX {
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+    } else {
+        q.push_back((level, message));
+        QUEUED.fetch_add(1, Ordering::Relaxed);
+    }
+    QUEUE_USED.store(true, Ordering::Release);
+}
+
+/// Hands the queued records to the `runtel` logger (the GIL is held). Cheap
+/// when nothing is queued.
+pub fn flush_queued(py: Python<'_>) {
+    if QUEUE_USED.load(Ordering::Acquire) {
+        flush_and_read_level(py);
+    }
+}
+
+/// [`flush_queued`], and the logger's level read again in any case (a client
+/// being made, an async result: the program may have changed the level).
+pub fn flush_and_read_level(py: Python<'_>) {
+    QUEUE_USED.store(false, Ordering::Release);
+    let records: Vec<_> = lock(&QUEUE).drain(..).collect();
+    let dropped = DROPPED.swap(0, Ordering::Relaxed);
+    if !records.is_empty() {
+        BATCHES.fetch_add(1, Ordering::Relaxed);
+    }
+    // A broken handler must not fail the call whose result is being built.
+    let _ = (|| -> PyResult<()> {
+        let logger = runtel_logger(py)?.bind(py);
+        for (level, message) in records {
+            if logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
+                logger.call_method1("log", (level, "%s", message))?;
+            }
+        }
+        if dropped > 0 {
+            logger.call_method1(
+                "warning",
+                (
+                    "%d log records of runtel's own threads were dropped (more than %d waited)",
+                    dropped,
+                    QUEUE_MAX,
+                ),
+            )?;
+        }
+        let effective: i32 = logger.call_method0("getEffectiveLevel")?.extract()?;
+        LEVEL.store(effective, Ordering::Relaxed);
+        Ok(())
+    })();
+}
+
+fn runtel_logger(py: Python<'_>) -> PyResult<&Py<PyAny>> {
+    LOGGER.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py
+            .import("logging")?
+            .call_method1("getLogger", ("runtel",))?
+            .unbind())
+    })
+}
+
+/// ``_log_queue_counts()`` (also ``_async_log_counts()``): ``{"queued": ...,
+/// "batches": ...}``, the records of runtel's own threads queued so far and the
+/// batches they were handed to Python in (tests read it).
+#[pyfunction]
+#[pyo3(name = "_async_log_counts")]
+pub fn log_queue_counts(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("queued", QUEUED.load(Ordering::Relaxed))?;
+    d.set_item("batches", BATCHES.load(Ordering::Relaxed))?;
+    Ok(d)
+}
+
 impl log::Log for Bridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
         // ureq's wire dumps carry the token and password; ureq's other records are noise.
@@ -25,23 +155,21 @@ impl log::Log for Bridge {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if !self.enabled(record.metadata()) || crate::wait::must_not_attach_here() {
+        if !self.enabled(record.metadata()) {
             return;
         }
-        // The async client's runtime threads queue records instead of taking the GIL.
-        if crate::aio::queue_log(record) {
+        let level = python_level(record.level());
+        if must_queue_here() {
+            queue(level, record.args().to_string());
+            return;
+        }
+        if crate::wait::must_not_attach_here() {
             return;
         }
         // Interpreter shutdown or a broken handler must not take the caller down.
         let _ = Python::try_attach(|py| -> PyResult<()> {
-            let logger = LOGGER.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-                Ok(py
-                    .import("logging")?
-                    .call_method1("getLogger", ("runtel",))?
-                    .unbind())
-            })?;
-            let logger = logger.bind(py);
-            let level = python_level(record.level());
+            flush_queued(py);
+            let logger = runtel_logger(py)?.bind(py);
             if logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
                 logger.call_method1("log", (level, "%s", record.args().to_string()))?;
             }

@@ -247,10 +247,15 @@ impl PyRecords {
     fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let item = match self.shared.take_pending() {
             Some(item) => Some(item),
-            None => match self.step_on_this_thread(py)? {
-                Some(item) => item,
-                None => self.step_with_network(py)?,
-            },
+            None => {
+                let item = match self.step_on_this_thread(py)? {
+                    Some(item) => item,
+                    None => self.step_with_network(py)?,
+                };
+                // What the helper fetching ahead logged reaches `logging`.
+                crate::logging::flush_queued(py);
+                item
+            }
         };
         match item {
             None => Err(PyStopIteration::new_err(())),

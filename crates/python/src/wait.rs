@@ -384,6 +384,7 @@ where
     let worker_slot = Arc::clone(&slot);
     let Some(pool) = main_thread_pool(py) else {
         py.detach(move || execute(worker_slot, job));
+        crate::logging::flush_queued(py);
         return Ok(unwrap(slot.wait(Duration::ZERO).expect("the job has run")));
     };
     if let Err(job) = pool.submit(Box::new(move || execute(worker_slot, job))) {
@@ -392,6 +393,8 @@ where
     }
     loop {
         if let Some(outcome) = py.detach(|| slot.wait(SLICE)) {
+            // The worker's records (and its helpers') reach `logging` now.
+            crate::logging::flush_queued(py);
             return Ok(unwrap(outcome));
         }
         if let Err(e) = py.check_signals() {
@@ -430,7 +433,9 @@ where
     F: FnOnce() -> R + Send,
 {
     if !runs_signal_handlers(py) {
-        return Ok(py.detach(work));
+        let result = py.detach(work);
+        crate::logging::flush_queued(py);
+        return Ok(result);
     }
     let raised: Arc<Mutex<Option<PyErr>>> = Arc::default();
     let slot = Arc::clone(&raised);
@@ -448,6 +453,9 @@ where
             work,
         )
     });
+    // Records of helper threads the work used (a login, a connect) reach
+    // `logging` now.
+    crate::logging::flush_queued(py);
     let raised = lock(&raised).take();
     match raised {
         Some(e) => Err(e),
