@@ -7,9 +7,10 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use runtel_protocol::{parse_page, record_id_in, Error, Expected, Limits};
+use runtel_protocol::{parse_page, record_id_in, scan_list_records, Error, Expected, Limits};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::client::Decoder;
 use crate::records::{PagedRecord, RecordId, RecordsPage};
@@ -62,37 +63,30 @@ impl<T: DeserializeOwned + Send> Decoder for KeyedPageDecoder<T> {
         body: Vec<u8>,
         limits: &Limits,
     ) -> Result<RecordsPage<Keyed<T>>, Error> {
-        // Each record's text is cut out once, then read twice: into `T`, and
-        // for its `id`. Errors (an error envelope, bad JSON) are parse_page's.
-        let page = parse_page::<Box<RawValue>>(expected, status, &body, limits)?;
-        let fingerprint = RecordsPage::<Keyed<T>>::fingerprint_of(
-            page.records.len(),
-            page.records.first().map(|r| r.get()),
-            page.records.last().map(|r| r.get()),
-        );
+        // One parse into `T` (its errors name the record's path), and the ids
+        // and the texts for the fingerprint from a structural scan, several
+        // times cheaper than reading each record again.
+        let page = parse_page::<T>(expected, status, &body, limits)?;
         let total_count = page.total_count();
         let notifies = page.notifies().to_vec();
-        let mut records = Vec::with_capacity(page.records.len());
-        for raw in &page.records {
-            match serde_json::from_str::<T>(raw.get()) {
-                Ok(record) => records.push(Keyed {
-                    record,
-                    id: record_id(raw.get()),
-                }),
-                // The typed path over the whole body names the record's path.
-                Err(_) => {
-                    return Err(match parse_page::<T>(expected, status, &body, limits) {
-                        Err(e) => e,
-                        Ok(_) => Error::unexpected_shape(
-                            expected.obj,
-                            expected.action,
-                            "a record does not fit the requested type".into(),
-                            "$.list",
-                        ),
-                    })
-                }
-            }
-        }
+        let n = page.records.len();
+        let (ids, fingerprint) = match scan_list_records(&body).filter(|s| s.len() == n) {
+            Some(scanned) => (
+                scanned.iter().map(|r| r.id.and_then(id_of_text)).collect(),
+                fingerprint(
+                    n,
+                    scanned.first().map(|r| r.text),
+                    scanned.last().map(|r| r.text),
+                ),
+            ),
+            None => ids_by_parsing(expected, status, &body, limits)?,
+        };
+        let records = page
+            .records
+            .into_iter()
+            .zip(ids)
+            .map(|(record, id)| Keyed { record, id })
+            .collect();
         Ok(RecordsPage {
             records,
             total_count,
@@ -100,6 +94,45 @@ impl<T: DeserializeOwned + Send> Decoder for KeyedPageDecoder<T> {
             fingerprint,
         })
     }
+}
+
+fn fingerprint(len: usize, first: Option<&str>, last: Option<&str>) -> u64 {
+    RecordsPage::<()>::fingerprint_of(len, first, last)
+}
+
+/// A record's id from the raw JSON text of its `id` value (valid JSON: the
+/// page parsed).
+fn id_of_text(raw: &str) -> Option<RecordId> {
+    match raw.parse::<i64>() {
+        // The usual id, without building a `Value`.
+        Ok(n) => Some(RecordId::Int(n)),
+        Err(_) => serde_json::from_str::<Value>(raw)
+            .ok()
+            .and_then(RecordId::from_json),
+    }
+}
+
+/// The ids and the fingerprint of a page the scan cannot read (another
+/// shape, escaped keys): each record's text cut out by the parser, its id
+/// read from it.
+fn ids_by_parsing(
+    expected: Expected<'_>,
+    status: u16,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<(Vec<Option<RecordId>>, u64), Error> {
+    let page = parse_page::<Box<RawValue>>(expected, status, body, limits)?;
+    let ids = page
+        .records
+        .iter()
+        .map(|raw| record_id(raw.get()))
+        .collect();
+    let print = fingerprint(
+        page.records.len(),
+        page.records.first().map(|r| r.get()),
+        page.records.last().map(|r| r.get()),
+    );
+    Ok((ids, print))
 }
 
 #[cfg(test)]
@@ -125,5 +158,44 @@ mod tests {
         for none in [r#"{"id":null}"#, r#"{"x":1}"#, "[5]", "5", r#""id""#] {
             assert_eq!(id(none).id_text(), None, "{none}");
         }
+    }
+
+    const RECORDS: &str = r#"{"id":5},{"id":"5"},{"id":1,"id":2},{"id":18446744073709551616},
+        {"id":-9223372036854775808},{"id":null},{"x":1},[5],5,"id",{"id":1.50},{"id":-0},
+        {"id":{"a":1}},{"id":[1]},{"id":true},{"id":"\u0035"},{"n":{"id":3}},{}"#;
+
+    fn decode(body: &str) -> RecordsPage<Keyed<Value>> {
+        let expected = Expected::new("a-1", "DomainCDR", "list");
+        KeyedPageDecoder::<Value>::new()
+            .decode(expected, 200, body.as_bytes().to_vec(), &Limits::default())
+            .unwrap()
+    }
+
+    /// The ids read from the scan are the ids read by parsing each record, and
+    /// a page the scan gives up on (an escaped key) is read the other way.
+    #[test]
+    fn a_scanned_page_and_a_parsed_one_give_the_same_ids() {
+        let body = format!(r#"{{"code":200,"action_id":"a-1","list":[{RECORDS}]}}"#);
+        let scanned = scan_list_records(body.as_bytes()).expect("the plain shape");
+        let by_scan: Vec<Option<RecordId>> =
+            scanned.iter().map(|r| r.id.and_then(id_of_text)).collect();
+        let by_parse: Vec<Option<RecordId>> = scanned.iter().map(|r| record_id(r.text)).collect();
+        assert_eq!(by_scan, by_parse);
+        assert_eq!(by_scan[0], Some(RecordId::Int(5)));
+        assert_eq!(by_scan[2], Some(RecordId::Int(2)), "the last wins");
+        assert_eq!(by_scan[10], Some(RecordId::Text("1.50".into())));
+
+        let page = decode(&body);
+        let ids: Vec<Option<RecordId>> = page.records.iter().map(|k| k.id.clone()).collect();
+        assert_eq!(ids, by_parse);
+        // An escaped key elsewhere in the page: no scan, the same ids.
+        let escaped = body.replace(r#"{}]"#, r#"{"\u0078":1}]"#);
+        assert!(scan_list_records(escaped.as_bytes()).is_none());
+        let other = decode(&escaped);
+        let other_ids: Vec<Option<RecordId>> = other.records.iter().map(|k| k.id.clone()).collect();
+        assert_eq!(other_ids, by_parse);
+        // Equal pages, equal fingerprints; the fingerprint sees the last record.
+        assert_eq!(decode(&body).fingerprint, page.fingerprint);
+        assert_ne!(other.fingerprint, page.fingerprint);
     }
 }

@@ -35,6 +35,7 @@ pub mod catalog;
 mod datetime;
 mod duration;
 mod error;
+mod extra;
 mod filter;
 mod page;
 mod policy;
@@ -54,7 +55,7 @@ pub use error::{
     TransportCause, TransportErrorInfo,
 };
 pub use filter::{field, Condition, FieldRef, Filter, Op};
-pub use page::{check_list_answer, parse_page, record_id_in, ListCheck, Page};
+pub use page::{check_list_answer, parse_page, record_id_in, scan_list_records, ListCheck, Page};
 pub use policy::{
     is_token_rejection, CallPolicy, CallStep, LoginAttempt, PolicyOptions, RawAnswer, RetryPolicy,
     TransportFailure,
@@ -64,6 +65,7 @@ pub use request::{ActionIdGenerator, Call, Endpoint, HostIdentity, HttpRequest, 
 pub use response::{
     classify_auth_error, is_success_envelope, parse_response, Expected, Limits, Response,
 };
+pub use scan::ScannedRecord;
 pub use secret::{Secret, MASK};
 pub use session::{
     parse_http_date, GuardDecision, LoginGuard, LoginOutcome, Session, SessionStatus,

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::response::{deserialize_at, is_success_envelope, parse_response, Expected, Limits};
+use crate::scan::ScannedRecord;
 
 /// One page of a list answer, its records typed.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,8 +176,8 @@ fn quick_check(
     if !is_success_envelope(expected, status, &head) {
         return None;
     }
-    let mut ids = Vec::with_capacity(scanned.ids.len());
-    for raw in scanned.ids {
+    let mut ids = Vec::with_capacity(scanned.records.len());
+    for raw in scanned.records.iter().filter_map(|r| r.id) {
         // The usual id, an integer as JSON writes it, is its own text.
         if is_json_integer(raw) {
             ids.push(raw.to_owned());
@@ -194,7 +195,7 @@ fn quick_check(
         http_status: status,
     };
     Some(ListCheck {
-        records: scanned.records,
+        records: scanned.records.len(),
         total_count: page.total_count(),
         ids,
     })
@@ -207,6 +208,19 @@ fn is_json_integer(raw: &str) -> bool {
     !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
         && (digits.len() == 1 || !digits.starts_with('0'))
+}
+
+/// The records of a list answer of the plain shape (one object whose `list`
+/// is an array, no escaped keys at its top level or in its records), each as
+/// its JSON text and its `id`'s, found by following quotes and brackets:
+/// several times faster than a parse, and validating nothing. `None` for any
+/// other shape, or a body that is not UTF-8. For a decoder that parses the
+/// page into its own type and also needs each record's `id` (the client's
+/// typed records): parse the answer too, and trust the scan only when it finds
+/// as many records as the parse.
+pub fn scan_list_records(body: &[u8]) -> Option<Vec<ScannedRecord<'_>>> {
+    let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    Some(crate::scan::scan_list_answer(std::str::from_utf8(text).ok()?)?.records)
 }
 
 /// The `id` of one record given as JSON text, read as a [`Value`] record's
@@ -240,8 +254,9 @@ impl<'de> Visitor<'de> for IdOnlyVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<IdOnly, A::Error> {
         let mut id = None;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if key == "id" {
+        // Keys borrowed from the text (a `Cow` key would be copied every time).
+        while let Some(key) = map.next_key::<crate::extra::Key<'de>>()? {
+            if key.as_str() == "id" {
                 // A repeated key: the last wins, as in a `Value`.
                 id = Some(map.next_value::<Value>()?);
             } else {

@@ -13,11 +13,19 @@
 pub(crate) struct Scanned<'a> {
     /// The top-level members other than `list`, as raw JSON text, in order.
     pub head: Vec<(&'a str, &'a str)>,
-    /// How many records `list` holds.
-    pub records: usize,
-    /// The raw JSON text of each record's `id` (the last one of a repeated key),
-    /// for the records that are objects with one.
-    pub ids: Vec<&'a str>,
+    /// The records of `list`, in order.
+    pub records: Vec<ScannedRecord<'a>>,
+}
+
+/// One record of a list answer as a structural scan finds it: nothing in it is
+/// validated (a parse of the answer must accept it too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScannedRecord<'a> {
+    /// The record's JSON text, without the whitespace around it.
+    pub text: &'a str,
+    /// The raw JSON text of its `id` (the last one of a repeated key), when it
+    /// is an object with one.
+    pub id: Option<&'a str>,
 }
 
 /// Scans `text` (a list answer without a byte-order mark).
@@ -53,8 +61,10 @@ pub(crate) fn scan_list_answer(text: &str) -> Option<Scanned<'_>> {
     if s.at != s.b.len() {
         return None;
     }
-    let (records, ids) = list?;
-    Some(Scanned { head, records, ids })
+    Some(Scanned {
+        head,
+        records: list?,
+    })
 }
 
 struct Scanner<'a> {
@@ -162,26 +172,27 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The `list` array: its length and the records' ids.
-    fn records(&mut self) -> Option<(usize, Vec<&'a str>)> {
+    /// The `list` array: each record's text and id.
+    fn records(&mut self) -> Option<Vec<ScannedRecord<'a>>> {
         self.expect(b'[')?;
-        let mut count = 0;
-        let mut ids = Vec::new();
+        let mut records = Vec::new();
         if self.close(b']')? {
-            return Some((0, ids));
+            return Some(records);
         }
         loop {
-            self.ws();
-            if self.b.get(self.at) == Some(&b'{') {
-                if let Some(id) = self.record_id()? {
-                    ids.push(id);
-                }
+            let start = self.value_start()?;
+            let id = if self.b[start] == b'{' {
+                self.record_id()?
             } else {
                 self.skip_value()?;
-            }
-            count += 1;
+                None
+            };
+            records.push(ScannedRecord {
+                text: self.text.get(start..self.at)?,
+                id,
+            });
             if self.close(b']')? {
-                return Some((count, ids));
+                return Some(records);
             }
             self.expect(b',')?;
         }
@@ -244,8 +255,20 @@ mod tests {
             {"n": [1, {"id": 9}]}, {"id": "k\"1", "id": 3}, 5, [1], {} ],
             "total_count": 40, "body": {"list": []}} "#;
         let s = scan_list_answer(text).unwrap();
-        assert_eq!(s.records, 6);
-        assert_eq!(s.ids, vec!["7", "3"]);
+        let texts: Vec<&str> = s.records.iter().map(|r| r.text).collect();
+        let ids: Vec<Option<&str>> = s.records.iter().map(|r| r.id).collect();
+        assert_eq!(
+            texts,
+            vec![
+                r#"{"id": 7, "s": "x}]\"{"}"#,
+                r#"{"n": [1, {"id": 9}]}"#,
+                r#"{"id": "k\"1", "id": 3}"#,
+                "5",
+                "[1]",
+                "{}"
+            ]
+        );
+        assert_eq!(ids, vec![Some("7"), None, Some("3"), None, None, None]);
         assert_eq!(
             s.head,
             vec![
@@ -256,7 +279,7 @@ mod tests {
             ]
         );
         let empty = scan_list_answer(r#"{"list":[],"code":200}"#).unwrap();
-        assert_eq!((empty.records, empty.ids.len()), (0, 0));
+        assert_eq!(empty.records, vec![]);
     }
 
     #[test]

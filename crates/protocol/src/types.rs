@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::datetime::ServerDateTime;
+use crate::extra::deserialize_with_extra;
 use crate::secret::Secret;
 
 /// `body.version` of the auth answer.
@@ -406,7 +407,7 @@ impl CatalogRecord for DomainUser {
 /// A call record (`DomainCDR`), the object integrators pull most. The vendor
 /// documents none of its fields but `dt`: these are the ones seen, all optional,
 /// and anything else is kept in `extra`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct DomainCdr {
     /// Record id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -452,12 +453,32 @@ pub struct DomainCdr {
     pub extra: Map<String, Value>,
 }
 
+// Read without `flatten`: call records come by the million (see `extra`).
+deserialize_with_extra!(
+    DomainCdr,
+    [
+        id,
+        domain_id,
+        dt,
+        uuid,
+        direction,
+        src,
+        dst,
+        src_name,
+        duration,
+        billsec,
+        disposition,
+        gateway,
+        record
+    ]
+);
+
 impl CatalogRecord for DomainCdr {
     const OBJECT: &'static str = "DomainCDR";
 }
 
 /// The fields queue and agent logs share (seen, not documented; all optional).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct QueueLogFields {
     /// Record id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -487,6 +508,11 @@ pub struct QueueLogFields {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_with_extra!(
+    QueueLogFields,
+    [id, domain_id, dt, call_uuid, agent, queue, status, wait]
+);
 
 /// A queue call record (`DomainQueueCDR`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
