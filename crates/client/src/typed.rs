@@ -10,7 +10,6 @@ use std::marker::PhantomData;
 use runtel_protocol::{parse_page, record_id_in, scan_list_records, Error, Expected, Limits};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 use crate::client::Decoder;
 use crate::records::{PagedRecord, RecordId, RecordsPage};
@@ -70,17 +69,31 @@ impl<T: DeserializeOwned + Send> Decoder for KeyedPageDecoder<T> {
         let total_count = page.total_count();
         let notifies = page.notifies().to_vec();
         let n = page.records.len();
-        let (ids, fingerprint) = match scan_list_records(&body).filter(|s| s.len() == n) {
-            Some(scanned) => (
-                scanned.iter().map(|r| r.id.and_then(id_of_text)).collect(),
-                fingerprint(
-                    n,
-                    scanned.first().map(|r| r.text),
-                    scanned.last().map(|r| r.text),
+        let (ids, fingerprint): (Vec<Option<RecordId>>, u64) =
+            match scan_list_records(&body).filter(|s| s.len() == n) {
+                Some(scanned) => (
+                    scanned
+                        .iter()
+                        .map(|r| r.id.and_then(|id| id_of_text(id, r.text)))
+                        .collect(),
+                    fingerprint(
+                        n,
+                        scanned.first().map(|r| r.text),
+                        scanned.last().map(|r| r.text),
+                    ),
                 ),
-            ),
-            None => ids_by_parsing(expected, status, &body, limits)?,
-        };
+                None => ids_by_parsing(expected, status, &body, limits)?,
+            };
+        // Both reads cut the same records out of valid JSON; should they ever
+        // disagree, no record is dropped in silence.
+        if ids.len() != n {
+            return Err(Error::unexpected_shape(
+                expected.obj,
+                expected.action,
+                format!("{n} records read, {} ids", ids.len()),
+                "$.list",
+            ));
+        }
         let records = page
             .records
             .into_iter()
@@ -100,15 +113,18 @@ fn fingerprint(len: usize, first: Option<&str>, last: Option<&str>) -> u64 {
     RecordsPage::<()>::fingerprint_of(len, first, last)
 }
 
-/// A record's id from the raw JSON text of its `id` value (valid JSON: the
-/// page parsed).
-fn id_of_text(raw: &str) -> Option<RecordId> {
-    match raw.parse::<i64>() {
-        // The usual id, without building a `Value`.
-        Ok(n) => Some(RecordId::Int(n)),
-        Err(_) => serde_json::from_str::<Value>(raw)
-            .ok()
-            .and_then(RecordId::from_json),
+/// A record's id from the raw JSON text of its `id` value and the record's
+/// text: the usual ids (an integer, a string without escapes) read from the
+/// id's text alone, any other read from the record as [`record_id`] reads it
+/// (a value the parser refuses voids the id; the page's parse may have skipped
+/// it without looking).
+fn id_of_text(raw: &str, record: &str) -> Option<RecordId> {
+    if let Ok(n) = raw.parse::<i64>() {
+        return Some(RecordId::Int(n));
+    }
+    match raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(text) if !text.contains('\\') => Some(RecordId::Text(text.to_owned())),
+        _ => record_id(record),
     }
 }
 
@@ -137,6 +153,8 @@ fn ids_by_parsing(
 
 #[cfg(test)]
 mod tests {
+    use serde::de::IgnoredAny;
+
     use super::*;
 
     /// Ids as a `Value` record's `get("id")` gives them.
@@ -160,42 +178,77 @@ mod tests {
         }
     }
 
-    const RECORDS: &str = r#"{"id":5},{"id":"5"},{"id":1,"id":2},{"id":18446744073709551616},
+    const RECORDS: &str = r#"{"id":5},{"id":"5"},{"id":18446744073709551616},
         {"id":-9223372036854775808},{"id":null},{"x":1},[5],5,"id",{"id":1.50},{"id":-0},
-        {"id":{"a":1}},{"id":[1]},{"id":true},{"id":"\u0035"},{"n":{"id":3}},{}"#;
+        {"id":{"a":1}},{"id":[1]},{"id":true},{"id":"\u0035"},{"id":"a b"},{"n":{"id":3}},{}"#;
 
-    fn decode(body: &str) -> RecordsPage<Keyed<Value>> {
+    fn page_of(records: &str) -> String {
+        format!(r#"{{"code":200,"action_id":"a-1","list":[{records}]}}"#)
+    }
+
+    fn decode(body: &str) -> RecordsPage<Keyed<IgnoredAny>> {
         let expected = Expected::new("a-1", "DomainCDR", "list");
-        KeyedPageDecoder::<Value>::new()
+        KeyedPageDecoder::<IgnoredAny>::new()
             .decode(expected, 200, body.as_bytes().to_vec(), &Limits::default())
             .unwrap()
     }
 
-    /// The ids read from the scan are the ids read by parsing each record, and
-    /// a page the scan gives up on (an escaped key) is read the other way.
+    fn ids(page: &RecordsPage<Keyed<IgnoredAny>>) -> Vec<Option<RecordId>> {
+        page.records.iter().map(|k| k.id.clone()).collect()
+    }
+
+    /// Each record's id as the parser cuts the record out and reads it.
+    fn ids_by_record(body: &str) -> Vec<Option<RecordId>> {
+        let expected = Expected::new("a-1", "DomainCDR", "list");
+        let page = parse_page::<Box<RawValue>>(expected, 200, body.as_bytes(), &Limits::default());
+        page.unwrap()
+            .records
+            .iter()
+            .map(|r| record_id(r.get()))
+            .collect()
+    }
+
+    /// The ids of a scanned page are the ids read by parsing each record, and
+    /// a page the scan gives up on is read the other way, to the same ids.
     #[test]
     fn a_scanned_page_and_a_parsed_one_give_the_same_ids() {
-        let body = format!(r#"{{"code":200,"action_id":"a-1","list":[{RECORDS}]}}"#);
-        let scanned = scan_list_records(body.as_bytes()).expect("the plain shape");
-        let by_scan: Vec<Option<RecordId>> =
-            scanned.iter().map(|r| r.id.and_then(id_of_text)).collect();
-        let by_parse: Vec<Option<RecordId>> = scanned.iter().map(|r| record_id(r.text)).collect();
-        assert_eq!(by_scan, by_parse);
-        assert_eq!(by_scan[0], Some(RecordId::Int(5)));
-        assert_eq!(by_scan[2], Some(RecordId::Int(2)), "the last wins");
-        assert_eq!(by_scan[10], Some(RecordId::Text("1.50".into())));
-
+        let body = page_of(RECORDS);
+        assert!(
+            scan_list_records(body.as_bytes()).is_some(),
+            "the plain shape"
+        );
         let page = decode(&body);
-        let ids: Vec<Option<RecordId>> = page.records.iter().map(|k| k.id.clone()).collect();
-        assert_eq!(ids, by_parse);
-        // An escaped key elsewhere in the page: no scan, the same ids.
-        let escaped = body.replace(r#"{}]"#, r#"{"\u0078":1}]"#);
-        assert!(scan_list_records(escaped.as_bytes()).is_none());
-        let other = decode(&escaped);
-        let other_ids: Vec<Option<RecordId>> = other.records.iter().map(|k| k.id.clone()).collect();
-        assert_eq!(other_ids, by_parse);
-        // Equal pages, equal fingerprints; the fingerprint sees the last record.
+        assert_eq!(ids(&page), ids_by_record(&body));
+        assert_eq!(ids(&page)[0], Some(RecordId::Int(5)));
+        assert_eq!(ids(&page)[9], Some(RecordId::Text("1.50".into())));
+        assert_eq!(ids(&page)[15], Some(RecordId::Text("a b".into())));
+        // Given up on: an escaped key, a repeated id (the first one voids the
+        // record's id for the parser, though the page's parse skipped it).
+        let deep = format!(r#"{{"id":{}{}}}"#, "[".repeat(127), "]".repeat(127));
+        for odd in [
+            r#"{"\u0078":1}"#,
+            r#"{"id":1,"id":2}"#,
+            r#"{"id":"\ud800","id":5}"#,
+            deep.as_str(),
+        ] {
+            let body = page_of(&format!("{RECORDS},{odd}"));
+            assert_eq!(ids(&decode(&body)), ids_by_record(&body), "{odd}");
+        }
+        let repeated = page_of(r#"{"id":"\ud800","id":5},{"id":1,"id":2}"#);
+        assert_eq!(ids(&decode(&repeated)), vec![None, Some(RecordId::Int(2))]);
+        assert_eq!(ids(&decode(&page_of(&deep)))[0], None);
+        // Equal pages, equal fingerprints; the fingerprint sees the last record,
+        // and does not depend on the way the page was read.
         assert_eq!(decode(&body).fingerprint, page.fingerprint);
-        assert_ne!(other.fingerprint, page.fingerprint);
+        let other = page_of(&format!(r#"{RECORDS},{{"\u0078":1}}"#));
+        assert_ne!(decode(&other).fingerprint, page.fingerprint);
+        let (_, by_parsing) = ids_by_parsing(
+            Expected::new("a-1", "DomainCDR", "list"),
+            200,
+            body.as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(by_parsing, page.fingerprint);
     }
 }

@@ -1,22 +1,23 @@
 //! Deserializing a record type whose fields are all optional and whose other
 //! keys go to an `extra` map, without `#[serde(flatten)]`.
 //!
-//! `flatten` first copies every field of a record into serde's intermediate
-//! buffer, then reads the struct from the copy (and, with serde_json's
-//! `arbitrary_precision`, makes a `String` for every number on the way):
-//! several times the cost of reading the record, on the types integrators
-//! pull by the million (call records). [`deserialize_with_extra!`] reads each
-//! key once and puts its value where it belongs; the result is the same as the
-//! derived `flatten` implementation's (a differential test holds them
-//! together): missing fields are `None`, a known field given twice is an error,
-//! an unknown key given twice keeps its last value.
+//! With `flatten`, the derived implementation copies every key it does not
+//! know, with its value, into serde's intermediate buffer (with serde_json's
+//! `arbitrary_precision`, a `String` for every number there), then reads
+//! `extra` from the copy: a large share of the cost of reading a record, on
+//! the types integrators pull by the million (call records).
+//! [`deserialize_with_extra!`] reads each key once and puts its value where it
+//! belongs; the result is the same as the derived `flatten` implementation's
+//! (a differential test holds them together): missing fields and `null` are
+//! `None`, a known field given twice is an error, an unknown key given twice
+//! keeps its last value.
 
 use std::fmt;
 
 use serde::de::{Deserializer, Visitor};
 
 /// A record's key: borrowed from the input where it can be, owned when it had
-/// to be unescaped. Only unknown keys are ever copied.
+/// to be unescaped (so a key is copied only when it is unknown, or escaped).
 pub(crate) enum Key<'de> {
     Borrowed(&'de str),
     Owned(String),
@@ -72,7 +73,9 @@ impl<'de> Visitor<'de> for KeyVisitor {
 macro_rules! deserialize_with_extra {
     ($ty:ident, [$($field:ident),+ $(,)?]) => {
         impl<'de> ::serde::Deserialize<'de> for $ty {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::core::result::Result<$ty, D::Error> {
                 struct RecordVisitor;
 
                 impl<'de> ::serde::de::Visitor<'de> for RecordVisitor {
@@ -85,18 +88,18 @@ macro_rules! deserialize_with_extra {
                     fn visit_map<A: ::serde::de::MapAccess<'de>>(
                         self,
                         mut __map: A,
-                    ) -> Result<$ty, A::Error> {
-                        $(let mut $field = None;)+
+                    ) -> ::core::result::Result<$ty, A::Error> {
+                        $(let mut $field = ::core::option::Option::None;)+
                         let mut __extra = ::serde_json::Map::new();
-                        while let Some(__key) = __map.next_key::<$crate::extra::Key<'de>>()? {
+                        while let ::core::option::Option::Some(__key) = __map.next_key::<$crate::extra::Key<'de>>()? {
                             match __key.as_str() {
                                 $(stringify!($field) => {
                                     if $field.is_some() {
-                                        return Err(<A::Error as ::serde::de::Error>::duplicate_field(
+                                        return ::core::result::Result::Err(<A::Error as ::serde::de::Error>::duplicate_field(
                                             stringify!($field),
                                         ));
                                     }
-                                    $field = Some(__map.next_value()?);
+                                    $field = ::core::option::Option::Some(__map.next_value()?);
                                 })+
                                 _ => {
                                     let __value = __map.next_value()?;
@@ -104,8 +107,9 @@ macro_rules! deserialize_with_extra {
                                 }
                             }
                         }
-                        Ok($ty {
-                            $($field: $field.unwrap_or_default(),)+
+                        ::core::result::Result::Ok($ty {
+                            // `flatten`: only `Option` fields fit (missing is `None`).
+                            $($field: $field.flatten(),)+
                             extra: __extra,
                         })
                     }

@@ -211,7 +211,8 @@ fn is_json_integer(raw: &str) -> bool {
 }
 
 /// The records of a list answer of the plain shape (one object whose `list`
-/// is an array, no escaped keys at its top level or in its records), each as
+/// is an array, no escaped keys at its top level or at the top level of a
+/// record, no record with two `id`s), each as
 /// its JSON text and its `id`'s, found by following quotes and brackets:
 /// several times faster than a parse, and validating nothing. `None` for any
 /// other shape, or a body that is not UTF-8. For a decoder that parses the

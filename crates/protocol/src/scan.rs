@@ -1,12 +1,14 @@
 //! A quick structural scan of a list answer: where the envelope's top-level
-//! values are, how many records `list` holds and each record's `id`, found by
-//! following quotes and brackets only, several times faster than a parse.
+//! values are, and each record of `list` with its `id`, found by following
+//! quotes and brackets only, several times faster than a parse.
 //!
 //! The scan validates nothing inside the records: it serves
-//! [`check_list_answer`](crate::check_list_answer), whose caller decodes the
-//! page with the real parser later. It gives up (`None`) on anything but the
-//! plain shape (one object with a `list` array of records and no escaped keys),
-//! and the check then parses as before.
+//! [`check_list_answer`](crate::check_list_answer) and
+//! [`scan_list_records`](crate::scan_list_records), whose callers parse the
+//! answer with the real parser too. It gives up (`None`) on anything but the
+//! plain shape (one object with a `list` array of records, no escaped keys at
+//! its top level or at the top level of a record, no record with two `id`s),
+//! and its callers then parse as before.
 
 /// What the scan found.
 #[derive(Debug, PartialEq)]
@@ -198,7 +200,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// One record object: its `id` member's raw text, the rest skipped.
+    /// One record object: its `id` member's raw text, the rest skipped; None
+    /// (give up) for a repeated `id`.
     fn record_id(&mut self) -> Option<Option<&'a str>> {
         self.at += 1;
         let mut id = None;
@@ -210,6 +213,11 @@ impl<'a> Scanner<'a> {
             let start = self.value_start()?;
             self.skip_value()?;
             if key == "id" {
+                // A repeated `id`: the parser decides (an earlier one may not
+                // even parse, which voids the record's id).
+                if id.is_some() {
+                    return None;
+                }
                 id = Some(self.text.get(start..self.at)?);
             }
             if self.close(b'}')? {
@@ -252,7 +260,7 @@ mod tests {
     #[test]
     fn a_plain_answer_gives_its_head_count_and_ids() {
         let text = r#" {"code": 200, "action_id":"a-1", "list": [ {"id": 7, "s": "x}]\"{"},
-            {"n": [1, {"id": 9}]}, {"id": "k\"1", "id": 3}, 5, [1], {} ],
+            {"n": [1, {"id": 9}]}, {"k": "1\"", "id": 3}, 5, [1], {} ],
             "total_count": 40, "body": {"list": []}} "#;
         let s = scan_list_answer(text).unwrap();
         let texts: Vec<&str> = s.records.iter().map(|r| r.text).collect();
@@ -262,7 +270,7 @@ mod tests {
             vec![
                 r#"{"id": 7, "s": "x}]\"{"}"#,
                 r#"{"n": [1, {"id": 9}]}"#,
-                r#"{"id": "k\"1", "id": 3}"#,
+                r#"{"k": "1\"", "id": 3}"#,
                 "5",
                 "[1]",
                 "{}"
@@ -310,15 +318,16 @@ mod tests {
     #[test]
     fn anything_but_the_plain_shape_is_left_to_the_parser() {
         for text in [
-            r#"{"code":200}"#,          // no list
-            r#"{"list":null}"#,         // not an array
-            r#"{"list":[],"list":[]}"#, // repeated
-            r#"{"li\u0073t":[]}"#,      // escaped key
-            r#"{"list":[{"id":1}]"#,    // truncated
-            r#"{"list":[{"id":1}]} x"#, // trailing text
-            r#"{"list":[{"id":1,]}"#,   // a member missing
-            r#"[1]"#,                   // not an object
-            r#"{"list":["abc]}"#,       // unterminated string
+            r#"{"code":200}"#,               // no list
+            r#"{"list":null}"#,              // not an array
+            r#"{"list":[],"list":[]}"#,      // repeated
+            r#"{"li\u0073t":[]}"#,           // escaped key
+            r#"{"list":[{"id":1}]"#,         // truncated
+            r#"{"list":[{"id":1}]} x"#,      // trailing text
+            r#"{"list":[{"id":1,]}"#,        // a member missing
+            r#"{"list":[{"id":1,"id":2}]}"#, // a repeated id
+            r#"[1]"#,                        // not an object
+            r#"{"list":["abc]}"#,            // unterminated string
             "",
         ] {
             assert_eq!(scan_list_answer(text), None, "{text}");
