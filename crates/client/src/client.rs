@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use runtel_protocol::{
     is_token_rejection, parse_page, parse_response, ActionIdGenerator, AuthInfo, Call, CallPolicy,
-    CallStep, Endpoint, Error, Expected, HttpRequest, Limits, LoginAttempt, Page, PolicyOptions,
-    RawAnswer, Redactor, Response, Secret, Session, SessionStatus, TransportFailure,
+    CallStep, Endpoint, Error, Expected, HttpRequest, Limits, ListCheck, LoginAttempt, Page,
+    PolicyOptions, RawAnswer, Redactor, Response, Secret, Session, SessionStatus, TransportFailure,
 };
 use serde_json::Value;
 
@@ -440,6 +440,22 @@ pub trait Decoder: Sync {
         body: Vec<u8>,
         limits: &Limits,
     ) -> Result<Self::Output, Error>;
+
+    /// Decodes a list answer that was already checked with
+    /// [`runtel_protocol::check_list_answer`] (a page fetched ahead): a decoder
+    /// may use what the check found (where each record is) instead of finding
+    /// it again. By default, [`Decoder::decode`].
+    fn decode_checked(
+        &self,
+        expected: Expected<'_>,
+        status: u16,
+        body: Vec<u8>,
+        limits: &Limits,
+        check: &ListCheck,
+    ) -> Result<Self::Output, Error> {
+        let _ = check;
+        self.decode(expected, status, body, limits)
+    }
 }
 
 /// The default decoder: a [`Response`] holding the whole envelope.

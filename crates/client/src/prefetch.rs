@@ -61,7 +61,13 @@ impl FetchedPage {
         };
         // As the client does with a decoder's error inside a call.
         decoder
-            .decode(expected, self.status, self.body, client.limits())
+            .decode_checked(
+                expected,
+                self.status,
+                self.body,
+                client.limits(),
+                &self.check,
+            )
             .map_err(|mut e| {
                 e.redact(&Redactor::new(&self.secrets));
                 e
@@ -304,6 +310,7 @@ mod tests {
             records,
             total_count,
             ids: Vec::new(),
+            spans: None,
         }
     }
 
@@ -339,6 +346,7 @@ mod tests {
             records: 3,
             total_count: Some(250),
             ids: ids.iter().map(|s| s.to_string()).collect(),
+            spans: None,
         };
         // The same records (in any order): the pager will fail there.
         assert_eq!(

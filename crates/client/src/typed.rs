@@ -7,7 +7,9 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use runtel_protocol::{parse_page, record_id_in, scan_list_records, Error, Expected, Limits};
+use runtel_protocol::{
+    parse_page, record_id_in, scan_list_records, Error, Expected, Limits, ListCheck, RecordSpan,
+};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
@@ -62,28 +64,47 @@ impl<T: DeserializeOwned + Send> Decoder for KeyedPageDecoder<T> {
         body: Vec<u8>,
         limits: &Limits,
     ) -> Result<RecordsPage<Keyed<T>>, Error> {
-        // One parse into `T` (its errors name the record's path), and the ids
-        // and the texts for the fingerprint from a structural scan, several
-        // times cheaper than reading each record again.
+        let spans = scan_list_records(&body);
+        self.decode_with_spans(expected, status, body, limits, spans.as_deref())
+    }
+
+    fn decode_checked(
+        &self,
+        expected: Expected<'_>,
+        status: u16,
+        body: Vec<u8>,
+        limits: &Limits,
+        check: &ListCheck,
+    ) -> Result<RecordsPage<Keyed<T>>, Error> {
+        // The helper fetching ahead scanned the page already.
+        self.decode_with_spans(expected, status, body, limits, check.spans.as_deref())
+    }
+}
+
+impl<T: DeserializeOwned + Send> KeyedPageDecoder<T> {
+    /// One parse into `T` (its errors name the record's path); the ids and the
+    /// texts for the fingerprint from where a structural scan found the
+    /// records (`spans`), several times cheaper than reading each record again,
+    /// else by reading each record again.
+    fn decode_with_spans(
+        &self,
+        expected: Expected<'_>,
+        status: u16,
+        body: Vec<u8>,
+        limits: &Limits,
+        spans: Option<&[RecordSpan]>,
+    ) -> Result<RecordsPage<Keyed<T>>, Error> {
         let page = parse_page::<T>(expected, status, &body, limits)?;
         let total_count = page.total_count();
         let notifies = page.notifies().to_vec();
         let n = page.records.len();
-        let (ids, fingerprint): (Vec<Option<RecordId>>, u64) =
-            match scan_list_records(&body).filter(|s| s.len() == n) {
-                Some(scanned) => (
-                    scanned
-                        .iter()
-                        .map(|r| r.id.and_then(|id| id_of_text(id, r.text)))
-                        .collect(),
-                    fingerprint(
-                        n,
-                        scanned.first().map(|r| r.text),
-                        scanned.last().map(|r| r.text),
-                    ),
-                ),
-                None => ids_by_parsing(expected, status, &body, limits)?,
-            };
+        let scanned = spans
+            .filter(|s| s.len() == n)
+            .and_then(|spans| ids_from_spans(&body, spans));
+        let (ids, fingerprint) = match scanned {
+            Some(found) => found,
+            None => ids_by_parsing(expected, status, &body, limits)?,
+        };
         // Both reads cut the same records out of valid JSON; should they ever
         // disagree, no record is dropped in silence.
         if ids.len() != n {
@@ -109,22 +130,40 @@ impl<T: DeserializeOwned + Send> Decoder for KeyedPageDecoder<T> {
     }
 }
 
+/// The ids and the fingerprint of a page from where its records are; `None`
+/// if a span is not text (never, for a page that parsed).
+fn ids_from_spans(body: &[u8], spans: &[RecordSpan]) -> Option<(Vec<Option<RecordId>>, u64)> {
+    let text = |range: &std::ops::Range<usize>| std::str::from_utf8(body.get(range.clone())?).ok();
+    let mut ids = Vec::with_capacity(spans.len());
+    for span in spans {
+        ids.push(match &span.id {
+            Some(id) => id_of_text(text(id)?, || text(&span.text))?,
+            None => None,
+        });
+    }
+    let (first, last) = match (spans.first(), spans.last()) {
+        (Some(first), Some(last)) => (Some(text(&first.text)?), Some(text(&last.text)?)),
+        _ => (None, None),
+    };
+    Some((ids, fingerprint(spans.len(), first, last)))
+}
+
 fn fingerprint(len: usize, first: Option<&str>, last: Option<&str>) -> u64 {
     RecordsPage::<()>::fingerprint_of(len, first, last)
 }
 
-/// A record's id from the raw JSON text of its `id` value and the record's
-/// text: the usual ids (an integer, a string without escapes) read from the
-/// id's text alone, any other read from the record as [`record_id`] reads it
-/// (a value the parser refuses voids the id; the page's parse may have skipped
-/// it without looking).
-fn id_of_text(raw: &str, record: &str) -> Option<RecordId> {
+/// A record's id from the raw JSON text of its `id` value: the usual ids (an
+/// integer, a string without escapes) read from that text alone, any other
+/// from the record's text as [`record_id`] reads it (a value the parser
+/// refuses voids the id, though the page's parse may have skipped it without
+/// looking). `None` (outer) when the record's text is not at hand.
+fn id_of_text<'a>(raw: &str, record: impl FnOnce() -> Option<&'a str>) -> Option<Option<RecordId>> {
     if let Ok(n) = raw.parse::<i64>() {
-        return Some(RecordId::Int(n));
+        return Some(Some(RecordId::Int(n)));
     }
     match raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(text) if !text.contains('\\') => Some(RecordId::Text(text.to_owned())),
-        _ => record_id(record),
+        Some(text) if !text.contains('\\') => Some(Some(RecordId::Text(text.to_owned()))),
+        _ => Some(record_id(record()?)),
     }
 }
 
@@ -153,6 +192,7 @@ fn ids_by_parsing(
 
 #[cfg(test)]
 mod tests {
+    use runtel_protocol::check_list_answer;
     use serde::de::IgnoredAny;
 
     use super::*;
@@ -186,11 +226,28 @@ mod tests {
         format!(r#"{{"code":200,"action_id":"a-1","list":[{records}]}}"#)
     }
 
+    /// The page decoded as the caller fetching it decodes it, and as a page
+    /// fetched ahead (checked by the helper) is decoded: the same.
     fn decode(body: &str) -> RecordsPage<Keyed<IgnoredAny>> {
         let expected = Expected::new("a-1", "DomainCDR", "list");
-        KeyedPageDecoder::<IgnoredAny>::new()
-            .decode(expected, 200, body.as_bytes().to_vec(), &Limits::default())
-            .unwrap()
+        let limits = Limits::default();
+        let decoder = KeyedPageDecoder::<IgnoredAny>::new();
+        let page = decoder
+            .decode(expected, 200, body.as_bytes().to_vec(), &limits)
+            .unwrap();
+        // (The check reads ids as `Value`s: it refuses a lone surrogate that
+        // a type skipping the `id` never looks at, as `records()` would.)
+        if let Ok(check) = check_list_answer(expected, 200, body.as_bytes(), &limits) {
+            let checked = decoder
+                .decode_checked(expected, 200, body.as_bytes().to_vec(), &limits, &check)
+                .unwrap();
+            assert_eq!(checked, page, "{body}");
+            assert_eq!(
+                check.spans.is_some(),
+                scan_list_records(body.as_bytes()).is_some()
+            );
+        }
+        page
     }
 
     fn ids(page: &RecordsPage<Keyed<IgnoredAny>>) -> Vec<Option<RecordId>> {
@@ -234,6 +291,9 @@ mod tests {
             let body = page_of(&format!("{RECORDS},{odd}"));
             assert_eq!(ids(&decode(&body)), ids_by_record(&body), "{odd}");
         }
+        // Behind a byte-order mark: the spans count from the body's start.
+        let bom = format!("\u{feff}{body}");
+        assert_eq!(decode(&bom), page);
         let repeated = page_of(r#"{"id":"\ud800","id":5},{"id":1,"id":2}"#);
         assert_eq!(ids(&decode(&repeated)), vec![None, Some(RecordId::Int(2))]);
         assert_eq!(ids(&decode(&page_of(&deep)))[0], None);

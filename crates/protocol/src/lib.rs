@@ -65,7 +65,7 @@ pub use request::{ActionIdGenerator, Call, Endpoint, HostIdentity, HttpRequest, 
 pub use response::{
     classify_auth_error, is_success_envelope, parse_response, Expected, Limits, Response,
 };
-pub use scan::ScannedRecord;
+pub use scan::RecordSpan;
 pub use secret::{Secret, MASK};
 pub use session::{
     parse_http_date, GuardDecision, LoginGuard, LoginOutcome, Session, SessionStatus,

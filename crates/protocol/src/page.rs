@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::response::{deserialize_at, is_success_envelope, parse_response, Expected, Limits};
-use crate::scan::ScannedRecord;
+use crate::scan::RecordSpan;
 
 /// One page of a list answer, its records typed.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +120,10 @@ pub struct ListCheck {
     /// The `id` of each record that has one, as ids are compared when paging:
     /// a string as it is, any other JSON value as its JSON text.
     pub ids: Vec<String>,
+    /// Where each record and its `id` are in the body, when the check found
+    /// them by a structural scan (the usual shape of an answer; see
+    /// [`scan_list_records`]); `None` when it parsed the answer.
+    pub spans: Option<Vec<RecordSpan>>,
 }
 
 /// Checks a list answer as [`parse_response`] would (the same success rule,
@@ -152,6 +156,7 @@ pub fn check_list_answer(
         records,
         total_count,
         ids,
+        spans: None,
     })
 }
 
@@ -168,7 +173,9 @@ fn quick_check(
         return None;
     }
     let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let scanned = crate::scan::scan_list_answer(std::str::from_utf8(text).ok()?)?;
+    let bom = body.len() - text.len();
+    let text = std::str::from_utf8(text).ok()?;
+    let scanned = crate::scan::scan_list_answer(text)?;
     let mut head = Map::new();
     for (key, raw) in scanned.head {
         head.insert(key.to_owned(), serde_json::from_str::<Value>(raw).ok()?);
@@ -177,7 +184,8 @@ fn quick_check(
         return None;
     }
     let mut ids = Vec::with_capacity(scanned.records.len());
-    for raw in scanned.records.iter().filter_map(|r| r.id) {
+    for raw in scanned.records.iter().filter_map(|r| r.id.clone()) {
+        let raw = &text[raw];
         // The usual id, an integer as JSON writes it, is its own text.
         if is_json_integer(raw) {
             ids.push(raw.to_owned());
@@ -198,6 +206,13 @@ fn quick_check(
         records: scanned.records.len(),
         total_count: page.total_count(),
         ids,
+        spans: Some(
+            scanned
+                .records
+                .into_iter()
+                .map(|r| r.shifted(bom))
+                .collect(),
+        ),
     })
 }
 
@@ -210,18 +225,26 @@ fn is_json_integer(raw: &str) -> bool {
         && (digits.len() == 1 || !digits.starts_with('0'))
 }
 
-/// The records of a list answer of the plain shape (one object whose `list`
-/// is an array, no escaped keys at its top level or at the top level of a
-/// record, no record with two `id`s), each as
-/// its JSON text and its `id`'s, found by following quotes and brackets:
-/// several times faster than a parse, and validating nothing. `None` for any
-/// other shape, or a body that is not UTF-8. For a decoder that parses the
-/// page into its own type and also needs each record's `id` (the client's
-/// typed records): parse the answer too, and trust the scan only when it finds
-/// as many records as the parse.
-pub fn scan_list_records(body: &[u8]) -> Option<Vec<ScannedRecord<'_>>> {
+/// Where the records of a list answer and their `id`s are (byte ranges of
+/// `body`), for an answer of the plain shape (one object whose `list` is an
+/// array, no escaped keys at its top level or at the top level of a record,
+/// no record with two `id`s), found by following quotes and brackets: several
+/// times faster than a parse, and validating nothing. `None` for any other
+/// shape, or a body that is not UTF-8. For a decoder that parses the page into
+/// its own type and also needs each record's `id` (the client's typed
+/// records): parse the answer too, and trust the spans only when they count
+/// as many records as the parse. [`check_list_answer`] gives them too.
+pub fn scan_list_records(body: &[u8]) -> Option<Vec<RecordSpan>> {
     let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    Some(crate::scan::scan_list_answer(std::str::from_utf8(text).ok()?)?.records)
+    let bom = body.len() - text.len();
+    let scanned = crate::scan::scan_list_answer(std::str::from_utf8(text).ok()?)?;
+    Some(
+        scanned
+            .records
+            .into_iter()
+            .map(|r| r.shifted(bom))
+            .collect(),
+    )
 }
 
 /// The `id` of one record given as JSON text, read as a [`Value`] record's

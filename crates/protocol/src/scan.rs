@@ -10,24 +10,36 @@
 //! its top level or at the top level of a record, no record with two `id`s),
 //! and its callers then parse as before.
 
+use std::ops::Range;
+
 /// What the scan found.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Scanned<'a> {
     /// The top-level members other than `list`, as raw JSON text, in order.
     pub head: Vec<(&'a str, &'a str)>,
     /// The records of `list`, in order.
-    pub records: Vec<ScannedRecord<'a>>,
+    pub records: Vec<RecordSpan>,
 }
 
-/// One record of a list answer as a structural scan finds it: nothing in it is
-/// validated (a parse of the answer must accept it too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScannedRecord<'a> {
+/// Where one record of a list answer is, as a structural scan found it: byte
+/// ranges of the body, for a decoder that reads the body later. Nothing in
+/// the record is validated (a parse of the answer must accept it too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSpan {
     /// The record's JSON text, without the whitespace around it.
-    pub text: &'a str,
-    /// The raw JSON text of its `id` (the last one of a repeated key), when it
-    /// is an object with one.
-    pub id: Option<&'a str>,
+    pub text: Range<usize>,
+    /// Its `id` value's JSON text, when it is an object with one.
+    pub id: Option<Range<usize>>,
+}
+
+impl RecordSpan {
+    /// The span moved `by` bytes further into the text.
+    pub(crate) fn shifted(self, by: usize) -> RecordSpan {
+        RecordSpan {
+            text: self.text.start + by..self.text.end + by,
+            id: self.id.map(|id| id.start + by..id.end + by),
+        }
+    }
 }
 
 /// Scans `text` (a list answer without a byte-order mark).
@@ -174,8 +186,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The `list` array: each record's text and id.
-    fn records(&mut self) -> Option<Vec<ScannedRecord<'a>>> {
+    /// The `list` array: each record's place and its id's.
+    fn records(&mut self) -> Option<Vec<RecordSpan>> {
         self.expect(b'[')?;
         let mut records = Vec::new();
         if self.close(b']')? {
@@ -189,8 +201,8 @@ impl<'a> Scanner<'a> {
                 self.skip_value()?;
                 None
             };
-            records.push(ScannedRecord {
-                text: self.text.get(start..self.at)?,
+            records.push(RecordSpan {
+                text: start..self.at,
                 id,
             });
             if self.close(b']')? {
@@ -202,7 +214,7 @@ impl<'a> Scanner<'a> {
 
     /// One record object: its `id` member's raw text, the rest skipped; None
     /// (give up) for a repeated `id`.
-    fn record_id(&mut self) -> Option<Option<&'a str>> {
+    fn record_id(&mut self) -> Option<Option<Range<usize>>> {
         self.at += 1;
         let mut id = None;
         if self.close(b'}')? {
@@ -218,7 +230,7 @@ impl<'a> Scanner<'a> {
                 if id.is_some() {
                     return None;
                 }
-                id = Some(self.text.get(start..self.at)?);
+                id = Some(start..self.at);
             }
             if self.close(b'}')? {
                 return Some(id);
@@ -263,8 +275,12 @@ mod tests {
             {"n": [1, {"id": 9}]}, {"k": "1\"", "id": 3}, 5, [1], {} ],
             "total_count": 40, "body": {"list": []}} "#;
         let s = scan_list_answer(text).unwrap();
-        let texts: Vec<&str> = s.records.iter().map(|r| r.text).collect();
-        let ids: Vec<Option<&str>> = s.records.iter().map(|r| r.id).collect();
+        let texts: Vec<&str> = s.records.iter().map(|r| &text[r.text.clone()]).collect();
+        let ids: Vec<Option<&str>> = s
+            .records
+            .iter()
+            .map(|r| r.id.clone().map(|id| &text[id]))
+            .collect();
         assert_eq!(
             texts,
             vec![
