@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use runtel_protocol::{
-    check_list_answer, classify_auth_error, is_success_envelope, parse_http_date, parse_response, Expected, Limits, ServerDateTime,
+    check_list_answer, classify_auth_error, scan_list_records, is_success_envelope, parse_http_date, parse_response, Expected, Limits, ServerDateTime,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -41,6 +41,18 @@ fuzz_target!(|data: &[u8]| {
                     })
                     .collect();
                 assert_eq!(check.ids, ids);
+                // Where the check found the records: what the scan finds,
+                // one span per record, each id inside its record.
+                if let Some(spans) = &check.spans {
+                    assert_eq!(Some(spans), scan_list_records(body).as_ref());
+                    assert_eq!(spans.len(), check.records);
+                    for span in spans {
+                        assert!(body.get(span.text.clone()).is_some());
+                        if let Some(id) = &span.id {
+                            assert!(span.text.start < id.start && id.end < span.text.end);
+                        }
+                    }
+                }
             } else {
                 panic!("the list check refused a success");
             }

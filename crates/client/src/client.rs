@@ -441,10 +441,15 @@ pub trait Decoder: Sync {
         limits: &Limits,
     ) -> Result<Self::Output, Error>;
 
-    /// Decodes a list answer that was already checked with
-    /// [`runtel_protocol::check_list_answer`] (a page fetched ahead): a decoder
-    /// may use what the check found (where each record is) instead of finding
-    /// it again. By default, [`Decoder::decode`].
+    /// Decodes a list answer that was already checked (a page fetched ahead):
+    /// `check` is [`runtel_protocol::check_list_answer`] of exactly this
+    /// `expected`, `status`, `body` and `limits`, so a decoder may use what it
+    /// found (where each record is: [`ListCheck::spans`], byte ranges of
+    /// `body`) instead of finding it again. The result must be what
+    /// [`Decoder::decode`] gives for the same answer (the client calls one or
+    /// the other depending on how the page was fetched); a decoder wrapping
+    /// another should forward this method, or the inner one loses its fast
+    /// path. By default, [`Decoder::decode`].
     fn decode_checked(
         &self,
         expected: Expected<'_>,

@@ -82,9 +82,9 @@ pub use runtel_protocol::{catalog, edit_distance, field, Condition, Filter, Obje
 pub use runtel_protocol::{duration_from_secs, is_success_envelope, MAX_SETTING_DURATION};
 pub use runtel_protocol::{
     ApiErrorInfo, AuthInfo, Call, Endpoint, Error, ErrorKind, Expected, HttpRequest, Limits,
-    LoginGuard, LoginOutcome, Page, ProtocolErrorInfo, ProtocolErrorReason, Redactor, Response,
-    Secret, ServerDateTime, ServerIdentity, SessionStatus, TlsCause, TransportCause,
-    TransportErrorInfo,
+    ListCheck, LoginGuard, LoginOutcome, Page, ProtocolErrorInfo, ProtocolErrorReason, RecordSpan,
+    Redactor, Response, Secret, ServerDateTime, ServerIdentity, SessionStatus, TlsCause,
+    TransportCause, TransportErrorInfo,
 };
 /// Typed records of the documented objects, to read answers into with
 /// [`Response::body_as`] or `serde_json::from_value`.

@@ -2,9 +2,11 @@
 //!
 //! The helper fetches bytes: it makes each call through the client (retries,
 //! re-login and logging as for any call), checks the answer with the protocol's
-//! success rule while only counting its records
-//! ([`runtel_protocol::check_list_answer`]), and hands the body over. The page
-//! is decoded on the caller's thread, where its records are read (and freed).
+//! success rule while only counting its records and noting where they are
+//! ([`runtel_protocol::check_list_answer`]), and hands the body over with what
+//! the check found. The page is decoded on the caller's thread, where its
+//! records are read (and freed); a decoder may use the check
+//! ([`Decoder::decode_checked`]).
 //!
 //! In offset paging the helper then asks for the following page at once (the
 //! offset advanced by the records it counted), before the caller has decoded
@@ -75,7 +77,7 @@ impl FetchedPage {
     }
 }
 
-/// The helper's [`Decoder`]: checks, counts, keeps the bytes.
+/// The helper's [`Decoder`]: checks, counts, keeps the bytes and the check.
 struct CheckOnly;
 
 impl Decoder for CheckOnly {

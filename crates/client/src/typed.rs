@@ -64,8 +64,7 @@ impl<T: DeserializeOwned + Send> Decoder for KeyedPageDecoder<T> {
         body: Vec<u8>,
         limits: &Limits,
     ) -> Result<RecordsPage<Keyed<T>>, Error> {
-        let spans = scan_list_records(&body);
-        self.decode_with_spans(expected, status, body, limits, spans.as_deref())
+        self.decode_with_spans(expected, status, body, limits, None)
     }
 
     fn decode_checked(
@@ -76,28 +75,37 @@ impl<T: DeserializeOwned + Send> Decoder for KeyedPageDecoder<T> {
         limits: &Limits,
         check: &ListCheck,
     ) -> Result<RecordsPage<Keyed<T>>, Error> {
-        // The helper fetching ahead scanned the page already.
-        self.decode_with_spans(expected, status, body, limits, check.spans.as_deref())
+        self.decode_with_spans(expected, status, body, limits, Some(check))
     }
 }
 
 impl<T: DeserializeOwned + Send> KeyedPageDecoder<T> {
     /// One parse into `T` (its errors name the record's path); the ids and the
     /// texts for the fingerprint from where a structural scan found the
-    /// records (`spans`), several times cheaper than reading each record again,
-    /// else by reading each record again.
+    /// records (the `check` of a page fetched ahead made it already), several
+    /// times cheaper than reading each record again, else by reading each
+    /// record again.
     fn decode_with_spans(
         &self,
         expected: Expected<'_>,
         status: u16,
         body: Vec<u8>,
         limits: &Limits,
-        spans: Option<&[RecordSpan]>,
+        check: Option<&ListCheck>,
     ) -> Result<RecordsPage<Keyed<T>>, Error> {
         let page = parse_page::<T>(expected, status, &body, limits)?;
         let total_count = page.total_count();
         let notifies = page.notifies().to_vec();
         let n = page.records.len();
+        // Scanned after the parse: an error answer is not.
+        let own_scan;
+        let spans = match check {
+            Some(check) => check.spans.as_deref(),
+            None => {
+                own_scan = scan_list_records(&body);
+                own_scan.as_deref()
+            }
+        };
         let scanned = spans
             .filter(|s| s.len() == n)
             .and_then(|spans| ids_from_spans(&body, spans));

@@ -120,17 +120,19 @@ pub struct ListCheck {
     /// The `id` of each record that has one, as ids are compared when paging:
     /// a string as it is, any other JSON value as its JSON text.
     pub ids: Vec<String>,
-    /// Where each record and its `id` are in the body, when the check found
-    /// them by a structural scan (the usual shape of an answer; see
-    /// [`scan_list_records`]); `None` when it parsed the answer.
+    /// Where each record and its `id` are in the body checked (byte ranges,
+    /// a byte-order mark included), when the check found them by a structural
+    /// scan (the usual shape of an answer; see [`scan_list_records`]); `None`
+    /// when it parsed the answer.
     pub spans: Option<Vec<RecordSpan>>,
 }
 
 /// Checks a list answer as [`parse_response`] would (the same success rule,
-/// the same errors) while only counting its records and reading their `id`s:
-/// the JSON is read through once, and nothing else is built of the records.
-/// What fetches a page ahead runs this, so that the page can be decoded later,
-/// where it is read.
+/// the same errors) while only counting its records, reading their `id`s and,
+/// for an answer of the usual shape, noting where each record is
+/// ([`ListCheck::spans`]): the JSON is read through once, and nothing else is
+/// built of the records. What fetches a page ahead runs this, so that the page
+/// can be decoded later, where it is read.
 pub fn check_list_answer(
     expected: Expected<'_>,
     status: u16,
@@ -185,7 +187,7 @@ fn quick_check(
     }
     let mut ids = Vec::with_capacity(scanned.records.len());
     for raw in scanned.records.iter().filter_map(|r| r.id.clone()) {
-        let raw = &text[raw];
+        let raw = text.get(raw)?;
         // The usual id, an integer as JSON writes it, is its own text.
         if is_json_integer(raw) {
             ids.push(raw.to_owned());

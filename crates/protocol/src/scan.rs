@@ -25,10 +25,11 @@ pub(crate) struct Scanned<'a> {
 /// ranges of the body, for a decoder that reads the body later. Nothing in
 /// the record is validated (a parse of the answer must accept it too).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordSpan {
-    /// The record's JSON text, without the whitespace around it.
+    /// Where the record's JSON text is, without the whitespace around it.
     pub text: Range<usize>,
-    /// Its `id` value's JSON text, when it is an object with one.
+    /// Where its `id` value's JSON text is, when it is an object with one.
     pub id: Option<Range<usize>>,
 }
 
