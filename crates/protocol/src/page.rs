@@ -78,11 +78,14 @@ fn parse_page_unmasked<T: DeserializeOwned>(
 ) -> Result<Page<T>> {
     let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if body.len() <= limits.max_body_bytes {
-        let mut de = serde_json::Deserializer::from_slice(text);
-        if let Ok(fast) = de
-            .deserialize_map(EnvelopeVisitor::<T>(PhantomData))
-            .and_then(|page| de.end().map(|()| page))
-        {
+        // Checked as UTF-8 once for the whole body, the text is read without
+        // serde_json checking every string again; a body that is not UTF-8 is
+        // read from the bytes (strings a record skips are not checked there).
+        let fast = match std::str::from_utf8(text) {
+            Ok(text) => read_envelope::<T, _>(serde_json::Deserializer::from_str(text)),
+            Err(_) => read_envelope::<T, _>(serde_json::Deserializer::from_slice(text)),
+        };
+        if let Some(fast) = fast {
             if is_success_envelope(expected, status, &fast.head) {
                 let mut head = fast.head;
                 let records = match fast.records {
@@ -352,6 +355,14 @@ struct Envelope<T> {
     records: Option<Vec<T>>,
 }
 
+/// The whole answer read by `de` into an [`Envelope`], if it fits one.
+fn read_envelope<'de, T: DeserializeOwned, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+) -> Option<Envelope<T>> {
+    let envelope = de.deserialize_map(EnvelopeVisitor::<T>(PhantomData)).ok()?;
+    de.end().ok().map(|()| envelope)
+}
+
 struct EnvelopeVisitor<T>(PhantomData<T>);
 
 impl<'de, T: DeserializeOwned> Visitor<'de> for EnvelopeVisitor<T> {
@@ -423,6 +434,34 @@ mod tests {
 
     fn exp() -> Expected<'static> {
         Expected::new("a1", "DomainCDR", "list")
+    }
+
+    /// A UTF-8 body is read as text, any other from the bytes: the same
+    /// records either way, and a byte that is not UTF-8 in a string the type
+    /// skips is skipped as before.
+    #[test]
+    fn a_page_reads_the_same_from_text_and_from_bytes() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Narrow {
+            id: i64,
+            src: String,
+        }
+        let text = "{\"code\":200,\"action_id\":\"a1\",\"list\":[{\"id\":1,\"src\":\"\u{418}\u{432} \\u0430\\n\",\"x\":\"@\"}]}";
+        let page = parse_page::<Narrow>(exp(), 200, text.as_bytes(), &Limits::default()).unwrap();
+        let want = Narrow {
+            id: 1,
+            src: "\u{418}\u{432} \u{430}\n".into(),
+        };
+        assert_eq!(page.records, vec![want]);
+        let mut bytes = text.as_bytes().to_vec();
+        let at = bytes.iter().position(|&b| b == b'@').unwrap();
+        bytes[at] = 0xFF;
+        let page = parse_page::<Narrow>(exp(), 200, &bytes, &Limits::default()).unwrap();
+        assert_eq!(page.records[0].src, "\u{418}\u{432} \u{430}\n");
+        // Where the type reads it, such a byte is an error, as before.
+        let at = bytes.iter().position(|&b| b == 0xD0).unwrap();
+        bytes[at] = 0xFF;
+        assert!(parse_page::<Narrow>(exp(), 200, &bytes, &Limits::default()).is_err());
     }
 
     #[test]
