@@ -795,7 +795,12 @@ impl<R: PagedRecord> Pager<R> {
         }
         self.previous_ids = ids;
         self.offset += n;
-        self.page.extend(records);
+        if self.page.is_empty() {
+            // The page's own buffer becomes the queue: no record is moved.
+            self.page = VecDeque::from(records);
+        } else {
+            self.page.extend(records);
+        }
         let asked = self.server_page_size.unwrap_or(self.page_size);
         let short = n < asked;
         let remaining_after_page = match (&self.keyset, self.total_count) {

@@ -11,6 +11,7 @@ use runtel_protocol::{
     parse_page, record_id_in, scan_list_records, Error, Expected, Limits, ListCheck, RecordSpan,
 };
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::client::Decoder;
@@ -22,6 +23,15 @@ pub struct Keyed<T> {
     /// The record.
     pub record: T,
     id: Option<RecordId>,
+}
+
+/// Reads the record alone, its id not yet known: the page decoder reads
+/// records straight into `Keyed<T>` (no second vector) and sets each id from
+/// the page afterwards.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Keyed<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keyed<T>, D::Error> {
+        T::deserialize(d).map(|record| Keyed { record, id: None })
+    }
 }
 
 impl<T> PagedRecord for Keyed<T> {
@@ -93,7 +103,7 @@ impl<T: DeserializeOwned + Send> KeyedPageDecoder<T> {
         limits: &Limits,
         check: Option<&ListCheck>,
     ) -> Result<RecordsPage<Keyed<T>>, Error> {
-        let page = parse_page::<T>(expected, status, &body, limits)?;
+        let page = parse_page::<Keyed<T>>(expected, status, &body, limits)?;
         let total_count = page.total_count();
         let notifies = page.notifies().to_vec();
         let n = page.records.len();
@@ -123,12 +133,10 @@ impl<T: DeserializeOwned + Send> KeyedPageDecoder<T> {
                 "$.list",
             ));
         }
-        let records = page
-            .records
-            .into_iter()
-            .zip(ids)
-            .map(|(record, id)| Keyed { record, id })
-            .collect();
+        let mut records = page.records;
+        for (record, id) in records.iter_mut().zip(ids) {
+            record.id = id;
+        }
         Ok(RecordsPage {
             records,
             total_count,
