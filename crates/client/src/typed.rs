@@ -25,12 +25,15 @@ pub struct Keyed<T> {
     id: Option<RecordId>,
 }
 
-/// Reads the record alone, its id not yet known: the page decoder reads
-/// records straight into `Keyed<T>` (no second vector) and sets each id from
-/// the page afterwards.
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Keyed<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keyed<T>, D::Error> {
-        T::deserialize(d).map(|record| Keyed { record, id: None })
+/// A [`Keyed`] read without its id, which the page decoder sets afterwards:
+/// records are read straight into their final layout (no second vector per
+/// page). Private, so that no `Keyed` outside the decoder lacks its id.
+#[repr(transparent)]
+struct Unkeyed<T>(Keyed<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Unkeyed<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Unkeyed<T>, D::Error> {
+        T::deserialize(d).map(|record| Unkeyed(Keyed { record, id: None }))
     }
 }
 
@@ -103,7 +106,7 @@ impl<T: DeserializeOwned + Send> KeyedPageDecoder<T> {
         limits: &Limits,
         check: Option<&ListCheck>,
     ) -> Result<RecordsPage<Keyed<T>>, Error> {
-        let page = parse_page::<Keyed<T>>(expected, status, &body, limits)?;
+        let page = parse_page::<Unkeyed<T>>(expected, status, &body, limits)?;
         let total_count = page.total_count();
         let notifies = page.notifies().to_vec();
         let n = page.records.len();
@@ -135,8 +138,10 @@ impl<T: DeserializeOwned + Send> KeyedPageDecoder<T> {
         }
         let mut records = page.records;
         for (record, id) in records.iter_mut().zip(ids) {
-            record.id = id;
+            record.0.id = id;
         }
+        // The same layout: collected in place, in the same allocation.
+        let records = records.into_iter().map(|r| r.0).collect();
         Ok(RecordsPage {
             records,
             total_count,
