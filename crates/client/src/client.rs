@@ -524,6 +524,14 @@ impl Inner {
         self.session.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the client may log in by itself (without copying the password).
+    fn has_credentials(&self) -> bool {
+        self.credentials
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     fn credentials(&self) -> Option<(String, Secret)> {
         self.credentials
             .read()
@@ -710,7 +718,7 @@ impl Inner {
         let mut policy = CallPolicy::new(
             call,
             self.policy,
-            self.credentials().is_some(),
+            self.has_credentials(),
             jitter_seed(io.pid),
         );
         loop {

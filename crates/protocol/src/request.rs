@@ -411,8 +411,8 @@ impl Call {
         token: Option<&Secret>,
     ) -> HttpRequest {
         let mut headers = vec![
-            ("Content-Type".to_owned(), "application/json".to_owned()),
-            ("Accept".to_owned(), "application/json".to_owned()),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
         ];
         let mut authorization = None;
         let mut secrets = Vec::new();
@@ -425,7 +425,7 @@ impl Call {
             secrets.push(t.clone());
         }
         if authorization.is_some() {
-            headers.push(("Authorization".to_owned(), String::new()));
+            headers.push(("Authorization", ""));
         }
         HttpRequest {
             method: "POST",
@@ -519,8 +519,10 @@ pub struct HttpRequest {
     pub method: &'static str,
     /// The endpoint URL.
     pub url: String,
-    /// Headers other than `Authorization` (whose slot holds an empty value).
-    headers: Vec<(String, String)>,
+    /// Headers other than `Authorization` (whose slot holds an empty value);
+    /// all fixed, so a request (kept by the call policy for a retry) copies no
+    /// header text.
+    headers: Vec<(&'static str, &'static str)>,
     authorization: Option<Secret>,
     /// The envelope bytes.
     pub body: Vec<u8>,
@@ -542,12 +544,12 @@ impl HttpRequest {
     /// The headers to send, `Authorization` included, as the transport needs them.
     /// This exposes the token: do not log the result.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers.iter().map(move |(k, v)| {
+        self.headers.iter().map(move |&(k, v)| {
             if k == "Authorization" {
                 let auth = self.authorization.as_ref().map_or("", Secret::expose);
-                (k.as_str(), auth)
+                (k, auth)
             } else {
-                (k.as_str(), v.as_str())
+                (k, v)
             }
         })
     }
@@ -556,11 +558,11 @@ impl HttpRequest {
     pub fn masked_headers(&self) -> Vec<(String, String)> {
         self.headers
             .iter()
-            .map(|(k, v)| {
+            .map(|&(k, v)| {
                 if k == "Authorization" {
-                    (k.clone(), format!("Bearer {MASK}"))
+                    (k.to_owned(), format!("Bearer {MASK}"))
                 } else {
-                    (k.clone(), v.clone())
+                    (k.to_owned(), v.to_owned())
                 }
             })
             .collect()
