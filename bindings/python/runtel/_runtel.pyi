@@ -1388,5 +1388,7 @@ def _decode_counts() -> Dict[str, int]:
     read after the decoder's success rule refused them: ``slow_ok`` (should
     stay 0) and ``slow_error``."""
 def _async_log_counts() -> Dict[str, int]:
-    """Log records of the async client's runtime threads queued so far, and the
-    batches they reached the ``runtel`` logger in (for tests)."""
+    """Log records of runtel's own threads (the async client's runtime, the
+    thread fetching the next page of ``records()``, a call's login helper)
+    queued so far, and the batches they reached the ``runtel`` logger in (for
+    tests)."""

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use runtel_protocol::{Call, Error, Expected, Limits, Response};
+use runtel_protocol::{is_integer_as_written, Call, Error, Expected, Limits, Response};
 use serde_json::Value;
 
 use crate::client::{Client, Decoder};
@@ -96,8 +96,8 @@ impl RecordId {
 
 /// The ids of one page, for telling repeated records apart. Hashed with
 /// foldhash (seeded per process, several times cheaper than the default
-/// SipHash for an integer): a page holds at most `page_size` ids, so even ids
-/// chosen to collide cost a hostile server little.
+/// SipHash for an integer), seeded per process, so that a hostile server
+/// cannot choose ids that collide in advance.
 pub(crate) type IdSet = HashSet<IdKey, foldhash::fast::RandomState>;
 
 /// A record's `id` as the pager compares ids, without allocating for the
@@ -126,16 +126,6 @@ impl IdKey {
             _ => IdKey::Text(text.into_owned()),
         }
     }
-}
-
-/// Whether `text` is how an integer is written (`i64::to_string` would give
-/// it back): digits, no leading zero or `+`, no `-0`. Checked without
-/// allocating, since every id of a page goes through here.
-fn is_integer_as_written(text: &str) -> bool {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (!digits.starts_with('0') || text == "0")
 }
 
 /// One answer of a list action as the [`Pager`] takes it: the records, in

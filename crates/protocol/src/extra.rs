@@ -108,7 +108,7 @@ macro_rules! deserialize_with_extra {
                             }
                         }
                         ::core::result::Result::Ok($ty {
-                            // `flatten`: only `Option` fields fit (missing is `None`).
+                            // `Option::flatten`: only `Option` fields compile (missing is `None`).
                             $($field: $field.flatten(),)+
                             extra: __extra,
                         })
@@ -267,8 +267,8 @@ mod tests {
     }
 
     #[test]
-    fn the_cases_that_matter_are_generated() {
-        // Spelled out, so that the property above is known to reach them.
+    fn the_cases_that_matter_read_as_flatten_reads_them() {
+        // Spelled out, so that they are checked whatever the property generates.
         for text in [
             r#"{"id":1,"id":2}"#,
             r#"{"id":null,"id":2}"#,

@@ -55,7 +55,10 @@ pub use error::{
     TransportCause, TransportErrorInfo,
 };
 pub use filter::{field, Condition, FieldRef, Filter, Op};
-pub use page::{check_list_answer, parse_page, record_id_in, scan_list_records, ListCheck, Page};
+pub use page::{
+    check_list_answer, is_integer_as_written, parse_page, record_id_in, scan_list_records,
+    ListCheck, Page,
+};
 pub use policy::{
     is_token_rejection, CallPolicy, CallStep, LoginAttempt, PolicyOptions, RawAnswer, RetryPolicy,
     TransportFailure,

@@ -177,10 +177,7 @@ fn quick_check(
     if body.len() > limits.max_body_bytes {
         return None;
     }
-    let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let bom = body.len() - text.len();
-    let text = std::str::from_utf8(text).ok()?;
-    let scanned = crate::scan::scan_list_answer(text)?;
+    let (text, bom, scanned) = scan_body(body)?;
     let mut head = Map::new();
     for (key, raw) in scanned.head {
         head.insert(key.to_owned(), serde_json::from_str::<Value>(raw).ok()?);
@@ -192,7 +189,7 @@ fn quick_check(
     for raw in scanned.records.iter().filter_map(|r| r.id.clone()) {
         let raw = text.get(raw)?;
         // The usual id, an integer as JSON writes it, is its own text.
-        if is_json_integer(raw) {
+        if is_integer_as_written(raw) {
             ids.push(raw.to_owned());
             continue;
         }
@@ -221,13 +218,26 @@ fn quick_check(
     })
 }
 
-/// Whether `raw` is a JSON integer (`-?(0|[1-9][0-9]*)`), whose `Value`
-/// prints as the same text.
-fn is_json_integer(raw: &str) -> bool {
-    let digits = raw.strip_prefix('-').unwrap_or(raw);
+/// Whether `text` is how an integer is written (`i64::to_string` would give
+/// it back, if it fits): digits, no leading zero or `+`, no `-0`. Checked
+/// without allocating, since every id of a page goes through here (the
+/// check of a page, and the client's paging, which compares ids by it).
+#[doc(hidden)]
+pub fn is_integer_as_written(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
     !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits.len() == 1 || !digits.starts_with('0'))
+        && (!digits.starts_with('0') || text == "0")
+}
+
+/// The structural scan of a body ([`crate::scan`]): its text without a
+/// byte-order mark, the mark's length, and what the scan found; `None` for a
+/// body that is not UTF-8 or not of the plain shape.
+fn scan_body(body: &[u8]) -> Option<(&str, usize, crate::scan::Scanned<'_>)> {
+    let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let bom = body.len() - text.len();
+    let text = std::str::from_utf8(text).ok()?;
+    Some((text, bom, crate::scan::scan_list_answer(text)?))
 }
 
 /// Where the records of a list answer and their `id`s are (byte ranges of
@@ -240,9 +250,7 @@ fn is_json_integer(raw: &str) -> bool {
 /// records): parse the answer too, and trust the spans only when they count
 /// as many records as the parse. [`check_list_answer`] gives them too.
 pub fn scan_list_records(body: &[u8]) -> Option<Vec<RecordSpan>> {
-    let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let bom = body.len() - text.len();
-    let scanned = crate::scan::scan_list_answer(std::str::from_utf8(text).ok()?)?;
+    let (_, bom, scanned) = scan_body(body)?;
     Some(
         scanned
             .records

@@ -230,8 +230,8 @@ impl PyClient {
             unreachable!("options serialize to an object")
         };
         let client = Client::with_options(base_url, options).map_err(|e| to_py_err(py, &e))?;
-        // The level records of runtel's own threads are queued by starts as the
-        // program has it now.
+        // Records of runtel's own threads are queued from now on if they reach
+        // the `runtel` logger's level as the program has set it at this point.
         crate::logging::flush_and_read_level(py);
         Ok(PyClient {
             url: client.endpoint_url().to_owned(),

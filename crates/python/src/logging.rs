@@ -135,7 +135,7 @@ fn runtel_logger(py: Python<'_>) -> PyResult<&Py<PyAny>> {
     })
 }
 
-/// ``_log_queue_counts()`` (also ``_async_log_counts()``): ``{"queued": ...,
+/// ``_async_log_counts()`` (registered by `aio`): ``{"queued": ...,
 /// "batches": ...}``, the records of runtel's own threads queued so far and the
 /// batches they were handed to Python in (tests read it).
 #[pyfunction]
