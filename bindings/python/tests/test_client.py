@@ -144,6 +144,21 @@ def test_context_exit_never_hides_the_raised_exception(sim: Sim) -> None:
             sim.fault("drop_before", action="logout")
 
 
+def test_position_counts_the_records_yielded_in_the_middle_of_a_page(sim: Sim) -> None:
+    # The rest of a page waits in a queue once its second record is taken, and
+    # the page after it is fetched ahead: position counts neither.
+    c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD)
+    it = c.records("DomainCDR", page_size=10)
+    seen: List[int] = []
+    for expected in [1, 2, 3, 7, 10, 11, 14]:
+        while len(seen) < expected:
+            seen.append(next(it)["id"])
+        assert it.position == expected, (expected, seen)
+    assert seen == list(range(1, 15))
+    # Resuming at the position reported goes on with the next record.
+    assert next(iter(c.records("DomainCDR", start=it.position)))["id"] == 15
+
+
 def test_records_pages_through_everything(sim: Sim) -> None:
     c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD)
     it = c.records("DomainCDR", page_size=100)
