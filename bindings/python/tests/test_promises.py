@@ -416,7 +416,7 @@ def test_records_properties_never_wait_for_a_next_in_flight(make_sim: Any, who: 
     assert out["after"] == [n, 250, 1]
 
 
-def test_the_package_registers_its_fork_hook() -> None:
+def test_the_package_registers_its_fork_hooks() -> None:
     spy = (
         "import os\n"
         "seen = []\n"
@@ -426,12 +426,69 @@ def test_the_package_registers_its_fork_hook() -> None:
         "    real(**kw)\n"
         "os.register_at_fork = spy\n"
         "import runtel\n"
-        "hooks = [kw.get('after_in_child') for kw in seen]\n"
-        "assert runtel._runtel._after_fork_in_child in hooks, seen\n"
-        "runtel._runtel._after_fork_in_child()\n"
+        "r = runtel._runtel\n"
+        "hooks = dict(before=r._before_fork, after_in_parent=r._after_fork_in_parent,\n"
+        "             after_in_child=r._after_fork_in_child)\n"
+        "assert hooks in seen, seen\n"
+        "r._before_fork(); r._after_fork_in_parent()\n"
+        "r._before_fork(); r._after_fork_in_child()\n"
+        "r._after_fork_in_child()\n"
     )
     run = subprocess.run([sys.executable, "-c", spy], capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stderr
+
+
+def _wait_for_child(pid: int, seconds: float) -> int:
+    """The child's exit code; fails the test if it has not ended in time."""
+    import os
+
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the child hung")
+        time.sleep(0.02)
+
+
+def test_a_fork_while_another_thread_is_inside_next_gives_the_child_an_error_not_a_hang(sim: Sim) -> None:
+    import os
+
+    c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD)
+    assert c.User.get(id=1)["body"]["id"] == 1
+    it = c.records("DomainCDR", page_size=100)
+    sim.fault("delay:1500", times=1, action="list")
+    got: List[int] = []
+    reader = threading.Thread(target=lambda: got.append(next(it)["id"]))
+    reader.start()
+    deadline = time.monotonic() + 10
+    while sim.counters()["faults_applied"] == 0:  # the reader waits for page one, inside next()
+        assert time.monotonic() < deadline, "the page was never asked for"
+        time.sleep(0.01)
+    pid = os.fork()
+    if pid == 0:  # the child: the reader, and the lock it holds, stay in the parent
+        code = 1
+        try:
+            try:
+                next(it)
+                code = 2
+            except runtel.InvalidInputError as e:
+                code = 0 if "forked" in str(e) else 4
+            if code == 0 and it.position != 0:
+                code = 5
+            if code == 0:  # what the message advises works, with the same client
+                fresh = c.records("DomainCDR", page_size=500, start=it.position)
+                code = 0 if [r["id"] for r in fresh] == list(range(1, 2501)) else 6
+        except BaseException:
+            code = 3
+        os._exit(code)
+    assert _wait_for_child(pid, 20) == 0
+    reader.join(10)
+    assert got == [1], "the parent's reader gets its record"
+    assert [r["id"] for r in it] == list(range(2, 2501)), "and the parent's iterator goes on"
 
 
 def _fork_child(c: runtel.Client, n: int, results: Any) -> None:

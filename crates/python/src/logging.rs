@@ -46,6 +46,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// [`QUEUE`] held (see [`crate::fork`]).
+pub(crate) type QueueGuard = MutexGuard<'static, VecDeque<(i32, String)>>;
+
+/// Takes [`QUEUE`]'s lock, for the fork hooks: a helper thread may be queueing
+/// a record at the moment of a fork.
+pub(crate) fn lock_queue() -> QueueGuard {
+    lock(&QUEUE)
+}
+
 pub(crate) fn python_level(level: log::Level) -> i32 {
     match level {
         log::Level::Error => 40,

@@ -5,9 +5,14 @@
 //! properties show is copied after every step into a second, short-lived lock,
 //! which nothing holds across the network or while taking the GIL: reading
 //! `position` while another thread is inside `next()` never waits for it.
+//!
+//! A fork while another thread is inside `next()` leaves that thread's lock
+//! held in the child for ever; the fork hooks (see [`crate::fork`]) mark such
+//! an iterator, and the child gets an error from it instead of a hang.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 
 use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
@@ -17,7 +22,7 @@ use serde_json::Value;
 
 use crate::convert::to_py;
 use crate::decode::PyRecord;
-use crate::errors::to_py_err;
+use crate::errors::{invalid_input, to_py_err};
 use crate::wait;
 
 /// Records come decoded into dicts straight from each page's bytes, with the
@@ -68,11 +73,44 @@ struct State {
     pending: VecDeque<Item>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     /// None once the iterator was dropped (see `Drop for PyRecords`).
     records: Mutex<Option<DictRecords>>,
     state: Mutex<State>,
+    /// In a forked child: `records` (or `state`) was held by a thread of the
+    /// parent at the fork, so it stays locked here.
+    records_lost: AtomicBool,
+    state_lost: AtomicBool,
 }
+
+/// Every iterator of this process that may still be alive, for the fork hooks.
+static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// [`LIVE`] held (see [`crate::fork`]).
+pub(crate) type LiveGuard = MutexGuard<'static, Vec<Weak<Shared>>>;
+
+/// Takes [`LIVE`]'s lock, for the fork hooks: no iterator is made meanwhile.
+pub(crate) fn lock_live() -> LiveGuard {
+    lock(&LIVE)
+}
+
+/// In a forked child, whose only thread is the caller: marks the iterators
+/// whose locks a thread of the parent held at the fork.
+pub(crate) fn mark_those_in_use(live: &LiveGuard) {
+    for shared in live.iter().filter_map(Weak::upgrade) {
+        if matches!(shared.records.try_lock(), Err(TryLockError::WouldBlock)) {
+            shared.records_lost.store(true, Ordering::Relaxed);
+        }
+        if matches!(shared.state.try_lock(), Err(TryLockError::WouldBlock)) {
+            shared.state_lost.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What using an iterator marked by [`mark_those_in_use`] raises.
+const LOST_AT_FORK: &str = "another thread was inside this iterator when the process forked; \
+     that thread does not exist in this child, so the iterator cannot go on here: \
+     make a new one in the child (records(..., start=position))";
 
 /// The iterator's numbers after a step, copied for the properties.
 fn note(state: &mut State, records: &DictRecords) {
@@ -123,6 +161,14 @@ impl Shared {
     fn take_pending(&self) -> Option<Item> {
         lock(&self.state).pending.pop_front()
     }
+
+    /// The lock on the numbers, unless a thread of the parent held it at a fork.
+    fn state(&self, py: Python<'_>) -> PyResult<MutexGuard<'_, State>> {
+        if self.state_lost.load(Ordering::Relaxed) {
+            return Err(invalid_input(py, LOST_AT_FORK));
+        }
+        Ok(lock(&self.state))
+    }
 }
 
 /// An iterator over every record of a list action (dicts), one page in memory.
@@ -137,19 +183,23 @@ pub struct PyRecords {
 
 impl PyRecords {
     pub(crate) fn new(records: DictRecords) -> PyRecords {
-        PyRecords {
-            shared: Arc::new(Shared {
-                state: Mutex::new(State {
-                    view: View::of(&records),
-                    ..State::default()
-                }),
-                records: Mutex::new(Some(records)),
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                view: View::of(&records),
+                ..State::default()
             }),
-        }
+            records: Mutex::new(Some(records)),
+            records_lost: AtomicBool::new(false),
+            state_lost: AtomicBool::new(false),
+        });
+        let mut live = lock(&LIVE);
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(&shared));
+        PyRecords { shared }
     }
 
-    fn view(&self) -> View {
-        lock(&self.shared.state).view
+    fn view(&self, py: Python<'_>) -> PyResult<View> {
+        Ok(self.shared.state(py)?.view)
     }
 
     /// The next item without handing over to a worker: a buffered record, the
@@ -197,13 +247,18 @@ impl PyRecords {
             let more = wait::run(
                 py,
                 move |reply: wait::Reply<bool>| {
-                    let mut guard = lock(&shared.records);
-                    let more = match guard.as_mut() {
-                        // An item left by an earlier worker comes first.
-                        Some(_) if !lock(&shared.state).pending.is_empty() => true,
-                        Some(records) => shared.step_into_pending(records),
-                        None => false,
+                    let more = {
+                        let mut guard = lock(&shared.records);
+                        match guard.as_mut() {
+                            // An item left by an earlier worker comes first.
+                            Some(_) if !lock(&shared.state).pending.is_empty() => true,
+                            Some(records) => shared.step_into_pending(records),
+                            None => false,
+                        }
                     };
+                    // Only with the iterator's lock released: once the caller
+                    // has the reply it may fork, and a child must not inherit
+                    // a lock held by this thread (which it does not have).
                     let _ = reply.send(more);
                 },
                 drop,
@@ -224,14 +279,19 @@ impl Drop for PyRecords {
         // The iterator may hold the last handle of its client, whose drop logs out
         // (bounded by the core): not with the GIL held. A worker still fetching
         // for an interrupted caller holds the iterator; it then drops it itself.
-        let Some(shared) = Arc::get_mut(&mut self.shared) else {
+        let shared = &self.shared;
+        if shared.records_lost.load(Ordering::Relaxed) || shared.state_lost.load(Ordering::Relaxed)
+        {
+            // Half a step of a thread that is gone: never touched again.
+            std::mem::forget(Arc::clone(shared));
             return;
-        };
-        let records = shared
-            .records
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        }
+        if Arc::strong_count(shared) != 1 {
+            return;
+        }
+        // Uncontended: no other handle (the fork hooks only read the list of
+        // live iterators, and upgrade none outside a child's single thread).
+        let records = lock(&shared.records).take();
         if let Some(records) = records {
             let _ = Python::try_attach(|py| py.detach(move || drop(records)));
         }
@@ -245,8 +305,12 @@ impl PyRecords {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let item = match self.shared.take_pending() {
+        let pending = self.shared.state(py)?.pending.pop_front();
+        let item = match pending {
             Some(item) => Some(item),
+            None if self.shared.records_lost.load(Ordering::Relaxed) => {
+                return Err(invalid_input(py, LOST_AT_FORK));
+            }
             None => {
                 let item = match self.step_on_this_thread(py)? {
                     Some(item) => item,
@@ -266,52 +330,52 @@ impl PyRecords {
 
     /// The ``total_count`` reported with the last page, or None before the first.
     #[getter]
-    fn total_count(&self) -> Option<u64> {
-        self.view().total_count
+    fn total_count(&self, py: Python<'_>) -> PyResult<Option<u64>> {
+        Ok(self.view(py)?.total_count)
     }
 
     /// The offset of the next record (to resume an interrupted export with ``start``).
     #[getter]
-    fn position(&self) -> u64 {
-        let state = lock(&self.shared.state);
+    fn position(&self, py: Python<'_>) -> PyResult<u64> {
+        let state = self.shared.state(py)?;
         let kept = state.pending.iter().filter(|i| i.is_ok()).count() as u64;
-        state.view.position.saturating_sub(kept)
+        Ok(state.view.position.saturating_sub(kept))
     }
 
     /// Pages fetched so far.
     #[getter]
-    fn pages_fetched(&self) -> u64 {
-        self.view().pages_fetched
+    fn pages_fetched(&self, py: Python<'_>) -> PyResult<u64> {
+        Ok(self.view(py)?.pages_fetched)
     }
 
     /// None while iterating and after a complete list; once the iterator has
     /// ended below the last ``total_count`` the server announced, how many
     /// records short it ended. An export should treat a number as incomplete.
     #[getter]
-    fn shortfall(&self) -> Option<u64> {
-        self.view().shortfall
+    fn shortfall(&self, py: Python<'_>) -> PyResult<Option<u64>> {
+        Ok(self.view(py)?.shortfall)
     }
 
     /// The page size the server turned out to use when it sent fewer records
     /// than asked while more were announced (a server capping ``limit``), or None.
     #[getter]
-    fn server_page_size(&self) -> Option<u64> {
-        self.view().server_page_size
+    fn server_page_size(&self, py: Python<'_>) -> PyResult<Option<u64>> {
+        Ok(self.view(py)?.server_page_size)
     }
 
     /// Records not yielded because their ``id`` was already on the previous
     /// page (the list gained records at its head while paging).
     #[getter]
-    fn duplicates_dropped(&self) -> u64 {
-        self.view().duplicates_dropped
+    fn duplicates_dropped(&self, py: Python<'_>) -> PyResult<u64> {
+        Ok(self.view(py)?.duplicates_dropped)
     }
 
     /// ``(first, latest)`` when the ``total_count`` changed while paging
     /// (records were added or deleted, and offset paging may have skipped some;
     /// ``consistent=True`` avoids that), else None.
     #[getter]
-    fn total_count_drift(&self) -> Option<(u64, u64)> {
-        self.view().total_count_drift
+    fn total_count_drift(&self, py: Python<'_>) -> PyResult<Option<(u64, u64)>> {
+        Ok(self.view(py)?.total_count_drift)
     }
 
     /// The ``notifies`` of every page so far, each distinct message once
@@ -319,7 +383,7 @@ impl PyRecords {
     /// notice).
     #[getter]
     fn notifies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let notifies = lock(&self.shared.state).notifies.clone();
+        let notifies = self.shared.state(py)?.notifies.clone();
         let list = PyList::empty(py);
         for n in &notifies {
             list.append(to_py(py, n)?)?;

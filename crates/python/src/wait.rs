@@ -85,15 +85,10 @@ pub fn at_exit(py: Python<'_>) {
     crate::exit_safe::leave_python(py);
 }
 
-/// Registered with `os.register_at_fork(after_in_child=...)` by the package.
-#[pyfunction]
-#[pyo3(name = "_after_fork_in_child")]
+/// In a forked child (see [`crate::fork`]): this thread, the child's only
+/// one, is now its main thread, and has no workers: fork() copies only the
+/// thread that called it.
 pub fn after_fork_in_child() {
-    // Clients must drop the parent's connections and action ids...
-    runtel_client::after_fork_in_child();
-    crate::exit_safe::after_fork_in_child();
-    // ...and this thread, the child's only one, is now its main thread, and has
-    // no workers: fork() copies only the thread that called it.
     LOCAL.with(|l| *l.borrow_mut() = None);
 }
 
