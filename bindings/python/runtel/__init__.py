@@ -52,7 +52,7 @@ from ._runtel import (
     objects,
     where,
 )
-from ._runtel import _after_fork_in_child, _after_fork_in_parent, _at_exit, _before_fork
+from ._runtel import _after_fork_in_child, _at_exit
 
 # A library's logger: silent unless the program configures logging.
 _logging.getLogger("runtel").addHandler(_logging.NullHandler())
@@ -61,11 +61,7 @@ _logging.getLogger("runtel").addHandler(_logging.NullHandler())
 # reuse the parent's connections, action ids or worker threads, nor find a lock
 # held by a thread it does not have.
 if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(
-        before=_before_fork,
-        after_in_parent=_after_fork_in_parent,
-        after_in_child=_after_fork_in_child,
-    )
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
 # Requests abandoned by Ctrl-C must not touch the interpreter while it exits.
 _atexit.register(_at_exit)
 

@@ -45,8 +45,6 @@ __all__ = [
     "objects",
     "object_spec",
     "where",
-    "_before_fork",
-    "_after_fork_in_parent",
     "_after_fork_in_child",
     "_error_kinds",
     "_sample_error",
@@ -1366,18 +1364,10 @@ class AsyncClient:
         Configuration, platform configuration (platform operators only); inferred from
         client programs. Actions: list, list_with_detail, get, append, update, delete."""
 
-def _before_fork() -> None:
-    """Registered with ``os.register_at_fork``: takes the locks runtel's own
-    threads hold for moments, so that the child does not find them held."""
-
-def _after_fork_in_parent() -> None:
-    """Registered with ``os.register_at_fork``: releases what ``_before_fork``
-    took."""
-
 def _after_fork_in_child() -> None:
-    """Registered with ``os.register_at_fork``: releases what ``_before_fork``
-    took; clients drop the parent's connections and ``action_id`` sequence, the
-    worker pool starts over, and an iterator another thread was inside at the
+    """Registered with ``os.register_at_fork``: clients drop the parent's
+    connections and ``action_id`` sequence, the worker pool and the queue of
+    log records start over, and an iterator another thread was inside at the
     fork raises ``InvalidInputError`` here instead of hanging."""
 
 def _at_exit() -> None:

@@ -416,7 +416,7 @@ def test_records_properties_never_wait_for_a_next_in_flight(make_sim: Any, who: 
     assert out["after"] == [n, 250, 1]
 
 
-def test_the_package_registers_its_fork_hooks() -> None:
+def test_the_package_registers_its_fork_hook() -> None:
     spy = (
         "import os\n"
         "seen = []\n"
@@ -426,13 +426,9 @@ def test_the_package_registers_its_fork_hooks() -> None:
         "    real(**kw)\n"
         "os.register_at_fork = spy\n"
         "import runtel\n"
-        "r = runtel._runtel\n"
-        "hooks = dict(before=r._before_fork, after_in_parent=r._after_fork_in_parent,\n"
-        "             after_in_child=r._after_fork_in_child)\n"
-        "assert hooks in seen, seen\n"
-        "r._before_fork(); r._after_fork_in_parent()\n"
-        "r._before_fork(); r._after_fork_in_child()\n"
-        "r._after_fork_in_child()\n"
+        "hooks = [kw.get('after_in_child') for kw in seen]\n"
+        "assert runtel._runtel._after_fork_in_child in hooks, seen\n"
+        "runtel._runtel._after_fork_in_child()\n"
     )
     run = subprocess.run([sys.executable, "-c", spy], capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stderr
@@ -460,7 +456,8 @@ def test_a_fork_while_another_thread_is_inside_next_gives_the_child_an_error_not
     c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD)
     assert c.User.get(id=1)["body"]["id"] == 1
     it = c.records("DomainCDR", page_size=100)
-    sim.fault("delay:1500", times=1, action="list")
+    # Long enough for a loaded machine to see the delay begin and fork within it.
+    sim.fault("delay:5000", times=1, action="list")
     got: List[int] = []
     reader = threading.Thread(target=lambda: got.append(next(it)["id"]))
     reader.start()
@@ -486,7 +483,7 @@ def test_a_fork_while_another_thread_is_inside_next_gives_the_child_an_error_not
             code = 3
         os._exit(code)
     assert _wait_for_child(pid, 20) == 0
-    reader.join(10)
+    reader.join(20)
     assert got == [1], "the parent's reader gets its record"
     assert [r["id"] for r in it] == list(range(2, 2501)), "and the parent's iterator goes on"
 

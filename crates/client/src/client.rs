@@ -49,8 +49,9 @@ pub struct Client {
 
 struct Inner {
     endpoint: Endpoint,
-    /// The connection pool and `action_id` sequence of the process using them.
-    io: RwLock<Arc<ProcessIo>>,
+    /// The connection pool and `action_id` sequence of the process that made
+    /// the client; a forked child's are chained to it (see [`Inner::io`]).
+    io: Arc<ProcessIo>,
     transport_settings: TransportSettings,
     timeout: Duration,
     limits: Limits,
@@ -80,6 +81,28 @@ struct ProcessIo {
     login_lock: Arc<Mutex<()>>,
     /// The process-wide guard of this server, found at the first login.
     guard: OnceLock<Arc<SharedGuard>>,
+    /// The next process's own: set once, by a forked child (descendant) of
+    /// this process at its first exchange; `None` if no pool could be made.
+    successor: OnceLock<Option<Arc<ProcessIo>>>,
+}
+
+impl ProcessIo {
+    fn new(transport: Transport) -> ProcessIo {
+        let (pid, fork_epoch) = process_marker();
+        ProcessIo {
+            pid,
+            fork_epoch,
+            transport,
+            ids: process_ids(pid),
+            login_lock: Arc::default(),
+            guard: OnceLock::new(),
+            successor: OnceLock::new(),
+        }
+    }
+
+    fn is_of(&self, (pid, epoch): (u32, u64)) -> bool {
+        self.pid == pid && self.fork_epoch == epoch
+    }
 }
 
 /// Bumped by [`after_fork_in_child`], for runtimes that know when they forked.
@@ -198,14 +221,7 @@ impl Client {
         };
         Client {
             inner: Arc::new(Inner {
-                io: RwLock::new(Arc::new(ProcessIo {
-                    pid,
-                    fork_epoch: FORK_EPOCH.load(Ordering::SeqCst),
-                    transport,
-                    ids: process_ids(pid),
-                    login_lock: Arc::default(),
-                    guard: OnceLock::new(),
-                })),
+                io: Arc::new(ProcessIo::new(transport)),
                 transport_settings,
                 timeout: o.timeout,
                 limits,
@@ -540,40 +556,29 @@ impl Inner {
     }
 
     /// The connection pool and id sequence of this process: after a fork, the
-    /// child replaces what it inherited before its first exchange.
+    /// child makes its own before its first exchange. Lock-free on purpose: a
+    /// lock some thread of the parent held at the fork would stay held in the
+    /// child for ever. Each process walks the chain its ancestors left to its
+    /// own entry (one per fork), making it if it is not there yet.
     fn io(&self) -> Arc<ProcessIo> {
-        let pid = std::process::id();
-        let epoch = FORK_EPOCH.load(Ordering::SeqCst);
-        {
-            let io = self.io.read().unwrap_or_else(|e| e.into_inner());
-            if io.pid == pid && io.fork_epoch == epoch {
-                return Arc::clone(&io);
+        let me = process_marker();
+        let mut io = &self.io;
+        while !io.is_of(me) {
+            let next = io.successor.get_or_init(|| {
+                let transport = Transport::new(self.transport_settings.clone()).ok()?;
+                log::debug!(
+                    "new process {}: fresh connection pool and action_id sequence",
+                    me.0
+                );
+                Some(Arc::new(ProcessIo::new(transport)))
+            });
+            match next {
+                Some(next) => io = next,
+                // The settings were accepted once; keep the old pool rather than fail.
+                None => break,
             }
         }
-        let mut io = self.io.write().unwrap_or_else(|e| e.into_inner());
-        if io.pid != pid || io.fork_epoch != epoch {
-            let transport = match Transport::new(self.transport_settings.clone()) {
-                Ok(t) => t,
-                // The settings were accepted once; keep the old pool rather than fail.
-                Err(_) => return Arc::clone(&io),
-            };
-            let fresh = Arc::new(ProcessIo {
-                pid,
-                fork_epoch: epoch,
-                transport,
-                ids: process_ids(pid),
-                login_lock: Arc::default(),
-                guard: OnceLock::new(),
-            });
-            let inherited = std::mem::replace(&mut *io, fresh);
-            // The inherited sockets are the parent's connections: closing them
-            // politely (a TLS close_notify) would write into the parent's stream.
-            // Keep them, untouched, for the life of the process (once per fork).
-            static INHERITED: Mutex<Vec<Arc<ProcessIo>>> = Mutex::new(Vec::new());
-            lock(&INHERITED).push(inherited);
-            log::debug!("new process {pid}: fresh connection pool and action_id sequence");
-        }
-        Arc::clone(&io)
+        Arc::clone(io)
     }
 
     /// Sends `request` on this process's pool and tells the exchange observer.
@@ -832,6 +837,27 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.logout_if_ours();
+        // The pools of other processes (the parent's, inherited by a fork) are
+        // their connections: closing them politely (a TLS close_notify) would
+        // write into their streams. They are left untouched, for the life of
+        // this process; only this process's own pool is closed.
+        let me = process_marker();
+        let mut node = Arc::get_mut(&mut self.io).and_then(|io| io.successor.take().flatten());
+        if !self.io.is_of(me) {
+            std::mem::forget(Arc::clone(&self.io));
+        }
+        while let Some(mut io) = node {
+            node = Arc::get_mut(&mut io).and_then(|io| io.successor.take().flatten());
+            if !io.is_of(me) {
+                std::mem::forget(io);
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn logout_if_ours(&self) {
         if !self.logout_on_drop {
             return;
         }

@@ -308,12 +308,7 @@ mod tests {
 
     /// `records` records without ids.
     fn check(records: usize, total_count: Option<u64>) -> ListCheck {
-        ListCheck {
-            records,
-            total_count,
-            ids: Vec::new(),
-            spans: None,
-        }
+        ListCheck::without_spans(records, total_count, Vec::new())
     }
 
     #[test]
@@ -344,11 +339,8 @@ mod tests {
     #[test]
     fn the_helper_stops_at_a_page_that_repeats_the_one_before() {
         let previous: IdSet = [1, 2, 3].map(IdKey::Int).into_iter().collect();
-        let page = |ids: &[&str]| ListCheck {
-            records: 3,
-            total_count: Some(250),
-            ids: ids.iter().map(|s| s.to_string()).collect(),
-            spans: None,
+        let page = |ids: &[&str]| {
+            ListCheck::without_spans(3, Some(250), ids.iter().map(|s| s.to_string()).collect())
         };
         // The same records (in any order): the pager will fail there.
         assert_eq!(

@@ -114,7 +114,10 @@ fn parse_page_unmasked<T: DeserializeOwned>(
 }
 
 /// What a successful list answer holds, learnt without building its records.
+/// Made by [`check_list_answer`] (or [`ListCheck::without_spans`]); it may
+/// learn more in later versions, so it is not built field by field.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListCheck {
     /// How many records the answer holds.
     pub records: usize,
@@ -128,6 +131,20 @@ pub struct ListCheck {
     /// scan (the usual shape of an answer; see [`scan_list_records`]); `None`
     /// when it parsed the answer.
     pub spans: Option<Vec<RecordSpan>>,
+}
+
+impl ListCheck {
+    /// What a check that parsed the answer reports: `records` records, the
+    /// `total_count` announced, the records' `ids` (as in [`ListCheck::ids`]),
+    /// and no spans, so a decoder reads the records by parsing.
+    pub fn without_spans(records: usize, total_count: Option<u64>, ids: Vec<String>) -> ListCheck {
+        ListCheck {
+            records,
+            total_count,
+            ids,
+            spans: None,
+        }
+    }
 }
 
 /// Checks a list answer as [`parse_response`] would (the same success rule,

@@ -41,8 +41,6 @@ fn _runtel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(catalog::object_spec, m)?)?;
     m.add_function(wrap_pyfunction!(filter::where_, m)?)?;
     response::register_as_mapping(m.py(), &m.py().get_type::<response::PyResponse>())?;
-    m.add_function(wrap_pyfunction!(fork::before_fork, m)?)?;
-    m.add_function(wrap_pyfunction!(fork::after_fork_in_parent, m)?)?;
     m.add_function(wrap_pyfunction!(fork::after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(errors::sample_error, m)?)?;

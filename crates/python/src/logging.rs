@@ -12,9 +12,10 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
+
+use crate::fork::Renewable;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
@@ -28,7 +29,8 @@ thread_local! {
 }
 
 /// Records waiting for the GIL: (Python level, message).
-static QUEUE: Mutex<VecDeque<(i32, String)>> = Mutex::new(VecDeque::new());
+/// Renewable: a helper thread may hold it at the moment of a fork.
+static QUEUE: Renewable<VecDeque<(i32, String)>> = Renewable::new(VecDeque::new);
 /// True while [`QUEUE`] may hold records, or a record was filtered by a level
 /// that may be stale (so a flush with nothing to do costs one load).
 static QUEUE_USED: AtomicBool = AtomicBool::new(false);
@@ -42,17 +44,12 @@ static BATCHES: AtomicU64 = AtomicU64::new(0);
 /// everything is queued).
 static LEVEL: AtomicI32 = AtomicI32::new(0);
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// [`QUEUE`] held (see [`crate::fork`]).
-pub(crate) type QueueGuard = MutexGuard<'static, VecDeque<(i32, String)>>;
-
-/// Takes [`QUEUE`]'s lock, for the fork hooks: a helper thread may be queueing
-/// a record at the moment of a fork.
-pub(crate) fn lock_queue() -> QueueGuard {
-    lock(&QUEUE)
+/// In a forked child (see [`crate::fork`]): the queue, made anew if a thread
+/// of the parent held it, starts empty (the parent logs what it held).
+pub(crate) fn after_fork_in_child() {
+    QUEUE.renew_if_held().clear();
+    DROPPED.store(0, Ordering::Relaxed);
+    QUEUE_USED.store(false, Ordering::Release);
 }
 
 pub(crate) fn python_level(level: log::Level) -> i32 {
@@ -77,14 +74,16 @@ fn must_queue_here() -> bool {
     QUEUES.with(Cell::get) || unsafe { pyo3::ffi::PyGILState_GetThisThreadState().is_null() }
 }
 
-fn queue(level: i32, message: String) {
+/// Queues the record `message` makes, formatted only if it is kept.
+fn queue(level: i32, message: impl FnOnce() -> String) {
     if level < LEVEL.load(Ordering::Relaxed) {
         // Below the level last seen; the next flush reads the level again (the
         // program may have lowered it since).
         QUEUE_USED.store(true, Ordering::Release);
         return;
     }
-    let mut q = lock(&QUEUE);
+    let message = message();
+    let mut q = QUEUE.lock();
     if q.len() >= QUEUE_MAX {
         DROPPED.fetch_add(1, Ordering::Relaxed);
     } else {
@@ -106,7 +105,7 @@ pub fn flush_queued(py: Python<'_>) {
 /// being made, an async result: the program may have changed the level).
 pub fn flush_and_read_level(py: Python<'_>) {
     QUEUE_USED.store(false, Ordering::Release);
-    let records: Vec<_> = lock(&QUEUE).drain(..).collect();
+    let records: Vec<_> = QUEUE.lock().drain(..).collect();
     let dropped = DROPPED.swap(0, Ordering::Relaxed);
     if !records.is_empty() {
         BATCHES.fetch_add(1, Ordering::Relaxed);
@@ -169,7 +168,7 @@ impl log::Log for Bridge {
         }
         let level = python_level(record.level());
         if must_queue_here() {
-            queue(level, record.args().to_string());
+            queue(level, || record.args().to_string());
             return;
         }
         if crate::wait::must_not_attach_here() {

@@ -7,7 +7,7 @@
 //! `position` while another thread is inside `next()` never waits for it.
 //!
 //! A fork while another thread is inside `next()` leaves that thread's lock
-//! held in the child for ever; the fork hooks (see [`crate::fork`]) mark such
+//! held in the child for ever; the fork hook (see [`crate::fork`]) marks such
 //! an iterator, and the child gets an error from it instead of a hang.
 
 use std::collections::VecDeque;
@@ -73,7 +73,7 @@ struct State {
     pending: VecDeque<Item>,
 }
 
-pub(crate) struct Shared {
+struct Shared {
     /// None once the iterator was dropped (see `Drop for PyRecords`).
     records: Mutex<Option<DictRecords>>,
     state: Mutex<State>,
@@ -83,21 +83,15 @@ pub(crate) struct Shared {
     state_lost: AtomicBool,
 }
 
-/// Every iterator of this process that may still be alive, for the fork hooks.
+/// Every iterator of this process that may still be alive, for the fork hook.
+/// Only ever locked with the GIL held.
 static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
-/// [`LIVE`] held (see [`crate::fork`]).
-pub(crate) type LiveGuard = MutexGuard<'static, Vec<Weak<Shared>>>;
-
-/// Takes [`LIVE`]'s lock, for the fork hooks: no iterator is made meanwhile.
-pub(crate) fn lock_live() -> LiveGuard {
-    lock(&LIVE)
-}
-
 /// In a forked child, whose only thread is the caller: marks the iterators
-/// whose locks a thread of the parent held at the fork.
-pub(crate) fn mark_those_in_use(live: &LiveGuard) {
-    for shared in live.iter().filter_map(Weak::upgrade) {
+/// whose locks a thread of the parent held at the fork. [`LIVE`] itself is
+/// free: it is only held with the GIL, which the forking thread had.
+pub(crate) fn mark_those_in_use() {
+    for shared in lock(&LIVE).iter().filter_map(Weak::upgrade) {
         if matches!(shared.records.try_lock(), Err(TryLockError::WouldBlock)) {
             shared.records_lost.store(true, Ordering::Relaxed);
         }
@@ -289,8 +283,8 @@ impl Drop for PyRecords {
         if Arc::strong_count(shared) != 1 {
             return;
         }
-        // Uncontended: no other handle (the fork hooks only read the list of
-        // live iterators, and upgrade none outside a child's single thread).
+        // Uncontended: no other handle (the fork hook upgrades the list of
+        // live iterators only on a child's single thread).
         let records = lock(&shared.records).take();
         if let Some(records) = records {
             let _ = Python::try_attach(|py| py.detach(move || drop(records)));
