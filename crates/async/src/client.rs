@@ -436,13 +436,19 @@ impl Inner {
         };
         let (failures, _) = permit.finish(outcome);
         let mut result = result;
+        // Copied out: no session lock is held while logging (a log handler may
+        // wait for a host lock, such as Python's GIL, while another thread forks).
+        let (set_aside, expiry_unknown) = {
+            let s = self.read_session();
+            (s.set_aside_fields().to_vec(), s.expiry_unknown())
+        };
         log_login(
             &action_id,
             &mut result,
             &redactor,
             failures,
             started,
-            &self.read_session(),
+            (&set_aside, expiry_unknown),
             &self.warned_expiry,
         );
         result

@@ -87,13 +87,14 @@ struct ProcessIo {
 }
 
 impl ProcessIo {
-    fn new(transport: Transport) -> ProcessIo {
-        let (pid, fork_epoch) = process_marker();
+    /// The pool and ids of the process `(pid, fork_epoch)` (its
+    /// [`process_marker`]).
+    fn new(transport: Transport, (pid, fork_epoch): (u32, u64)) -> ProcessIo {
         ProcessIo {
             pid,
             fork_epoch,
             transport,
-            ids: process_ids(pid),
+            ids: process_ids(pid, fork_epoch),
             login_lock: Arc::default(),
             guard: OnceLock::new(),
             successor: OnceLock::new(),
@@ -124,11 +125,11 @@ pub(crate) fn process_marker() -> (u32, u64) {
 /// An `action_id` sequence unique to this process: the prefix mixes the process
 /// id into a random value, because a forked child inherits the parent's
 /// random state and would otherwise repeat the parent's ids.
-fn process_ids(pid: u32) -> ActionIdGenerator {
+fn process_ids(pid: u32, fork_epoch: u64) -> ActionIdGenerator {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(pid);
-    h.write_u64(FORK_EPOCH.load(Ordering::SeqCst));
+    h.write_u64(fork_epoch);
     h.write_u128(
         SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -221,7 +222,7 @@ impl Client {
         };
         Client {
             inner: Arc::new(Inner {
-                io: Arc::new(ProcessIo::new(transport)),
+                io: Arc::new(ProcessIo::new(transport, process_marker())),
                 transport_settings,
                 timeout: o.timeout,
                 limits,
@@ -563,20 +564,26 @@ impl Inner {
     fn io(&self) -> Arc<ProcessIo> {
         let me = process_marker();
         let mut io = &self.io;
+        let mut made = false;
         while !io.is_of(me) {
+            // Nothing in here waits for a host lock (no logging): a thread
+            // inside it at a fork would leave the child's walk blocked here.
             let next = io.successor.get_or_init(|| {
                 let transport = Transport::new(self.transport_settings.clone()).ok()?;
-                log::debug!(
-                    "new process {}: fresh connection pool and action_id sequence",
-                    me.0
-                );
-                Some(Arc::new(ProcessIo::new(transport)))
+                made = true;
+                Some(Arc::new(ProcessIo::new(transport, me)))
             });
             match next {
                 Some(next) => io = next,
                 // The settings were accepted once; keep the old pool rather than fail.
                 None => break,
             }
+        }
+        if made {
+            log::debug!(
+                "new process {}: fresh connection pool and action_id sequence",
+                me.0
+            );
         }
         Arc::clone(io)
     }
@@ -657,13 +664,19 @@ impl Inner {
         }
         drop(store_lock);
         let mut result = result;
+        // Copied out: no session lock is held while logging (a log handler may
+        // wait for a host lock, such as Python's GIL, while another thread forks).
+        let (set_aside, expiry_unknown) = {
+            let s = self.read_session();
+            (s.set_aside_fields().to_vec(), s.expiry_unknown())
+        };
         support::log_login(
             &action_id,
             &mut result,
             &redactor,
             failures,
             started,
-            &self.read_session(),
+            (&set_aside, expiry_unknown),
             &self.warned_expiry,
         );
         let info = result?;

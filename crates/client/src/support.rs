@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use runtel_protocol::{AuthInfo, Endpoint, Error, HostIdentity, HttpRequest, Redactor, Session};
+use runtel_protocol::{AuthInfo, Endpoint, Error, HostIdentity, HttpRequest, Redactor};
 use serde_json::Value;
 
 /// Params as JSON: `()` and `None` are no params; anything else must serialize
@@ -59,7 +59,7 @@ pub fn log_login(
     redactor: &Redactor,
     failures: u32,
     started: Instant,
-    session: &Session,
+    (set_aside, expiry_unknown): (&[String], bool),
     warned_expiry: &AtomicBool,
 ) {
     let info = match result {
@@ -75,7 +75,6 @@ pub fn log_login(
             return;
         }
     };
-    let set_aside = session.set_aside_fields();
     if !set_aside.is_empty() {
         log::debug!(
             "User.auth action_id={action_id}: fields of another type than documented, \
@@ -83,7 +82,7 @@ pub fn log_login(
             set_aside.join(", ")
         );
     }
-    if session.expiry_unknown() && !warned_expiry.swap(true, Ordering::Relaxed) {
+    if expiry_unknown && !warned_expiry.swap(true, Ordering::Relaxed) {
         log::warn!(
             "the server's token expiry (exp {}) was already past when the \
              token arrived (a clock or time-zone mix-up on the server); using the \

@@ -19,6 +19,7 @@
 //! held while other `before` hooks (such as `logging`'s) let other threads run,
 //! and a thread holding the GIL could then wait for it for ever.
 
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -41,6 +42,8 @@ pub fn after_fork_in_child() {
 pub(crate) struct Renewable<T: 'static> {
     current: AtomicPtr<Mutex<T>>,
     make: fn() -> T,
+    /// Send and Sync exactly when `Mutex<T>` is (a raw pointer says nothing).
+    _holds: PhantomData<Mutex<T>>,
 }
 
 impl<T: 'static> Renewable<T> {
@@ -49,6 +52,7 @@ impl<T: 'static> Renewable<T> {
         Renewable {
             current: AtomicPtr::new(std::ptr::null_mut()),
             make,
+            _holds: PhantomData,
         }
     }
 
