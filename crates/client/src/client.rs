@@ -56,7 +56,6 @@ struct Inner {
     timeout: Duration,
     limits: Limits,
     credentials: RwLock<Option<(String, Secret)>>,
-    session: RwLock<Session>,
     /// The process that obtained the current token; only it may log it out.
     token_pid: AtomicU32,
     guard_store: Option<Arc<dyn GuardStore>>,
@@ -81,6 +80,10 @@ struct ProcessIo {
     login_lock: Arc<Mutex<()>>,
     /// The process-wide guard of this server, found at the first login.
     guard: OnceLock<Arc<SharedGuard>>,
+    /// The token and what came with it. Per process too: a thread of the
+    /// parent reading or changing it at a fork would leave the lock held in
+    /// the child for ever. A child starts from a copy of its parent's.
+    session: RwLock<Session>,
     /// The next process's own: set once, by a forked child (descendant) of
     /// this process at its first exchange; `None` if no pool could be made.
     successor: OnceLock<Option<Arc<ProcessIo>>>,
@@ -89,8 +92,9 @@ struct ProcessIo {
 impl ProcessIo {
     /// The pool and ids of the process `(pid, fork_epoch)` (its
     /// [`process_marker`]).
-    fn new(transport: Transport, (pid, fork_epoch): (u32, u64)) -> ProcessIo {
+    fn new(transport: Transport, (pid, fork_epoch): (u32, u64), session: Session) -> ProcessIo {
         ProcessIo {
+            session: RwLock::new(session),
             pid,
             fork_epoch,
             transport,
@@ -103,6 +107,14 @@ impl ProcessIo {
 
     fn is_of(&self, (pid, epoch): (u32, u64)) -> bool {
         self.pid == pid && self.fork_epoch == epoch
+    }
+
+    fn read_session(&self) -> std::sync::RwLockReadGuard<'_, Session> {
+        self.session.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_session(&self) -> std::sync::RwLockWriteGuard<'_, Session> {
+        self.session.write().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -182,7 +194,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let session = self.inner.session.read().unwrap_or_else(|e| e.into_inner());
+        let io = self.inner.io();
+        let session = io.read_session();
         f.debug_struct("Client")
             .field("endpoint", &self.inner.endpoint.url())
             .field("status", &session.status(SystemTime::now()))
@@ -222,12 +235,11 @@ impl Client {
         };
         Client {
             inner: Arc::new(Inner {
-                io: Arc::new(ProcessIo::new(transport, process_marker())),
+                io: Arc::new(ProcessIo::new(transport, process_marker(), Session::new())),
                 transport_settings,
                 timeout: o.timeout,
                 limits,
                 credentials: RwLock::new(credentials),
-                session: RwLock::new(Session::new()),
                 token_pid: AtomicU32::new(pid),
                 max_auth_failures: o.max_auth_failures,
                 lockout_cooldown: o.auth_lockout_cooldown,
@@ -286,12 +298,12 @@ impl Client {
 
     /// The auth info of the current login, if logged in (also once expired).
     pub fn auth_info(&self) -> Option<AuthInfo> {
-        self.inner.read_session().auth_info().cloned()
+        self.inner.io().read_session().auth_info().cloned()
     }
 
     /// Where the session stands now.
     pub fn session_status(&self) -> SessionStatus {
-        self.inner.read_session().status(SystemTime::now())
+        self.inner.io().read_session().status(SystemTime::now())
     }
 
     /// Uses a login saved earlier (the CLI's token cache) instead of logging in.
@@ -299,7 +311,7 @@ impl Client {
     pub fn restore_session(&self, info: AuthInfo, expires_at: SystemTime) {
         let flight = self.inner.login_lock();
         let _flight = lock(&flight);
-        self.inner.write_session().restore(info, expires_at);
+        self.inner.io().write_session().restore(info, expires_at);
         self.inner
             .token_pid
             .store(std::process::id(), Ordering::SeqCst);
@@ -308,12 +320,12 @@ impl Client {
     /// Counts logins and restores; it changes whenever the token does, so a caller
     /// can tell whether a call logged in (and a cached token should be saved).
     pub fn session_generation(&self) -> u64 {
-        self.inner.read_session().generation()
+        self.inner.io().read_session().generation()
     }
 
     /// When the token expires, on the local clock (skew-corrected).
     pub fn token_expires_at(&self) -> Option<SystemTime> {
-        self.inner.read_session().expires_at()
+        self.inner.io().read_session().expires_at()
     }
 
     /// Sends one call and returns the whole answer envelope once `code == 200` and
@@ -533,14 +545,6 @@ impl<T: serde::de::DeserializeOwned + Send> Decoder for PageDecoder<T> {
 }
 
 impl Inner {
-    fn read_session(&self) -> std::sync::RwLockReadGuard<'_, Session> {
-        self.session.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn write_session(&self) -> std::sync::RwLockWriteGuard<'_, Session> {
-        self.session.write().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Whether the client may log in by itself (without copying the password).
     fn has_credentials(&self) -> bool {
         self.credentials
@@ -570,8 +574,11 @@ impl Inner {
             // inside it at a fork would leave the child's walk blocked here.
             let next = io.successor.get_or_init(|| {
                 let transport = Transport::new(self.transport_settings.clone()).ok()?;
+                // The token goes on in the child; if a thread of the parent was
+                // changing the session at the fork, the child logs in itself.
+                let session = io.session.try_read().map(|s| s.clone()).unwrap_or_default();
                 made = true;
-                Some(Arc::new(ProcessIo::new(transport, me)))
+                Some(Arc::new(ProcessIo::new(transport, me, session)))
             });
             match next {
                 Some(next) => io = next,
@@ -653,7 +660,7 @@ impl Inner {
         // Never retried: a refused or lost auth counts against the Defender's limit.
         let sent = self.send(&io, attempt.request(), None);
         let (outcome, result) = {
-            let mut session = self.write_session();
+            let mut session = io.write_session();
             attempt.finish(sent, &self.limits, &mut session, SystemTime::now())
         };
         let (failures, locked_until) = permit.finish(outcome);
@@ -667,7 +674,7 @@ impl Inner {
         // Copied out: no session lock is held while logging (a log handler may
         // wait for a host lock, such as Python's GIL, while another thread forks).
         let (set_aside, expiry_unknown) = {
-            let s = self.read_session();
+            let s = io.read_session();
             (s.set_aside_fields().to_vec(), s.expiry_unknown())
         };
         support::log_login(
@@ -689,7 +696,8 @@ impl Inner {
         let flight = self.login_lock();
         let _flight = Flight::take(&flight, self.timeout)?;
         {
-            let s = self.read_session();
+            let io = self.io();
+            let s = io.read_session();
             if s.generation() != seen_generation
                 && !s.needs_login(SystemTime::now(), Duration::ZERO)
             {
@@ -741,7 +749,7 @@ impl Inner {
         );
         loop {
             let step = {
-                let session = self.read_session();
+                let session = io.read_session();
                 policy.next(
                     &session,
                     &self.endpoint,
@@ -755,7 +763,7 @@ impl Inner {
                     token_rejected,
                 } => {
                     if token_rejected {
-                        self.write_session()
+                        io.write_session()
                             .mark_rejected_unless_renewed(seen_generation);
                     }
                     policy.login_done(self.relogin_interruptibly(seen_generation));
@@ -806,18 +814,18 @@ impl Inner {
     fn logout(&self, timeout: Option<Duration>) -> Result<(), Error> {
         let flight = self.login_lock();
         let _flight = Flight::take(&flight, self.timeout)?;
+        let io = self.io();
         if self.token_pid.load(Ordering::SeqCst) != std::process::id() {
             // A forked child: the token is the parent's, and ending it on the
             // server would end the parent's session. Forget it here only.
-            if self.read_session().token().is_some() {
+            if io.read_session().token().is_some() {
                 log::debug!("not logging out the parent process's token from a child");
             }
-            self.write_session().mark_logged_out();
+            io.write_session().mark_logged_out();
             return Ok(());
         }
-        let io = self.io();
         let request = {
-            let s = self.read_session();
+            let s = io.read_session();
             let Some(token) = s.token() else {
                 return Ok(());
             };
@@ -838,7 +846,7 @@ impl Inner {
             });
         log_call(&request, result.as_ref().map(|_| ()), started);
         // The token is gone for us whatever the server said.
-        self.write_session().mark_logged_out();
+        io.write_session().mark_logged_out();
         match result {
             Ok(_) => Ok(()),
             // Already expired or revoked on the server: logged out all the same.
@@ -877,7 +885,7 @@ impl Inner {
             return;
         }
         let holds_token = matches!(
-            self.read_session().status(SystemTime::now()),
+            self.io().read_session().status(SystemTime::now()),
             SessionStatus::Authenticated
         ) && self.token_pid.load(Ordering::SeqCst) == std::process::id();
         if holds_token {
