@@ -480,6 +480,51 @@ def test_children_forked_at_page_boundaries_log_in_and_close_without_hanging(sim
     assert c.User.get(id=1)["body"]["id"] == 1, "the parent goes on"
 
 
+@pytest.mark.parametrize("what", ["call", "login", "next"])
+def test_a_signal_handler_that_forks_mid_call_leaves_the_call_to_the_parent(sim: Sim, what: str) -> None:
+    import os
+
+    # The main thread runs signal handlers while it waits; one that forks
+    # returns in the child into the parent's call, whose worker thread or
+    # connection the child must not wait for nor read.
+    c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD)
+    assert c.User.get(id=1)["body"]["id"] == 1
+    it = c.records("DomainCDR", page_size=100, prefetch=False)
+    action = {"call": "get", "login": "auth", "next": "list"}[what]
+    sim.fault("delay:1500", times=1, action=action)
+    forked: Dict[str, int] = {}
+
+    def fork_here(signum: int, frame: Any) -> None:
+        forked["pid"] = os.fork()
+
+    previous = signal.signal(signal.SIGALRM, fork_here)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        if what == "call":
+            got = c.call("DomainCDR", "get", {"id": 77})["body"]["id"]
+        elif what == "login":
+            got = c.login(LOGIN, PASSWORD).user_id
+        else:
+            got = next(it)["id"]
+        err = None
+    except Exception as e:  # noqa: BLE001 - judged below, in the child
+        got, err = None, e
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    if forked.get("pid") == 0:  # the child, back from the handler
+        ok = isinstance(err, runtel.RuntelTimeoutError) and "forked during this call" in str(err)
+        os._exit(0 if ok else 1 if err else 2)
+    assert "pid" in forked, "the handler ran"
+    assert err is None, err
+    if what == "login":
+        assert got == c.auth_info.user_id
+    else:
+        assert got == (77 if what == "call" else 1)
+    assert _wait_for_child(forked["pid"], 20) == 0
+    assert c.User.get(id=1)["body"]["id"] == 1, "the parent goes on"
+
+
 def test_a_fork_while_another_thread_is_inside_next_gives_the_child_an_error_not_a_hang(sim: Sim) -> None:
     import os
 

@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use runtel_protocol::Error;
 
+use crate::client::process_marker;
+
 /// The longest a wait goes without asking the stop check: the bound on how late
 /// an interrupt is noticed.
 pub(crate) const SLICE: Duration = Duration::from_millis(50);
@@ -39,6 +41,10 @@ thread_local! {
     static STOPPED: Cell<bool> = const { Cell::new(false) };
     /// Bytes of the current request were handed to a socket on this thread.
     static SENDING: Cell<bool> = const { Cell::new(false) };
+    /// The process the current scope began in: a stop check that forks (a
+    /// Python signal handler calling `os.fork()`) returns in a child, where
+    /// the call in progress must not go on (see [`stop_requested`]).
+    static SCOPE_PROCESS: Cell<Option<(u32, u64)>> = const { Cell::new(None) };
 }
 
 /// A request starts on this thread: nothing of it was written yet.
@@ -76,15 +82,20 @@ pub(crate) fn request_may_have_left() -> bool {
 /// # Ok::<(), runtel_client::Error>(())
 /// ```
 pub fn interruptible<R>(stop: impl Fn() -> bool + 'static, work: impl FnOnce() -> R) -> R {
-    struct Restore(Option<StopCheck>, bool);
+    struct Restore(Option<StopCheck>, bool, Option<(u32, u64)>);
     impl Drop for Restore {
         fn drop(&mut self) {
             CHECK.with(|c| *c.borrow_mut() = self.0.take());
             STOPPED.with(|s| s.set(self.1));
+            SCOPE_PROCESS.with(|p| p.set(self.2));
         }
     }
     let previous = CHECK.with(|c| c.borrow_mut().replace(Rc::new(stop)));
-    let _restore = Restore(previous, STOPPED.with(|s| s.replace(false)));
+    let _restore = Restore(
+        previous,
+        STOPPED.with(|s| s.replace(false)),
+        SCOPE_PROCESS.with(|p| p.replace(Some(process_marker()))),
+    );
     work()
 }
 
@@ -103,7 +114,7 @@ pub(crate) fn stop_requested() -> bool {
         return false;
     };
     // Not interruptible by itself: calls it makes run without a check.
-    let stop = interruptible_by_none(|| check());
+    let stop = interruptible_by_none(|| check()) || forked_in_scope();
     if stop {
         STOPPED.with(|s| s.set(true));
     }
@@ -124,8 +135,22 @@ fn interruptible_by_none<R>(work: impl FnOnce() -> R) -> R {
     result
 }
 
+/// True in a child forked by the stop check itself: the call in progress
+/// (its connection, the helper threads it waits for) is the parent's.
+fn forked_in_scope() -> bool {
+    SCOPE_PROCESS
+        .with(Cell::get)
+        .is_some_and(|p| p != process_marker())
+}
+
 /// The error of a call given up because the stop check said so.
 pub(crate) fn interrupted(what: &str) -> Error {
+    if forked_in_scope() {
+        return Error::Timeout(format!(
+            "{what}: the process forked during this call (in code the wait ran, \
+             such as a signal handler); the call goes on in the parent only"
+        ));
+    }
     Error::Timeout(format!("{what}: interrupted by the caller"))
 }
 

@@ -386,6 +386,7 @@ where
         // No thread could be started: do the work here, uninterruptible as before.
         py.detach(job);
     }
+    let pid = std::process::id();
     loop {
         if let Some(outcome) = py.detach(|| slot.wait(SLICE)) {
             // The worker's records (and its helpers') reach `logging` now.
@@ -397,6 +398,18 @@ where
                 unclaimed(result);
             }
             return Err(e);
+        }
+        if std::process::id() != pid {
+            // A signal handler forked: this is the child, and the worker (the
+            // work, its result) stayed in the parent.
+            return Err(crate::errors::to_py_err(
+                py,
+                &runtel_client::Error::Timeout(
+                    "the process forked during this call (in a signal handler); \
+                     the call goes on in the parent only"
+                        .into(),
+                ),
+            ));
         }
     }
 }
