@@ -39,9 +39,12 @@ use crate::typed::{Keyed, KeyedPageDecoder};
 /// gunicorn `--preload`, celery prefork) keeps working in the child: on its first
 /// call there the child drops the connections it inherited (they belong to the
 /// parent) without touching them, opens its own, and draws `action_id`s from a
-/// new sequence, so no answer meant for one process can reach another. A child
-/// never logs out a token that the parent obtained, neither on drop nor on an
-/// explicit [`Client::logout`]: that would end the parent's session.
+/// new sequence, so no answer meant for one process can reach another. It goes
+/// on with a copy of the parent's token (or logs in itself if a thread of the
+/// parent was changing it at the fork). A child never logs out a token that the
+/// parent obtained, neither on drop nor on an explicit [`Client::logout`]: that
+/// would end the parent's session. None of this waits for a lock that a thread
+/// of the parent may have held at the fork.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -69,7 +72,8 @@ struct Inner {
     on_exchange: Option<ExchangeObserver>,
 }
 
-/// What must not cross a `fork()`: pooled sockets and the `action_id` sequence.
+/// What must not cross a `fork()`: pooled sockets, the `action_id` sequence,
+/// the login lock and the session's lock (each process has its own).
 struct ProcessIo {
     pid: u32,
     fork_epoch: u64,
