@@ -4,6 +4,8 @@ through the package's own ``runtel.testing``."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 from typing import Callable, Iterator, List
 
@@ -38,6 +40,21 @@ class Sim(Simulator):
 
     def __init__(self, args: List[str], vectors: Path = VECTORS) -> None:
         super().__init__("--vectors", str(vectors), *args, binary=sim_binary())
+
+
+def wait_for_child(pid: int, seconds: float) -> int:
+    """The exit code of the forked child ``pid``; fails the test (and kills
+    the child) if it has not ended within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the child hung")
+        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, List, TypeVar
 import pytest
 
 import runtel
-from conftest import LOGIN, PASSWORD
+from conftest import LOGIN, PASSWORD, wait_for_child
 from test_reliability import CLIENT, FAULTS, MATRIX
 
 T = TypeVar("T")
@@ -331,14 +331,7 @@ def test_a_forked_child_gets_a_clear_error_instead_of_a_hang(sim: Any) -> None:
         except BaseException:
             code = 3
         os._exit(code)
-    deadline = time.monotonic() + 10
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        assert time.monotonic() < deadline, "the child hung"
-        time.sleep(0.02)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert wait_for_child(pid, 10) == 0
     assert run(one) == 200, "the parent's client still works"
 
 

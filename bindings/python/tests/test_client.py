@@ -16,7 +16,7 @@ from typing import Any, List
 import pytest
 
 import runtel
-from conftest import LOGIN, PASSWORD, ROOT, VECTORS, Sim
+from conftest import LOGIN, PASSWORD, ROOT, VECTORS, Sim, wait_for_child
 
 
 def test_imports_the_installed_wheel_not_the_source_tree() -> None:
@@ -364,14 +364,7 @@ def test_a_forked_child_reads_on_without_the_parents_prefetch_thread(sim: Sim) -
             except BaseException:
                 code = 3
             os._exit(code)
-        deadline = time.monotonic() + 20
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            assert time.monotonic() < deadline, "the child hung"
-            time.sleep(0.02)
-        assert os.waitstatus_to_exitcode(status) == 0
+        assert wait_for_child(pid, 20) == 0
     assert first + [r["id"] for r in it] == list(range(1, 2501)), "the parent reads on too"
 
 

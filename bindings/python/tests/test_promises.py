@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 import runtel
-from conftest import LOGIN, PASSWORD, Sim
+from conftest import LOGIN, PASSWORD, Sim, wait_for_child
 
 # The child of the interrupt tests. It warms up a client, says "ready", waits for
 # "go" on stdin (the parent sets the slow fault in between), runs one blocking
@@ -434,22 +434,6 @@ def test_the_package_registers_its_fork_hook() -> None:
     assert run.returncode == 0, run.stderr
 
 
-def _wait_for_child(pid: int, seconds: float) -> int:
-    """The child's exit code; fails the test if it has not ended in time."""
-    import os
-
-    deadline = time.monotonic() + seconds
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the child hung")
-        time.sleep(0.02)
-
-
 def test_children_forked_at_page_boundaries_log_in_and_close_without_hanging(sim: Sim) -> None:
     import os
     import random
@@ -476,7 +460,7 @@ def test_children_forked_at_page_boundaries_log_in_and_close_without_hanging(sim
             except BaseException:
                 code = 3
             os._exit(code)
-        assert _wait_for_child(pid, 20) == 0
+        assert wait_for_child(pid, 20) == 0
     assert c.User.get(id=1)["body"]["id"] == 1, "the parent goes on"
 
 
@@ -521,7 +505,7 @@ def test_a_signal_handler_that_forks_mid_call_leaves_the_call_to_the_parent(sim:
         assert got == c.auth_info.user_id
     else:
         assert got == (77 if what == "call" else 1)
-    assert _wait_for_child(forked["pid"], 20) == 0
+    assert wait_for_child(forked["pid"], 20) == 0
     assert c.User.get(id=1)["body"]["id"] == 1, "the parent goes on"
 
 
@@ -557,7 +541,7 @@ def test_a_fork_while_another_thread_is_inside_next_gives_the_child_an_error_not
         except BaseException:
             code = 3
         os._exit(code)
-    assert _wait_for_child(pid, 20) == 0
+    assert wait_for_child(pid, 20) == 0
     reader.join(20)
     assert got == [1], "the parent's reader gets its record"
     assert [r["id"] for r in it] == list(range(2, 2501)), "and the parent's iterator goes on"

@@ -6,7 +6,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use runtel_client::support::{jitter_seed, log_call, log_login, params_value, warn_if_plain_http};
+use runtel_client::support::{
+    jitter_seed, log_call, log_login, params_value, warn_if_plain_http, LoginNotes,
+};
 use runtel_client::{
     server_identity, shared_guard, ClientOptions, Decoder, Permit, ResponseDecoder, SharedGuard,
 };
@@ -436,19 +438,14 @@ impl Inner {
         };
         let (failures, _) = permit.finish(outcome);
         let mut result = result;
-        // Copied out: no session lock is held while logging (a log handler may
-        // wait for a host lock, such as Python's GIL, while another thread forks).
-        let (set_aside, expiry_unknown) = {
-            let s = self.read_session();
-            (s.set_aside_fields().to_vec(), s.expiry_unknown())
-        };
+        let notes = LoginNotes::of(&self.read_session());
         log_login(
             &action_id,
             &mut result,
             &redactor,
             failures,
             started,
-            (&set_aside, expiry_unknown),
+            &notes,
             &self.warned_expiry,
         );
         result

@@ -19,7 +19,7 @@ use crate::guard::{resolve_identity, shared_guard, GuardStore, SharedGuard};
 use crate::interrupt;
 use crate::options::ClientOptions;
 use crate::records::{PagedRecord, Records, RecordsPage, ValuePageDecoder};
-use crate::support::{self, jitter_seed, log_call, params_value};
+use crate::support::{self, jitter_seed, log_call, params_value, LoginNotes};
 use crate::transport::{Transport, TransportSettings};
 use crate::typed::{Keyed, KeyedPageDecoder};
 
@@ -675,19 +675,14 @@ impl Inner {
         }
         drop(store_lock);
         let mut result = result;
-        // Copied out: no session lock is held while logging (a log handler may
-        // wait for a host lock, such as Python's GIL, while another thread forks).
-        let (set_aside, expiry_unknown) = {
-            let s = io.read_session();
-            (s.set_aside_fields().to_vec(), s.expiry_unknown())
-        };
+        let notes = LoginNotes::of(&io.read_session());
         support::log_login(
             &action_id,
             &mut result,
             &redactor,
             failures,
             started,
-            (&set_aside, expiry_unknown),
+            &notes,
             &self.warned_expiry,
         );
         let info = result?;

@@ -146,12 +146,21 @@ fn forked_in_scope() -> bool {
 /// The error of a call given up because the stop check said so.
 pub(crate) fn interrupted(what: &str) -> Error {
     if forked_in_scope() {
-        return Error::Timeout(format!(
-            "{what}: the process forked during this call (in code the wait ran, \
-             such as a signal handler); the call goes on in the parent only"
-        ));
+        return forked_during_call(what);
     }
     Error::Timeout(format!("{what}: interrupted by the caller"))
+}
+
+/// The error of a call `what` given up in a child that code run during its
+/// wait (a stop check, a host's signal handler) forked: the call, its
+/// connection and the threads it waits for are the parent's. For hosts that
+/// wait for calls themselves (Python's worker threads).
+#[doc(hidden)]
+pub fn forked_during_call(what: &str) -> Error {
+    Error::Timeout(format!(
+        "{what}: the process forked during this call (in code the wait ran, \
+         such as a signal handler); the call goes on in the parent only"
+    ))
 }
 
 /// How long one blocking wait may last, at most `left` (None: no limit): a slice

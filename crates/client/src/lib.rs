@@ -73,7 +73,7 @@ pub use builder::{ClientBuilder, RetryPolicy};
 pub use client::{after_fork_in_child, Client, Decoder, PageDecoder, ResponseDecoder};
 pub use exchange::{Exchange, ExchangeObserver};
 pub use guard::{server_identity, shared_guard, GuardStore, LockedGuardState, Permit, SharedGuard};
-pub use interrupt::interruptible;
+pub use interrupt::{forked_during_call, interruptible};
 pub use options::ClientOptions;
 pub use records::{
     AheadWait, PageStep, PagedRecord, Pager, RecordId, Records, RecordsPage, ValuePageDecoder,

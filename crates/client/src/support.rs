@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use runtel_protocol::{AuthInfo, Endpoint, Error, HostIdentity, HttpRequest, Redactor};
+use runtel_protocol::{AuthInfo, Endpoint, Error, HostIdentity, HttpRequest, Redactor, Session};
 use serde_json::Value;
 
 /// Params as JSON: `()` and `None` are no params; anything else must serialize
@@ -50,6 +50,25 @@ pub fn log_call(request: &HttpRequest, result: Result<(), &Error>, started: Inst
     }
 }
 
+/// What a login's log lines tell of the session, copied out of it so that no
+/// session lock is held while logging (a log handler may wait for a host
+/// lock, such as Python's GIL, while another thread forks).
+#[derive(Debug)]
+pub struct LoginNotes {
+    set_aside: Vec<String>,
+    expiry_unknown: bool,
+}
+
+impl LoginNotes {
+    /// The notes of `session` just after a login.
+    pub fn of(session: &Session) -> LoginNotes {
+        LoginNotes {
+            set_aside: session.set_aside_fields().to_vec(),
+            expiry_unknown: session.expiry_unknown(),
+        }
+    }
+}
+
 /// Redacts a failed login's error with the attempt's secrets and logs the
 /// outcome of one `auth`; on success also what the session noticed (fields of
 /// unexpected types, an `exp` already past: warned once per `warned_expiry`).
@@ -59,7 +78,7 @@ pub fn log_login(
     redactor: &Redactor,
     failures: u32,
     started: Instant,
-    (set_aside, expiry_unknown): (&[String], bool),
+    notes: &LoginNotes,
     warned_expiry: &AtomicBool,
 ) {
     let info = match result {
@@ -75,6 +94,7 @@ pub fn log_login(
             return;
         }
     };
+    let set_aside = &notes.set_aside;
     if !set_aside.is_empty() {
         log::debug!(
             "User.auth action_id={action_id}: fields of another type than documented, \
@@ -82,7 +102,7 @@ pub fn log_login(
             set_aside.join(", ")
         );
     }
-    if expiry_unknown && !warned_expiry.swap(true, Ordering::Relaxed) {
+    if notes.expiry_unknown && !warned_expiry.swap(true, Ordering::Relaxed) {
         log::warn!(
             "the server's token expiry (exp {}) was already past when the \
              token arrived (a clock or time-zone mix-up on the server); using the \

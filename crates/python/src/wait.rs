@@ -404,11 +404,7 @@ where
             // work, its result) stayed in the parent.
             return Err(crate::errors::to_py_err(
                 py,
-                &runtel_client::Error::Timeout(
-                    "the process forked during this call (in a signal handler); \
-                     the call goes on in the parent only"
-                        .into(),
-                ),
+                &runtel_client::forked_during_call("call"),
             ));
         }
     }
