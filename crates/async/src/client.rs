@@ -512,7 +512,7 @@ impl Inner {
                     match self.transport.send(&request, None).await {
                         Ok(raw) => {
                             let mut decoded = decoder.decode(
-                                Expected::from(&request),
+                                Expected::from(&*request),
                                 raw.status,
                                 raw.body,
                                 &self.limits,

@@ -2,7 +2,7 @@
 //! with what a policy cannot do itself: the single-flight lock around logins, the
 //! login guard shared by threads, the connection pool of each process.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::builder::ClientBuilder;
 use crate::exchange::{Exchange, ExchangeObserver};
+use crate::fork::process_marker;
 use crate::guard::{resolve_identity, shared_guard, GuardStore, SharedGuard};
 use crate::interrupt;
 use crate::options::ClientOptions;
@@ -120,22 +121,6 @@ impl ProcessIo {
     fn write_session(&self) -> std::sync::RwLockWriteGuard<'_, Session> {
         self.session.write().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// Bumped by [`after_fork_in_child`], for runtimes that know when they forked.
-static FORK_EPOCH: AtomicU64 = AtomicU64::new(0);
-
-/// Tells every client that this process is a freshly forked child. Not needed
-/// (clients notice a new process id on their own), but runtimes with fork hooks
-/// (Python's `os.register_at_fork`) call it so that nothing is reused even if a
-/// process id comes back.
-pub fn after_fork_in_child() {
-    FORK_EPOCH.fetch_add(1, Ordering::SeqCst);
-}
-
-/// This process and its fork epoch: what changes in a forked child.
-pub(crate) fn process_marker() -> (u32, u64) {
-    (std::process::id(), FORK_EPOCH.load(Ordering::SeqCst))
 }
 
 /// An `action_id` sequence unique to this process: the prefix mixes the process
@@ -772,7 +757,7 @@ impl Inner {
                     match self.send(&io, &request, None) {
                         Ok(raw) => {
                             let mut decoded = decoder.decode(
-                                Expected::from(&request),
+                                Expected::from(&*request),
                                 raw.status,
                                 raw.body,
                                 &self.limits,

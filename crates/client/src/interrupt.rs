@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use runtel_protocol::Error;
 
-use crate::client::process_marker;
+use crate::fork::process_marker;
 
 /// The longest a wait goes without asking the stop check: the bound on how late
 /// an interrupt is noticed.

@@ -50,7 +50,7 @@
 //! `debug` or below (`RUST_LOG=trace,ureq_proto=debug`), or drop the records for
 //! which [`log_record_may_hold_secrets`] is true, as the C, Python and CLI front
 //! ends do.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
@@ -58,6 +58,7 @@ pub mod body;
 mod builder;
 mod client;
 mod exchange;
+mod fork;
 mod guard;
 mod interrupt;
 mod options;
@@ -70,8 +71,9 @@ mod transport;
 mod typed;
 
 pub use builder::{ClientBuilder, RetryPolicy};
-pub use client::{after_fork_in_child, Client, Decoder, PageDecoder, ResponseDecoder};
+pub use client::{Client, Decoder, PageDecoder, ResponseDecoder};
 pub use exchange::{Exchange, ExchangeObserver};
+pub use fork::after_fork_in_child;
 pub use guard::{server_identity, shared_guard, GuardStore, LockedGuardState, Permit, SharedGuard};
 pub use interrupt::{forked_during_call, interruptible};
 pub use options::ClientOptions;

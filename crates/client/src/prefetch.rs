@@ -34,7 +34,8 @@ use runtel_protocol::{
     check_list_answer, Call, Error, Expected, Limits, ListCheck, Redactor, Secret,
 };
 
-use crate::client::{process_marker, Client, Decoder};
+use crate::client::{Client, Decoder};
+use crate::fork::process_marker;
 use crate::records::{IdKey, IdSet, PageDecoderHandle, RecordsPage};
 
 /// A list answer fetched and checked, not yet decoded.

@@ -70,6 +70,7 @@ impl<In: Transport> Connector<In> for TcpConnector {
             write_timeout: None,
             unsent: Vec::new(),
             broken: false,
+            answered: false,
         })))
     }
 }
@@ -185,6 +186,8 @@ pub(crate) struct Tcp {
     unsent: Vec<u8>,
     /// A write failed part way: the stream is out of step, never used again.
     broken: bool,
+    /// An answer was read since the last probe (see `is_open`).
+    answered: bool,
 }
 
 impl std::fmt::Debug for Tcp {
@@ -272,6 +275,7 @@ impl Transport for Tcp {
             match (&*self.stream).read(self.buffers.input_append_buf()) {
                 Ok(n) => {
                     self.buffers.input_appended(n);
+                    self.answered = true;
                     return Ok(n > 0);
                 }
                 Err(e) if is_wait_over(&e) => {
@@ -287,7 +291,17 @@ impl Transport for Tcp {
     fn is_open(&mut self) -> bool {
         // A pooled connection is reused only if the server has neither closed it
         // nor sent anything unasked, and nothing is left unsent.
-        !self.broken && self.unsent.is_empty() && is_idle(&self.stream)
+        if self.broken || !self.unsent.is_empty() {
+            return false;
+        }
+        // ureq asks twice: when the connection goes back to the pool after an
+        // answer, and when it is taken out again. Bytes or a close the server
+        // sends stay in the socket, so the second probe sees all the first
+        // would: the first is answered without a system call.
+        if std::mem::take(&mut self.answered) {
+            return true;
+        }
+        is_idle(&self.stream)
     }
 }
 

@@ -1,7 +1,10 @@
 //! The ureq side: one `Agent` per client, one POST per request, and the mapping of
 //! ureq's errors onto the SDK's kinds.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use ureq::http::{self, header, HeaderValue};
 
 use runtel_protocol::{Error, HttpRequest, TlsCause, TransportCause};
 
@@ -19,6 +22,8 @@ use crate::tcp::TcpConnector;
 
 pub(crate) struct Transport {
     agent: ureq::Agent,
+    /// The endpoint's URL and its parse (see [`Transport::uri_of`]).
+    uri: OnceLock<(String, http::Uri)>,
     max_body_bytes: usize,
     timeout: Duration,
 }
@@ -85,6 +90,7 @@ impl Transport {
         let agent = ureq::Agent::with_parts(config, connector, CachingResolver::default());
         Ok(Transport {
             agent,
+            uri: OnceLock::new(),
             max_body_bytes: s.max_body_bytes,
             timeout: s.timeout,
         })
@@ -98,35 +104,33 @@ impl Transport {
     ) -> Result<RawAnswer, SendError> {
         let started = Instant::now();
         interrupt::begin_request();
-        // Compressed answers are decoded here, not by ureq, so that the
-        // inflation ratio can be bounded (see `inflate`).
-        let mut builder = self.agent.post(&req.url).header("Accept-Encoding", "gzip");
-        for (name, value) in req.headers() {
-            builder = builder.header(name, value);
-        }
-        if let Some(t) = timeout {
-            builder = builder.config().timeout_global(Some(t)).build();
-        }
         let budget = timeout.unwrap_or(self.timeout);
-        let mut resp = builder
-            .send(&req.body[..])
+        let mut request = self
+            .http_request(req)
+            .map_err(|e| map_error(e, req, budget, started, false))?;
+        if let Some(t) = timeout {
+            request = self
+                .agent
+                .configure_request(request)
+                .timeout_global(Some(t))
+                .build();
+        }
+        let mut resp = self
+            .agent
+            .run(request)
             .map_err(|e| map_error(e, req, budget, started, false))?;
         let status = resp.status().as_u16();
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let date = header("date");
-        let wire_length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-        let encoding = header("content-encoding");
+        let header =
+            |name: header::HeaderName| resp.headers().get(name).and_then(|v| v.to_str().ok());
+        let date = header(header::DATE).map(str::to_owned);
+        let wire_length = header(header::CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
+        let gzipped = header(header::CONTENT_ENCODING).is_some_and(is_gzip);
         let limit = self.max_body_bytes as u64;
         let mut body = Vec::with_capacity(preallocation(wire_length, limit));
         let mut reader = resp.body_mut().with_config().limit(limit).reader();
         std::io::Read::read_to_end(&mut reader, &mut body)
             .map_err(|e| map_error(ureq_error_of(e), req, budget, started, true))?;
-        if encoding.as_deref().is_some_and(is_gzip) {
+        if gzipped {
             body = inflate(&body, limit, req).map_err(|error| SendError {
                 error,
                 retryable: false,
@@ -134,6 +138,47 @@ impl Transport {
             })?;
         }
         Ok(RawAnswer { status, date, body })
+    }
+}
+
+impl Transport {
+    /// `req` as ureq takes it. The fixed headers go in without being copied or
+    /// checked again, and the endpoint's URI is parsed once per transport.
+    fn http_request<'r>(
+        &self,
+        req: &'r HttpRequest,
+    ) -> Result<http::Request<&'r [u8]>, ureq::Error> {
+        let mut request = http::Request::new(&req.body[..]);
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = self.uri_of(&req.url)?;
+        let headers = request.headers_mut();
+        // Compressed answers are decoded here, not by ureq, so that the
+        // inflation ratio can be bounded (see `inflate`).
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        for (name, value) in req.fixed_headers() {
+            let name =
+                header::HeaderName::from_bytes(name.as_bytes()).map_err(http::Error::from)?;
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        if let Some(auth) = req.authorization() {
+            let mut value = HeaderValue::from_str(auth).map_err(http::Error::from)?;
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        Ok(request)
+    }
+
+    /// The parsed `url`: a client sends every request to one endpoint, so its
+    /// parse is kept (a clone shares the text).
+    fn uri_of(&self, url: &str) -> Result<http::Uri, ureq::Error> {
+        if let Some((text, uri)) = self.uri.get() {
+            if text == url {
+                return Ok(uri.clone());
+            }
+        }
+        let uri: http::Uri = url.parse().map_err(http::Error::from)?;
+        let _ = self.uri.set((url.to_owned(), uri.clone()));
+        Ok(uri)
     }
 }
 

@@ -157,7 +157,7 @@ impl Pbx {
                 CallStep::Send(request) => match send(&request) {
                     Ok(raw) => {
                         let decoded = parse_response(
-                            Expected::from(&request),
+                            Expected::from(&*request),
                             raw.status,
                             &raw.body,
                             &self.limits,

@@ -24,6 +24,7 @@
 //! logins (several threads share one session), waiting for the login guard's turn,
 //! and logging.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
@@ -113,8 +114,9 @@ pub enum CallStep<T> {
         token_rejected: bool,
     },
     /// Send this request, then report with [`CallPolicy::answer`] or
-    /// [`CallPolicy::failed`].
-    Send(HttpRequest),
+    /// [`CallPolicy::failed`]. Shared with the policy, which keeps it for a
+    /// retry: handing it out copies nothing.
+    Send(Arc<HttpRequest>),
     /// Wait this long before the next step (a retry's backoff).
     Sleep(Duration),
     /// The call is over: hand this to the caller.
@@ -146,7 +148,7 @@ pub struct CallPolicy<'a, T> {
     options: PolicyOptions,
     has_credentials: bool,
     phase: Phase<T>,
-    request: Option<HttpRequest>,
+    request: Option<Arc<HttpRequest>>,
     /// The session generation the sent request's token came from.
     generation: u64,
     retries_left: u32,
@@ -215,8 +217,9 @@ impl<'a, T> CallPolicy<'a, T> {
                 Phase::Ready => {
                     return match session.request(endpoint, self.call, next_action_id(), now) {
                         Ok(request) => {
+                            let request = Arc::new(request);
                             self.generation = session.generation();
-                            self.request = Some(request.clone());
+                            self.request = Some(Arc::clone(&request));
                             self.phase = Phase::Sent;
                             CallStep::Send(request)
                         }

@@ -260,7 +260,29 @@ impl ActionIdGenerator {
     /// The next `action_id`.
     pub fn next_id(&self) -> String {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        format!("{}-{n}", self.prefix)
+        // Once per call: written by hand, `format!` costs several times more.
+        let mut id = String::with_capacity(self.prefix.len() + 21);
+        id.push_str(&self.prefix);
+        id.push('-');
+        push_decimal(&mut id, n);
+        id
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
     }
 }
 
@@ -410,10 +432,6 @@ impl Call {
         action_id: String,
         token: Option<&Secret>,
     ) -> HttpRequest {
-        let mut headers = vec![
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-        ];
         let mut authorization = None;
         let mut secrets = Vec::new();
         if self.is_auth() {
@@ -421,16 +439,20 @@ impl Call {
                 secrets.push(Secret::new(p.as_str()));
             }
         } else if let Some(t) = token {
-            authorization = Some(Secret::new(format!("Bearer {}", t.expose())));
+            let mut bearer = String::with_capacity(7 + t.expose().len());
+            bearer.push_str("Bearer ");
+            bearer.push_str(t.expose());
+            authorization = Some(Secret::new(bearer));
             secrets.push(t.clone());
-        }
-        if authorization.is_some() {
-            headers.push(("Authorization", ""));
         }
         HttpRequest {
             method: "POST",
             url: endpoint.url().to_owned(),
-            headers,
+            headers: if authorization.is_some() {
+                HEADERS_WITH_TOKEN
+            } else {
+                HEADERS
+            },
             authorization,
             body: self.envelope_bytes(&action_id),
             action_id,
@@ -520,9 +542,8 @@ pub struct HttpRequest {
     /// The endpoint URL.
     pub url: String,
     /// Headers other than `Authorization` (whose slot holds an empty value);
-    /// all fixed, so a request (kept by the call policy for a retry) copies no
-    /// header text.
-    headers: Vec<(&'static str, &'static str)>,
+    /// all fixed texts: a request allocates nothing for them.
+    headers: &'static [(&'static str, &'static str)],
     authorization: Option<Secret>,
     /// The envelope bytes.
     pub body: Vec<u8>,
@@ -540,6 +561,18 @@ pub struct HttpRequest {
     secrets: Vec<Secret>,
 }
 
+/// The headers of every request.
+const HEADERS: &[(&str, &str)] = &[
+    ("Content-Type", "application/json"),
+    ("Accept", "application/json"),
+];
+/// The same, with the slot of the bearer token (filled by [`HttpRequest::headers`]).
+const HEADERS_WITH_TOKEN: &[(&str, &str)] = &[
+    ("Content-Type", "application/json"),
+    ("Accept", "application/json"),
+    ("Authorization", ""),
+];
+
 impl HttpRequest {
     /// The headers to send, `Authorization` included, as the transport needs them.
     /// This exposes the token: do not log the result.
@@ -552,6 +585,21 @@ impl HttpRequest {
                 (k, v)
             }
         })
+    }
+
+    /// The headers without `Authorization`: fixed texts, which a transport can
+    /// use without copying them (see [`HttpRequest::authorization`]).
+    pub fn fixed_headers(&self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        self.headers
+            .iter()
+            .copied()
+            .filter(|&(k, _)| k != "Authorization")
+    }
+
+    /// The value of the `Authorization` header (`Bearer` and the token), if the
+    /// request carries one. This exposes the token: do not log the result.
+    pub fn authorization(&self) -> Option<&str> {
+        self.authorization.as_ref().map(Secret::expose)
     }
 
     /// The headers with `Authorization` masked, safe to print.
@@ -713,6 +761,25 @@ mod tests {
             "two generators share a prefix"
         );
         assert_eq!(ActionIdGenerator::with_prefix("t").next_id(), "t-1");
+    }
+
+    #[test]
+    fn decimals_are_written_as_to_string_writes_them() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ] {
+            let mut s = String::from("x");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
     }
 
     #[test]

@@ -532,19 +532,36 @@ pub fn parse_response(
 /// Python objects straight from the bytes) apply this to the top-level scalars they
 /// captured, and call [`parse_response`] for the detailed error when it is false.
 pub fn is_success_envelope(expected: Expected<'_>, status: u16, head: &Map<String, Value>) -> bool {
-    let echo_ok = match head.get("action_id") {
-        Some(Value::String(s)) => s == expected.action_id,
-        Some(Value::Number(n)) => n.to_string() == expected.action_id,
-        _ => false,
-    };
-    (200..300).contains(&status)
-        && head.get("code").and_then(code_of) == Some(200)
-        && echo_ok
-        && head.get("notifies").is_none_or(Value::is_array)
-        && head.get("list").is_none_or(|v| v.is_array() || v.is_null())
-        && head
-            .get("total_count")
-            .is_none_or(|v| v.is_u64() || v.is_null())
+    if !(200..300).contains(&status) {
+        return false;
+    }
+    // One pass over the few top-level fields: cheaper than a hashed lookup of
+    // each name (this runs once per call).
+    let (mut code_ok, mut echo_ok) = (false, false);
+    for (key, value) in head {
+        let ok = match key.as_str() {
+            "code" => {
+                code_ok = code_of(value) == Some(200);
+                true
+            }
+            "action_id" => {
+                echo_ok = match value {
+                    Value::String(s) => s == expected.action_id,
+                    Value::Number(n) => n.to_string() == expected.action_id,
+                    _ => false,
+                };
+                true
+            }
+            "notifies" => value.is_array(),
+            "list" => value.is_array() || value.is_null(),
+            "total_count" => value.is_u64() || value.is_null(),
+            _ => true,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    code_ok && echo_ok
 }
 
 fn api_error_from_envelope(

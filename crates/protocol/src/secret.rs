@@ -1,19 +1,22 @@
 //! A string that must never be shown: passwords and bearer tokens.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The text shown wherever a [`Secret`] would otherwise be printed.
 pub const MASK: &str = "***";
 
 /// A password or token. `Debug`, `Display` and `Serialize` print [`MASK`];
 /// the only way to the value is the explicit [`Secret::expose`].
+/// Shared text: a token goes into every request and the answer's error masking,
+/// and a copy of it is a count, not an allocation.
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
+pub struct Secret(Arc<str>);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(Arc::from(value.into()))
     }
 
     /// The secret value itself. Call it only where the value goes on the wire.
@@ -41,13 +44,13 @@ impl fmt::Display for Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Secret(value)
+        Secret(Arc::from(value))
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Secret(value.to_owned())
+        Secret(Arc::from(value))
     }
 }
 
@@ -60,7 +63,7 @@ impl serde::Serialize for Secret {
 
 impl<'de> serde::Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        String::deserialize(deserializer).map(Secret::from)
     }
 }
 
