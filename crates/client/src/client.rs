@@ -2,7 +2,7 @@
 //! with what a policy cannot do itself: the single-flight lock around logins, the
 //! login guard shared by threads, the connection pool of each process.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -60,8 +60,6 @@ struct Inner {
     timeout: Duration,
     limits: Limits,
     credentials: RwLock<Option<(String, Secret)>>,
-    /// The process that obtained the current token; only it may log it out.
-    token_pid: AtomicU32,
     guard_store: Option<Arc<dyn GuardStore>>,
     max_auth_failures: u32,
     lockout_cooldown: Duration,
@@ -89,6 +87,9 @@ struct ProcessIo {
     /// parent reading or changing it at a fork would leave the lock held in
     /// the child for ever. A child starts from a copy of its parent's.
     session: RwLock<Session>,
+    /// The session's token was obtained (or restored) by this process, which
+    /// alone may log it out: a child's copy of its parent's token is not its own.
+    token_is_ours: AtomicBool,
     /// The next process's own: set once, by a forked child (descendant) of
     /// this process at its first exchange; `None` if no pool could be made.
     successor: OnceLock<Option<Arc<ProcessIo>>>,
@@ -100,6 +101,7 @@ impl ProcessIo {
     fn new(transport: Transport, (pid, fork_epoch): (u32, u64), session: Session) -> ProcessIo {
         ProcessIo {
             session: RwLock::new(session),
+            token_is_ours: AtomicBool::new(false),
             pid,
             fork_epoch,
             transport,
@@ -215,7 +217,6 @@ impl Client {
         transport: Transport,
         transport_settings: TransportSettings,
     ) -> Client {
-        let pid = std::process::id();
         let limits = b.limits();
         let o = &b.options;
         let credentials = match (&o.login, &o.password) {
@@ -229,7 +230,6 @@ impl Client {
                 timeout: o.timeout,
                 limits,
                 credentials: RwLock::new(credentials),
-                token_pid: AtomicU32::new(pid),
                 max_auth_failures: o.max_auth_failures,
                 lockout_cooldown: o.auth_lockout_cooldown,
                 policy: PolicyOptions {
@@ -300,10 +300,9 @@ impl Client {
     pub fn restore_session(&self, info: AuthInfo, expires_at: SystemTime) {
         let flight = self.inner.login_lock();
         let _flight = lock(&flight);
-        self.inner.io().write_session().restore(info, expires_at);
-        self.inner
-            .token_pid
-            .store(std::process::id(), Ordering::SeqCst);
+        let io = self.inner.io();
+        io.write_session().restore(info, expires_at);
+        io.token_is_ours.store(true, Ordering::SeqCst);
     }
 
     /// Counts logins and restores; it changes whenever the token does, so a caller
@@ -671,7 +670,7 @@ impl Inner {
             &self.warned_expiry,
         );
         let info = result?;
-        self.token_pid.store(std::process::id(), Ordering::SeqCst);
+        io.token_is_ours.store(true, Ordering::SeqCst);
         Ok(info)
     }
 
@@ -799,13 +798,13 @@ impl Inner {
         let flight = self.login_lock();
         let _flight = Flight::take(&flight, self.timeout)?;
         let io = self.io();
-        if self.token_pid.load(Ordering::SeqCst) != std::process::id() {
+        if !io.token_is_ours.load(Ordering::SeqCst) {
             // A forked child: the token is the parent's, and ending it on the
             // server would end the parent's session. Forget it here only.
             if io.read_session().token().is_some() {
                 log::debug!("not logging out the parent process's token from a child");
+                io.write_session().mark_logged_out();
             }
-            io.write_session().mark_logged_out();
             return Ok(());
         }
         let request = {
@@ -868,10 +867,12 @@ impl Inner {
         if !self.logout_on_drop {
             return;
         }
-        let holds_token = matches!(
-            self.io().read_session().status(SystemTime::now()),
-            SessionStatus::Authenticated
-        ) && self.token_pid.load(Ordering::SeqCst) == std::process::id();
+        let io = self.io();
+        let holds_token = io.token_is_ours.load(Ordering::SeqCst)
+            && matches!(
+                io.read_session().status(SystemTime::now()),
+                SessionStatus::Authenticated
+            );
         if holds_token {
             // Best effort and bounded: a dead server must not stall the program's exit.
             if let Err(e) = self.logout(Some(Duration::from_secs(2))) {

@@ -283,15 +283,25 @@ fn a_connection_is_kept_between_calls_but_not_once_the_server_spoiled_it() {
         c.call("User", "list", json!({})).unwrap();
     }
     let before = s.counters();
-    assert_eq!(before.connections, 1, "keep-alive: one connection for 20 calls");
+    assert_eq!(
+        before.connections, 1,
+        "keep-alive: one connection for 20 calls"
+    );
     // Content-Length 3, then more bytes and a close: what is left after the
     // announced body must never be read as the next answer.
     s.push_fault(FaultRule::times(Fault::LyingLength(3), 1).on_action("list"));
     assert!(c.call("User", "list", json!({})).is_err());
     c.call("User", "list", json!({})).unwrap();
     let after = s.counters();
-    assert_eq!(after.requests - before.requests, 2, "the next call needed no retry");
-    assert_eq!(after.connections, 2, "a fresh connection after the spoiled one");
+    assert_eq!(
+        after.requests - before.requests,
+        2,
+        "the next call needed no retry"
+    );
+    assert_eq!(
+        after.connections, 2,
+        "a fresh connection after the spoiled one"
+    );
     for _ in 0..20 {
         c.call("User", "list", json!({})).unwrap();
     }
