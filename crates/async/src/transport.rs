@@ -3,7 +3,10 @@
 //! `runtel_client::body`, and reqwest's errors mapped onto the SDK's kinds.
 
 use std::error::Error as StdError;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use reqwest::header::{self, HeaderValue};
 
 use runtel_client::body::{inflate, is_gzip, preallocation, tls_failure};
 use runtel_client::ClientOptions;
@@ -15,6 +18,8 @@ use crate::tls;
 #[derive(Clone)]
 pub(crate) struct Transport {
     http: reqwest::Client,
+    /// The endpoint's URL and its parse (every request goes there).
+    url: Arc<OnceLock<(String, reqwest::Url)>>,
     max_body_bytes: usize,
     timeout: Duration,
 }
@@ -52,6 +57,7 @@ impl Transport {
             .map_err(|e| Error::InvalidInput(format!("HTTP client: {e}")))?;
         Ok(Transport {
             http,
+            url: Arc::default(),
             max_body_bytes: o.max_response_bytes,
             timeout: o.timeout,
         })
@@ -86,26 +92,17 @@ impl Transport {
         started: Instant,
         budget: Duration,
     ) -> Result<RawAnswer, TransportFailure> {
-        // Compressed answers are decoded by the shared body rules, not by the
-        // HTTP library, so that the inflation ratio can be bounded.
-        let mut builder = self.http.post(&req.url).header("Accept-Encoding", "gzip");
-        for (name, value) in req.headers() {
-            builder = builder.header(name, value);
-        }
-        let mut resp = builder
-            .body(req.body.clone())
-            .send()
+        let request = self.http_request(req)?;
+        let mut resp = self
+            .http
+            .execute(request)
             .await
             .map_err(|e| map_error(e, req, budget, started, false))?;
         let status = resp.status().as_u16();
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let date = header("date");
-        let encoding = header("content-encoding");
+        let header =
+            |name: header::HeaderName| resp.headers().get(name).and_then(|v| v.to_str().ok());
+        let date = header(header::DATE).map(str::to_owned);
+        let gzipped = header(header::CONTENT_ENCODING).is_some_and(is_gzip);
         let limit = self.max_body_bytes as u64;
         let mut body = Vec::with_capacity(preallocation(resp.content_length(), limit));
         while let Some(chunk) = resp
@@ -122,7 +119,7 @@ impl Transport {
             }
             body.extend_from_slice(&chunk);
         }
-        if encoding.as_deref().is_some_and(is_gzip) {
+        if gzipped {
             body = inflate(&body, limit, req).map_err(|error| TransportFailure {
                 error,
                 retryable: false,
@@ -130,6 +127,46 @@ impl Transport {
             })?;
         }
         Ok(RawAnswer { status, date, body })
+    }
+}
+
+impl Transport {
+    /// `req` as reqwest takes it: the fixed headers go in without being copied
+    /// or checked again, and the endpoint's URL is parsed once per transport.
+    fn http_request(&self, req: &HttpRequest) -> Result<reqwest::Request, TransportFailure> {
+        let invalid = |detail: String| TransportFailure {
+            error: Error::InvalidInput(format!("{}.{}: {detail}", req.obj, req.action)),
+            retryable: false,
+            not_sent: true,
+        };
+        let url = match self.url.get() {
+            Some((text, url)) if *text == req.url => url.clone(),
+            _ => {
+                let url = reqwest::Url::parse(&req.url)
+                    .map_err(|e| invalid(format!("endpoint URL: {e}")))?;
+                let _ = self.url.set((req.url.clone(), url.clone()));
+                url
+            }
+        };
+        let mut request = reqwest::Request::new(reqwest::Method::POST, url);
+        let headers = request.headers_mut();
+        // Compressed answers are decoded by the shared body rules, not by the
+        // HTTP library, so that the inflation ratio can be bounded.
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        for (name, value) in req.fixed_headers() {
+            let name = header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| invalid(format!("header {name}: {e}")))?;
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        if let Some(auth) = req.authorization() {
+            // The error would quote nothing of the value.
+            let mut value = HeaderValue::from_str(auth)
+                .map_err(|_| invalid("the token cannot be sent in a header".into()))?;
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        *request.body_mut() = Some(req.body.clone().into());
+        Ok(request)
     }
 }
 
