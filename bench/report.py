@@ -121,6 +121,14 @@ def main() -> None:
         p(f"| {label} | {fmt(med(runs, key, 'per_s'), 0)} | {fmt(med(runs, key, 'cpu_us_per_op'))} | "
           f"{fmt(med(runs, key, 'peak_rss_mib'))} |")
 
+    # Written by bench/instructions (callgrind), when valgrind is there.
+    instructions = Path(sys.argv[1]).parent / "instructions.md"
+    if instructions.exists():
+        p("\n## 7. Instructions per call in user space (callgrind, `get`)\n")
+        p("Counted, not timed: the same on a busy machine as on an idle one. The "
+          "difference of a 1,000- and a 3,000-call run, per call (`bench/instructions`).\n")
+        p(instructions.read_text().rstrip())
+
     def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
         return None if a is None or b is None or b == 0 else a / b
 
