@@ -6,9 +6,9 @@ use std::error::Error as StdError;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{self, HeaderValue};
+use reqwest::header;
 
-use runtel_client::body::{inflate, is_gzip, preallocation, tls_failure};
+use runtel_client::body::{inflate, is_gzip, preallocation, put_request_headers, tls_failure};
 use runtel_client::ClientOptions;
 use runtel_protocol::{Error, HttpRequest, RawAnswer, TransportCause, TransportFailure};
 
@@ -149,22 +149,8 @@ impl Transport {
             }
         };
         let mut request = reqwest::Request::new(reqwest::Method::POST, url);
-        let headers = request.headers_mut();
-        // Compressed answers are decoded by the shared body rules, not by the
-        // HTTP library, so that the inflation ratio can be bounded.
-        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        for (name, value) in req.fixed_headers() {
-            let name = header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| invalid(format!("header {name}: {e}")))?;
-            headers.append(name, HeaderValue::from_static(value));
-        }
-        if let Some(auth) = req.authorization() {
-            // The error would quote nothing of the value.
-            let mut value = HeaderValue::from_str(auth)
-                .map_err(|_| invalid("the token cannot be sent in a header".into()))?;
-            value.set_sensitive(true);
-            headers.insert(header::AUTHORIZATION, value);
-        }
+        put_request_headers(req, request.headers_mut())
+            .map_err(|e| invalid(format!("request headers: {e}")))?;
         *request.body_mut() = Some(req.body.clone().into());
         Ok(request)
     }

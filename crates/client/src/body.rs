@@ -6,9 +6,33 @@
 //! - gzip is inflated by the client itself, bounded by the body limit and by a
 //!   ratio to the size on the wire ([`inflate`], [`is_gzip`]);
 //! - TLS failures are named in words a user can act on, and only handshake
-//!   failures count as "never sent" for the login guard ([`tls_failure`]).
+//!   failures count as "never sent" for the login guard ([`tls_failure`]);
+//! - and on the way out, the same request headers ([`put_request_headers`]).
 
 use runtel_protocol::{Error, HttpRequest, TlsCause};
+use ureq::http::{self, header, HeaderValue};
+
+/// Puts `req`'s headers into `headers` (both HTTP libraries use the `http`
+/// crate's map): `Accept-Encoding: gzip` (answers are inflated by [`inflate`],
+/// not by the library), the fixed headers as static values (neither copied
+/// nor checked again), and the bearer token marked sensitive. An error names
+/// no header value.
+pub fn put_request_headers(
+    req: &HttpRequest,
+    headers: &mut http::HeaderMap,
+) -> Result<(), http::Error> {
+    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+    for (name, value) in req.fixed_headers() {
+        let name = header::HeaderName::from_bytes(name.as_bytes())?;
+        headers.append(name, HeaderValue::from_static(value));
+    }
+    if let Some(auth) = req.authorization() {
+        let mut value = HeaderValue::from_str(auth)?;
+        value.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    Ok(())
+}
 
 /// Bodies are pre-allocated from `Content-Length` up to this size only: a
 /// server announcing 10 GB must not make the client reserve its whole limit

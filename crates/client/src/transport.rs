@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ureq::http::{self, header, HeaderValue};
+use ureq::http::{self, header};
 
 use runtel_protocol::{Error, HttpRequest, TlsCause, TransportCause};
 
@@ -14,7 +14,8 @@ pub(crate) use runtel_protocol::RawAnswer;
 pub(crate) use runtel_protocol::TransportFailure as SendError;
 
 use crate::body::{
-    describe_rustls, inflate, is_gzip, is_handshake_failure, preallocation, tls_cause,
+    describe_rustls, inflate, is_gzip, is_handshake_failure, preallocation, put_request_headers,
+    tls_cause,
 };
 use crate::interrupt;
 use crate::resolver::CachingResolver;
@@ -142,7 +143,7 @@ impl Transport {
 }
 
 impl Transport {
-    /// `req` as ureq takes it. The fixed headers go in without being copied or
+    /// `req` as ureq takes it (headers by [`put_request_headers`]). The fixed headers go in without being copied or
     /// checked again, and the endpoint's URI is parsed once per transport.
     fn http_request<'r>(
         &self,
@@ -151,20 +152,7 @@ impl Transport {
         let mut request = http::Request::new(&req.body[..]);
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = self.uri_of(&req.url)?;
-        let headers = request.headers_mut();
-        // Compressed answers are decoded here, not by ureq, so that the
-        // inflation ratio can be bounded (see `inflate`).
-        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        for (name, value) in req.fixed_headers() {
-            let name =
-                header::HeaderName::from_bytes(name.as_bytes()).map_err(http::Error::from)?;
-            headers.append(name, HeaderValue::from_static(value));
-        }
-        if let Some(auth) = req.authorization() {
-            let mut value = HeaderValue::from_str(auth).map_err(http::Error::from)?;
-            value.set_sensitive(true);
-            headers.insert(header::AUTHORIZATION, value);
-        }
+        put_request_headers(req, request.headers_mut())?;
         Ok(request)
     }
 
