@@ -131,8 +131,8 @@ impl Transport {
 }
 
 impl Transport {
-    /// `req` as reqwest takes it: the fixed headers go in without being copied
-    /// or checked again, and the endpoint's URL is parsed once per transport.
+    /// `req` as reqwest takes it: headers by [`put_request_headers`], the
+    /// endpoint's URL parsed once per transport.
     fn http_request(&self, req: &HttpRequest) -> Result<reqwest::Request, TransportFailure> {
         let invalid = |detail: String| TransportFailure {
             error: Error::InvalidInput(format!("{}.{}: {detail}", req.obj, req.action)),

@@ -143,8 +143,8 @@ impl Transport {
 }
 
 impl Transport {
-    /// `req` as ureq takes it (headers by [`put_request_headers`]). The fixed headers go in without being copied or
-    /// checked again, and the endpoint's URI is parsed once per transport.
+    /// `req` as ureq takes it: headers by [`put_request_headers`], the
+    /// endpoint's URI parsed once per transport.
     fn http_request<'r>(
         &self,
         req: &'r HttpRequest,
