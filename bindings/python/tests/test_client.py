@@ -368,6 +368,44 @@ def test_a_forked_child_reads_on_without_the_parents_prefetch_thread(sim: Sim) -
     assert first + [r["id"] for r in it] == list(range(1, 2501)), "the parent reads on too"
 
 
+def test_a_calls_log_line_follows_the_level_set_between_calls(
+    sim: Sim, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A refused level is learnt from the logger's own cache and then not asked
+    # again (no GIL taken for a line nobody wants); a level lowered between
+    # calls logs the very next call.
+    logger = logging.getLogger("runtel")
+    asked: List[int] = []
+    real = logger.isEnabledFor
+
+    def counting(level: int) -> bool:
+        asked.append(level)
+        return real(level)
+
+    monkeypatch.setattr(logger, "isEnabledFor", counting)
+    caplog.set_level(logging.WARNING, logger="runtel")
+    c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD)
+
+    def call_lines() -> List[str]:
+        return [r.getMessage() for r in caplog.records if "User.get action_id=" in r.getMessage()]
+
+    c.call("User", "get", id=1)
+    assert logger._cache.get(logging.DEBUG) is False
+    asked.clear()
+    for _ in range(5):
+        c.call("User", "get", id=1)
+    assert asked == [] and call_lines() == []
+
+    caplog.set_level(logging.DEBUG, logger="runtel")
+    c.call("User", "get", id=1)
+    assert len(call_lines()) == 1, call_lines()
+    logger.setLevel(logging.INFO)
+    c.call("User", "get", id=1)
+    c.call("User", "get", id=1)
+    assert len(call_lines()) == 1, call_lines()
+    c.close()
+
+
 def test_records_of_the_page_fetcher_reach_logging_queued(make_sim: Any, caplog: pytest.LogCaptureFixture) -> None:
     # The thread fetching pages ahead is runtel's own: its records are queued
     # (it never takes the GIL) and reach the runtel logger with the pages.

@@ -11,7 +11,7 @@
 //! Sharing immutable objects is invisible to Python code except through `is`;
 //! every dict is its own.
 
-use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -45,7 +45,7 @@ impl<'py> Builder<'py> {
     pub fn new(py: Python<'py>) -> Builder<'py> {
         Builder {
             py,
-            keys: KeyCache::default(),
+            keys: KeyCache::new(),
             words: WordCache::new(),
             small_ints: Vec::new(),
             made: 0,
@@ -122,17 +122,24 @@ impl<'py> Builder<'py> {
 }
 
 /// One `str` per key text. Objects of a page list their keys in the same
-/// order, so the key last seen at the same position is tried first.
-#[derive(Default)]
+/// order, so the key last seen at the same position is tried first; then the
+/// process's [`SharedKeys`], which keeps the keys of earlier answers (an API
+/// has a few hundred key names, and every answer repeats them).
 struct KeyCache<'py> {
     by_position: Vec<Option<(Short, Bound<'py, PyString>)>>,
-    all: HashMap<Box<str>, Bound<'py, PyString>>,
+    /// The shared table, when this decode could take it (see [`SharedKeys`]).
+    shared: Option<MutexGuard<'static, SharedKeys>>,
 }
 
 impl<'py> KeyCache<'py> {
-    const MAX_KEYS: usize = 4096;
-    const MAX_KEY_LEN: usize = 64;
     const MAX_POSITIONS: usize = 64;
+
+    fn new() -> KeyCache<'py> {
+        KeyCache {
+            by_position: Vec::new(),
+            shared: SharedKeys::take(),
+        }
+    }
 
     fn get(&mut self, py: Python<'py>, text: &str, position: usize) -> Bound<'py, PyString> {
         let short = Short::of(text.as_bytes());
@@ -141,24 +148,86 @@ impl<'py> KeyCache<'py> {
                 return key.clone();
             }
         }
-        let key = match self.all.get(text) {
-            Some(key) => key.clone(),
-            None => {
-                let key = PyString::new(py, text);
-                if text.len() <= Self::MAX_KEY_LEN && self.all.len() < Self::MAX_KEYS {
-                    self.all.insert(text.into(), key.clone());
-                }
-                key
-            }
+        let key = match &mut self.shared {
+            Some(shared) => shared.get(py, text),
+            None => PyString::new(py, text),
         };
         if let Some(short) = short.filter(|_| position < Self::MAX_POSITIONS) {
             if self.by_position.len() <= position {
+                // One allocation for the usual object instead of one per doubling.
+                self.by_position.reserve(16);
                 self.by_position.resize_with(position + 1, || None);
             }
             self.by_position[position] = Some((short, key.clone()));
         }
         key
     }
+}
+
+/// The `str` objects of keys seen by earlier answers, for the whole process: a
+/// direct-mapped table (a miss makes the `str` and takes the slot), so a
+/// call's answer finds its keys made, with their hashes already computed by
+/// the dicts they went into, instead of making and hashing each one.
+///
+/// Only touched while the GIL is held, by one decode at a time: a decode that
+/// finds it taken (another decode let the GIL go in the middle, to run Python
+/// code making a big integer) makes its keys itself, as does a child forked by
+/// another thread in such a moment. It is only ever tried, never waited for.
+pub(crate) struct SharedKeys {
+    slots: Vec<Option<(Box<str>, Py<PyString>)>>,
+}
+
+static SHARED_KEYS: Mutex<SharedKeys> = Mutex::new(SharedKeys { slots: Vec::new() });
+
+impl SharedKeys {
+    const SLOTS: usize = 1024;
+    /// Longer keys are made for each answer (they are rare, and a long text
+    /// would pin memory in a table that lives as long as the process).
+    const MAX_KEY_LEN: usize = 64;
+
+    /// The table, unless another decode holds it.
+    fn take() -> Option<MutexGuard<'static, SharedKeys>> {
+        match SHARED_KEYS.try_lock() {
+            Ok(guard) => Some(guard),
+            // A panic while it was held left whole entries only: still usable.
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    fn get<'py>(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+        if text.len() > Self::MAX_KEY_LEN {
+            return PyString::new(py, text);
+        }
+        if self.slots.is_empty() {
+            self.slots = (0..Self::SLOTS).map(|_| None).collect();
+        }
+        let slot = &mut self.slots[text_hash(text.as_bytes()) % Self::SLOTS];
+        if let Some((seen, key)) = slot {
+            if **seen == *text {
+                return key.bind(py).clone();
+            }
+        }
+        let key = PyString::new(py, text);
+        *slot = Some((text.into(), key.clone().unbind()));
+        key
+    }
+}
+
+/// A cheap hash of a short text (8 bytes at a time, multiply and fold).
+fn text_hash(b: &[u8]) -> usize {
+    let mut h = (b.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
+        h = (h ^ word)
+            .wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+            .rotate_left(31);
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(0x1656_67B1_9E37_79F9);
+    (h >> 32) as usize
 }
 
 /// A text of at most 16 bytes as one number with its length, so telling two
@@ -244,16 +313,21 @@ impl<'py> WordCache<'py> {
 }
 
 /// Templates of recent object shapes: a dict with the shape's keys, in order,
-/// all mapped to `None`, and the key sequence it was made from.
+/// all mapped to `None`, and the key sequence it was made from. A template is
+/// made the second time its shape is seen (a one-off object, such as a
+/// call's single record, would pay for it without using it).
 #[derive(Default)]
 struct Shapes<'py> {
     recent: Vec<(Vec<Bound<'py, PyString>>, Bound<'py, PyDict>)>,
+    /// Fingerprints of shapes seen once, most recent last.
+    seen_once: Vec<u64>,
 }
 
 impl<'py> Shapes<'py> {
     /// Below this many keys a new dict needs no resize: templates do not pay.
     const MIN_KEYS: usize = 6;
     const MAX_SHAPES: usize = 8;
+    const MAX_SEEN_ONCE: usize = 16;
 
     /// A dict ready to take `pairs` without growing: a copy of the template
     /// with exactly these keys in this order, or an empty dict.
@@ -271,6 +345,18 @@ impl<'py> Shapes<'py> {
         let template = match self.recent.iter().position(|(keys, _)| same(keys)) {
             Some(i) => &self.recent[i].1,
             None => {
+                // The keys are shared objects, so their addresses tell shapes apart
+                // (a fingerprint collision only makes a template early).
+                let fingerprint = pairs.iter().fold(pairs.len() as u64, |h, (k, _)| {
+                    (h ^ k.as_ptr() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                });
+                if !self.seen_once.contains(&fingerprint) {
+                    if self.seen_once.len() == Self::MAX_SEEN_ONCE {
+                        self.seen_once.remove(0);
+                    }
+                    self.seen_once.push(fingerprint);
+                    return Ok(PyDict::new(py));
+                }
                 let template = PyDict::new(py);
                 for (k, _) in pairs {
                     template.set_item(k, py.None())?;

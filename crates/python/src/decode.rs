@@ -262,25 +262,24 @@ fn decode_envelope<'py>(
     let mut reader = Reader::new(text, &mut builder);
     let dict = PyDict::new(py);
     let mut head = EnvelopeHead::default();
+    let mut position = 0;
     reader.members(|reader, key| {
         let start = reader.offset();
         let value = reader.value()?;
+        let text = text[start..reader.offset()].trim_start();
         match key.as_ref() {
             // Scalars the rule reads by value, read as the core reads them (a
             // repeated key: the last wins, as in the dict and the core's map).
-            "code" | "action_id" | "total_count" => {
-                let v: Value = serde_json::from_str(&text[start..reader.offset()]).ok()?;
-                match key.as_ref() {
-                    "code" => head.set_code(&v),
-                    "action_id" => head.set_action_id(&v),
-                    _ => head.total_count = Shape::of_value(&v),
-                }
-            }
+            "code" => head.set_code(text)?,
+            "action_id" => head.set_action_id(text)?,
+            "total_count" => head.total_count = Shape::of_value(&serde_json::from_str(text).ok()?),
             "notifies" => head.notifies = Shape::of(&value),
             "list" => head.list = Shape::of(&value),
             _ => {}
         }
-        dict.set_item(key.as_ref(), value).ok()
+        let key = reader.builder().key(&key, position);
+        position += 1;
+        dict.set_item(key, value).ok()
     })?;
     reader.end()?;
     Some((dict, head))
@@ -353,20 +352,38 @@ impl EnvelopeHead {
             && matches!(self.total_count, Shape::Absent | Shape::Count | Shape::Null)
     }
 
-    fn set_code(&mut self, v: &Value) {
-        self.code = match v {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
+    /// `code` from its JSON text: plain integers read directly, anything else
+    /// as the core reads it (through a `Value`). None: not JSON.
+    fn set_code(&mut self, json: &str) -> Option<()> {
+        let body = json.strip_prefix('-').unwrap_or(json);
+        self.code = if !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit()) {
+            json.parse().ok()
+        } else {
+            match serde_json::from_str(json).ok()? {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }
         };
+        Some(())
     }
 
-    fn set_action_id(&mut self, v: &Value) {
-        self.action_id = match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
+    /// `action_id` from its JSON text: a string without escapes taken as it
+    /// stands, anything else as the core reads it. None: not JSON.
+    fn set_action_id(&mut self, json: &str) -> Option<()> {
+        let plain = json
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .filter(|s| !s.contains(['"', '\\']));
+        self.action_id = match plain {
+            Some(s) => Some(s.to_owned()),
+            None => match serde_json::from_str(json).ok()? {
+                Value::String(s) => Some(s),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            },
         };
+        Some(())
     }
 }
 
@@ -417,6 +434,17 @@ mod tests {
         r#"{"action_id":"a1","code":200,"code":404}"#,
         r#"{"action_id":"a1","code":200,"total_count":"1","total_count":1}"#,
         r#"{"list":{"code":200},"action_id":"a1","code":200}"#,
+        // The plain forms read without serde_json, and their neighbours.
+        r#"{ "action_id" : "a1" , "code" : 200 }"#,
+        r#"{"action_id":"a\u0031","code":200}"#,
+        r#"{"action_id":"a1\"","code":200}"#,
+        r#"{"action_id":"","code":200}"#,
+        r#"{"action_id":"a1","code":-200}"#,
+        r#"{"action_id":"a1","code":-0}"#,
+        r#"{"action_id":"a1","code":9223372036854775807}"#,
+        r#"{"action_id":"a1","code":9223372036854775808}"#,
+        r#"{"action_id":"a1","code":-9223372036854775809}"#,
+        r#"{"action_id":12,"code":"200","action_id":"12"}"#,
     ];
 
     #[test]

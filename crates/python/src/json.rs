@@ -57,6 +57,11 @@ impl<'t, 'b, 'py> Reader<'t, 'b, 'py> {
         }
     }
 
+    /// The builder the values are made with.
+    pub fn builder(&mut self) -> &mut Builder<'py> {
+        self.builder
+    }
+
     /// The byte offset reached.
     pub fn offset(&self) -> usize {
         self.pos
@@ -651,6 +656,41 @@ mod tests {
             );
             first.set_item("a", 0).unwrap();
             assert_eq!(second.get_item("a").unwrap().extract::<i64>().unwrap(), 7);
+        });
+    }
+
+    /// Keys of one answer are found made by the next (the process's shared
+    /// table); a decode that cannot take the table (another holds it) makes
+    /// its own, with the same result; long keys bypass the table.
+    #[test]
+    fn answers_share_their_keys_and_decode_alike_without_the_table() {
+        Python::initialize();
+        Python::attach(|py| {
+            let long = "k".repeat(80);
+            let text = format!(r#"{{"shared_key_test":1,"{long}":2}}"#);
+            fn decode<'py>(
+                text: &str,
+                builder: &mut Builder<'py>,
+            ) -> (String, Vec<Bound<'py, PyAny>>) {
+                let dict = Reader::new(text, builder).value().unwrap();
+                let keys = dict.try_iter().unwrap().map(Result::unwrap).collect();
+                (dict.repr().unwrap().to_string(), keys)
+            }
+            let (first, first_keys) = decode(&text, &mut Builder::new(py));
+            let (second, second_keys) = decode(&text, &mut Builder::new(py));
+            assert_eq!(first, second);
+            assert!(first_keys[0].is(&second_keys[0]), "the short key is shared");
+            assert!(
+                !first_keys[1].is(&second_keys[1]),
+                "the long key is not kept"
+            );
+
+            let holder = Builder::new(py);
+            let (third, third_keys) = decode(&text, &mut Builder::new(py));
+            drop(holder);
+            assert_eq!(third, first);
+            assert!(!third_keys[0].is(&first_keys[0]), "made without the table");
+            assert!(first.starts_with("{'shared_key_test': 1, 'kkkk"), "{first}");
         });
     }
 }

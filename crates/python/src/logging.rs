@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 
 use crate::fork::Renewable;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyDict};
 
 struct Bridge;
 
@@ -26,6 +26,67 @@ static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 thread_local! {
     /// True on threads that always queue (the async client's runtime).
     static QUEUES: Cell<bool> = const { Cell::new(false) };
+    /// Records below this Python level are dropped on this thread without
+    /// taking the GIL (0: none). Set for the length of a call by
+    /// [`CallLevels::begin`].
+    static SKIP_BELOW: Cell<i32> = const { Cell::new(0) };
+}
+
+/// The `runtel` logger's `isEnabledFor` cache (CPython's `Logger._cache`: a
+/// dict from level to bool, emptied in place whenever a level changes).
+static LOGGER_CACHE: PyOnceLock<Option<Py<PyDict>>> = PyOnceLock::new();
+
+/// For the length of one call on this thread: records of levels the `runtel`
+/// logger refused when the call began are dropped without taking the GIL back
+/// (a call's `debug` line would otherwise take it, and call into Python, only
+/// to be refused). Read from the logger's own cache of refusals, so a level
+/// changed between calls counts from the next call on; a level the cache does
+/// not know yet is asked of the logger as before.
+pub struct CallLevels {
+    previous: i32,
+}
+
+impl CallLevels {
+    /// Starts the call's view of the levels (the GIL is held).
+    pub fn begin(py: Python<'_>) -> CallLevels {
+        let skip = refused_below(py).unwrap_or(0);
+        CallLevels {
+            previous: SKIP_BELOW.replace(skip),
+        }
+    }
+}
+
+impl Drop for CallLevels {
+    fn drop(&mut self) {
+        SKIP_BELOW.set(self.previous);
+    }
+}
+
+/// The level below which the logger's cache says every record is refused:
+/// `isEnabledFor` answers are monotonic in the level, and only a cached
+/// `False` is trusted (a logger set `disabled` since answers `False` anyway).
+fn refused_below(py: Python<'_>) -> Option<i32> {
+    let cache = LOGGER_CACHE
+        .get_or_try_init(py, || -> PyResult<_> {
+            let cache = runtel_logger(py)?.bind(py).getattr("_cache").ok();
+            Ok(cache
+                .and_then(|c| c.cast_into::<PyDict>().ok())
+                .map(Bound::unbind))
+        })
+        .ok()?
+        .as_ref()?
+        .bind(py);
+    for (level, skip) in [
+        (python_level(log::Level::Info), 30),
+        (python_level(log::Level::Debug), 20),
+    ] {
+        if let Ok(Some(answer)) = cache.get_item(level) {
+            if answer.is(PyBool::new(py, false).as_any()) {
+                return Some(skip);
+            }
+        }
+    }
+    None
 }
 
 /// Records waiting for the GIL: (Python level, message).
@@ -167,6 +228,9 @@ impl log::Log for Bridge {
             return;
         }
         let level = python_level(record.level());
+        if level < SKIP_BELOW.with(Cell::get) {
+            return;
+        }
         if must_queue_here() {
             queue(level, || record.args().to_string());
             return;

@@ -436,6 +436,7 @@ where
     R: Send,
     F: FnOnce() -> R + Send,
 {
+    let _levels = crate::logging::CallLevels::begin(py);
     if !runs_signal_handlers(py) {
         let result = py.detach(work);
         crate::logging::flush_queued(py);
