@@ -46,6 +46,7 @@ mod scan;
 mod secret;
 mod session;
 mod types;
+mod value_reader;
 
 pub use catalog::{edit_distance, ObjectSpec};
 pub use datetime::{DateTimeParseError, ServerDateTime};

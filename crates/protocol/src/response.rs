@@ -410,7 +410,10 @@ pub fn parse_response(
             ));
         }
     };
-    let value: Value = match serde_json::from_str(text) {
+    // The one-pass reader first; what it is not sure of, serde_json reads (and
+    // names the error of).
+    let read = crate::value_reader::read_value(text).map_or_else(|| serde_json::from_str(text), Ok);
+    let value: Value = match read {
         Ok(v) => v,
         Err(_) if !success_status => return Err(api_without_envelope()),
         Err(e) => {
