@@ -421,13 +421,16 @@ mod tests {
                         items.into_iter().map(|(a, v, b)| a + &v + &b).collect();
                     format!("[{}]", items.join(","))
                 }),
-                prop::collection::vec(("[a-d]{1,2}", ws, inner), 0..6).prop_map(|members| {
-                    let members: Vec<String> = members
-                        .into_iter()
-                        .map(|(k, w, v)| format!("\"{k}\"{w}:{w}{v}"))
-                        .collect();
-                    format!("{{{}}}", members.join(","))
-                }),
+                // Few key names, some escaped (`\u0061` is `a`): repeated keys.
+                prop::collection::vec(("[a-d]{1,2}|\\\\u006[1-4]", ws, ws, inner), 0..6).prop_map(
+                    |members| {
+                        let members: Vec<String> = members
+                            .into_iter()
+                            .map(|(k, w, x, v)| format!("{w}\"{k}\"{x}:{w}{v}{x}"))
+                            .collect();
+                        format!("{{{}}}", members.join(","))
+                    }
+                ),
             ]
         })
     }

@@ -170,9 +170,11 @@ impl<'py> KeyCache<'py> {
 /// the dicts they went into, instead of making and hashing each one.
 ///
 /// Only touched while the GIL is held, by one decode at a time: a decode that
-/// finds it taken (another decode let the GIL go in the middle, to run Python
-/// code making a big integer) makes its keys itself, as does a child forked by
-/// another thread in such a moment. It is only ever tried, never waited for.
+/// finds it taken makes its keys itself. That happens to a decode nested in
+/// another on one thread, or to another thread's when the GIL was let go in
+/// the middle of a decode (a garbage collection running a finalizer can), and
+/// for good to a child forked in such a moment (it only loses the sharing).
+/// It is only ever tried, never waited for.
 pub(crate) struct SharedKeys {
     slots: Vec<Option<(Box<str>, Py<PyString>)>>,
 }

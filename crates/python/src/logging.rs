@@ -40,8 +40,10 @@ static LOGGER_CACHE: PyOnceLock<Option<Py<PyDict>>> = PyOnceLock::new();
 /// logger refused when the call began are dropped without taking the GIL back
 /// (a call's `debug` line would otherwise take it, and call into Python, only
 /// to be refused). Read from the logger's own cache of refusals, so a level
-/// changed between calls counts from the next call on; a level the cache does
-/// not know yet is asked of the logger as before.
+/// lowered while a call waits (by another thread, or a signal handler) counts
+/// from the next call on; a level the cache does not know yet is asked of the
+/// logger as before. A logger class whose own `isEnabledFor` accepts what the
+/// base class refused and cached is not asked either.
 pub struct CallLevels {
     previous: i32,
 }
