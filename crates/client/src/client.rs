@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::builder::ClientBuilder;
 use crate::exchange::{Exchange, ExchangeObserver};
-use crate::fork::process_marker;
+use crate::fork::{process_marker, ProcessMarker};
 use crate::guard::{resolve_identity, shared_guard, GuardStore, SharedGuard};
 use crate::interrupt;
 use crate::options::ClientOptions;
@@ -96,9 +96,10 @@ struct ProcessIo {
 }
 
 impl ProcessIo {
-    /// The pool and ids of the process `(pid, fork_epoch)` (its
+    /// The pool and ids of the process `marker` names (its
     /// [`process_marker`]).
-    fn new(transport: Transport, (pid, fork_epoch): (u32, u64), session: Session) -> ProcessIo {
+    fn new(transport: Transport, marker: ProcessMarker, session: Session) -> ProcessIo {
+        let ProcessMarker { pid, fork_epoch } = marker;
         ProcessIo {
             session: RwLock::new(session),
             token_is_ours: AtomicBool::new(false),
@@ -112,8 +113,8 @@ impl ProcessIo {
         }
     }
 
-    fn is_of(&self, (pid, epoch): (u32, u64)) -> bool {
-        self.pid == pid && self.fork_epoch == epoch
+    fn is_of(&self, marker: ProcessMarker) -> bool {
+        self.pid == marker.pid && self.fork_epoch == marker.fork_epoch
     }
 
     fn read_session(&self) -> std::sync::RwLockReadGuard<'_, Session> {
@@ -577,7 +578,7 @@ impl Inner {
         if made {
             log::debug!(
                 "new process {}: fresh connection pool and action_id sequence",
-                me.0
+                me.pid
             );
         }
         Arc::clone(io)

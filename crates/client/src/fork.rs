@@ -20,16 +20,29 @@ pub fn after_fork_in_child() {
     KNOWN_PID.store(0, Ordering::SeqCst);
 }
 
+/// A process and its fork epoch: what tells a forked child from its parent
+/// (see [`process_marker`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessMarker {
+    /// The process id.
+    pub pid: u32,
+    /// How many forks this process's line has been through (as far as the
+    /// fork handler saw them); a child that reuses an ancestor's id differs
+    /// here.
+    pub fork_epoch: u64,
+}
+
 /// This process and its fork epoch: what changes in a forked child. Read once
 /// or more per call, so without a system call: a fork handler registered on
 /// first use bumps the epoch and forgets the process id in every child (a
 /// child that reuses an ancestor's id is new all the same). Where no handler
 /// could be registered, the id is asked for every time. (A child made by a raw
 /// `clone` system call, which skips the handlers, is not noticed; `fork()`,
-/// Python's `os.fork` and `multiprocessing` run them.)
-pub(crate) fn process_marker() -> (u32, u64) {
+/// Python's `os.fork` and `multiprocessing` run them.) Front ends that keep
+/// per-process state of their own compare it too.
+pub fn process_marker() -> ProcessMarker {
     let handled = fork_handler_registered();
-    let epoch = FORK_EPOCH.load(Ordering::SeqCst);
+    let fork_epoch = FORK_EPOCH.load(Ordering::SeqCst);
     let pid = match KNOWN_PID.load(Ordering::SeqCst) {
         0 => {
             let pid = std::process::id();
@@ -40,7 +53,7 @@ pub(crate) fn process_marker() -> (u32, u64) {
         }
         pid => pid,
     };
-    (pid, epoch)
+    ProcessMarker { pid, fork_epoch }
 }
 
 /// Registers the fork handler on first use; true once it is registered. Not a
@@ -110,13 +123,17 @@ mod tests {
             );
             std::thread::yield_now();
         }
-        let parent = if parent.0 == KNOWN_PID.load(Ordering::SeqCst) {
+        let parent = if parent.pid == KNOWN_PID.load(Ordering::SeqCst) {
             parent
         } else {
             process_marker()
         };
-        assert_eq!(parent.0, std::process::id());
-        assert_eq!(KNOWN_PID.load(Ordering::SeqCst), parent.0, "the id is kept");
+        assert_eq!(parent.pid, std::process::id());
+        assert_eq!(
+            KNOWN_PID.load(Ordering::SeqCst),
+            parent.pid,
+            "the id is kept"
+        );
         // SAFETY: the child only reads atomics, asks for its id and exits.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork failed");
@@ -126,9 +143,9 @@ mod tests {
             let forgotten = KNOWN_PID.load(Ordering::SeqCst) == 0;
             let child = process_marker();
             let ok = forgotten
-                && child.1 > parent.1
-                && child.0 == std::process::id()
-                && child.0 != parent.0;
+                && child.fork_epoch > parent.fork_epoch
+                && child.pid == std::process::id()
+                && child.pid != parent.pid;
             // SAFETY: ends the child without running the parent's exit code.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) };
         }

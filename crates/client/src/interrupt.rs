@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use runtel_protocol::Error;
 
-use crate::fork::process_marker;
+use crate::fork::{process_marker, ProcessMarker};
 
 /// The longest a wait goes without asking the stop check: the bound on how late
 /// an interrupt is noticed.
@@ -44,7 +44,7 @@ thread_local! {
     /// The process the current scope began in: a stop check that forks (a
     /// Python signal handler calling `os.fork()`) returns in a child, where
     /// the call in progress must not go on (see [`stop_requested`]).
-    static SCOPE_PROCESS: Cell<Option<(u32, u64)>> = const { Cell::new(None) };
+    static SCOPE_PROCESS: Cell<Option<ProcessMarker>> = const { Cell::new(None) };
 }
 
 /// A request starts on this thread: nothing of it was written yet.
@@ -82,7 +82,7 @@ pub(crate) fn request_may_have_left() -> bool {
 /// # Ok::<(), runtel_client::Error>(())
 /// ```
 pub fn interruptible<R>(stop: impl Fn() -> bool + 'static, work: impl FnOnce() -> R) -> R {
-    struct Restore(Option<StopCheck>, bool, Option<(u32, u64)>);
+    struct Restore(Option<StopCheck>, bool, Option<ProcessMarker>);
     impl Drop for Restore {
         fn drop(&mut self) {
             CHECK.with(|c| *c.borrow_mut() = self.0.take());

@@ -73,7 +73,7 @@ mod typed;
 pub use builder::{ClientBuilder, RetryPolicy};
 pub use client::{Client, Decoder, PageDecoder, ResponseDecoder};
 pub use exchange::{Exchange, ExchangeObserver};
-pub use fork::after_fork_in_child;
+pub use fork::{after_fork_in_child, process_marker, ProcessMarker};
 pub use guard::{server_identity, shared_guard, GuardStore, LockedGuardState, Permit, SharedGuard};
 pub use interrupt::{forked_during_call, interruptible};
 pub use options::ClientOptions;

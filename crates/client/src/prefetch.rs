@@ -35,7 +35,7 @@ use runtel_protocol::{
 };
 
 use crate::client::{Client, Decoder};
-use crate::fork::process_marker;
+use crate::fork::{process_marker, ProcessMarker};
 use crate::records::{IdKey, IdSet, PageDecoderHandle, RecordsPage};
 
 /// A list answer fetched and checked, not yet decoded.
@@ -114,7 +114,7 @@ struct Handed {
 pub(crate) struct Ahead {
     pages: mpsc::Receiver<Handed>,
     /// The process (and fork epoch) that started the helper.
-    owner: (u32, u64),
+    owner: ProcessMarker,
     /// False once the helper said it stops after the page handed last.
     live: bool,
     /// A page received by [`Ahead::wait`], not yet taken.

@@ -115,7 +115,8 @@ impl<'py> IntoPyObject<'py> for Outcome {
 }
 
 /// The process the runtime's threads were started in.
-static RUNTIME_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+static RUNTIME_PROCESS: std::sync::OnceLock<runtel_client::ProcessMarker> =
+    std::sync::OnceLock::new();
 
 fn spawn<'py, F>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
@@ -123,7 +124,8 @@ where
 {
     // fork() copies no thread: in a child, the parent's runtime has no workers
     // and a future sent to it would never end. Refuse instead of hanging.
-    if *RUNTIME_PID.get_or_init(std::process::id) != std::process::id() {
+    let process = runtel_client::process_marker();
+    if *RUNTIME_PROCESS.get_or_init(|| process) != process {
         return Err(invalid_input(
             py,
             "the async client's runtime was started before this process was forked, \

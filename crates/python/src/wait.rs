@@ -291,7 +291,7 @@ impl Pool {
 /// What this thread knows about itself, for the process it was computed in
 /// (a forked child starts over).
 struct Local {
-    pid: u32,
+    process: runtel_client::ProcessMarker,
     is_main: bool,
     pool: Option<Arc<Pool>>,
 }
@@ -341,14 +341,15 @@ fn main_thread_pool(py: Python<'_>) -> Option<Arc<Pool>> {
 
 /// Fills this thread's [`Local`] for the current process.
 fn know_thread(py: Python<'_>) {
-    let pid = std::process::id();
-    let known = LOCAL.with(|l| l.borrow().as_ref().is_some_and(|l| l.pid == pid));
+    // The core's marker: no system call per call.
+    let process = runtel_client::process_marker();
+    let known = LOCAL.with(|l| l.borrow().as_ref().is_some_and(|l| l.process == process));
     if !known {
         // Asked once per thread and process; Python code runs outside the borrow.
         let is_main = is_main_thread(py);
         LOCAL.with(|l| {
             *l.borrow_mut() = Some(Local {
-                pid,
+                process,
                 is_main,
                 pool: None,
             })
@@ -386,7 +387,7 @@ where
         // No thread could be started: do the work here, uninterruptible as before.
         py.detach(job);
     }
-    let pid = std::process::id();
+    let process = runtel_client::process_marker();
     loop {
         if let Some(outcome) = py.detach(|| slot.wait(SLICE)) {
             // The worker's records (and its helpers') reach `logging` now.
@@ -399,7 +400,7 @@ where
             }
             return Err(e);
         }
-        if std::process::id() != pid {
+        if runtel_client::process_marker() != process {
             // A signal handler forked: this is the child, and the worker (the
             // work, its result) stayed in the parent.
             return Err(crate::errors::to_py_err(
