@@ -406,6 +406,29 @@ def test_a_calls_log_line_follows_the_level_set_between_calls(
     c.close()
 
 
+def test_a_level_lowered_between_iterations_logs_every_page_fetched_ahead(
+    make_sim: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The page fetcher's records are filtered before they are queued, by the
+    # level as last read: lowering it between two iterations must count from
+    # the next one's first page (the first pages fetched ahead were lost).
+    sim = make_sim("--seed", "DomainCDR=50")
+    c = runtel.Client(sim.url, login=LOGIN, password=PASSWORD)
+
+    def pages_logged() -> int:
+        caplog.clear()
+        assert sum(1 for _ in c.records("DomainCDR", page_size=10)) == 50
+        return sum("DomainCDR.list action_id=" in r.getMessage() for r in caplog.records)
+
+    for _ in range(3):
+        caplog.set_level(logging.WARNING, logger="runtel")
+        assert pages_logged() == 0
+        caplog.set_level(logging.DEBUG, logger="runtel")
+        # Pages 1-5 and the empty sixth.
+        assert pages_logged() == 6
+    c.close()
+
+
 def test_records_of_the_page_fetcher_reach_logging_queued(make_sim: Any, caplog: pytest.LogCaptureFixture) -> None:
     # The thread fetching pages ahead is runtel's own: its records are queued
     # (it never takes the GIL) and reach the runtel logger with the pages.

@@ -51,6 +51,7 @@ pub struct CallLevels {
 impl CallLevels {
     /// Starts the call's view of the levels (the GIL is held).
     pub fn begin(py: Python<'_>) -> CallLevels {
+        read_level_if_changed(py);
         let skip = refused_below(py).unwrap_or(0);
         CallLevels {
             previous: SKIP_BELOW.replace(skip),
@@ -64,10 +65,8 @@ impl Drop for CallLevels {
     }
 }
 
-/// The level below which the logger's cache says every record is refused:
-/// `isEnabledFor` answers are monotonic in the level, and only a cached
-/// `False` is trusted (a logger set `disabled` since answers `False` anyway).
-fn refused_below(py: Python<'_>) -> Option<i32> {
+/// The `runtel` logger's `_cache` dict, if it has one.
+fn logger_cache(py: Python<'_>) -> Option<Bound<'_, PyDict>> {
     let cache = LOGGER_CACHE
         .get_or_try_init(py, || -> PyResult<_> {
             let cache = runtel_logger(py)?.bind(py).getattr("_cache").ok();
@@ -76,8 +75,40 @@ fn refused_below(py: Python<'_>) -> Option<i32> {
                 .map(Bound::unbind))
         })
         .ok()?
-        .as_ref()?
-        .bind(py);
+        .as_ref()?;
+    Some(cache.bind(py).clone())
+}
+
+/// Reads the logger's level again (for the records of runtel's own threads,
+/// see `queue`) when the program changed a level since the last look, so a
+/// call, or a page of `records()`, made after the change is filtered by it.
+/// Every level change empties the logger's cache in place, so a key of ours
+/// put there when the level was read is the sign: while it is there, nothing
+/// changed (one dict lookup); the GIL is held. (The cache's own entries are
+/// no sign: anyone's `isEnabledFor` refills them.)
+pub fn read_level_if_changed(py: Python<'_>) {
+    let read_mark = pyo3::intern!(py, "runtel: level read");
+    let Some(cache) = logger_cache(py) else {
+        return;
+    };
+    if cache.contains(read_mark).unwrap_or(true) {
+        return;
+    }
+    let _ = (|| -> PyResult<()> {
+        let logger = runtel_logger(py)?.bind(py);
+        // Fills the cache's `debug` entry, which `refused_below` reads.
+        logger.call_method1("isEnabledFor", (python_level(log::Level::Debug),))?;
+        let effective: i32 = logger.call_method0("getEffectiveLevel")?.extract()?;
+        LEVEL.store(effective, Ordering::Relaxed);
+        cache.set_item(read_mark, true)
+    })();
+}
+
+/// The level below which the logger's cache says every record is refused:
+/// `isEnabledFor` answers are monotonic in the level, and only a cached
+/// `False` is trusted (a logger set `disabled` since answers `False` anyway).
+fn refused_below(py: Python<'_>) -> Option<i32> {
+    let cache = logger_cache(py)?;
     for (level, skip) in [
         (python_level(log::Level::Info), 30),
         (python_level(log::Level::Debug), 20),
