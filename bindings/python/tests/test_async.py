@@ -253,6 +253,33 @@ def test_logging_reaches_the_runtel_logger_without_secrets(sim: Any, caplog: Any
         assert PASSWORD not in line or len(PASSWORD) < 4
 
 
+def test_a_level_lowered_between_calls_counts_from_the_next_async_call(make_sim: Any, caplog: Any) -> None:
+    # The runtime's threads filter their records by the level last read (at
+    # the last result): a level lowered after it must count from the next
+    # call, and from the next iteration's first page.
+    sim = make_sim("--seed", "DomainCDR=30")
+
+    def logged(what: str) -> int:
+        return sum(what in r.getMessage() for r in caplog.records if r.name == "runtel")
+
+    async def main() -> None:
+        async with runtel.AsyncClient(sim.url, login=LOGIN, password=PASSWORD) as pbx:
+            for _ in range(3):
+                caplog.set_level(logging.WARNING, logger="runtel")
+                caplog.clear()
+                await pbx.User.list()
+                assert [r async for r in pbx.records("DomainCDR", page_size=10)][-1]["id"] == 30
+                assert logged("action_id=") == 0
+                caplog.set_level(logging.DEBUG, logger="runtel")
+                await pbx.User.list()
+                assert logged("User.list action_id=") == 1
+                assert len([r async for r in pbx.records("DomainCDR", page_size=10)]) == 30
+                # Pages 1-3 and the empty fourth.
+                assert logged("DomainCDR.list action_id=") == 4
+
+    run(main)
+
+
 def test_works_under_uvloop(sim: Any) -> None:
     uvloop = pytest.importorskip("uvloop")
 

@@ -133,6 +133,9 @@ where
              first in the children",
         ));
     }
+    // The runtime's threads filter their records by the level last read: a
+    // level changed since the last result counts from this call on.
+    crate::logging::read_level_if_changed(py);
     // The tokio glue that is safe at the interpreter's exit (see `exit_safe`).
     pyo3_async_runtimes::generic::future_into_py::<crate::exit_safe::ExitSafeTokio, _, _>(
         py,

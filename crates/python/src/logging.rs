@@ -82,26 +82,46 @@ fn logger_cache(py: Python<'_>) -> Option<Bound<'_, PyDict>> {
 /// Reads the logger's level again (for the records of runtel's own threads,
 /// see `queue`) when the program changed a level since the last look, so a
 /// call, or a page of `records()`, made after the change is filtered by it.
-/// Every level change empties the logger's cache in place, so a key of ours
-/// put there when the level was read is the sign: while it is there, nothing
-/// changed (one dict lookup); the GIL is held. (The cache's own entries are
-/// no sign: anyone's `isEnabledFor` refills them.)
+/// `setLevel` (on this logger or an ancestor), `logging.disable` and the
+/// configuration functions all empty the logger's cache in place, so a key of
+/// ours put there when the level was read is the sign: while it is there,
+/// nothing changed (one dict lookup); the GIL is held. (The cache's own
+/// entries are no sign: anyone's `isEnabledFor` refills them.) Not seen: a
+/// level assigned as an attribute, or a logger class keeping no `_cache`;
+/// records filtered by a stale level make the next flush read it again, so
+/// at most the records of one page or call are lost then.
 pub fn read_level_if_changed(py: Python<'_>) {
-    let read_mark = pyo3::intern!(py, "runtel: level read");
     let Some(cache) = logger_cache(py) else {
         return;
     };
-    if cache.contains(read_mark).unwrap_or(true) {
+    if cache.contains(read_mark(py)).unwrap_or(true) {
         return;
     }
-    let _ = (|| -> PyResult<()> {
-        let logger = runtel_logger(py)?.bind(py);
+    let _ = runtel_logger(py).and_then(|logger| {
+        let logger = logger.bind(py);
+        read_level(py, logger)?;
         // Fills the cache's `debug` entry, which `refused_below` reads.
         logger.call_method1("isEnabledFor", (python_level(log::Level::Debug),))?;
-        let effective: i32 = logger.call_method0("getEffectiveLevel")?.extract()?;
-        LEVEL.store(effective, Ordering::Relaxed);
-        cache.set_item(read_mark, true)
-    })();
+        Ok(())
+    });
+}
+
+/// The key of ours in the logger's cache (see [`read_level_if_changed`]).
+fn read_mark(py: Python<'_>) -> &Bound<'_, pyo3::types::PyString> {
+    pyo3::intern!(py, "runtel: level read")
+}
+
+/// Stores the logger's effective level in [`LEVEL`]. The mark goes into the
+/// cache first: a level changed while `getEffectiveLevel` runs (its Python
+/// code may let another thread in) empties the cache after the mark, so the
+/// next look reads again instead of trusting the older level.
+fn read_level(py: Python<'_>, logger: &Bound<'_, PyAny>) -> PyResult<()> {
+    if let Some(cache) = logger_cache(py) {
+        cache.set_item(read_mark(py), true)?;
+    }
+    let effective: i32 = logger.call_method0("getEffectiveLevel")?.extract()?;
+    LEVEL.store(effective, Ordering::Relaxed);
+    Ok(())
 }
 
 /// The level below which the logger's cache says every record is refused:
@@ -222,9 +242,7 @@ pub fn flush_and_read_level(py: Python<'_>) {
                 ),
             )?;
         }
-        let effective: i32 = logger.call_method0("getEffectiveLevel")?.extract()?;
-        LEVEL.store(effective, Ordering::Relaxed);
-        Ok(())
+        read_level(py, logger)
     })();
 }
 

@@ -306,8 +306,9 @@ impl PyRecords {
                 return Err(invalid_input(py, LOST_AT_FORK));
             }
             None => {
-                // A page boundary: the page fetched ahead from here on logs by
-                // the level the program set before this `next()`.
+                // A page boundary: pages the helper fetches after this point
+                // log by the level the program set before this `next()` (the
+                // one handed over now was filtered when it was fetched).
                 crate::logging::read_level_if_changed(py);
                 let item = match self.step_on_this_thread(py)? {
                     Some(item) => item,
