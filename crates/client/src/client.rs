@@ -74,8 +74,8 @@ struct Inner {
 /// What must not cross a `fork()`: pooled sockets, the `action_id` sequence,
 /// the login lock and the session's lock (each process has its own).
 struct ProcessIo {
-    pid: u32,
-    fork_epoch: u64,
+    /// The process this belongs to.
+    owner: ProcessMarker,
     transport: Transport,
     ids: ActionIdGenerator,
     /// Held while logging in: the single flight. Per process, because a fork
@@ -99,14 +99,12 @@ impl ProcessIo {
     /// The pool and ids of the process `marker` names (its
     /// [`process_marker`]).
     fn new(transport: Transport, marker: ProcessMarker, session: Session) -> ProcessIo {
-        let ProcessMarker { pid, fork_epoch } = marker;
         ProcessIo {
             session: RwLock::new(session),
             token_is_ours: AtomicBool::new(false),
-            pid,
-            fork_epoch,
+            owner: marker,
             transport,
-            ids: process_ids(pid, fork_epoch),
+            ids: process_ids(marker),
             login_lock: Arc::default(),
             guard: OnceLock::new(),
             successor: OnceLock::new(),
@@ -114,7 +112,7 @@ impl ProcessIo {
     }
 
     fn is_of(&self, marker: ProcessMarker) -> bool {
-        self.pid == marker.pid && self.fork_epoch == marker.fork_epoch
+        self.owner == marker
     }
 
     fn read_session(&self) -> std::sync::RwLockReadGuard<'_, Session> {
@@ -129,7 +127,7 @@ impl ProcessIo {
 /// An `action_id` sequence unique to this process: the prefix mixes the process
 /// id into a random value, because a forked child inherits the parent's
 /// random state and would otherwise repeat the parent's ids.
-fn process_ids(pid: u32, fork_epoch: u64) -> ActionIdGenerator {
+fn process_ids(ProcessMarker { pid, fork_epoch }: ProcessMarker) -> ActionIdGenerator {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(pid);
@@ -729,7 +727,7 @@ impl Inner {
             call,
             self.policy,
             self.has_credentials(),
-            jitter_seed(io.pid),
+            jitter_seed(io.owner.pid),
         );
         loop {
             let step = {
